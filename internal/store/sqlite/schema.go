@@ -1,0 +1,98 @@
+package sqlite
+
+// migrations are applied in order; each runs once, in its own transaction,
+// and is recorded in schema_migrations. Append, never edit.
+var migrations = []string{
+	// 1: runs, tasks, attempts, materializations, lineage, partition status,
+	// dynamic partitions.
+	`
+CREATE TABLE runs (
+	id          INTEGER PRIMARY KEY AUTOINCREMENT,
+	kind        TEXT NOT NULL,
+	selection   TEXT NOT NULL,
+	assets      TEXT NOT NULL,  -- JSON array of asset keys
+	partitions  TEXT NOT NULL,
+	reprocess   TEXT NOT NULL,
+	status      TEXT NOT NULL,
+	created_by  TEXT NOT NULL,
+	created_at  TEXT NOT NULL,
+	finished_at TEXT,
+	error       TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE tasks (
+	id              INTEGER PRIMARY KEY,
+	run_id          INTEGER NOT NULL REFERENCES runs (id),
+	asset           TEXT NOT NULL,
+	partition_first TEXT NOT NULL,
+	partition_last  TEXT NOT NULL,
+	partition_count INTEGER NOT NULL,
+	state           TEXT NOT NULL,
+	attempt         INTEGER NOT NULL DEFAULT 0,
+	max_attempts    INTEGER NOT NULL,
+	pool            TEXT NOT NULL,
+	priority        INTEGER NOT NULL DEFAULT 0,
+	not_before      TEXT,
+	lease_token     INTEGER NOT NULL DEFAULT 0,
+	worker          TEXT NOT NULL DEFAULT '',
+	started_at      TEXT,
+	finished_at     TEXT,
+	error           TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX tasks_run_state ON tasks (run_id, state);
+CREATE TABLE task_attempts (
+	task_id     INTEGER NOT NULL REFERENCES tasks (id),
+	attempt     INTEGER NOT NULL,
+	worker      TEXT NOT NULL,
+	state       TEXT NOT NULL,
+	started_at  TEXT NOT NULL,
+	finished_at TEXT,
+	error       TEXT NOT NULL DEFAULT '',
+	PRIMARY KEY (task_id, attempt)
+) WITHOUT ROWID;
+CREATE TABLE materializations (
+	id              INTEGER PRIMARY KEY AUTOINCREMENT,
+	asset           TEXT NOT NULL,
+	partition_key   TEXT NOT NULL,
+	version         TEXT NOT NULL,
+	run_id          INTEGER NOT NULL,
+	task_id         INTEGER NOT NULL,
+	attempt         INTEGER NOT NULL,
+	code_version    TEXT NOT NULL,
+	manifest_sha256 TEXT NOT NULL,
+	files           INTEGER NOT NULL,
+	bytes           INTEGER NOT NULL,
+	started_at      TEXT NOT NULL,
+	promoted_at     TEXT NOT NULL,
+	UNIQUE (asset, partition_key, version)
+);
+CREATE INDEX materializations_asset ON materializations (asset, partition_key, id);
+CREATE TABLE materialization_inputs (
+	materialization_id INTEGER NOT NULL REFERENCES materializations (id),
+	upstream_asset     TEXT NOT NULL,
+	upstream_partition TEXT NOT NULL,
+	upstream_version   TEXT NOT NULL
+);
+CREATE INDEX materialization_inputs_mat ON materialization_inputs (materialization_id);
+CREATE INDEX materialization_inputs_upstream ON materialization_inputs (upstream_asset, upstream_partition, upstream_version);
+CREATE TABLE asset_partitions (
+	asset              TEXT NOT NULL,
+	partition_key      TEXT NOT NULL,
+	materialization_id INTEGER REFERENCES materializations (id),
+	version            TEXT NOT NULL DEFAULT '',
+	manifest_sha256    TEXT NOT NULL DEFAULT '',
+	failed             INTEGER NOT NULL DEFAULT 0,
+	failed_run_id      INTEGER NOT NULL DEFAULT 0,
+	error              TEXT NOT NULL DEFAULT '',
+	updated_at         TEXT NOT NULL,
+	PRIMARY KEY (asset, partition_key)
+) WITHOUT ROWID;
+CREATE TABLE dynamic_partitions (
+	name     TEXT NOT NULL,
+	key      TEXT NOT NULL,
+	seq      INTEGER NOT NULL,
+	added_at TEXT NOT NULL,
+	PRIMARY KEY (name, key)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX dynamic_partitions_seq ON dynamic_partitions (name, seq);
+`,
+}
