@@ -155,9 +155,11 @@ type Input interface {
 	Keys() []string
 	// Version returns the version id of partition key that the task reads.
 	Version(key string) string
-	// Files returns the file names of partition key.
-	Files(key string) []string
-	// Open opens a file of partition key.
+	// Files returns the file names of partition key, from its verified
+	// manifest.
+	Files(ctx context.Context, key string) ([]string, error)
+	// Open opens a file of partition key. Reading it to the end checks its
+	// size and SHA-256 against the manifest and fails on a mismatch.
 	Open(ctx context.Context, key, name string) (io.ReadCloser, error)
 }
 
@@ -225,10 +227,10 @@ type missingInput struct{ asset, dep string }
 func (m missingInput) err() error {
 	return fmt.Errorf("asset %q reads %q, which is not one of its deps", m.asset, m.dep)
 }
-func (m missingInput) Asset() string         { return m.dep }
-func (m missingInput) Keys() []string        { return nil }
-func (m missingInput) Version(string) string { return "" }
-func (m missingInput) Files(string) []string { return nil }
+func (m missingInput) Asset() string                                   { return m.dep }
+func (m missingInput) Keys() []string                                  { return nil }
+func (m missingInput) Version(string) string                           { return "" }
+func (m missingInput) Files(context.Context, string) ([]string, error) { return nil, m.err() }
 func (m missingInput) Open(context.Context, string, string) (io.ReadCloser, error) {
 	return nil, m.err()
 }

@@ -1,0 +1,66 @@
+package connectors
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gocloud.dev/blob"
+	_ "gocloud.dev/blob/fileblob" // file://
+	_ "gocloud.dev/blob/memblob"  // mem://
+)
+
+// BlobSchemes lists the object-storage URL schemes weir opens.
+var BlobSchemes = []string{"file", "mem"}
+
+// OpenBucket opens the bucket at rawURL: file://DIR (a relative DIR is
+// taken from the working directory and created if missing) or mem://. The
+// bucket's own query options pass through to gocloud.dev/blob.
+func OpenBucket(ctx context.Context, rawURL string) (*blob.Bucket, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme == "" {
+		return nil, fmt.Errorf("blob URL %q is not a URL like file://.weir/blobs (schemes: %s)", rawURL, schemeList())
+	}
+	switch u.Scheme {
+	case "file":
+		return openFile(ctx, u)
+	case "mem":
+		b, err := blob.OpenBucket(ctx, rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("open blob %s: %w", rawURL, err)
+		}
+		return b, nil
+	}
+	return nil, fmt.Errorf("blob URL %q: scheme %q is not supported (schemes: %s)", rawURL, u.Scheme, schemeList())
+}
+
+func schemeList() string { return strings.Join(BlobSchemes, "://, ") + "://" }
+
+// openFile resolves a relative file:// URL (gocloud wants absolute paths)
+// and creates the directory.
+func openFile(ctx context.Context, u *url.URL) (*blob.Bucket, error) {
+	dir := u.Host + u.Path // file://.weir/blobs parses as host ".weir", path "/blobs"
+	if dir == "" {
+		return nil, fmt.Errorf("blob URL %q names no directory; use file://DIR, e.g. file://.weir/blobs", u.Redacted())
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("blob URL %q: %w", u.Redacted(), err)
+	}
+	if err := os.MkdirAll(abs, 0o755); err != nil {
+		return nil, fmt.Errorf("blob URL %q: create directory: %w", u.Redacted(), err)
+	}
+	q := u.Query()
+	if q.Get("metadata") == "" {
+		q.Set("metadata", "skip") // no .attrs sidecar files next to the data
+	}
+	fu := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
+	b, err := blob.OpenBucket(ctx, fu.String())
+	if err != nil {
+		return nil, fmt.Errorf("open blob %s: %w", u.Redacted(), err)
+	}
+	return b, nil
+}

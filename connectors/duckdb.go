@@ -1,0 +1,134 @@
+package connectors
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" database/sql driver
+)
+
+// DuckDB is an in-memory DuckDB database with a scratch directory, for SQL
+// over Parquet inputs. DuckDB reads Parquet files from local paths, so
+// inputs are copied (and checksum-verified on the way) into the scratch
+// directory; query results go out as Parquet written by DuckDB itself.
+type DuckDB struct {
+	db  *sql.DB
+	dir string
+	n   int
+}
+
+// OpenDuckDB opens an in-memory DuckDB. Close it to remove the scratch
+// files.
+func OpenDuckDB(ctx context.Context) (*DuckDB, error) {
+	dir, err := os.MkdirTemp("", "weir-duckdb-")
+	if err != nil {
+		return nil, fmt.Errorf("open duckdb: %w", err)
+	}
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("open duckdb: %w", err)
+	}
+	// One connection: views and settings live per connection.
+	db.SetMaxOpenConns(1)
+	if _, err := db.ExecContext(ctx, "SET threads TO 1; SET enable_progress_bar = false"); err != nil {
+		db.Close()
+		os.RemoveAll(dir)
+		return nil, fmt.Errorf("open duckdb: %w", err)
+	}
+	return &DuckDB{db: db, dir: dir}, nil
+}
+
+// DB returns the database for queries of your own.
+func (d *DuckDB) DB() *sql.DB { return d.db }
+
+// Close closes the database and removes the scratch files.
+func (d *DuckDB) Close() error {
+	err := d.db.Close()
+	if rerr := os.RemoveAll(d.dir); err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// ParquetView creates (or replaces) view as the union of file name of every
+// partition in keys of in, via read_parquet. A view of no partitions is an
+// error: DuckDB cannot infer a schema from nothing.
+func (d *DuckDB) ParquetView(ctx context.Context, view string, in Opener, keys []string, name string) error {
+	if len(keys) == 0 {
+		return fmt.Errorf("duckdb view %s: no partitions to read", view)
+	}
+	paths := make([]string, 0, len(keys))
+	for _, key := range keys {
+		p, err := d.copyIn(ctx, in, key, name)
+		if err != nil {
+			return fmt.Errorf("duckdb view %s: %w", view, err)
+		}
+		paths = append(paths, sqlString(p))
+	}
+	q := fmt.Sprintf("CREATE OR REPLACE VIEW %s AS SELECT * FROM read_parquet([%s], union_by_name = true)", sqlIdent(view), strings.Join(paths, ", "))
+	if _, err := d.db.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("duckdb view %s: %w", view, err)
+	}
+	return nil
+}
+
+func (d *DuckDB) copyIn(ctx context.Context, in Opener, key, name string) (string, error) {
+	r, err := in.Open(ctx, key, name)
+	if err != nil {
+		return "", err
+	}
+	defer r.Close()
+	d.n++
+	p := filepath.Join(d.dir, fmt.Sprintf("in-%06d.parquet", d.n))
+	f, err := os.Create(p)
+	if err != nil {
+		return "", err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		f.Close()
+		return "", fmt.Errorf("read %s of partition %s: %w", name, key, err)
+	}
+	return p, f.Close()
+}
+
+// QueryToParquet runs query and writes its result as Parquet (Zstd) to w.
+func (d *DuckDB) QueryToParquet(ctx context.Context, query string, w io.Writer) error {
+	d.n++
+	p := filepath.Join(d.dir, fmt.Sprintf("out-%06d.parquet", d.n))
+	q := fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd)", query, sqlString(p))
+	if _, err := d.db.ExecContext(ctx, q); err != nil {
+		return fmt.Errorf("duckdb: %w", err)
+	}
+	defer os.Remove(p)
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(w, f)
+	return err
+}
+
+// QueryToParquetFile runs query and writes the result as file name of
+// partition key of out.
+func (d *DuckDB) QueryToParquetFile(ctx context.Context, query string, out Creator, key, name string) error {
+	w, err := out.Create(ctx, key, name)
+	if err != nil {
+		return err
+	}
+	if err := d.QueryToParquet(ctx, query, w); err != nil {
+		w.Close()
+		return fmt.Errorf("%s of partition %s: %w", name, key, err)
+	}
+	return w.Close()
+}
+
+func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func sqlIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }

@@ -1,0 +1,67 @@
+package verify
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"path"
+	"strings"
+	"time"
+)
+
+// Reserved file names inside a version prefix and a partition prefix.
+const (
+	ManifestName = "_manifest.json"
+	PointerName  = "_current.json"
+)
+
+// VersionPrefix returns the prefix (ending in '/') under which one version
+// of one partition lives.
+func VersionPrefix(asset, partition, version string) string {
+	return asset + "/" + partition + "/" + version + "/"
+}
+
+// PointerKey returns the key of a partition's current-version pointer.
+func PointerKey(asset, partition string) string {
+	return asset + "/" + partition + "/" + PointerName
+}
+
+// NewVersionID returns a version id that sorts by creation time and is
+// unique across attempts, processes and hosts: "20240101T120000.000Z-1a2b3c4d5e6f".
+func NewVersionID(now time.Time) string {
+	var b [6]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err)) // cannot happen on supported platforms
+	}
+	return now.UTC().Format("20060102T150405.000Z") + "-" + hex.EncodeToString(b[:])
+}
+
+// CheckFileName reports file names that may not be written: empty, absolute,
+// with "." or ".." segments, backslashes or control characters, or starting
+// with '_' (reserved for weir's own files).
+func CheckFileName(name string) error {
+	bad := func(reason string) error {
+		return fmt.Errorf("output file name %q %s; use a relative name like \"data.parquet\" or \"part/0001.parquet\"", name, reason)
+	}
+	switch {
+	case name == "":
+		return bad("is empty")
+	case strings.HasPrefix(name, "/"):
+		return bad("is absolute")
+	case strings.HasPrefix(path.Base(name), "_"):
+		return bad("starts with '_', which weir reserves for its own files")
+	case strings.ContainsAny(name, "\\"):
+		return bad("contains a backslash")
+	}
+	for _, seg := range strings.Split(name, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return bad("has an empty, '.' or '..' path segment")
+		}
+	}
+	for _, r := range name {
+		if r < 0x20 || r == 0x7f {
+			return bad("contains a control character")
+		}
+	}
+	return nil
+}
