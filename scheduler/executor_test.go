@@ -1,0 +1,264 @@
+package scheduler_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gocloud.dev/blob"
+	"gocloud.dev/blob/memblob"
+
+	"github.com/weir-dev/weir/internal/clock"
+	"github.com/weir-dev/weir/internal/store"
+	"github.com/weir-dev/weir/internal/store/sqlite"
+	"github.com/weir-dev/weir/lineage"
+	"github.com/weir-dev/weir/partitions"
+	"github.com/weir-dev/weir/pipelines"
+	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/verify"
+)
+
+var (
+	t0    = time.Date(2024, 2, 1, 12, 0, 0, 0, time.UTC)
+	daily = partitions.MustTimeWindow(partitions.TimeWindowOpts{Grain: partitions.Daily, Start: "2024-01-01", Location: "Europe/Berlin"})
+)
+
+type env struct {
+	store  store.Store
+	bucket *blob.Bucket
+	clock  *clock.Fake
+	graph  *lineage.Graph
+}
+
+func newEnv(t *testing.T, assets ...*pipelines.Asset) *env {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := memblob.OpenBucket(nil)
+	t.Cleanup(func() { s.Close(); b.Close() })
+	return &env{store: s, bucket: b, clock: clock.NewFake(t0), graph: lineage.NewGraph(pipelines.MustDefinitions(assets...))}
+}
+
+func (e *env) run(t *testing.T, req scheduler.PlanRequest) *scheduler.Result {
+	t.Helper()
+	plan, err := (&scheduler.Planner{Graph: e.graph, Status: e.store}).Plan(context.Background(), req, e.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := plan.Expand()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex := &scheduler.Executor{Store: e.store, Bucket: e.bucket, Clock: e.clock, Concurrency: 3, Jitter: func() float64 { return 0 }}
+	res, err := ex.Run(context.Background(), g, scheduler.RunOpts{CreatedBy: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+// writeKey writes the partition key and what it read from every input.
+func writeKey(ctx context.Context, t *pipelines.Task) error {
+	for _, k := range t.Keys {
+		w, err := t.Output.Create(ctx, k, "data.txt")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "%s=%s", t.Asset.Key, k)
+		for _, dep := range t.Asset.Deps {
+			in := t.Input(dep.Asset)
+			for _, uk := range in.Keys() {
+				r, err := in.Open(ctx, uk, "data.txt")
+				if err != nil {
+					return err
+				}
+				b, err := io.ReadAll(r)
+				r.Close()
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(w, " [%s]", b)
+			}
+		}
+		if err := w.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func chain() []*pipelines.Asset {
+	return []*pipelines.Asset{
+		{Key: "raw", Partitions: daily, Compute: writeKey},
+		{Key: "clean", Partitions: daily, Deps: []pipelines.Dep{pipelines.On("raw")}, Compute: writeKey, MaxPartitionsPerRun: 3},
+		{Key: "weekly", Partitions: daily, Deps: []pipelines.Dep{pipelines.OnMapped("clean", partitions.Trailing(7))}, Compute: writeKey},
+	}
+}
+
+func TestRunThenNothingThenReprocessAll(t *testing.T) {
+	e := newEnv(t, chain()...)
+	req := scheduler.PlanRequest{Selection: "*", Partitions: "2024-01-01...2024-01-10"}
+	res := e.run(t, req)
+	if res.Status != store.RunSucceeded || res.Succeeded != 10+4+10 || res.Tasks != 24 {
+		t.Fatalf("first run: %+v", res)
+	}
+	// What weekly read for 2024-01-10: the 7 days ending that day, as promoted.
+	st, _ := e.store.PartitionCurrentList(context.Background(), "weekly", []string{"2024-01-10"})
+	in := verify.NewInput(e.bucket, "weekly", []verify.PartitionVersion{{Key: "2024-01-10", Version: st[0].Version, ManifestSHA256: st[0].ManifestSHA256}})
+	r, err := in.Open(context.Background(), "2024-01-10", "data.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r)
+	r.Close()
+	if got := string(b); !strings.HasPrefix(got, "weekly=2024-01-10 [clean=2024-01-04 [raw=2024-01-04]") || strings.Count(got, "clean=") != 7 {
+		t.Fatalf("weekly read %q", got)
+	}
+	mats, _ := e.store.MaterializationList(context.Background(), store.MaterializationListParams{Asset: "weekly", PartitionKey: "2024-01-10"})
+	ins, _ := e.store.MaterializationInputs(context.Background(), mats[0].ID)
+	if len(ins) != 7 || ins[0].PartitionKey != "2024-01-04" || ins[6].PartitionKey != "2024-01-10" {
+		t.Fatalf("recorded inputs %+v", ins)
+	}
+
+	plan, err := (&scheduler.Planner{Graph: e.graph, Status: e.store}).Plan(context.Background(), req, t0)
+	if err != nil || !plan.Empty() {
+		t.Fatalf("second plan not empty: %s %v", plan.Summary(), err)
+	}
+	req.Reprocess = scheduler.ReprocessAll
+	if res := e.run(t, req); res.Succeeded != 24 {
+		t.Fatalf("reprocess all: %+v", res)
+	}
+	// History is kept: two materializations of the same partition.
+	mats, _ = e.store.MaterializationList(context.Background(), store.MaterializationListParams{Asset: "raw", PartitionKey: "2024-01-01"})
+	if len(mats) != 2 || mats[0].Version == mats[1].Version {
+		t.Fatalf("history %+v", mats)
+	}
+}
+
+func TestMissingUpstreamIsAPlanError(t *testing.T) {
+	e := newEnv(t, chain()...)
+	_, err := (&scheduler.Planner{Graph: e.graph, Status: e.store}).Plan(context.Background(),
+		scheduler.PlanRequest{Selection: "weekly", Partitions: "2024-01-05"}, t0)
+	var me *scheduler.MissingUpstreamError
+	if !errors.As(err, &me) || me.Partitions != "2024-01-01...2024-01-05" || !strings.Contains(err.Error(), "--select +weekly") {
+		t.Fatalf("got %v", err)
+	}
+	for _, tc := range []struct{ req scheduler.PlanRequest; want string }{
+		{scheduler.PlanRequest{Selection: "raw", Partitions: "2024-02-30"}, `partition key "2024-02-30"`},
+		{scheduler.PlanRequest{Selection: "raw"}, "is partitioned"},
+		{scheduler.PlanRequest{Selection: "nosuch", Partitions: "2024-01-01"}, `unknown asset "nosuch"`},
+		{scheduler.PlanRequest{Selection: "raw", Partitions: "2024-01-01", Reprocess: "some"}, `reprocess policy "some"`},
+	} {
+		if _, err := (&scheduler.Planner{Graph: e.graph, Status: e.store}).Plan(context.Background(), tc.req, t0); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Plan(%+v) = %v, want %q", tc.req, err, tc.want)
+		}
+	}
+}
+
+func TestRetriesFailuresAndSkips(t *testing.T) {
+	var calls sync.Map // key -> *atomic.Int32
+	flaky := func(ctx context.Context, task *pipelines.Task) error {
+		c, _ := calls.LoadOrStore(task.Keys[0], new(atomic.Int32))
+		n := c.(*atomic.Int32).Add(1)
+		switch task.Keys[0] {
+		case "2024-01-02":
+			if n == 1 {
+				return errors.New("transient")
+			}
+		case "2024-01-03":
+			return errors.New("always broken")
+		case "2024-01-04":
+			return pipelines.Permanent(errors.New("bad data"))
+		case "2024-01-05":
+			panic("compute bug")
+		}
+		return writeKey(ctx, task)
+	}
+	e := newEnv(t,
+		&pipelines.Asset{Key: "raw", Partitions: daily, Compute: flaky, Retry: pipelines.RetryPolicy{MaxAttempts: 3}},
+		&pipelines.Asset{Key: "clean", Partitions: daily, Deps: []pipelines.Dep{pipelines.On("raw")}, Compute: writeKey},
+	)
+	res := e.run(t, scheduler.PlanRequest{Selection: "*", Partitions: "2024-01-01...2024-01-05"})
+	if res.Status != store.RunFailed || res.Succeeded != 4 || res.Failed != 3 || res.Skipped != 3 {
+		t.Fatalf("result %+v", res)
+	}
+	attempts := map[string]int{}
+	for _, f := range res.Failures {
+		attempts[f.Partitions] = f.Attempts
+	}
+	if attempts["2024-01-03"] != 3 || attempts["2024-01-04"] != 1 || attempts["2024-01-05"] != 3 {
+		t.Fatalf("attempts %v", attempts)
+	}
+	if c, _ := calls.Load("2024-01-02"); c.(*atomic.Int32).Load() != 2 {
+		t.Fatalf("flaky partition ran %d times", c.(*atomic.Int32).Load())
+	}
+	if !strings.Contains(res.Failures[2].Err, "panic: compute bug") {
+		t.Fatalf("panic not reported: %q", res.Failures[2].Err)
+	}
+	// Failed partitions are recorded; --reprocess failed plans just them.
+	plan, err := (&scheduler.Planner{Graph: e.graph, Status: e.store}).Plan(context.Background(),
+		scheduler.PlanRequest{Selection: "raw", Partitions: "2024-01-01...2024-01-05", Reprocess: scheduler.ReprocessFailed}, t0)
+	if err != nil || partitions.Format(daily, plan.Assets[0].ToRun) != "2024-01-03...2024-01-05" {
+		t.Fatalf("failed plan %v %v", plan.Summary(), err)
+	}
+	run, _ := e.store.RunGet(context.Background(), res.RunID)
+	if run.Status != store.RunFailed || run.Tasks[store.TaskSkipped] != 3 || run.Error != "3 of 10 tasks failed" {
+		t.Fatalf("stored run %+v", run)
+	}
+}
+
+func TestTimeoutIsTheContextDeadline(t *testing.T) {
+	e := newEnv(t, &pipelines.Asset{Key: "slow", Timeout: time.Millisecond, Compute: func(ctx context.Context, _ *pipelines.Task) error {
+		<-ctx.Done()
+		return ctx.Err()
+	}})
+	res := e.run(t, scheduler.PlanRequest{Selection: "slow"})
+	if res.Failed != 1 || !strings.Contains(res.Failures[0].Err, "compute timed out after 1ms") {
+		t.Fatalf("result %+v", res.Failures)
+	}
+}
+
+func TestBackoffWaitsOnTheClock(t *testing.T) {
+	var n atomic.Int32
+	e := newEnv(t, &pipelines.Asset{Key: "a", Retry: pipelines.RetryPolicy{MaxAttempts: 2, InitialBackoff: time.Hour, MaxBackoff: 2 * time.Hour}, Compute: func(ctx context.Context, task *pipelines.Task) error {
+		if n.Add(1) == 1 {
+			return errors.New("first try fails")
+		}
+		return writeKey(ctx, task)
+	}})
+	plan, _ := (&scheduler.Planner{Graph: e.graph, Status: e.store}).Plan(context.Background(), scheduler.PlanRequest{Selection: "a"}, t0)
+	g, _ := plan.Expand()
+	var events []scheduler.EventKind
+	ex := &scheduler.Executor{Store: e.store, Bucket: e.bucket, Clock: e.clock, Jitter: func() float64 { return 0.5 },
+		OnEvent: func(ev scheduler.Event) {
+			events = append(events, ev.Kind)
+			if ev.Kind == scheduler.EventRetrying && ev.RetryIn != 30*time.Minute {
+				t.Errorf("retry in %s, want 30m (half of the 1h ceiling)", ev.RetryIn)
+			}
+		}}
+	done := make(chan *scheduler.Result)
+	go func() {
+		res, err := ex.Run(context.Background(), g, scheduler.RunOpts{})
+		if err != nil {
+			t.Error(err)
+		}
+		done <- res
+	}()
+	if !e.clock.WaitForWaiter(nil) {
+		t.Fatal("no backoff timer")
+	}
+	e.clock.Advance(30 * time.Minute)
+	res := <-done
+	if res.Succeeded != 1 || res.Attempts != 2 || fmt.Sprint(events) != "[started retrying started succeeded]" {
+		t.Fatalf("result %+v events %v", res, events)
+	}
+}

@@ -1,0 +1,264 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/weir-dev/weir/internal/store"
+	"github.com/weir-dev/weir/lineage"
+	"github.com/weir-dev/weir/partitions"
+	"github.com/weir-dev/weir/pipelines"
+)
+
+// Reprocess says which requested partitions run again.
+type Reprocess string
+
+// Reprocess policies.
+const (
+	// ReprocessMissing runs partitions that were never materialized.
+	ReprocessMissing Reprocess = "missing"
+	// ReprocessFailed runs partitions whose last attempt failed.
+	ReprocessFailed Reprocess = "failed"
+	// ReprocessAll runs every requested partition.
+	ReprocessAll Reprocess = "all"
+)
+
+// ParseReprocess checks a policy name.
+func ParseReprocess(s string) (Reprocess, error) {
+	switch r := Reprocess(s); r {
+	case ReprocessMissing, ReprocessFailed, ReprocessAll:
+		return r, nil
+	case "":
+		return ReprocessMissing, nil
+	}
+	return "", fmt.Errorf("reprocess policy %q is not one of missing, failed, all", s)
+}
+
+// PlanRequest is what to make fresh.
+type PlanRequest struct {
+	// Selection is a selection expression (see lineage.Graph.Select).
+	Selection string
+	// Partitions is the compact partition form ("2024-01-01...2024-01-31",
+	// "2024-01-05", "a,b"), parsed with each selected asset's definition.
+	// Required when a selected asset is partitioned; unpartitioned assets
+	// ignore it.
+	Partitions string
+	// Reprocess defaults to ReprocessMissing.
+	Reprocess Reprocess
+}
+
+// StatusReader is the part of the state store the planner reads.
+type StatusReader interface {
+	PartitionStatusList(ctx context.Context, asset string) ([]store.PartitionStatus, error)
+	DynamicPartitionList(ctx context.Context, name string) ([]string, error)
+}
+
+// Planner plans runs.
+type Planner struct {
+	Graph  *lineage.Graph
+	Status StatusReader
+}
+
+// Plan is the work a request needs, per asset, as interval sets.
+type Plan struct {
+	Request PlanRequest
+	// Now is the time the plan resolved open-ended partitions at.
+	Now time.Time
+	// Assets are the selected assets in topological order.
+	Assets []*AssetPlan
+}
+
+// AssetPlan is the plan for one asset.
+type AssetPlan struct {
+	Asset *pipelines.Asset
+	// Def is the asset's partitions definition, dynamic keys bound.
+	Def partitions.Definition
+	// Requested are the partitions the request names.
+	Requested partitions.Subset
+	// Materialized and Failed are the asset's status before the run.
+	Materialized, Failed partitions.Subset
+	// ToRun are the partitions the run computes; Requested minus ToRun is
+	// skipped as fresh.
+	ToRun partitions.Subset
+	// Deps are the asset's dependencies.
+	Deps []DepPlan
+}
+
+// Skipped returns the requested partitions that do not run.
+func (a *AssetPlan) Skipped() partitions.Subset { return a.Requested.Difference(a.ToRun) }
+
+// DepPlan is one dependency of a planned asset.
+type DepPlan struct {
+	Asset   string
+	Def     partitions.Definition
+	Mapping partitions.Mapping
+	// Planned is the upstream's plan when it is selected too, else nil.
+	Planned *AssetPlan
+}
+
+// TaskCount returns the number of tasks the plan expands to.
+func (p *Plan) TaskCount() int64 {
+	var n int64
+	for _, a := range p.Assets {
+		per := a.Asset.PartitionsPerRun()
+		for _, r := range a.ToRun.Ranges() {
+			n += (r.Len() + per - 1) / per
+		}
+	}
+	return n
+}
+
+// Empty reports whether nothing needs to run.
+func (p *Plan) Empty() bool { return p.TaskCount() == 0 }
+
+// MissingUpstreamError reports upstream partitions a plan needs that are
+// neither materialized nor planned.
+type MissingUpstreamError struct {
+	Asset, Upstream string
+	Partitions      string // compact form
+	Count           int64
+}
+
+func (e *MissingUpstreamError) Error() string {
+	return fmt.Sprintf("asset %q reads %d partitions of %q that are neither materialized nor selected (%s); select them too, e.g. --select +%s",
+		e.Asset, e.Count, e.Upstream, e.Partitions, e.Asset)
+}
+
+// Plan resolves req at now.
+func (pl *Planner) Plan(ctx context.Context, req PlanRequest, now time.Time) (*Plan, error) {
+	reprocess, err := ParseReprocess(string(req.Reprocess))
+	if err != nil {
+		return nil, err
+	}
+	req.Reprocess = reprocess
+	keys, err := pl.Graph.Select(req.Selection)
+	if err != nil {
+		return nil, err
+	}
+	defs := pl.Graph.Definitions()
+	plan := &Plan{Request: req, Now: now}
+	byKey := map[string]*AssetPlan{}
+	bound := map[string]partitions.Definition{}
+	bind := func(a *pipelines.Asset) (partitions.Definition, error) {
+		if d, ok := bound[a.Key]; ok {
+			return d, nil
+		}
+		d, err := partitions.Bind(a.PartitionsDef(), func(name string) ([]string, error) {
+			return pl.Status.DynamicPartitionList(ctx, name)
+		})
+		if err != nil {
+			return nil, fmt.Errorf("asset %q: %w", a.Key, err)
+		}
+		bound[a.Key] = d
+		return d, nil
+	}
+	for _, key := range keys {
+		a, _ := defs.Asset(key)
+		def, err := bind(a)
+		if err != nil {
+			return nil, err
+		}
+		ap := &AssetPlan{Asset: a, Def: def}
+		if partitions.IsUnpartitioned(def) {
+			ap.Requested = partitions.Span(0, 1)
+		} else if req.Partitions == "" {
+			return nil, fmt.Errorf("asset %q is partitioned (%s); name partitions, e.g. --partition-range %s",
+				key, def, exampleRange(def, now))
+		} else if ap.Requested, err = partitions.Parse(def, req.Partitions, now); err != nil {
+			return nil, fmt.Errorf("asset %q: %w", key, err)
+		}
+		if ap.Materialized, ap.Failed, err = pl.status(ctx, key, def); err != nil {
+			return nil, err
+		}
+		switch reprocess {
+		case ReprocessMissing:
+			ap.ToRun = ap.Requested.Difference(ap.Materialized)
+		case ReprocessFailed:
+			ap.ToRun = ap.Requested.Intersect(ap.Failed)
+		case ReprocessAll:
+			ap.ToRun = ap.Requested
+		}
+		plan.Assets = append(plan.Assets, ap)
+		byKey[key] = ap
+	}
+	// Every upstream partition that a planned partition reads must be
+	// materialized already or computed in this run.
+	var errs []error
+	for _, ap := range plan.Assets {
+		for _, dep := range ap.Asset.Deps {
+			up, _ := defs.Asset(dep.Asset)
+			upDef, err := bind(up)
+			if err != nil {
+				return nil, err
+			}
+			dp := DepPlan{Asset: dep.Asset, Def: upDef, Mapping: defs.Mapping(ap.Asset.Key, dep.Asset), Planned: byKey[dep.Asset]}
+			ap.Deps = append(ap.Deps, dp)
+			if ap.ToRun.IsEmpty() {
+				continue
+			}
+			need, err := dp.Mapping.Upstream(ap.Def, upDef, ap.ToRun, now)
+			if err != nil {
+				return nil, fmt.Errorf("asset %q: dep %q: %w", ap.Asset.Key, dep.Asset, err)
+			}
+			var have partitions.Subset
+			if dp.Planned != nil {
+				have = dp.Planned.Materialized.Union(dp.Planned.ToRun)
+			} else if have, _, err = pl.status(ctx, dep.Asset, upDef); err != nil {
+				return nil, err
+			}
+			if missing := need.Difference(have); !missing.IsEmpty() {
+				errs = append(errs, &MissingUpstreamError{Asset: ap.Asset.Key, Upstream: dep.Asset, Partitions: partitions.Format(upDef, missing), Count: missing.Len()})
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return plan, nil
+}
+
+// status reads an asset's partition status as interval sets. Keys the
+// definition does not know (it changed since) are ignored.
+func (pl *Planner) status(ctx context.Context, asset string, def partitions.Definition) (materialized, failed partitions.Subset, err error) {
+	rows, err := pl.Status.PartitionStatusList(ctx, asset)
+	if err != nil {
+		return materialized, failed, err
+	}
+	var m, f partitions.Builder
+	for _, r := range rows {
+		i, err := def.Index(r.PartitionKey)
+		if err != nil {
+			continue
+		}
+		if r.Version != "" {
+			m.Add(i)
+		}
+		if r.Failed {
+			f.Add(i)
+		}
+	}
+	return m.Subset(), f.Subset(), nil
+}
+
+func exampleRange(def partitions.Definition, now time.Time) string {
+	n := def.Len(now)
+	switch {
+	case n == 0:
+		return "FIRST...LAST"
+	case n == 1:
+		return def.Key(0)
+	}
+	return def.Key(max(0, n-7)) + partitions.RangeSep + def.Key(n-1)
+}
+
+// Summary describes the plan in one line per asset, for dry runs and logs.
+func (p *Plan) Summary() string {
+	var b strings.Builder
+	for _, a := range p.Assets {
+		fmt.Fprintf(&b, "%s: run %s, skip %d fresh\n", a.Asset.Key, partitions.Format(a.Def, a.ToRun), a.Skipped().Len())
+	}
+	return b.String()
+}
