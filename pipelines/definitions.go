@@ -238,6 +238,10 @@ func suggest[V any](key string, known map[string]V) string {
 	if best := Closest(key, names, 3); len(best) > 0 {
 		return fmt.Sprintf(" (did you mean %s?)", quoteJoin(best))
 	}
+	if len(names) > 0 && len(names) <= 12 {
+		slices.Sort(names)
+		return fmt.Sprintf(" (known: %s)", strings.Join(names, ", "))
+	}
 	return ""
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"os/user"
 	"sync"
 	"time"
 
@@ -70,7 +71,7 @@ type Event struct {
 type RunOpts struct {
 	// Kind defaults to "materialize".
 	Kind string
-	// CreatedBy defaults to the user name from the environment.
+	// CreatedBy defaults to CurrentUser(nil).
 	CreatedBy string
 }
 
@@ -93,6 +94,8 @@ type AssetResult struct {
 	Requested                  partitions.Subset
 	Succeeded, Failed, Skipped partitions.Subset
 	Tasks, Attempts            int
+
+	cancelled partitions.Subset // skipped because the run stopped
 }
 
 // Failure is a task that failed for good.
@@ -158,7 +161,7 @@ func (e *Executor) Run(ctx context.Context, g *TaskGraph, opts RunOpts) (*Result
 		opts.Kind = "materialize"
 	}
 	if opts.CreatedBy == "" {
-		opts.CreatedBy = CurrentUser()
+		opts.CreatedBy = CurrentUser(nil)
 	}
 
 	p := g.Plan
@@ -346,7 +349,7 @@ func (r *runner) result(ctx context.Context, fatal error) (*Result, error) {
 	now := r.clk.Now()
 	res := &Result{RunID: r.runID, Tasks: len(r.g.Tasks), Finished: now}
 	var skip []int64
-	per := make([]struct{ ok, failed, skipped partitions.Builder }, len(r.g.Plan.Assets))
+	per := make([]struct{ ok, failed, skipped, cancelled partitions.Builder }, len(r.g.Plan.Assets))
 	for i, t := range r.g.Tasks {
 		res.Attempts += r.attempts[i]
 		b := &per[t.Asset]
@@ -367,11 +370,13 @@ func (r *runner) result(ctx context.Context, fatal error) (*Result, error) {
 		default: // never started: the run was cancelled or stopped
 			res.Cancelled++
 			b.skipped.AddRange(t.Range)
+			b.cancelled.AddRange(t.Range)
 			skip = append(skip, r.first+int64(i))
 		}
 	}
 	for ai, a := range r.g.Plan.Assets {
-		ar := AssetResult{Asset: a.Asset.Key, Def: a.Def, Requested: a.Requested, Succeeded: per[ai].ok.Subset(), Failed: per[ai].failed.Subset(), Skipped: per[ai].skipped.Subset()}
+		ar := AssetResult{Asset: a.Asset.Key, Def: a.Def, Requested: a.Requested, Succeeded: per[ai].ok.Subset(), Failed: per[ai].failed.Subset(),
+			Skipped: per[ai].skipped.Subset(), cancelled: per[ai].cancelled.Subset()}
 		for i := r.g.firstTask[ai]; i < r.g.firstTask[ai+1]; i++ {
 			ar.Tasks++
 			ar.Attempts += r.attempts[i]
@@ -387,6 +392,20 @@ func (r *runner) result(ctx context.Context, fatal error) (*Result, error) {
 	}
 	if len(skip) > 0 {
 		if err := r.e.Store.TaskSkipMany(bg, store.TaskSkipManyParams{IDs: skip, Reason: reason, At: now}); err != nil && fatal == nil {
+			fatal = err
+		}
+	}
+	// Partitions skipped because an upstream task failed count as failed
+	// (like Airflow's upstream_failed), so --reprocess failed runs them
+	// again with their upstream.
+	for ai, a := range r.g.Plan.Assets {
+		s := per[ai].skipped.Subset().Difference(res.Assets[ai].cancelled)
+		if s.IsEmpty() || fatal != nil {
+			continue
+		}
+		err := r.e.Store.PartitionFail(bg, store.PartitionFailParams{Asset: a.Asset.Key, Keys: partitions.Keys(a.Def, s), RunID: r.runID,
+			Error: "not run: an upstream partition failed", At: now})
+		if err != nil {
 			fatal = err
 		}
 	}
@@ -424,13 +443,20 @@ func (h *taskHeap) Pop() any {
 	return x
 }
 
-// CurrentUser names who started a run: $WEIR_USER, else $USER, else
-// "unknown".
-func CurrentUser() string {
+// CurrentUser names who starts a run: $WEIR_USER, else $USER, else the
+// operating system's user name, else "unknown". getenv defaults to
+// os.Getenv.
+func CurrentUser(getenv func(string) string) string {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
 	for _, k := range []string{"WEIR_USER", "USER", "USERNAME"} {
-		if v := os.Getenv(k); v != "" {
+		if v := getenv(k); v != "" {
 			return v
 		}
+	}
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
 	}
 	return "unknown"
 }

@@ -152,7 +152,10 @@ func TestMissingUpstreamIsAPlanError(t *testing.T) {
 	if !errors.As(err, &me) || me.Partitions != "2024-01-01...2024-01-05" || !strings.Contains(err.Error(), "--select +weekly") {
 		t.Fatalf("got %v", err)
 	}
-	for _, tc := range []struct{ req scheduler.PlanRequest; want string }{
+	for _, tc := range []struct {
+		req  scheduler.PlanRequest
+		want string
+	}{
 		{scheduler.PlanRequest{Selection: "raw", Partitions: "2024-02-30"}, `partition key "2024-02-30"`},
 		{scheduler.PlanRequest{Selection: "raw"}, "is partitioned"},
 		{scheduler.PlanRequest{Selection: "nosuch", Partitions: "2024-01-01"}, `unknown asset "nosuch"`},

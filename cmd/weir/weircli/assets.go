@@ -1,0 +1,248 @@
+package weircli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/weir-dev/weir/internal/store"
+	"github.com/weir-dev/weir/lineage"
+	"github.com/weir-dev/weir/partitions"
+	"github.com/weir-dev/weir/pipelines"
+)
+
+func (a *app) assetsCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "assets", Short: "List and inspect assets"}
+	cmd.AddCommand(&cobra.Command{
+		Use:   "list",
+		Short: "List assets with their partitions and how many are materialized",
+		Args:  noArgs,
+		RunE:  a.assetsList,
+	}, &cobra.Command{
+		Use:   "show KEY",
+		Short: "Show an asset: definition, deps, and partition status as ranges",
+		Args:  exactArgs(1, "one asset key"),
+		RunE:  a.assetsShow,
+	})
+	return cmd
+}
+
+// assetStatus is an asset's partitions as interval sets.
+type assetStatus struct {
+	def                       partitions.Definition
+	all, materialized, failed partitions.Subset
+	missing                   partitions.Subset
+}
+
+func (a *app) status(ctx context.Context, st store.Store, as *pipelines.Asset, now time.Time) (*assetStatus, error) {
+	def, err := partitions.Bind(as.PartitionsDef(), func(name string) ([]string, error) { return st.DynamicPartitionList(ctx, name) })
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.PartitionStatusList(ctx, as.Key)
+	if err != nil {
+		return nil, failedError(err)
+	}
+	s := &assetStatus{def: def, all: partitions.All(def, now)}
+	var m, f partitions.Builder
+	for _, r := range rows {
+		i, err := def.Index(r.PartitionKey)
+		if err != nil {
+			continue
+		}
+		if r.Version != "" {
+			m.Add(i)
+		}
+		if r.Failed {
+			f.Add(i)
+		}
+	}
+	s.materialized, s.failed = m.Subset(), f.Subset()
+	s.missing = s.all.Difference(s.materialized).Difference(s.failed)
+	return s, nil
+}
+
+type assetJSON struct {
+	Key          string                `json:"key"`
+	Description  string                `json:"description,omitempty"`
+	Group        string                `json:"group,omitempty"`
+	Tags         []string              `json:"tags,omitempty"`
+	CodeVersion  string                `json:"code_version,omitempty"`
+	Pool         string                `json:"pool"`
+	Partitions   string                `json:"partitions"`
+	Deps         []depJSON             `json:"deps"`
+	Dependents   []string              `json:"dependents"`
+	Checks       []string              `json:"checks,omitempty"`
+	Existing     int64                 `json:"partitions_existing"`
+	Materialized rangesJSON            `json:"materialized"`
+	Failed       rangesJSON            `json:"failed"`
+	Missing      rangesJSON            `json:"missing"`
+	Latest       []materializationJSON `json:"latest_materializations,omitempty"`
+}
+
+type depJSON struct {
+	Asset   string `json:"asset"`
+	Mapping string `json:"mapping"`
+}
+
+type rangesJSON struct {
+	Count  int64  `json:"count"`
+	Ranges string `json:"ranges"`
+}
+
+type materializationJSON struct {
+	Partition string    `json:"partition"`
+	Version   string    `json:"version"`
+	RunID     int64     `json:"run_id"`
+	Attempt   int       `json:"attempt"`
+	Files     int       `json:"files"`
+	Bytes     int64     `json:"bytes"`
+	Manifest  string    `json:"manifest_sha256"`
+	Promoted  time.Time `json:"promoted_at"`
+}
+
+func ranges(def partitions.Definition, s partitions.Subset) rangesJSON {
+	return rangesJSON{Count: s.Len(), Ranges: partitions.Format(def, s)}
+}
+
+func describe(g *lineage.Graph, as *pipelines.Asset, s *assetStatus) assetJSON {
+	j := assetJSON{Key: as.Key, Description: as.Description, Group: as.Group, Tags: as.Tags, CodeVersion: as.CodeVersion, Pool: as.PoolName(),
+		Partitions: s.def.String(), Dependents: g.Dependents(as.Key), Existing: s.all.Len(),
+		Materialized: ranges(s.def, s.materialized), Failed: ranges(s.def, s.failed), Missing: ranges(s.def, s.missing)}
+	for _, d := range as.Deps {
+		j.Deps = append(j.Deps, depJSON{Asset: d.Asset, Mapping: g.Definitions().Mapping(as.Key, d.Asset).String()})
+	}
+	for _, c := range as.Checks {
+		kind := "blocking"
+		if c.Warn {
+			kind = "warning"
+		}
+		j.Checks = append(j.Checks, fmt.Sprintf("%s (%s)", c.Name, kind))
+	}
+	if j.Deps == nil {
+		j.Deps = []depJSON{}
+	}
+	if j.Dependents == nil {
+		j.Dependents = []string{}
+	}
+	return j
+}
+
+func (a *app) assetsList(cmd *cobra.Command, _ []string) error {
+	ctx := cmd.Context()
+	g, err := a.graph()
+	if err != nil {
+		return err
+	}
+	st, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	now := a.cfg.Clock.Now()
+	var out []assetJSON
+	for _, as := range g.Definitions().Assets() {
+		s, err := a.status(ctx, st, as, now)
+		if err != nil {
+			return err
+		}
+		out = append(out, describe(g, as, s))
+	}
+	if a.output == "json" {
+		return a.json(out)
+	}
+	w := a.table()
+	fmt.Fprintln(w, "ASSET\tGROUP\tPARTITIONS\tDEPS\tMATERIALIZED\tFAILED")
+	for _, j := range out {
+		var deps []string
+		for _, d := range j.Deps {
+			deps = append(deps, d.Asset)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%d/%d\t%d\n", j.Key, dash(j.Group), j.Partitions, dash(strings.Join(deps, ",")),
+			j.Materialized.Count, j.Existing, j.Failed.Count)
+	}
+	return w.Flush()
+}
+
+func (a *app) assetsShow(cmd *cobra.Command, args []string) error {
+	ctx := cmd.Context()
+	g, err := a.graph()
+	if err != nil {
+		return err
+	}
+	as, err := g.Definitions().Asset(args[0])
+	if err != nil {
+		return usageError(err)
+	}
+	st, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	s, err := a.status(ctx, st, as, a.cfg.Clock.Now())
+	if err != nil {
+		return err
+	}
+	j := describe(g, as, s)
+	mats, err := st.MaterializationList(ctx, store.MaterializationListParams{Asset: as.Key, Limit: 5})
+	if err != nil {
+		return failedError(err)
+	}
+	for _, m := range mats {
+		j.Latest = append(j.Latest, materializationJSON{Partition: m.PartitionKey, Version: m.Version, RunID: m.RunID, Attempt: m.Attempt,
+			Files: m.Files, Bytes: m.Bytes, Manifest: m.ManifestSHA256, Promoted: m.PromotedAt})
+	}
+	if a.output == "json" {
+		return a.json(j)
+	}
+	w := a.table()
+	var deps []string
+	for _, d := range j.Deps {
+		deps = append(deps, fmt.Sprintf("%s (%s)", d.Asset, d.Mapping))
+	}
+	retry := as.Retry.Attempts()
+	rows := [][2]string{
+		{"asset", j.Key}, {"description", dash(j.Description)}, {"group", dash(j.Group)}, {"tags", dash(strings.Join(j.Tags, ", "))},
+		{"code version", dash(j.CodeVersion)}, {"pool", j.Pool},
+		{"retry", fmt.Sprintf("%d attempt(s)", retry)}, {"timeout", timeoutString(as.Timeout)},
+		{"partitions", fmt.Sprintf("%s (%d exist now)", j.Partitions, j.Existing)},
+		{"deps", dash(strings.Join(deps, ", "))}, {"dependents", dash(strings.Join(j.Dependents, ", "))},
+		{"checks", dash(strings.Join(j.Checks, ", "))},
+	}
+	for _, r := range rows {
+		fmt.Fprintf(w, "%s:\t%s\n", r[0], r[1])
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "STATUS\tCOUNT\tPARTITIONS")
+	for _, r := range []struct {
+		name string
+		r    rangesJSON
+	}{{"materialized", j.Materialized}, {"failed", j.Failed}, {"missing", j.Missing}} {
+		fmt.Fprintf(w, "%s\t%d\t%s\n", r.name, r.r.Count, dash(r.r.Ranges))
+	}
+	if len(j.Latest) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "LATEST\tVERSION\tRUN\tATTEMPT\tFILES\tBYTES\tPROMOTED")
+		for _, m := range j.Latest {
+			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\t%s\n", m.Partition, m.Version, m.RunID, m.Attempt, m.Files, m.Bytes, fmtTime(m.Promoted))
+		}
+	}
+	return w.Flush()
+}
+
+func timeoutString(d time.Duration) string {
+	if d == 0 {
+		return "none"
+	}
+	return d.String()
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05Z")
+}

@@ -1,0 +1,244 @@
+package weircli
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/weir-dev/weir/internal/store"
+	"github.com/weir-dev/weir/partitions"
+	"github.com/weir-dev/weir/scheduler"
+)
+
+type materializeOpts struct {
+	selection   string
+	partition   string
+	rangeExpr   string
+	reprocess   string
+	concurrency int
+	dryRun      bool
+	quiet       bool
+}
+
+func (a *app) materializeCommand() *cobra.Command {
+	var o materializeOpts
+	cmd := &cobra.Command{
+		Use:   "materialize --select EXPR [--partition KEY | --partition-range A...B]",
+		Short: "Plan and run the work that makes the selected partitions fresh",
+		Long: `materialize plans the tasks that make the selected assets' partitions fresh and
+runs them in this process: downstream tasks start as soon as the partitions they
+read are promoted. Each output is checksummed, audited and promoted only then.
+
+Selection: KEY, +KEY (and upstream), KEY+ (and downstream), 2+KEY, tag:NAME,
+group:NAME, * and commas for union. Partitions use each asset's key format, e.g.
+2024-01-01 for daily partitions; ranges are FIRST...LAST, both included.`,
+		Example: `  weir materialize --select '*' --partition-range 2024-01-01...2024-01-31
+  weir materialize --select +daily_revenue --partition 2024-01-05 --reprocess all
+  weir materialize --select tag:nightly --partition-range 2024-01-01...2024-01-07 --dry-run`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.materialize(cmd, o) },
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.selection, "select", "s", "", "assets to materialize (required)")
+	f.StringVarP(&o.partition, "partition", "p", "", "one partition key, or a list KEY,KEY")
+	f.StringVar(&o.rangeExpr, "partition-range", "", "partition range FIRST...LAST (both included)")
+	f.StringVar(&o.reprocess, "reprocess", "missing", "which requested partitions run: missing, failed or all")
+	f.IntVarP(&o.concurrency, "concurrency", "c", 4, "tasks running at once")
+	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan; store and run nothing")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress lines on stderr")
+	return cmd
+}
+
+type planJSON struct {
+	Selection string          `json:"selection"`
+	Reprocess string          `json:"reprocess"`
+	Tasks     int64           `json:"tasks"`
+	Assets    []assetPlanJSON `json:"assets"`
+}
+
+type assetPlanJSON struct {
+	Asset     string     `json:"asset"`
+	Requested rangesJSON `json:"requested"`
+	Fresh     rangesJSON `json:"fresh"`
+	ToRun     rangesJSON `json:"to_run"`
+	Tasks     int64      `json:"tasks"`
+}
+
+type runResultJSON struct {
+	RunID     int64               `json:"run_id"`
+	Status    store.RunStatus     `json:"status"`
+	Tasks     int                 `json:"tasks"`
+	Attempts  int                 `json:"attempts"`
+	Succeeded int                 `json:"succeeded"`
+	Failed    int                 `json:"failed"`
+	Skipped   int                 `json:"skipped"`
+	Seconds   float64             `json:"seconds"`
+	Assets    []assetResultJSON   `json:"assets"`
+	Failures  []scheduler.Failure `json:"failures"`
+}
+
+type assetResultJSON struct {
+	Asset     string     `json:"asset"`
+	Succeeded rangesJSON `json:"succeeded"`
+	Failed    rangesJSON `json:"failed"`
+	Skipped   rangesJSON `json:"skipped"`
+	Attempts  int        `json:"attempts"`
+}
+
+func (a *app) materialize(cmd *cobra.Command, o materializeOpts) error {
+	ctx := cmd.Context()
+	if o.selection == "" {
+		return usageError(errors.New("--select is required, e.g. --select '*' or --select +daily_revenue"))
+	}
+	if o.partition != "" && o.rangeExpr != "" {
+		return usageError(errors.New("give --partition or --partition-range, not both"))
+	}
+	if o.rangeExpr != "" && !strings.Contains(o.rangeExpr, partitions.RangeSep) {
+		return usageError(fmt.Errorf("--partition-range %q is not FIRST...LAST; for one partition use --partition", o.rangeExpr))
+	}
+	if o.concurrency < 1 {
+		return usageError(fmt.Errorf("--concurrency %d must be at least 1", o.concurrency))
+	}
+	reprocess, err := scheduler.ParseReprocess(o.reprocess)
+	if err != nil {
+		return usageError(err)
+	}
+	g, err := a.graph()
+	if err != nil {
+		return err
+	}
+	st, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	req := scheduler.PlanRequest{Selection: o.selection, Partitions: o.partition + o.rangeExpr, Reprocess: reprocess}
+	plan, err := (&scheduler.Planner{Graph: g, Status: st}).Plan(ctx, req, a.cfg.Clock.Now())
+	if err != nil {
+		return usageError(err)
+	}
+	pj := planJSON{Selection: o.selection, Reprocess: string(reprocess), Tasks: plan.TaskCount()}
+	var requested int64
+	for _, ap := range plan.Assets {
+		requested += ap.Requested.Len()
+		per := ap.Asset.PartitionsPerRun()
+		var tasks int64
+		for _, r := range ap.ToRun.Ranges() {
+			tasks += (r.Len() + per - 1) / per
+		}
+		pj.Assets = append(pj.Assets, assetPlanJSON{Asset: ap.Asset.Key, Requested: ranges(ap.Def, ap.Requested),
+			Fresh: ranges(ap.Def, ap.Skipped()), ToRun: ranges(ap.Def, ap.ToRun), Tasks: tasks})
+	}
+	if o.dryRun || plan.Empty() {
+		if a.output == "json" {
+			return a.json(map[string]any{"plan": pj, "dry_run": o.dryRun})
+		}
+		if plan.Empty() {
+			fmt.Fprintf(a.cfg.Stdout, "nothing to run: all %s of %s are fresh (--reprocess all runs them again)\n",
+				plural(requested, "requested partition"), plural(int64(len(plan.Assets)), "asset"))
+			return nil
+		}
+		a.printPlan(pj)
+		fmt.Fprintln(a.cfg.Stdout, "dry run: nothing was stored or run")
+		return nil
+	}
+	tg, err := plan.Expand()
+	if err != nil {
+		return usageError(err)
+	}
+	bucket, err := a.openBucket(ctx)
+	if err != nil {
+		return err
+	}
+	defer bucket.Close()
+	if a.output == "table" {
+		a.printPlan(pj)
+	}
+	ex := &scheduler.Executor{Store: st, Bucket: bucket, Concurrency: o.concurrency, Clock: a.cfg.Clock}
+	if !o.quiet {
+		ex.OnEvent = a.progress
+	}
+	res, err := ex.Run(ctx, tg, scheduler.RunOpts{CreatedBy: scheduler.CurrentUser(a.cfg.Getenv)})
+	if err != nil {
+		return failedError(err)
+	}
+	rj := runResultJSON{RunID: res.RunID, Status: res.Status, Tasks: res.Tasks, Attempts: res.Attempts, Succeeded: res.Succeeded,
+		Failed: res.Failed, Skipped: res.Skipped + res.Cancelled, Seconds: res.Finished.Sub(res.Started).Seconds(), Failures: res.Failures}
+	for _, ar := range res.Assets {
+		rj.Assets = append(rj.Assets, assetResultJSON{Asset: ar.Asset, Succeeded: ranges(ar.Def, ar.Succeeded), Failed: ranges(ar.Def, ar.Failed),
+			Skipped: ranges(ar.Def, ar.Skipped), Attempts: ar.Attempts})
+	}
+	if rj.Failures == nil {
+		rj.Failures = []scheduler.Failure{}
+	}
+	if a.output == "json" {
+		if err := a.json(map[string]any{"plan": pj, "run": rj}); err != nil {
+			return err
+		}
+	} else {
+		a.printResult(rj, res.Finished.Sub(res.Started))
+	}
+	switch res.Status {
+	case store.RunSucceeded:
+		return nil
+	case store.RunCancelled:
+		return failedError(fmt.Errorf("run %d was cancelled; run the same command again to carry on (promoted partitions are not run again)", res.RunID))
+	}
+	return failedError(fmt.Errorf("run %d failed: %d of %d tasks failed (weir runs show %d)", res.RunID, res.Failed, res.Tasks, res.RunID))
+}
+
+func (a *app) printPlan(pj planJSON) {
+	w := a.table()
+	fmt.Fprintf(w, "plan: %s for %s (reprocess %s)\n", plural(pj.Tasks, "task"), plural(int64(len(pj.Assets)), "asset"), pj.Reprocess)
+	fmt.Fprintln(w, "ASSET\tREQUESTED\tFRESH\tTO RUN\tTASKS")
+	for _, ap := range pj.Assets {
+		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%d\n", ap.Asset, dash(ap.Requested.Ranges), ap.Fresh.Count, dash(ap.ToRun.Ranges), ap.Tasks)
+	}
+	w.Flush()
+}
+
+func (a *app) printResult(rj runResultJSON, took time.Duration) {
+	w := a.table()
+	fmt.Fprintf(w, "\nrun %d %s in %s: %d succeeded, %d failed, %d skipped (%s, %s)\n", rj.RunID, rj.Status,
+		took.Round(time.Millisecond), rj.Succeeded, rj.Failed, rj.Skipped, plural(int64(rj.Tasks), "task"), plural(int64(rj.Attempts), "attempt"))
+	fmt.Fprintln(w, "ASSET\tSUCCEEDED\tFAILED\tSKIPPED")
+	for _, ar := range rj.Assets {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", ar.Asset, dash(ar.Succeeded.Ranges), dash(ar.Failed.Ranges), dash(ar.Skipped.Ranges))
+	}
+	for _, f := range rj.Failures {
+		fmt.Fprintf(w, "failed: %s %s after %d attempt(s): %s\n", f.Asset, f.Partitions, f.Attempts, firstLine(f.Err))
+	}
+	w.Flush()
+}
+
+// progress prints one line a task event to stderr.
+func (a *app) progress(ev scheduler.Event) {
+	width := len(fmt.Sprint(ev.Total))
+	prefix := fmt.Sprintf("[%*d/%d]", width, ev.Done, ev.Total)
+	switch ev.Kind {
+	case scheduler.EventSucceeded:
+		fmt.Fprintf(a.cfg.Stderr, "%s ok    %s %s (%s)\n", prefix, ev.Asset, ev.Partitions, ev.Duration.Round(time.Millisecond))
+	case scheduler.EventRetrying:
+		fmt.Fprintf(a.cfg.Stderr, "%s retry %s %s: attempt %d failed, next in %s: %s\n", prefix, ev.Asset, ev.Partitions, ev.Attempt,
+			ev.RetryIn.Round(time.Millisecond), firstLine(ev.Err.Error()))
+	case scheduler.EventFailed:
+		fmt.Fprintf(a.cfg.Stderr, "%s FAIL  %s %s after %d attempt(s): %s\n", prefix, ev.Asset, ev.Partitions, ev.Attempt, firstLine(ev.Err.Error()))
+	case scheduler.EventSkipped:
+		fmt.Fprintf(a.cfg.Stderr, "%s skip  %s %s (upstream failed)\n", prefix, ev.Asset, ev.Partitions)
+	}
+}
+
+func plural(n int64, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}

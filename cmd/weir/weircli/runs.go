@@ -1,0 +1,186 @@
+package weircli
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/weir-dev/weir/internal/store"
+)
+
+func (a *app) runsCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "runs", Short: "List and inspect runs"}
+	var limit int
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List runs, newest first",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if limit < 1 {
+				return usageError(fmt.Errorf("--limit %d must be at least 1", limit))
+			}
+			st, err := a.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			runs, err := st.RunList(cmd.Context(), store.RunListParams{Limit: limit})
+			if err != nil {
+				return failedError(err)
+			}
+			out := make([]runJSON, 0, len(runs))
+			for _, r := range runs {
+				out = append(out, toRunJSON(r))
+			}
+			if a.output == "json" {
+				return a.json(out)
+			}
+			w := a.table()
+			fmt.Fprintln(w, "RUN\tSTATUS\tSELECTION\tPARTITIONS\tTASKS\tSUCCEEDED\tFAILED\tSKIPPED\tBY\tCREATED\tTOOK")
+			for _, r := range out {
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", r.ID, r.Status, r.Selection, dash(r.Partitions), r.TaskCount,
+					r.Tasks[string(store.TaskSucceeded)], r.Tasks[string(store.TaskFailed)], r.Tasks[string(store.TaskSkipped)],
+					r.CreatedBy, fmtTime(r.CreatedAt), took(r))
+			}
+			return w.Flush()
+		},
+	}
+	list.Flags().IntVar(&limit, "limit", 20, "how many runs")
+	var allTasks bool
+	show := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show a run: request, status, tasks per asset, failures",
+		Args:  exactArgs(1, "one run id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil || id < 1 {
+				return usageError(fmt.Errorf("run id %q is not a positive whole number", args[0]))
+			}
+			ctx := cmd.Context()
+			st, err := a.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			run, err := st.RunGet(ctx, id)
+			if errors.Is(err, store.ErrNotFound) {
+				return usageError(fmt.Errorf("run %d does not exist (weir runs list shows the runs)", id))
+			}
+			if err != nil {
+				return failedError(err)
+			}
+			tasks, err := st.TaskList(ctx, store.TaskListParams{RunID: id})
+			if err != nil {
+				return failedError(err)
+			}
+			return a.showRun(run, tasks, allTasks)
+		},
+	}
+	show.Flags().BoolVar(&allTasks, "tasks", false, "list every task, not just the ones that did not succeed")
+	cmd.AddCommand(list, show)
+	return cmd
+}
+
+type runJSON struct {
+	ID         int64            `json:"id"`
+	Kind       string           `json:"kind"`
+	Status     store.RunStatus  `json:"status"`
+	Selection  string           `json:"selection"`
+	Assets     []string         `json:"assets"`
+	Partitions string           `json:"partitions"`
+	Reprocess  string           `json:"reprocess"`
+	CreatedBy  string           `json:"created_by"`
+	CreatedAt  time.Time        `json:"created_at"`
+	FinishedAt *time.Time       `json:"finished_at"`
+	Error      string           `json:"error,omitempty"`
+	TaskCount  int64            `json:"task_count"`
+	Tasks      map[string]int64 `json:"tasks"`
+}
+
+func toRunJSON(r *store.Run) runJSON {
+	j := runJSON{ID: r.ID, Kind: r.Kind, Status: r.Status, Selection: r.Selection, Assets: r.Assets, Partitions: r.Partitions,
+		Reprocess: r.Reprocess, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, Error: r.Error, TaskCount: r.TaskCount(), Tasks: map[string]int64{}}
+	if !r.FinishedAt.IsZero() {
+		f := r.FinishedAt
+		j.FinishedAt = &f
+	}
+	for _, s := range store.TaskStates {
+		j.Tasks[string(s)] = r.Tasks[s]
+	}
+	return j
+}
+
+func took(r runJSON) string {
+	if r.FinishedAt == nil {
+		return "-"
+	}
+	return r.FinishedAt.Sub(r.CreatedAt).Round(time.Millisecond).String()
+}
+
+type taskJSON struct {
+	ID         int64           `json:"id"`
+	Asset      string          `json:"asset"`
+	Partitions string          `json:"partitions"`
+	State      store.TaskState `json:"state"`
+	Attempts   int             `json:"attempts"`
+	Worker     string          `json:"worker,omitempty"`
+	Error      string          `json:"error,omitempty"`
+}
+
+func (a *app) showRun(run *store.Run, tasks []*store.Task, all bool) error {
+	rj := toRunJSON(run)
+	var tj []taskJSON
+	perAsset := map[string]map[store.TaskState]int64{}
+	for _, t := range tasks {
+		parts := t.PartitionFirst
+		if t.PartitionCount > 1 {
+			parts += "..." + t.PartitionLast
+		}
+		tj = append(tj, taskJSON{ID: t.ID, Asset: t.Asset, Partitions: parts, State: t.State, Attempts: t.Attempt, Worker: t.Worker, Error: t.Error})
+		if perAsset[t.Asset] == nil {
+			perAsset[t.Asset] = map[store.TaskState]int64{}
+		}
+		perAsset[t.Asset][t.State]++
+	}
+	if a.output == "json" {
+		if tj == nil {
+			tj = []taskJSON{}
+		}
+		return a.json(map[string]any{"run": rj, "tasks": tj})
+	}
+	w := a.table()
+	for _, r := range [][2]string{
+		{"run", strconv.FormatInt(rj.ID, 10)}, {"status", string(rj.Status)}, {"kind", rj.Kind}, {"selection", rj.Selection},
+		{"assets", strings.Join(rj.Assets, ", ")}, {"partitions", dash(rj.Partitions)}, {"reprocess", rj.Reprocess},
+		{"created by", rj.CreatedBy}, {"created", fmtTime(rj.CreatedAt)}, {"took", took(rj)}, {"error", dash(rj.Error)},
+	} {
+		fmt.Fprintf(w, "%s:\t%s\n", r[0], r[1])
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "ASSET\tTASKS\tPENDING\tRUNNING\tSUCCEEDED\tFAILED\tSKIPPED")
+	for _, asset := range rj.Assets {
+		c := perAsset[asset]
+		var n int64
+		for _, v := range c {
+			n += v
+		}
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%d\n", asset, n, c[store.TaskPending], c[store.TaskRunning], c[store.TaskSucceeded], c[store.TaskFailed], c[store.TaskSkipped])
+	}
+	header := false
+	for _, t := range tj {
+		if !all && t.State == store.TaskSucceeded {
+			continue
+		}
+		if !header {
+			fmt.Fprintln(w)
+			fmt.Fprintln(w, "TASK\tASSET\tPARTITIONS\tSTATE\tATTEMPTS\tERROR")
+			header = true
+		}
+		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%s\n", t.ID, t.Asset, t.Partitions, t.State, t.Attempts, dash(firstLine(t.Error)))
+	}
+	return w.Flush()
+}

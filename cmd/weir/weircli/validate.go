@@ -1,0 +1,31 @@
+package weircli
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/weir-dev/weir/pipelines"
+)
+
+func (a *app) validateCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "validate",
+		Short: "Load the asset definitions and report every problem",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			defs, err := pipelines.NewDefinitions(a.cfg.Assets...)
+			if err != nil {
+				problems := strings.Split(err.Error(), "\n")
+				return usageError(fmt.Errorf("the asset definitions have %d problem(s):\n%s", len(problems), strings.Join(problems, "\n")))
+			}
+			deps := 0
+			for _, as := range defs.Assets() {
+				deps += len(as.Deps)
+			}
+			fmt.Fprintf(a.cfg.Stdout, "ok: %d assets, %d dependencies, no cycles\n", len(defs.Keys()), deps)
+			return nil
+		},
+	}
+}

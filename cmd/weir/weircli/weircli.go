@@ -1,0 +1,222 @@
+// Package weircli is weir's command line as a library: a user's own binary
+// calls Main with its assets, so `mypipes materialize ...` runs them. The
+// weir binary (cmd/weir) is this with the examples compiled in.
+//
+// Exit codes: 0 success, 1 the work ran and failed, 2 bad usage or input.
+package weircli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"gocloud.dev/blob"
+
+	"github.com/weir-dev/weir/connectors"
+	"github.com/weir-dev/weir/internal/clock"
+	"github.com/weir-dev/weir/internal/store"
+	_ "github.com/weir-dev/weir/internal/store/sqlite" // sqlite://
+	"github.com/weir-dev/weir/lineage"
+	"github.com/weir-dev/weir/pipelines"
+)
+
+// Defaults for the embedded set-up: everything under ./.weir.
+const (
+	DefaultStore = "sqlite://.weir/state.db"
+	DefaultBlob  = "file://.weir/blobs"
+)
+
+// Exit codes.
+const (
+	ExitOK     = 0
+	ExitFailed = 1
+	ExitUsage  = 2
+)
+
+// Config is what the CLI runs with.
+type Config struct {
+	// Assets are the user's assets. They are validated when a command
+	// needs them, so `validate` can report every problem.
+	Assets []*pipelines.Asset
+	// Stdout and Stderr default to the process's.
+	Stdout, Stderr io.Writer
+	// Clock defaults to the system clock.
+	Clock clock.Clock
+	// Getenv defaults to os.Getenv; WEIR_STORE and WEIR_BLOB set the
+	// defaults of --store and --blob.
+	Getenv func(string) string
+}
+
+// Main runs the command line with os.Args and exits. SIGINT and SIGTERM
+// cancel the running command, which records what it was doing first.
+func Main(assets ...*pipelines.Asset) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Run(ctx, Config{Assets: assets}, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// Run runs the command line with args and returns the exit code.
+func Run(ctx context.Context, cfg Config, args []string) int {
+	if cfg.Stdout == nil {
+		cfg.Stdout = os.Stdout
+	}
+	if cfg.Stderr == nil {
+		cfg.Stderr = os.Stderr
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Getenv == nil {
+		cfg.Getenv = os.Getenv
+	}
+	a := &app{cfg: cfg}
+	root := a.rootCommand()
+	root.SetArgs(args)
+	root.SetOut(cfg.Stdout)
+	root.SetErr(cfg.Stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	code := ExitUsage // cobra's own errors are about usage
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+		err = ee.err
+	}
+	if err != nil {
+		lines := strings.Split(strings.TrimRight(err.Error(), "\n"), "\n")
+		fmt.Fprintf(cfg.Stderr, "weir: %s\n", lines[0])
+		for _, l := range lines[1:] {
+			fmt.Fprintf(cfg.Stderr, "  %s\n", l)
+		}
+	}
+	return code
+}
+
+// exitError carries an exit code. A nil err exits quietly.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit %d", e.code)
+	}
+	return e.err.Error()
+}
+
+func usageError(err error) error { return &exitError{ExitUsage, err} }
+
+func failedError(err error) error { return &exitError{ExitFailed, err} }
+
+type app struct {
+	cfg    Config
+	store  string
+	blob   string
+	output string
+}
+
+func (a *app) rootCommand() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "weir",
+		Short: "weir plans, runs and verifies partitioned data pipelines",
+		Long: `weir materializes partitioned assets declared in Go: it plans the smallest set of
+work that makes the requested partitions fresh, runs it, verifies every output's
+checksums and promotes it only then.
+
+Everything is kept under ./.weir by default (a SQLite state store and a file://
+blob root); --store and --blob (or WEIR_STORE and WEIR_BLOB) point elsewhere.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if a.output != "table" && a.output != "json" {
+				return usageError(fmt.Errorf("output format %q is not table or json", a.output))
+			}
+			return nil
+		},
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
+	pf := root.PersistentFlags()
+	pf.StringVar(&a.store, "store", envOr(a.cfg.Getenv, "WEIR_STORE", DefaultStore), "state store URL (sqlite://PATH)")
+	pf.StringVar(&a.blob, "blob", envOr(a.cfg.Getenv, "WEIR_BLOB", DefaultBlob), "object storage URL for outputs (file://DIR, mem://)")
+	pf.StringVarP(&a.output, "output", "o", "table", "output format of read commands: table or json")
+	root.AddCommand(a.validateCommand(), a.assetsCommand(), a.materializeCommand(), a.runsCommand())
+	return root
+}
+
+func envOr(getenv func(string) string, key, def string) string {
+	if v := getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+// graph validates the assets.
+func (a *app) graph() (*lineage.Graph, error) {
+	defs, err := pipelines.NewDefinitions(a.cfg.Assets...)
+	if err != nil {
+		return nil, usageError(fmt.Errorf("the asset definitions are invalid (run weir validate):\n%w", err))
+	}
+	return lineage.NewGraph(defs), nil
+}
+
+func (a *app) openStore(ctx context.Context) (store.Store, error) {
+	s, err := store.Open(ctx, a.store)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	return s, nil
+}
+
+func (a *app) openBucket(ctx context.Context) (*blob.Bucket, error) {
+	b, err := connectors.OpenBucket(ctx, a.blob)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	return b, nil
+}
+
+func (a *app) json(v any) error {
+	enc := json.NewEncoder(a.cfg.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (a *app) table() *tabwriter.Writer {
+	return tabwriter.NewWriter(a.cfg.Stdout, 0, 0, 2, ' ', 0)
+}
+
+// noArgs rejects positional arguments with exit code 2.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usageError(fmt.Errorf("%s takes no arguments, got %q", cmd.CommandPath(), args))
+	}
+	return nil
+}
+
+func exactArgs(n int, what string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return usageError(fmt.Errorf("%s takes %s", cmd.CommandPath(), what))
+		}
+		return nil
+	}
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}

@@ -1,0 +1,183 @@
+package weircli_test
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weir-dev/weir/cmd/weir/weircli"
+	"github.com/weir-dev/weir/examples/nightly"
+	"github.com/weir-dev/weir/internal/clock"
+	"github.com/weir-dev/weir/pipelines"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// cli runs weircli against a state store and bucket in a temp directory,
+// at a fixed time.
+type cli struct {
+	t      *testing.T
+	dir    string
+	assets []*pipelines.Asset
+	clock  *clock.Fake
+}
+
+func newCLI(t *testing.T, assets ...*pipelines.Asset) *cli {
+	return &cli{t: t, dir: t.TempDir(), assets: assets, clock: clock.NewFake(time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC))}
+}
+
+func (c *cli) run(args ...string) (stdout, stderr string, code int) {
+	var out, errb bytes.Buffer
+	env := map[string]string{
+		"WEIR_STORE": "sqlite://" + filepath.Join(c.dir, "state.db"),
+		"WEIR_BLOB":  "file://" + filepath.Join(c.dir, "blobs"),
+		"WEIR_USER":  "oncall",
+	}
+	code = weircli.Run(context.Background(), weircli.Config{Assets: c.assets, Stdout: &out, Stderr: &errb, Clock: c.clock,
+		Getenv: func(k string) string { return env[k] }}, args)
+	return out.String(), errb.String(), code
+}
+
+var (
+	versionID = regexp.MustCompile(`\d{8}T\d{6}\.\d{3}Z-[0-9a-f]{12}`)
+	// A manifest names its version, so its checksum differs per run too.
+	sha256Hex = regexp.MustCompile(`\b[0-9a-f]{64}\b`)
+)
+
+// transcript runs each command and records it, its exit code, stdout and
+// stderr, with version ids masked.
+func (c *cli) transcript(cmds ...[]string) string {
+	var b strings.Builder
+	for _, args := range cmds {
+		out, errs, code := c.run(args...)
+		fmt.Fprintf(&b, "$ weir %s\n%s", strings.Join(args, " "), out)
+		if errs != "" {
+			fmt.Fprintf(&b, "[stderr]\n%s", errs)
+		}
+		fmt.Fprintf(&b, "[exit %d]\n\n", code)
+	}
+	masked := versionID.ReplaceAllString(b.String(), "YYYYMMDDTHHMMSS.mmmZ-xxxxxxxxxxxx")
+	return sha256Hex.ReplaceAllString(masked, "<sha256>")
+}
+
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("%s differs from the golden file (go test -update rewrites it):\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+func TestNightlyTour(t *testing.T) {
+	c := newCLI(t, nightly.Assets()...)
+	week := "2024-01-01...2024-01-07"
+	golden(t, "tour", c.transcript(
+		[]string{"validate"},
+		[]string{"materialize", "--select", "*", "--partition-range", week, "--dry-run"},
+		[]string{"materialize", "--select", "+daily_revenue", "--partition-range", week, "--concurrency", "1"},
+		[]string{"materialize", "--select", "*", "--partition-range", week, "-q", "-c", "1"},
+		[]string{"materialize", "--select", "*", "--partition-range", week, "-q"},
+		[]string{"materialize", "--select", "raw_orders", "--partition", "2024-01-03", "--reprocess", "all", "-q"},
+		[]string{"assets", "list"},
+		[]string{"assets", "show", "revenue_7d"},
+		[]string{"runs", "list"},
+		[]string{"runs", "show", "2"},
+	))
+}
+
+func TestJSONOutput(t *testing.T) {
+	c := newCLI(t, nightly.Assets()...)
+	golden(t, "json", c.transcript(
+		[]string{"materialize", "--select", "raw_orders", "--partition-range", "2024-01-01...2024-01-02", "-q", "-c", "1", "-o", "json"},
+		[]string{"assets", "show", "raw_orders", "-o", "json"},
+		[]string{"runs", "list", "-o", "json"},
+	))
+}
+
+func TestBadInput(t *testing.T) {
+	c := newCLI(t, nightly.Assets()...)
+	golden(t, "bad_input", c.transcript(
+		[]string{"materialize", "--select", "*", "--partition", "2024-02-30"},
+		[]string{"materialize", "--select", "*", "--partition", "../../etc"},
+		[]string{"materialize", "--select", "*", "--partition-range", "2024-01-10...2024-01-01"},
+		[]string{"materialize", "--select", "*", "--partition-range", "2024-01-10"},
+		[]string{"materialize", "--select", "nosuchasset", "--partition", "2024-01-01"},
+		[]string{"materialize", "--select", "revenue7d", "--partition", "2024-01-01"},
+		[]string{"materialize", "--select", "revenue_7d", "--partition", "2024-01-05"},
+		[]string{"materialize", "--select", "*", "--partition", "2024-03-01"},
+		[]string{"materialize", "--select", "*"},
+		[]string{"materialize", "--partition", "2024-01-01"},
+		[]string{"materialize", "--select", "*", "--partition", "2024-01-01", "--reprocess", "stale"},
+		[]string{"materialize", "--select", "*", "--partition", "2024-01-01", "--concurrency", "0"},
+		[]string{"--store", "mysql://db", "runs", "list"},
+		[]string{"--blob", "ftp://x", "materialize", "--select", "*", "--partition", "2024-01-01"},
+		[]string{"runs", "show", "42"},
+		[]string{"runs", "show", "abc"},
+		[]string{"assets", "show", "nope"},
+		[]string{"runs", "list", "-o", "yaml"},
+		[]string{"frobnicate"},
+	))
+	// Bad input changes nothing: no run was stored.
+	if out, _, _ := c.run("runs", "list", "-o", "json"); strings.TrimSpace(out) != "[]" {
+		t.Fatalf("bad input stored runs: %s", out)
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	noop := func(context.Context, *pipelines.Task) error { return nil }
+	c := newCLI(t,
+		&pipelines.Asset{Key: "a", Deps: []pipelines.Dep{pipelines.On("c")}, Compute: noop},
+		&pipelines.Asset{Key: "b", Deps: []pipelines.Dep{pipelines.On("a")}, Compute: noop},
+		&pipelines.Asset{Key: "c", Deps: []pipelines.Dep{pipelines.On("b")}, Compute: noop},
+		&pipelines.Asset{Key: "d", Deps: []pipelines.Dep{pipelines.On("x")}},
+	)
+	golden(t, "validate_cycle", c.transcript(
+		[]string{"validate"},
+		[]string{"materialize", "--select", "*"},
+	))
+}
+
+func TestFailedWorkExitsOne(t *testing.T) {
+	days := nightly.Days
+	c := newCLI(t,
+		&pipelines.Asset{Key: "flaky", Partitions: days, Compute: func(ctx context.Context, task *pipelines.Task) error {
+			if task.Keys[0] == "2024-01-02" {
+				return pipelines.Permanent(fmt.Errorf("source file for %s is corrupt", task.Keys[0]))
+			}
+			w, err := task.Output.Create(ctx, task.Keys[0], "data.txt")
+			if err != nil {
+				return err
+			}
+			w.Write([]byte("ok"))
+			return w.Close()
+		}},
+		&pipelines.Asset{Key: "after", Partitions: days, Deps: []pipelines.Dep{pipelines.On("flaky")}, Compute: func(ctx context.Context, task *pipelines.Task) error {
+			w, err := task.Output.Create(ctx, task.Keys[0], "data.txt")
+			if err != nil {
+				return err
+			}
+			return w.Close()
+		}},
+	)
+	golden(t, "failed_run", c.transcript(
+		[]string{"materialize", "--select", "*", "--partition-range", "2024-01-01...2024-01-03", "--concurrency", "1"},
+		[]string{"materialize", "--select", "*", "--partition-range", "2024-01-01...2024-01-03", "--reprocess", "failed", "--dry-run"},
+		[]string{"runs", "show", "1"},
+	))
+}
