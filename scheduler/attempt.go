@@ -34,7 +34,9 @@ func (r *runner) attempt(ctx context.Context, i, n int) outcome {
 		o.fatal = err
 		return o
 	case ctx.Err() != nil:
-		fin.State, fin.Error = store.TaskFailed, "cancelled: "+err.Error()
+		// Interrupted, not broken: the partition is not marked failed.
+		o.cancelled = true
+		fin.State, fin.Error = store.TaskCancelled, "cancelled: "+err.Error()
 	case n < a.Retry.Attempts() && !pipelines.IsPermanent(err):
 		o.retry, o.retryIn = true, a.Retry.Backoff(n, r.jitter())
 		fin.State, fin.Error, fin.NotBefore = store.TaskPending, err.Error(), finished.Add(o.retryIn)

@@ -93,9 +93,9 @@ type AssetResult struct {
 	Def                        partitions.Definition
 	Requested                  partitions.Subset
 	Succeeded, Failed, Skipped partitions.Subset
-	Tasks, Attempts            int
-
-	cancelled partitions.Subset // skipped because the run stopped
+	// Cancelled were interrupted or never started because the run stopped.
+	Cancelled       partitions.Subset
+	Tasks, Attempts int
 }
 
 // Failure is a task that failed for good.
@@ -113,6 +113,7 @@ const (
 	stateSucceeded
 	stateFailed
 	stateSkipped
+	stateCancelled
 )
 
 type outcome struct {
@@ -120,8 +121,10 @@ type outcome struct {
 	err     error         // the attempt's error, nil on success
 	retryIn time.Duration // > 0 or retry set: the task waits and runs again
 	retry   bool
-	fatal   error // the run cannot go on (the store failed)
-	took    time.Duration
+	// cancelled: the run's context ended during the attempt.
+	cancelled bool
+	fatal     error // the run cannot go on (the store failed)
+	took      time.Duration
 }
 
 // Run stores a run for g and executes it. A non-nil error means weir could
@@ -301,6 +304,9 @@ func (r *runner) finish(o outcome, sleeping *int, wg *sync.WaitGroup, ctx contex
 				heap.Push(&r.ready, d)
 			}
 		}
+	case o.cancelled && o.fatal == nil:
+		r.state[i] = stateCancelled
+		r.done++
 	case o.retry:
 		*sleeping++
 		ev := r.event(EventRetrying, i)
@@ -348,7 +354,7 @@ func (r *runner) result(ctx context.Context, fatal error) (*Result, error) {
 	bg := context.WithoutCancel(ctx)
 	now := r.clk.Now()
 	res := &Result{RunID: r.runID, Tasks: len(r.g.Tasks), Finished: now}
-	var skip []int64
+	var skipped, notRun []int64
 	per := make([]struct{ ok, failed, skipped, cancelled partitions.Builder }, len(r.g.Plan.Assets))
 	for i, t := range r.g.Tasks {
 		res.Attempts += r.attempts[i]
@@ -366,32 +372,37 @@ func (r *runner) result(ctx context.Context, fatal error) (*Result, error) {
 		case stateSkipped:
 			res.Skipped++
 			b.skipped.AddRange(t.Range)
-			skip = append(skip, r.first+int64(i))
+			skipped = append(skipped, r.first+int64(i))
+		case stateCancelled:
+			res.Cancelled++
+			b.cancelled.AddRange(t.Range)
 		default: // never started: the run was cancelled or stopped
 			res.Cancelled++
-			b.skipped.AddRange(t.Range)
 			b.cancelled.AddRange(t.Range)
-			skip = append(skip, r.first+int64(i))
+			notRun = append(notRun, r.first+int64(i))
 		}
 	}
 	for ai, a := range r.g.Plan.Assets {
 		ar := AssetResult{Asset: a.Asset.Key, Def: a.Def, Requested: a.Requested, Succeeded: per[ai].ok.Subset(), Failed: per[ai].failed.Subset(),
-			Skipped: per[ai].skipped.Subset(), cancelled: per[ai].cancelled.Subset()}
+			Skipped: per[ai].skipped.Subset(), Cancelled: per[ai].cancelled.Subset()}
 		for i := r.g.firstTask[ai]; i < r.g.firstTask[ai+1]; i++ {
 			ar.Tasks++
 			ar.Attempts += r.attempts[i]
 		}
 		res.Assets = append(res.Assets, ar)
 	}
-	reason := "upstream task failed"
-	switch {
-	case fatal != nil:
-		reason = "run stopped: " + fatal.Error()
-	case ctx.Err() != nil:
-		reason = "run cancelled"
+	stopReason := "run cancelled"
+	if fatal != nil {
+		stopReason = "run stopped: " + fatal.Error()
 	}
-	if len(skip) > 0 {
-		if err := r.e.Store.TaskSkipMany(bg, store.TaskSkipManyParams{IDs: skip, Reason: reason, At: now}); err != nil && fatal == nil {
+	for _, s := range []store.TaskSkipManyParams{
+		{IDs: skipped, State: store.TaskSkipped, Reason: "upstream task failed", At: now},
+		{IDs: notRun, State: store.TaskCancelled, Reason: stopReason, At: now},
+	} {
+		if len(s.IDs) == 0 {
+			continue
+		}
+		if err := r.e.Store.TaskSkipMany(bg, s); err != nil && fatal == nil {
 			fatal = err
 		}
 	}
@@ -399,7 +410,7 @@ func (r *runner) result(ctx context.Context, fatal error) (*Result, error) {
 	// (like Airflow's upstream_failed), so --reprocess failed runs them
 	// again with their upstream.
 	for ai, a := range r.g.Plan.Assets {
-		s := per[ai].skipped.Subset().Difference(res.Assets[ai].cancelled)
+		s := res.Assets[ai].Skipped
 		if s.IsEmpty() || fatal != nil {
 			continue
 		}

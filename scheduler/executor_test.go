@@ -265,3 +265,43 @@ func TestBackoffWaitsOnTheClock(t *testing.T) {
 		t.Fatalf("result %+v events %v", res, events)
 	}
 }
+
+func TestCancelledRunMarksNothingFailed(t *testing.T) {
+	started := make(chan struct{})
+	e := newEnv(t, &pipelines.Asset{Key: "a", Partitions: daily, Retry: pipelines.RetryPolicy{MaxAttempts: 3}, Compute: func(ctx context.Context, task *pipelines.Task) error {
+		if task.Keys[0] == "2024-01-02" {
+			close(started)
+			<-ctx.Done()
+			return ctx.Err()
+		}
+		return writeKey(ctx, task)
+	}})
+	plan, _ := (&scheduler.Planner{Graph: e.graph, Status: e.store}).Plan(context.Background(),
+		scheduler.PlanRequest{Selection: "a", Partitions: "2024-01-01...2024-01-03"}, t0)
+	g, _ := plan.Expand()
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { <-started; cancel() }()
+	res, err := (&scheduler.Executor{Store: e.store, Bucket: e.bucket, Clock: e.clock, Concurrency: 1}).Run(ctx, g, scheduler.RunOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != store.RunCancelled || res.Succeeded != 1 || res.Failed != 0 || res.Cancelled != 2 || res.Attempts != 2 {
+		t.Fatalf("result %+v", res)
+	}
+	tasks, _ := e.store.TaskList(context.Background(), store.TaskListParams{RunID: res.RunID})
+	if tasks[1].State != store.TaskCancelled || tasks[2].State != store.TaskCancelled || tasks[2].Error != "run cancelled" {
+		t.Fatalf("tasks %+v %+v", tasks[1], tasks[2])
+	}
+	st, _ := e.store.PartitionStatusList(context.Background(), "a")
+	for _, s := range st {
+		if s.Failed {
+			t.Fatalf("cancelled partition marked failed: %+v", s)
+		}
+	}
+	// The same request again runs only what was not promoted.
+	plan, _ = (&scheduler.Planner{Graph: e.graph, Status: e.store}).Plan(context.Background(),
+		scheduler.PlanRequest{Selection: "a", Partitions: "2024-01-01...2024-01-03"}, t0)
+	if got := partitions.Format(daily, plan.Assets[0].ToRun); got != "2024-01-02...2024-01-03" {
+		t.Fatalf("resume plans %s", got)
+	}
+}

@@ -46,8 +46,8 @@ type Store interface {
 	TaskStart(ctx context.Context, p TaskStartParams) (token int64, err error)
 	// TaskFinish ends the attempt that holds token.
 	TaskFinish(ctx context.Context, p TaskFinishParams) error
-	// TaskSkipMany marks pending tasks as not run (upstream failed, or the
-	// run was cancelled).
+	// TaskSkipMany marks pending tasks as not run: skipped (an upstream
+	// task failed) or cancelled (the run stopped).
 	TaskSkipMany(ctx context.Context, p TaskSkipManyParams) error
 	// TaskList returns a run's tasks in id order.
 	TaskList(ctx context.Context, p TaskListParams) ([]*Task, error)
@@ -108,13 +108,15 @@ const (
 	TaskRunning   TaskState = "running"
 	TaskSucceeded TaskState = "succeeded"
 	TaskFailed    TaskState = "failed"
-	// TaskSkipped: not run because an upstream task failed or the run was
-	// cancelled.
+	// TaskSkipped: not run because an upstream task failed.
 	TaskSkipped TaskState = "skipped"
+	// TaskCancelled: stopped or never started because the run was
+	// cancelled or stopped.
+	TaskCancelled TaskState = "cancelled"
 )
 
 // TaskStates lists every task state, in lifecycle order.
-var TaskStates = []TaskState{TaskPending, TaskRunning, TaskSucceeded, TaskFailed, TaskSkipped}
+var TaskStates = []TaskState{TaskPending, TaskRunning, TaskSucceeded, TaskFailed, TaskSkipped, TaskCancelled}
 
 // Run is one request to materialize a selection of assets over partitions.
 type Run struct {
@@ -259,7 +261,8 @@ type TaskStartParams struct {
 }
 
 // TaskFinishParams ends the attempt holding LeaseToken. State is
-// TaskSucceeded, TaskFailed, or TaskPending for a retry at NotBefore.
+// TaskSucceeded, TaskFailed, TaskCancelled, or TaskPending for a retry at
+// NotBefore.
 type TaskFinishParams struct {
 	ID         int64
 	LeaseToken int64
@@ -269,9 +272,11 @@ type TaskFinishParams struct {
 	At         time.Time
 }
 
-// TaskSkipManyParams skips pending tasks.
+// TaskSkipManyParams ends pending tasks that will not run.
 type TaskSkipManyParams struct {
-	IDs    []int64
+	IDs []int64
+	// State is TaskSkipped (the default) or TaskCancelled.
+	State  TaskState
 	Reason string
 	At     time.Time
 }

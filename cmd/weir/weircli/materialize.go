@@ -75,6 +75,7 @@ type runResultJSON struct {
 	Succeeded int                 `json:"succeeded"`
 	Failed    int                 `json:"failed"`
 	Skipped   int                 `json:"skipped"`
+	Cancelled int                 `json:"cancelled"`
 	Seconds   float64             `json:"seconds"`
 	Assets    []assetResultJSON   `json:"assets"`
 	Failures  []scheduler.Failure `json:"failures"`
@@ -85,6 +86,7 @@ type assetResultJSON struct {
 	Succeeded rangesJSON `json:"succeeded"`
 	Failed    rangesJSON `json:"failed"`
 	Skipped   rangesJSON `json:"skipped"`
+	Cancelled rangesJSON `json:"cancelled"`
 	Attempts  int        `json:"attempts"`
 }
 
@@ -166,10 +168,10 @@ func (a *app) materialize(cmd *cobra.Command, o materializeOpts) error {
 		return failedError(err)
 	}
 	rj := runResultJSON{RunID: res.RunID, Status: res.Status, Tasks: res.Tasks, Attempts: res.Attempts, Succeeded: res.Succeeded,
-		Failed: res.Failed, Skipped: res.Skipped + res.Cancelled, Seconds: res.Finished.Sub(res.Started).Seconds(), Failures: res.Failures}
+		Failed: res.Failed, Skipped: res.Skipped, Cancelled: res.Cancelled, Seconds: res.Finished.Sub(res.Started).Seconds(), Failures: res.Failures}
 	for _, ar := range res.Assets {
 		rj.Assets = append(rj.Assets, assetResultJSON{Asset: ar.Asset, Succeeded: ranges(ar.Def, ar.Succeeded), Failed: ranges(ar.Def, ar.Failed),
-			Skipped: ranges(ar.Def, ar.Skipped), Attempts: ar.Attempts})
+			Skipped: ranges(ar.Def, ar.Skipped), Cancelled: ranges(ar.Def, ar.Cancelled), Attempts: ar.Attempts})
 	}
 	if rj.Failures == nil {
 		rj.Failures = []scheduler.Failure{}
@@ -202,11 +204,23 @@ func (a *app) printPlan(pj planJSON) {
 
 func (a *app) printResult(rj runResultJSON, took time.Duration) {
 	w := a.table()
-	fmt.Fprintf(w, "\nrun %d %s in %s: %d succeeded, %d failed, %d skipped (%s, %s)\n", rj.RunID, rj.Status,
-		took.Round(time.Millisecond), rj.Succeeded, rj.Failed, rj.Skipped, plural(int64(rj.Tasks), "task"), plural(int64(rj.Attempts), "attempt"))
-	fmt.Fprintln(w, "ASSET\tSUCCEEDED\tFAILED\tSKIPPED")
+	counts := fmt.Sprintf("%d succeeded, %d failed, %d skipped", rj.Succeeded, rj.Failed, rj.Skipped)
+	if rj.Cancelled > 0 {
+		counts += fmt.Sprintf(", %d cancelled", rj.Cancelled)
+	}
+	fmt.Fprintf(w, "\nrun %d %s in %s: %s (%s, %s)\n", rj.RunID, rj.Status, took.Round(time.Millisecond), counts,
+		plural(int64(rj.Tasks), "task"), plural(int64(rj.Attempts), "attempt"))
+	if rj.Cancelled > 0 {
+		fmt.Fprintln(w, "ASSET\tSUCCEEDED\tFAILED\tSKIPPED\tCANCELLED")
+	} else {
+		fmt.Fprintln(w, "ASSET\tSUCCEEDED\tFAILED\tSKIPPED")
+	}
 	for _, ar := range rj.Assets {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", ar.Asset, dash(ar.Succeeded.Ranges), dash(ar.Failed.Ranges), dash(ar.Skipped.Ranges))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s", ar.Asset, dash(ar.Succeeded.Ranges), dash(ar.Failed.Ranges), dash(ar.Skipped.Ranges))
+		if rj.Cancelled > 0 {
+			fmt.Fprintf(w, "\t%s", dash(ar.Cancelled.Ranges))
+		}
+		fmt.Fprintln(w)
 	}
 	for _, f := range rj.Failures {
 		fmt.Fprintf(w, "failed: %s %s after %d attempt(s): %s\n", f.Asset, f.Partitions, f.Attempts, firstLine(f.Err))

@@ -40,10 +40,10 @@ func (a *app) runsCommand() *cobra.Command {
 				return a.json(out)
 			}
 			w := a.table()
-			fmt.Fprintln(w, "RUN\tSTATUS\tSELECTION\tPARTITIONS\tTASKS\tSUCCEEDED\tFAILED\tSKIPPED\tBY\tCREATED\tTOOK")
+			fmt.Fprintln(w, "RUN\tSTATUS\tSELECTION\tPARTITIONS\tTASKS\tSUCCEEDED\tFAILED\tNOT RUN\tBY\tCREATED\tTOOK")
 			for _, r := range out {
 				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", r.ID, r.Status, r.Selection, dash(r.Partitions), r.TaskCount,
-					r.Tasks[string(store.TaskSucceeded)], r.Tasks[string(store.TaskFailed)], r.Tasks[string(store.TaskSkipped)],
+					r.Tasks[string(store.TaskSucceeded)], r.Tasks[string(store.TaskFailed)], r.Tasks[string(store.TaskSkipped)]+r.Tasks[string(store.TaskCancelled)],
 					r.CreatedBy, fmtTime(r.CreatedAt), took(r))
 			}
 			return w.Flush()
@@ -161,14 +161,15 @@ func (a *app) showRun(run *store.Run, tasks []*store.Task, all bool) error {
 		fmt.Fprintf(w, "%s:\t%s\n", r[0], r[1])
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "ASSET\tTASKS\tPENDING\tRUNNING\tSUCCEEDED\tFAILED\tSKIPPED")
+	fmt.Fprintln(w, "ASSET\tTASKS\tPENDING\tRUNNING\tSUCCEEDED\tFAILED\tSKIPPED\tCANCELLED")
 	for _, asset := range rj.Assets {
 		c := perAsset[asset]
 		var n int64
 		for _, v := range c {
 			n += v
 		}
-		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%d\n", asset, n, c[store.TaskPending], c[store.TaskRunning], c[store.TaskSucceeded], c[store.TaskFailed], c[store.TaskSkipped])
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", asset, n, c[store.TaskPending], c[store.TaskRunning], c[store.TaskSucceeded],
+			c[store.TaskFailed], c[store.TaskSkipped], c[store.TaskCancelled])
 	}
 	header := false
 	for _, t := range tj {

@@ -337,9 +337,9 @@ func (s *Store) TaskStart(ctx context.Context, p store.TaskStartParams) (int64, 
 // TaskFinish ends the attempt holding p.LeaseToken.
 func (s *Store) TaskFinish(ctx context.Context, p store.TaskFinishParams) error {
 	switch p.State {
-	case store.TaskSucceeded, store.TaskFailed, store.TaskPending:
+	case store.TaskSucceeded, store.TaskFailed, store.TaskCancelled, store.TaskPending:
 	default:
-		return fmt.Errorf("finish task %d: state %q is not succeeded, failed or pending (retry)", p.ID, p.State)
+		return fmt.Errorf("finish task %d: state %q is not succeeded, failed, cancelled or pending (retry)", p.ID, p.State)
 	}
 	attemptState := p.State
 	if p.State == store.TaskPending {
@@ -368,13 +368,21 @@ func (s *Store) TaskFinish(ctx context.Context, p store.TaskFinishParams) error 
 
 // TaskSkipMany skips pending tasks.
 func (s *Store) TaskSkipMany(ctx context.Context, p store.TaskSkipManyParams) error {
+	state := p.State
+	switch state {
+	case "":
+		state = store.TaskSkipped
+	case store.TaskSkipped, store.TaskCancelled:
+	default:
+		return fmt.Errorf("skip tasks: state %q is not skipped or cancelled", state)
+	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		return batch(p.IDs, 500, func(ids []int64) error {
-			args := []any{p.Reason, fmtTime(p.At)}
+			args := []any{state, p.Reason, fmtTime(p.At)}
 			for _, id := range ids {
 				args = append(args, id)
 			}
-			_, err := tx.ExecContext(ctx, `UPDATE tasks SET state = 'skipped', error = ?, finished_at = ?
+			_, err := tx.ExecContext(ctx, `UPDATE tasks SET state = ?, error = ?, finished_at = ?
 				WHERE state = 'pending' AND id IN (`+strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")+`)`, args...)
 			return err
 		})

@@ -148,14 +148,20 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if err := s.TaskFinish(ctx, store.TaskFinishParams{ID: id, LeaseToken: tok, State: store.TaskFailed, Error: "x", At: t0}); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.TaskSkipMany(ctx, store.TaskSkipManyParams{IDs: []int64{id, id + 1, id + 2}, Reason: "upstream failed", At: t0}); err != nil {
+		if err := s.TaskSkipMany(ctx, store.TaskSkipManyParams{IDs: []int64{id, id + 1}, Reason: "upstream failed", At: t0}); err != nil {
 			t.Fatal(err)
+		}
+		if err := s.TaskSkipMany(ctx, store.TaskSkipManyParams{IDs: []int64{id + 2}, State: store.TaskCancelled, Reason: "run cancelled", At: t0}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.TaskSkipMany(ctx, store.TaskSkipManyParams{IDs: []int64{id + 2}, State: store.TaskRunning}); err == nil {
+			t.Fatal("TaskSkipMany accepted state running")
 		}
 		if err := s.RunFinish(ctx, store.RunFinishParams{ID: run.ID, Status: store.RunFailed, Error: "1 task failed", FinishedAt: t0.Add(time.Minute)}); err != nil {
 			t.Fatal(err)
 		}
 		got, err := s.RunGet(ctx, run.ID)
-		if err != nil || got.Status != store.RunFailed || got.Tasks[store.TaskFailed] != 1 || got.Tasks[store.TaskSkipped] != 2 || got.TaskCount() != 3 {
+		if err != nil || got.Status != store.RunFailed || got.Tasks[store.TaskFailed] != 1 || got.Tasks[store.TaskSkipped] != 1 || got.Tasks[store.TaskCancelled] != 1 || got.TaskCount() != 3 {
 			t.Fatalf("run %+v %v", got, err)
 		}
 		if _, err := s.RunGet(ctx, 999); !errors.Is(err, store.ErrNotFound) {
@@ -166,7 +172,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 		newRun(t, s, 0)
 		runs, err := s.RunList(ctx, store.RunListParams{})
-		if err != nil || len(runs) != 2 || runs[0].ID <= runs[1].ID || runs[1].Tasks[store.TaskSkipped] != 2 {
+		if err != nil || len(runs) != 2 || runs[0].ID <= runs[1].ID || runs[1].Tasks[store.TaskSkipped] != 1 {
 			t.Fatalf("runs %v %v", runs, err)
 		}
 	})
