@@ -236,6 +236,7 @@ func (r *runner) run(parent context.Context, conc int) (*Result, error) {
 	// through their context, retry timers stop waiting.
 	ctx, cancel := context.WithCancelCause(parent)
 	defer cancel(nil)
+	r.ready.asset = func(i int32) int32 { return r.g.Tasks[i].Asset }
 	for i := range r.g.Tasks {
 		r.waiting[i] = int32(len(r.g.Deps(i)))
 		if r.waiting[i] == 0 {
@@ -439,18 +440,28 @@ func (r *runner) result(ctx context.Context, fatal error) (*Result, error) {
 	return res, nil
 }
 
-// taskHeap pops the lowest task index first: upstream assets before
-// downstream ones, oldest partitions first.
-type taskHeap []int32
+// taskHeap pops ready tasks of the most downstream asset first, then the
+// oldest partitions: a partition's chain finishes before new partitions
+// start, so results arrive early and few partitions are half done when a run
+// stops.
+type taskHeap struct {
+	ids   []int32
+	asset func(int32) int32
+}
 
-func (h taskHeap) Len() int           { return len(h) }
-func (h taskHeap) Less(i, j int) bool { return h[i] < h[j] }
-func (h taskHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *taskHeap) Push(x any)        { *h = append(*h, x.(int32)) }
+func (h taskHeap) Len() int { return len(h.ids) }
+func (h taskHeap) Less(i, j int) bool {
+	ai, aj := h.asset(h.ids[i]), h.asset(h.ids[j])
+	if ai != aj {
+		return ai > aj
+	}
+	return h.ids[i] < h.ids[j]
+}
+func (h taskHeap) Swap(i, j int) { h.ids[i], h.ids[j] = h.ids[j], h.ids[i] }
+func (h *taskHeap) Push(x any)   { h.ids = append(h.ids, x.(int32)) }
 func (h *taskHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	*h = old[:len(old)-1]
+	x := h.ids[len(h.ids)-1]
+	h.ids = h.ids[:len(h.ids)-1]
 	return x
 }
 
