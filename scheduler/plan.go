@@ -146,11 +146,9 @@ func (pl *Planner) Plan(ctx context.Context, req PlanRequest, now time.Time) (*P
 		if d, ok := bound[a.Key]; ok {
 			return d, nil
 		}
-		d, err := partitions.Bind(a.PartitionsDef(), func(name string) ([]string, error) {
-			return pl.Status.DynamicPartitionList(ctx, name)
-		})
+		d, err := BindDefinition(ctx, pl.Status, a)
 		if err != nil {
-			return nil, fmt.Errorf("asset %q: %w", a.Key, err)
+			return nil, err
 		}
 		bound[a.Key] = d
 		return d, nil
@@ -170,9 +168,11 @@ func (pl *Planner) Plan(ctx context.Context, req PlanRequest, now time.Time) (*P
 		} else if ap.Requested, err = partitions.Parse(def, req.Partitions, now); err != nil {
 			return nil, fmt.Errorf("asset %q: %w", key, err)
 		}
-		if ap.Materialized, ap.Failed, err = pl.status(ctx, key, def); err != nil {
+		st, err := ReadStatus(ctx, pl.Status, key, def)
+		if err != nil {
 			return nil, err
 		}
+		ap.Materialized, ap.Failed = st.Materialized, st.Failed
 		switch reprocess {
 		case ReprocessMissing:
 			ap.ToRun = ap.Requested.Difference(ap.Materialized)
@@ -206,8 +206,12 @@ func (pl *Planner) Plan(ctx context.Context, req PlanRequest, now time.Time) (*P
 			var have partitions.Subset
 			if dp.Planned != nil {
 				have = dp.Planned.Materialized.Union(dp.Planned.ToRun)
-			} else if have, _, err = pl.status(ctx, dep.Asset, upDef); err != nil {
-				return nil, err
+			} else {
+				st, err := ReadStatus(ctx, pl.Status, dep.Asset, upDef)
+				if err != nil {
+					return nil, err
+				}
+				have = st.Materialized
 			}
 			if missing := need.Difference(have); !missing.IsEmpty() {
 				errs = append(errs, &MissingUpstreamError{Asset: ap.Asset.Key, Upstream: dep.Asset, Partitions: partitions.Format(upDef, missing), Count: missing.Len()})
@@ -220,27 +224,46 @@ func (pl *Planner) Plan(ctx context.Context, req PlanRequest, now time.Time) (*P
 	return plan, nil
 }
 
-// status reads an asset's partition status as interval sets. Keys the
-// definition does not know (it changed since) are ignored.
-func (pl *Planner) status(ctx context.Context, asset string, def partitions.Definition) (materialized, failed partitions.Subset, err error) {
-	rows, err := pl.Status.PartitionStatusList(ctx, asset)
+// AssetStatus is an asset's partition status as interval sets.
+type AssetStatus struct {
+	// Def is the asset's definition with dynamic keys bound.
+	Def partitions.Definition
+	// Materialized have a current version; Failed failed last.
+	Materialized, Failed partitions.Subset
+}
+
+// BindDefinition returns a's partitions definition with its dynamic keys
+// read from r.
+func BindDefinition(ctx context.Context, r StatusReader, a *pipelines.Asset) (partitions.Definition, error) {
+	d, err := partitions.Bind(a.PartitionsDef(), func(name string) ([]string, error) { return r.DynamicPartitionList(ctx, name) })
 	if err != nil {
-		return materialized, failed, err
+		return nil, fmt.Errorf("asset %q: %w", a.Key, err)
+	}
+	return d, nil
+}
+
+// ReadStatus reads an asset's partition status in one query and returns it
+// as interval sets of def. Keys def does not know (it changed since) are
+// ignored.
+func ReadStatus(ctx context.Context, r StatusReader, asset string, def partitions.Definition) (AssetStatus, error) {
+	rows, err := r.PartitionStatusList(ctx, asset)
+	if err != nil {
+		return AssetStatus{}, err
 	}
 	var m, f partitions.Builder
-	for _, r := range rows {
-		i, err := def.Index(r.PartitionKey)
+	for _, row := range rows {
+		i, err := def.Index(row.PartitionKey)
 		if err != nil {
 			continue
 		}
-		if r.Version != "" {
+		if row.Version != "" {
 			m.Add(i)
 		}
-		if r.Failed {
+		if row.Failed {
 			f.Add(i)
 		}
 	}
-	return m.Subset(), f.Subset(), nil
+	return AssetStatus{Def: def, Materialized: m.Subset(), Failed: f.Subset()}, nil
 }
 
 func exampleRange(def partitions.Definition, now time.Time) string {

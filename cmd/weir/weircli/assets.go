@@ -12,6 +12,7 @@ import (
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
+	"github.com/weir-dev/weir/scheduler"
 )
 
 func (a *app) assetsCommand() *cobra.Command {
@@ -38,29 +39,15 @@ type assetStatus struct {
 }
 
 func (a *app) status(ctx context.Context, st store.Store, as *pipelines.Asset, now time.Time) (*assetStatus, error) {
-	def, err := partitions.Bind(as.PartitionsDef(), func(name string) ([]string, error) { return st.DynamicPartitionList(ctx, name) })
+	def, err := scheduler.BindDefinition(ctx, st, as)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := st.PartitionStatusList(ctx, as.Key)
+	cur, err := scheduler.ReadStatus(ctx, st, as.Key, def)
 	if err != nil {
 		return nil, failedError(err)
 	}
-	s := &assetStatus{def: def, all: partitions.All(def, now)}
-	var m, f partitions.Builder
-	for _, r := range rows {
-		i, err := def.Index(r.PartitionKey)
-		if err != nil {
-			continue
-		}
-		if r.Version != "" {
-			m.Add(i)
-		}
-		if r.Failed {
-			f.Add(i)
-		}
-	}
-	s.materialized, s.failed = m.Subset(), f.Subset()
+	s := &assetStatus{def: def, all: partitions.All(def, now), materialized: cur.Materialized, failed: cur.Failed}
 	s.missing = s.all.Difference(s.materialized).Difference(s.failed)
 	return s, nil
 }
