@@ -19,6 +19,15 @@ type Mapping interface {
 	String() string
 }
 
+// RangeMapper is implemented by mappings that map a consecutive range of
+// downstream partitions to one consecutive range of upstream partitions.
+// UpstreamRange is Upstream for one range, without allocating; ok is false
+// when the mapping cannot answer for this pair of definitions, and callers
+// fall back to Upstream.
+type RangeMapper interface {
+	UpstreamRange(down, up Definition, r Range, now time.Time) (mapped Range, ok bool)
+}
+
 // DefaultMapping returns the mapping weir uses for a dependency declared
 // without one: every partition for an unpartitioned upstream or downstream,
 // identity for the same definition, and the time-window mapping between two
@@ -83,6 +92,22 @@ func (m identity) Upstream(down, up Definition, s Subset, now time.Time) (Subset
 		}
 	}
 	return b.Subset(), nil
+}
+
+// UpstreamRange maps r between equal definitions or time windows.
+func (identity) UpstreamRange(down, up Definition, r Range, now time.Time) (Range, bool) {
+	if Same(down, up) {
+		return clipRange(r, up.Len(now)), true
+	}
+	return TimeWindowMapping{}.UpstreamRange(down, up, r, now)
+}
+
+func clipRange(r Range, n int64) Range {
+	r.Lo, r.Hi = max(r.Lo, 0), min(r.Hi, n)
+	if r.Hi < r.Lo {
+		r.Hi = r.Lo
+	}
+	return r
 }
 
 // AllPartitions maps any non-empty set of partitions to every partition of
@@ -157,12 +182,27 @@ func (m TimeWindowMapping) Upstream(down, up Definition, s Subset, now time.Time
 
 func (m TimeWindowMapping) upstream(down, up *TimeWindow, s Subset, now time.Time) Subset {
 	var b Builder
+	n := up.Len(now)
 	for _, r := range s.ranges {
-		from, _ := down.Window(r.Lo + m.StartOffset)
-		_, to := down.Window(r.Hi - 1 + m.EndOffset)
-		b.AddRange(up.Overlapping(from, to))
+		b.AddRange(m.mapRange(down, up, r, n))
 	}
-	return b.Subset().Clip(0, up.Len(now))
+	return b.Subset()
+}
+
+func (m TimeWindowMapping) mapRange(down, up *TimeWindow, r Range, n int64) Range {
+	from, _ := down.Window(r.Lo + m.StartOffset)
+	_, to := down.Window(r.Hi - 1 + m.EndOffset)
+	return clipRange(up.Overlapping(from, to), n)
+}
+
+// UpstreamRange maps r between two time-window definitions.
+func (m TimeWindowMapping) UpstreamRange(down, up Definition, r Range, now time.Time) (Range, bool) {
+	dw, ok1 := down.(*TimeWindow)
+	uw, ok2 := up.(*TimeWindow)
+	if !ok1 || !ok2 || r.Len() == 0 || m.StartOffset > m.EndOffset {
+		return Range{}, false
+	}
+	return m.mapRange(dw, uw, r, uw.Len(now)), true
 }
 
 // StaticMapping maps downstream keys to upstream keys by a table. A

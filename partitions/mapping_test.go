@@ -49,6 +49,12 @@ func TestTimeWindowMappingMatchesBruteForce(t *testing.T) {
 		if want := bruteTimeWindow(m, down, up, s, now); !got.Equal(want) {
 			t.Fatalf("%s from %s to %s of %s: got %s, want %s", m, down, up, s, got, want)
 		}
+		for _, r := range s.Ranges() {
+			rr, ok := m.UpstreamRange(down, up, r, now)
+			if want := bruteTimeWindow(m, down, up, Span(r.Lo, r.Hi), now); !ok || !Span(rr.Lo, rr.Hi).Equal(want) {
+				t.Fatalf("UpstreamRange(%v) = %v %v, want %s", r, rr, ok, want)
+			}
+		}
 	})
 }
 

@@ -55,11 +55,23 @@ func (p *Plan) Expand() (*TaskGraph, error) {
 			if dep.Planned == nil || dep.Planned.ToRun.IsEmpty() {
 				continue
 			}
+			if rm, ok := dep.Mapping.(partitions.RangeMapper); ok {
+				if need, ok := rm.UpstreamRange(a.Def, dep.Def, t.Range, p.Now); ok {
+					g.deps = g.appendOverlapping(g.deps, index[dep.Planned], need, -1)
+					continue
+				}
+			}
 			need, err := dep.Mapping.Upstream(a.Def, dep.Def, partitions.Span(t.Range.Lo, t.Range.Hi), p.Now)
 			if err != nil {
 				return nil, fmt.Errorf("asset %q: dep %q: %w", a.Asset.Key, dep.Asset, err)
 			}
-			g.deps = g.appendOverlapping(g.deps, index[dep.Planned], need)
+			last := int32(-1)
+			for _, r := range need.Ranges() {
+				g.deps = g.appendOverlapping(g.deps, index[dep.Planned], r, last)
+				if n := len(g.deps); n > 0 {
+					last = g.deps[n-1]
+				}
+			}
 		}
 	}
 	g.depStart[len(g.Tasks)] = int32(len(g.deps))
@@ -67,18 +79,15 @@ func (p *Plan) Expand() (*TaskGraph, error) {
 	return g, nil
 }
 
-// appendOverlapping appends the tasks of asset ai whose ranges overlap s.
-func (g *TaskGraph) appendOverlapping(out []int32, ai int32, s partitions.Subset) []int32 {
+// appendOverlapping appends the tasks of asset ai whose ranges overlap r,
+// leaving out last (the task appended for the previous range).
+func (g *TaskGraph) appendOverlapping(out []int32, ai int32, r partitions.Range, last int32) []int32 {
 	lo, hi := g.firstTask[ai], g.firstTask[ai+1]
 	tasks := g.Tasks[lo:hi]
-	last := int32(-1)
-	for _, r := range s.Ranges() {
-		k := sort.Search(len(tasks), func(k int) bool { return tasks[k].Range.Hi > r.Lo })
-		for ; k < len(tasks) && tasks[k].Range.Lo < r.Hi; k++ {
-			if id := int32(lo + k); id != last {
-				out = append(out, id)
-				last = id
-			}
+	k := sort.Search(len(tasks), func(k int) bool { return tasks[k].Range.Hi > r.Lo })
+	for ; k < len(tasks) && tasks[k].Range.Lo < r.Hi; k++ {
+		if id := int32(lo + k); id != last {
+			out = append(out, id)
 		}
 	}
 	return out
