@@ -104,7 +104,7 @@ func (d *Dynamic) Key(i int64) string { return d.keys[i] }
 func (d *Dynamic) Index(key string) (int64, error) {
 	i, ok := d.index[key]
 	if !ok {
-		return 0, &KeyError{Key: key, Def: d.String(), Reason: fmt.Sprintf("has not been added (%d keys are)", len(d.keys))}
+		return 0, &KeyError{Key: key, Def: d.String(), Reason: fmt.Sprintf("is not among the %d keys added so far", len(d.keys))}
 	}
 	return i, nil
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/weir-dev/weir/cmd/weir/weircli"
 	"github.com/weir-dev/weir/examples/nightly"
 	"github.com/weir-dev/weir/internal/clock"
+	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
 )
 
@@ -179,5 +180,27 @@ func TestFailedWorkExitsOne(t *testing.T) {
 		[]string{"materialize", "--select", "*", "--partition-range", "2024-01-01...2024-01-03", "--concurrency", "1"},
 		[]string{"materialize", "--select", "*", "--partition-range", "2024-01-01...2024-01-03", "--reprocess", "failed", "--dry-run"},
 		[]string{"runs", "show", "1"},
+	))
+}
+
+func TestDynamicPartitions(t *testing.T) {
+	customers, _ := partitions.NewDynamic("customers")
+	c := newCLI(t, &pipelines.Asset{Key: "invoices", Partitions: customers, Compute: func(ctx context.Context, task *pipelines.Task) error {
+		w, err := task.Output.Create(ctx, task.Keys[0], "invoice.txt")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "invoice for %s", task.Keys[0])
+		return w.Close()
+	}})
+	golden(t, "dynamic", c.transcript(
+		[]string{"materialize", "--select", "invoices", "--partition", "acme"},
+		[]string{"partitions", "add", "customers", "acme", "globex"},
+		[]string{"partitions", "add", "customers", "globex", "initech"},
+		[]string{"partitions", "add", "customers", "bad/key"},
+		[]string{"partitions", "add", "suppliers", "x"},
+		[]string{"partitions", "list", "customers"},
+		[]string{"materialize", "--select", "invoices", "--partition-range", "acme...initech", "-q", "-c", "1"},
+		[]string{"assets", "show", "invoices"},
 	))
 }
