@@ -20,7 +20,7 @@ func TestStaticDynamicMulti(t *testing.T) {
 	if err != nil || bound.Len(now) != 2 || bound.Key(1) != "globex" {
 		t.Fatalf("Bind: %v %v", bound, err)
 	}
-	if _, err := bound.Index("initech"); err == nil || !strings.Contains(err.Error(), "has not been added") {
+	if _, err := bound.Index("initech"); err == nil || !strings.Contains(err.Error(), "is not among the 2 keys added so far") {
 		t.Errorf("unknown dynamic key: %v", err)
 	}
 	daily := MustTimeWindow(TimeWindowOpts{Grain: Daily, Start: "2024-01-01"})
