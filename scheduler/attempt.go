@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"time"
 
 	"github.com/weir-dev/weir/internal/store"
 	"github.com/weir-dev/weir/partitions"
@@ -12,67 +13,121 @@ import (
 	"github.com/weir-dev/weir/verify"
 )
 
-// attempt runs attempt number n of task i and records its end.
-func (r *runner) attempt(ctx context.Context, i, n int) outcome {
-	// Bookkeeping must land even when the run is being cancelled.
-	bg := context.WithoutCancel(ctx)
-	id := r.first + int64(i)
-	started := r.clk.Now()
-	token, err := r.e.Store.TaskStart(bg, store.TaskStartParams{ID: id, Worker: r.worker, At: started})
-	if err != nil {
-		return outcome{task: i, fatal: err}
-	}
-	err = r.materialize(ctx, i, n, token)
-	finished := r.clk.Now()
-	o := outcome{task: i, err: err, took: finished.Sub(started)}
-	a := r.g.AssetPlan(i).Asset
-	fin := store.TaskFinishParams{ID: id, LeaseToken: token, State: store.TaskSucceeded, At: finished}
-	switch {
-	case err == nil:
-	case errors.Is(err, store.ErrLeaseLost):
-		// Another attempt owns the task; it records the outcome.
-		o.fatal = err
-		return o
-	case ctx.Err() != nil:
-		// Interrupted, not broken: the partition is not marked failed.
-		o.cancelled = true
-		fin.State, fin.Error = store.TaskCancelled, "cancelled: "+err.Error()
-	case n < a.Retry.Attempts() && !pipelines.IsPermanent(err):
-		o.retry, o.retryIn = true, a.Retry.Backoff(n, r.jitter())
-		fin.State, fin.Error, fin.NotBefore = store.TaskPending, err.Error(), finished.Add(o.retryIn)
-	default:
-		fin.State, fin.Error = store.TaskFailed, err.Error()
-	}
-	if ferr := r.e.Store.TaskFinish(bg, fin); ferr != nil {
-		o.fatal = ferr
-		return o
-	}
-	if fin.State == store.TaskFailed {
-		ferr := r.e.Store.PartitionFail(bg, store.PartitionFailParams{Asset: a.Key, Keys: r.g.Keys(i), RunID: r.runID, Error: fin.Error, At: finished})
-		if ferr != nil {
-			o.fatal = ferr
-		}
-	}
-	return o
+// taskInfo is a leased task resolved against this worker's definitions.
+type taskInfo struct {
+	asset *pipelines.Asset
+	def   partitions.Definition
+	rng   partitions.Range
+	keys  []string
+	deps  []DepPlan
 }
 
-// materialize computes task i into a new version, audits it, runs the
-// checks and promotes it, fenced by token, then publishes the pointers.
-func (r *runner) materialize(ctx context.Context, i, n int, token int64) error {
-	ap := r.g.AssetPlan(i)
-	a := ap.Asset
-	rng := r.g.Tasks[i].Range
-	keys := r.g.Keys(i)
-	started := r.clk.Now()
-	inputs, reads, err := r.inputs(ctx, ap, rng)
+// resolve finds a task's asset, partitions and deps in the worker's graph.
+func (w *Worker) resolve(ctx context.Context, t *store.Task) (*taskInfo, error) {
+	defs := w.Graph.Definitions()
+	a, err := defs.Asset(t.Asset)
 	if err != nil {
-		return err
+		return nil, pipelines.Permanent(fmt.Errorf("this worker's binary does not define the task's asset: %w", err))
+	}
+	def, err := BindDefinition(ctx, w.Store, a)
+	if err != nil {
+		return nil, err
+	}
+	lo, err1 := def.Index(t.PartitionFirst)
+	hi, err2 := def.Index(t.PartitionLast)
+	if err := errors.Join(err1, err2); err != nil || hi-lo+1 != t.PartitionCount {
+		return nil, pipelines.Permanent(fmt.Errorf("task partitions %s...%s (%d) no longer fit %s's partitions %s: %v",
+			t.PartitionFirst, t.PartitionLast, t.PartitionCount, a.Key, def, err))
+	}
+	ti := &taskInfo{asset: a, def: def, rng: partitions.Range{Lo: lo, Hi: hi + 1}}
+	ti.keys = partitions.Keys(def, partitions.Span(lo, hi+1))
+	for _, d := range a.Deps {
+		up, _ := defs.Asset(d.Asset)
+		upDef, err := BindDefinition(ctx, w.Store, up)
+		if err != nil {
+			return nil, err
+		}
+		ti.deps = append(ti.deps, DepPlan{Asset: d.Asset, Def: upDef, Mapping: defs.Mapping(a.Key, d.Asset)})
+	}
+	return ti, nil
+}
+
+// runTask runs one leased attempt and records how it ended.
+func (w *Worker) runTask(ctx context.Context, t *store.Task) {
+	// Bookkeeping must land even while the task is being interrupted.
+	bg := context.WithoutCancel(ctx)
+	started := w.Clock.Now()
+	w.emit(taskEvent(EventStarted, t))
+	res, err := w.materialize(ctx, t)
+	finished := w.Clock.Now()
+	ev := taskEvent(EventSucceeded, t)
+	ev.Duration, ev.Err = finished.Sub(started), err
+	if err == nil {
+		w.emit(ev)
+		return
+	}
+	cause := context.Cause(ctx)
+	switch {
+	case errors.Is(err, store.ErrLeaseLost) || errors.Is(cause, store.ErrLeaseLost):
+		ev.Kind = EventLeaseLost
+		w.emit(ev)
+		return
+	case ctx.Err() != nil:
+		// Interrupted (the worker is stopping), not broken: give it back.
+		ev.Kind = EventReleased
+		if rerr := w.Store.TaskRelease(bg, store.TaskReleaseParams{ID: t.ID, LeaseToken: t.LeaseToken, Reason: "released: " + cause.Error(), At: finished}); rerr != nil && !errors.Is(rerr, store.ErrLeaseLost) {
+			w.Logger.Error("release task", "task", t.ID, "error", rerr)
+		}
+		w.emit(ev)
+		return
+	}
+	fin := store.TaskFinishParams{ID: t.ID, LeaseToken: t.LeaseToken, State: store.TaskFailed, Error: err.Error(), At: finished}
+	if t.Attempt < t.MaxAttempts && !pipelines.IsPermanent(err) {
+		ti, _ := w.resolve(bg, t)
+		policy := pipelines.RetryPolicy{}
+		if ti != nil {
+			policy = ti.asset.Retry
+		}
+		ev.Kind, ev.RetryIn = EventRetrying, policy.Backoff(t.Attempt, w.jitter())
+		fin.State, fin.NotBefore = store.TaskPending, finished.Add(ev.RetryIn)
+	} else {
+		ev.Kind = EventFailed
+	}
+	res, ferr := w.Store.TaskFinish(bg, fin)
+	if ferr != nil {
+		if errors.Is(ferr, store.ErrLeaseLost) {
+			ev.Kind = EventLeaseLost
+		} else {
+			w.Logger.Error("finish task", "task", t.ID, "error", ferr)
+		}
+		w.emit(ev)
+		return
+	}
+	w.emit(ev)
+	if fin.State == store.TaskFailed {
+		w.recordFailure(bg, res)
+	}
+}
+
+// materialize computes a task into a new version, audits it, runs the
+// checks, and promotes it fenced by the lease token (which also ends the
+// task), then publishes the pointers.
+func (w *Worker) materialize(ctx context.Context, t *store.Task) (*store.TaskFinishResult, error) {
+	ti, err := w.resolve(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	a := ti.asset
+	started := w.Clock.Now()
+	inputs, reads, err := w.inputs(ctx, ti, started)
+	if err != nil {
+		return nil, err
 	}
 	version := verify.NewVersionID(started)
-	stage := verify.NewStage(r.e.Bucket, a.Key, version, keys)
-	task := pipelines.NewTask(a, keys, rng, inputs, stage)
-	task.RunID, task.Attempt = r.runID, n
-	task.Logger = r.log.With("asset", a.Key, "partitions", partitions.FormatRange(ap.Def, rng), "attempt", n)
+	stage := verify.NewStage(w.Bucket, a.Key, version, ti.keys)
+	task := pipelines.NewTask(a, ti.keys, ti.rng, inputs, stage)
+	task.RunID, task.Attempt = t.RunID, t.Attempt
+	task.Logger = w.Logger.With("run", t.RunID, "task", t.ID, "asset", a.Key, "partitions", partitions.FormatRange(ti.def, ti.rng), "attempt", t.Attempt)
 
 	cctx, cancel := ctx, context.CancelFunc(func() {})
 	if a.Timeout > 0 {
@@ -83,13 +138,16 @@ func (r *runner) materialize(ctx context.Context, i, n int, token int64) error {
 	cancel()
 	if err != nil {
 		if timedOut {
-			return fmt.Errorf("compute timed out after %s: %w", a.Timeout, err)
+			return nil, fmt.Errorf("compute timed out after %s: %w", a.Timeout, err)
 		}
-		return fmt.Errorf("compute: %w", err)
+		return nil, fmt.Errorf("compute: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	sealed, err := stage.Seal(ctx)
 	if err != nil {
-		return fmt.Errorf("audit: %w", err)
+		return nil, fmt.Errorf("audit: %w", err)
 	}
 	results, err := verify.RunChecks(ctx, a.Checks, stage)
 	for _, c := range results {
@@ -98,31 +156,35 @@ func (r *runner) materialize(ctx context.Context, i, n int, token int64) error {
 		}
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
-	promoted := r.clk.Now()
-	pp := store.MaterializationPromoteParams{TaskID: r.first + int64(i), LeaseToken: token, RunID: r.runID, Attempt: n, Asset: a.Key,
+	promoted := w.Clock.Now()
+	pp := store.MaterializationPromoteParams{TaskID: t.ID, LeaseToken: t.LeaseToken, RunID: t.RunID, Attempt: t.Attempt, Asset: a.Key,
 		CodeVersion: a.CodeVersion, StartedAt: started, PromotedAt: promoted}
 	for k, s := range sealed {
 		pp.Partitions = append(pp.Partitions, store.PromotedPartition{Key: s.Key, Version: version, ManifestSHA256: s.ManifestSHA256,
-			Files: len(s.Manifest.Files), Bytes: s.Manifest.Bytes(), Inputs: reads(rng.Lo + int64(k))})
+			Files: len(s.Manifest.Files), Bytes: s.Manifest.Bytes(), Inputs: reads(ti.rng.Lo + int64(k))})
 	}
-	if err := r.e.Store.MaterializationPromote(context.WithoutCancel(ctx), pp); err != nil {
-		return err
+	res, err := w.Store.MaterializationPromote(context.WithoutCancel(ctx), pp)
+	if err != nil {
+		return nil, err
 	}
+	// The store is the source of truth from here on; the pointers are for
+	// readers outside weir. A failed write is logged, not retried as a new
+	// attempt: the partition is promoted.
 	for _, s := range sealed {
 		ptr := verify.Pointer{Asset: a.Key, Partition: s.Key, Version: version, ManifestSHA256: s.ManifestSHA256, PromotedAt: promoted.UTC()}
-		if err := verify.Publish(context.WithoutCancel(ctx), r.e.Bucket, ptr); err != nil {
-			return err
+		if err := verify.Publish(context.WithoutCancel(ctx), w.Bucket, ptr); err != nil {
+			task.Logger.Error("publish pointer", "partition", s.Key, "error", err)
 		}
 	}
-	return nil
+	return res, nil
 }
 
-// inputs opens the current versions of the upstream partitions task range
-// rng of ap reads. reads returns, for one partition index, the versions it
-// read, for runtime lineage.
-func (r *runner) inputs(ctx context.Context, ap *AssetPlan, rng partitions.Range) ([]pipelines.Input, func(int64) []store.Input, error) {
+// inputs opens the current versions of the upstream partitions the task
+// reads. reads returns, for one partition index, the versions it read, for
+// runtime lineage.
+func (w *Worker) inputs(ctx context.Context, ti *taskInfo, now time.Time) ([]pipelines.Input, func(int64) []store.Input, error) {
 	type depVersions struct {
 		dep   DepPlan
 		byKey map[string]verify.PartitionVersion
@@ -130,13 +192,14 @@ func (r *runner) inputs(ctx context.Context, ap *AssetPlan, rng partitions.Range
 	}
 	var ins []pipelines.Input
 	var deps []depVersions
-	for _, dep := range ap.Deps {
-		need, err := dep.Mapping.Upstream(ap.Def, dep.Def, partitions.Span(rng.Lo, rng.Hi), r.g.Plan.Now)
+	span := partitions.Span(ti.rng.Lo, ti.rng.Hi)
+	for _, dep := range ti.deps {
+		need, err := dep.Mapping.Upstream(ti.def, dep.Def, span, now)
 		if err != nil {
 			return nil, nil, pipelines.Permanent(fmt.Errorf("dep %q: %w", dep.Asset, err))
 		}
 		keys := partitions.Keys(dep.Def, need)
-		cur, err := r.e.Store.PartitionCurrentList(ctx, dep.Asset, keys)
+		cur, err := w.Store.PartitionCurrentList(ctx, dep.Asset, keys)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -153,17 +216,17 @@ func (r *runner) inputs(ctx context.Context, ap *AssetPlan, rng partitions.Range
 			versions = append(versions, v)
 			dv.all = append(dv.all, store.Input{Asset: dep.Asset, PartitionKey: k, Version: v.Version})
 		}
-		ins = append(ins, verify.NewInput(r.e.Bucket, dep.Asset, versions))
+		ins = append(ins, verify.NewInput(w.Bucket, dep.Asset, versions))
 		deps = append(deps, dv)
 	}
 	reads := func(idx int64) []store.Input {
 		var out []store.Input
 		for _, dv := range deps {
-			if rng.Len() == 1 {
+			if ti.rng.Len() == 1 {
 				out = append(out, dv.all...)
 				continue
 			}
-			need, err := dv.dep.Mapping.Upstream(ap.Def, dv.dep.Def, partitions.Of(idx), r.g.Plan.Now)
+			need, err := dv.dep.Mapping.Upstream(ti.def, dv.dep.Def, partitions.Of(idx), now)
 			if err != nil {
 				continue
 			}

@@ -191,7 +191,7 @@ func TestRetriesFailuresAndSkips(t *testing.T) {
 		&pipelines.Asset{Key: "clean", Partitions: daily, Deps: []pipelines.Dep{pipelines.On("raw")}, Compute: writeKey},
 	)
 	res := e.run(t, scheduler.PlanRequest{Selection: "*", Partitions: "2024-01-01...2024-01-05"})
-	if res.Status != store.RunFailed || res.Succeeded != 4 || res.Failed != 3 || res.Skipped != 3 {
+	if res.Status != store.RunFailed || res.Succeeded != 4 || res.Failed != 3 || res.Skipped != 3 || res.NotRun != 0 {
 		t.Fatalf("result %+v", res)
 	}
 	attempts := map[string]int{}
@@ -240,36 +240,64 @@ func TestBackoffWaitsOnTheClock(t *testing.T) {
 	}})
 	plan, _ := (&scheduler.Planner{Graph: e.graph, Status: e.store}).Plan(context.Background(), scheduler.PlanRequest{Selection: "a"}, t0)
 	g, _ := plan.Expand()
-	var events []scheduler.EventKind
-	ex := &scheduler.Executor{Store: e.store, Bucket: e.bucket, Clock: e.clock, Jitter: func() float64 { return 0.5 },
-		OnEvent: func(ev scheduler.Event) {
-			events = append(events, ev.Kind)
-			if ev.Kind == scheduler.EventRetrying && ev.RetryIn != 30*time.Minute {
-				t.Errorf("retry in %s, want 30m (half of the 1h ceiling)", ev.RetryIn)
-			}
-		}}
-	done := make(chan *scheduler.Result)
+	events := make(chan scheduler.Event, 16)
+	// A day-long lease: the test moves the clock in steps while the worker
+	// catches up, and no lease may expire meanwhile.
+	ex := &scheduler.Executor{Store: e.store, Bucket: e.bucket, Clock: e.clock, Jitter: func() float64 { return 0.5 }, LeaseTimeout: 24 * time.Hour,
+		OnEvent: func(ev scheduler.Event) { events <- ev }}
+	var res *scheduler.Result
+	finished := make(chan struct{})
 	go func() {
-		res, err := ex.Run(context.Background(), g, scheduler.RunOpts{})
-		if err != nil {
+		defer close(finished)
+		var err error
+		if res, err = ex.Run(context.Background(), g, scheduler.RunOpts{}); err != nil {
 			t.Error(err)
 		}
-		done <- res
 	}()
-	if !e.clock.WaitForWaiter(nil) {
-		t.Fatal("no backoff timer")
+	var kinds []scheduler.EventKind
+	for ev := range events {
+		kinds = append(kinds, ev.Kind)
+		if ev.Kind == scheduler.EventRetrying {
+			if ev.RetryIn != 30*time.Minute {
+				t.Fatalf("retry in %s, want 30m (half of the 1h ceiling)", ev.RetryIn)
+			}
+			break
+		}
 	}
+	tasks, _ := e.store.TaskList(context.Background(), store.TaskListParams{})
+	if tasks[0].State != store.TaskPending || !tasks[0].NotBefore.Equal(t0.Add(30*time.Minute)) {
+		t.Fatalf("retry not scheduled on the clock: %+v", tasks[0])
+	}
+	// Nothing runs until the clock gets there; then the worker's next poll
+	// finds the task.
 	e.clock.Advance(30 * time.Minute)
-	res := <-done
-	if res.Succeeded != 1 || res.Attempts != 2 || fmt.Sprint(events) != "[started retrying started succeeded]" {
-		t.Fatalf("result %+v events %v", res, events)
+	for restarted := false; !restarted; {
+		select {
+		case ev := <-events:
+			kinds = append(kinds, ev.Kind)
+			restarted = ev.Kind == scheduler.EventStarted
+		default:
+			if e.clock.WaitForWaiter(finished) {
+				e.clock.Advance(time.Second)
+			}
+		}
+	}
+	<-finished
+	close(events)
+	for ev := range events {
+		kinds = append(kinds, ev.Kind)
+	}
+	if res.Succeeded != 1 || res.Attempts != 2 || fmt.Sprint(kinds) != "[started retrying started succeeded]" {
+		t.Fatalf("result %+v events %v", res, kinds)
 	}
 }
 
-func TestCancelledRunMarksNothingFailed(t *testing.T) {
+func TestInterruptedRunResumes(t *testing.T) {
 	started := make(chan struct{})
-	e := newEnv(t, &pipelines.Asset{Key: "a", Partitions: daily, Retry: pipelines.RetryPolicy{MaxAttempts: 3}, Compute: func(ctx context.Context, task *pipelines.Task) error {
-		if task.Keys[0] == "2024-01-02" {
+	var interrupted atomic.Bool
+	e := newEnv(t, &pipelines.Asset{Key: "a", Partitions: daily, Compute: func(ctx context.Context, task *pipelines.Task) error {
+		if task.Keys[0] == "2024-01-02" && !interrupted.Load() {
+			interrupted.Store(true)
 			close(started)
 			<-ctx.Done()
 			return ctx.Err()
@@ -281,27 +309,35 @@ func TestCancelledRunMarksNothingFailed(t *testing.T) {
 	g, _ := plan.Expand()
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-started; cancel() }()
-	res, err := (&scheduler.Executor{Store: e.store, Bucket: e.bucket, Clock: e.clock, Concurrency: 1}).Run(ctx, g, scheduler.RunOpts{})
+	ex := &scheduler.Executor{Store: e.store, Bucket: e.bucket, Clock: e.clock, Concurrency: 1}
+	res, err := ex.Run(ctx, g, scheduler.RunOpts{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != store.RunCancelled || res.Succeeded != 1 || res.Failed != 0 || res.Cancelled != 2 || res.Attempts != 2 {
+	if res.Status != store.RunRunning || res.Succeeded != 1 || res.Failed != 0 || res.NotRun != 2 {
 		t.Fatalf("result %+v", res)
 	}
 	tasks, _ := e.store.TaskList(context.Background(), store.TaskListParams{RunID: res.RunID})
-	if tasks[1].State != store.TaskCancelled || tasks[2].State != store.TaskCancelled || tasks[2].Error != "run cancelled" {
-		t.Fatalf("tasks %+v %+v", tasks[1], tasks[2])
+	task, attempts, _ := e.store.TaskGet(context.Background(), tasks[1].ID)
+	if task.State != store.TaskPending || len(attempts) != 1 || attempts[0].State != store.AttemptReleased {
+		t.Fatalf("interrupted task %+v attempts %+v", task, attempts)
 	}
 	st, _ := e.store.PartitionStatusList(context.Background(), "a")
 	for _, s := range st {
 		if s.Failed {
-			t.Fatalf("cancelled partition marked failed: %+v", s)
+			t.Fatalf("interrupted partition marked failed: %+v", s)
 		}
 	}
-	// The same request again runs only what was not promoted.
-	plan, _ = (&scheduler.Planner{Graph: e.graph, Status: e.store}).Plan(context.Background(),
-		scheduler.PlanRequest{Selection: "a", Partitions: "2024-01-01...2024-01-03"}, t0)
-	if got := partitions.Format(daily, plan.Assets[0].ToRun); got != "2024-01-02...2024-01-03" {
-		t.Fatalf("resume plans %s", got)
+	// Resume carries on where it stopped; nothing promoted runs again.
+	res, err = ex.Resume(context.Background(), e.graph, res.RunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != store.RunSucceeded || res.Succeeded != 3 {
+		t.Fatalf("resumed %+v", res)
+	}
+	mats, _ := e.store.MaterializationList(context.Background(), store.MaterializationListParams{Asset: "a"})
+	if len(mats) != 3 {
+		t.Fatalf("%d materializations, want one per partition", len(mats))
 	}
 }

@@ -64,6 +64,8 @@ type Planner struct {
 
 // Plan is the work a request needs, per asset, as interval sets.
 type Plan struct {
+	// Graph is the asset graph the plan was made from.
+	Graph   *lineage.Graph
 	Request PlanRequest
 	// Now is the time the plan resolved open-ended partitions at.
 	Now time.Time
@@ -139,7 +141,7 @@ func (pl *Planner) Plan(ctx context.Context, req PlanRequest, now time.Time) (*P
 		return nil, err
 	}
 	defs := pl.Graph.Definitions()
-	plan := &Plan{Request: req, Now: now}
+	plan := &Plan{Graph: pl.Graph, Request: req, Now: now}
 	byKey := map[string]*AssetPlan{}
 	bound := map[string]partitions.Definition{}
 	bind := func(a *pipelines.Asset) (partitions.Definition, error) {

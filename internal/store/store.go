@@ -41,24 +41,56 @@ type Store interface {
 	// RunList returns runs, newest first.
 	RunList(ctx context.Context, p RunListParams) ([]*Run, error)
 
-	// TaskStart begins an attempt: state running, attempt+1, a new lease
-	// token (returned). Only pending tasks can start.
-	TaskStart(ctx context.Context, p TaskStartParams) (token int64, err error)
-	// TaskFinish ends the attempt that holds token.
-	TaskFinish(ctx context.Context, p TaskFinishParams) error
-	// TaskSkipMany marks pending tasks as not run: skipped (an upstream
-	// task failed) or cancelled (the run stopped).
-	TaskSkipMany(ctx context.Context, p TaskSkipManyParams) error
-	// TaskList returns a run's tasks in id order.
+	// TaskLeaseMany leases up to Limit runnable tasks in one transaction:
+	// pending, every upstream task succeeded (waiting = 0), not_before
+	// passed, in one of Pools, within each pool's quota (counted under the
+	// pool's lock, so quotas hold across any number of workers). Each leased
+	// task is running with attempt+1 and a new lease token that every later
+	// write about it must carry. Highest priority first, then rank, then id.
+	TaskLeaseMany(ctx context.Context, p TaskLeaseManyParams) ([]*Task, error)
+	// TaskHeartbeat extends the leases of tasks the caller still holds. It
+	// returns the ids whose lease was lost (the others were extended).
+	TaskHeartbeat(ctx context.Context, p TaskHeartbeatParams) (lost []int64, err error)
+	// TaskFinish ends the attempt that holds LeaseToken (ErrLeaseLost
+	// otherwise). Success readies dependents (their waiting count drops); a
+	// final failure skips every pending task downstream, transitively, and
+	// returns them. The run is finished when its last task is.
+	TaskFinish(ctx context.Context, p TaskFinishParams) (*TaskFinishResult, error)
+	// TaskRelease returns a leased task to pending without using up an
+	// attempt's outcome (a worker shutting down).
+	TaskRelease(ctx context.Context, p TaskReleaseParams) error
+	// TaskReapExpired ends the attempts whose lease expired before Now:
+	// back to pending, or failed (with its dependents skipped) once the
+	// attempts are used up. Safe to run from every worker at once.
+	TaskReapExpired(ctx context.Context, p TaskReapExpiredParams) ([]*TaskFinishResult, error)
+	// TaskList returns tasks in id order.
 	TaskList(ctx context.Context, p TaskListParams) ([]*Task, error)
 	// TaskGet returns one task with its attempts.
 	TaskGet(ctx context.Context, id int64) (*Task, []*TaskAttempt, error)
+	// TaskActiveList returns the unfinished (pending or running) tasks of an
+	// asset in every run, for planners that must not queue a partition twice.
+	TaskActiveList(ctx context.Context, asset string) ([]*Task, error)
+	// TaskWake returns a channel that receives when tasks may have become
+	// runnable (a run was inserted, a task succeeded or was released or
+	// reaped), from this process and, where the driver can (PostgreSQL
+	// LISTEN/NOTIFY), from others. Wake-ups coalesce; poll as a fallback.
+	TaskWake() <-chan struct{}
+
+	// PoolSet sets a pool's quota of running tasks across all workers.
+	PoolSet(ctx context.Context, p PoolSetParams) error
+	// PoolList returns the pools with a quota, and how many of their tasks
+	// run now.
+	PoolList(ctx context.Context) ([]Pool, error)
 
 	// MaterializationPromote makes a task attempt's verified versions
-	// current, in one transaction fenced by the attempt's lease token:
-	// materialization rows with their inputs, and each partition's current
-	// version. A stale token changes nothing and returns ErrLeaseLost.
-	MaterializationPromote(ctx context.Context, p MaterializationPromoteParams) error
+	// current and ends the task as succeeded, in one transaction fenced by
+	// the attempt's lease token: materialization rows with their inputs,
+	// each partition's current version, the task's success (dependents
+	// readied, the run finished if it was the last task). A stale token
+	// changes nothing and returns ErrLeaseLost. Because promotion and
+	// success commit together, no reaper can hand a promoted task to
+	// another worker: promotion is exactly-once.
+	MaterializationPromote(ctx context.Context, p MaterializationPromoteParams) (*TaskFinishResult, error)
 	// MaterializationList returns materializations of an asset, newest
 	// first.
 	MaterializationList(ctx context.Context, p MaterializationListParams) ([]*Materialization, error)
@@ -102,7 +134,8 @@ const (
 // TaskState is the state of a task.
 type TaskState string
 
-// Task states. A task waiting for its retry is pending with NotBefore set.
+// Task states. A task waiting for its retry is pending with NotBefore set;
+// one waiting for its upstream tasks is pending with Waiting > 0.
 const (
 	TaskPending   TaskState = "pending"
 	TaskRunning   TaskState = "running"
@@ -110,10 +143,13 @@ const (
 	TaskFailed    TaskState = "failed"
 	// TaskSkipped: not run because an upstream task failed.
 	TaskSkipped TaskState = "skipped"
-	// TaskCancelled: stopped or never started because the run was
-	// cancelled or stopped.
+	// TaskCancelled: never finished because its run was cancelled.
 	TaskCancelled TaskState = "cancelled"
 )
+
+// AttemptReleased is the state of an attempt whose worker gave the lease
+// back (shutting down); it does not count against the task's attempts.
+const AttemptReleased TaskState = "released"
 
 // TaskStates lists every task state, in lifecycle order.
 var TaskStates = []TaskState{TaskPending, TaskRunning, TaskSucceeded, TaskFailed, TaskSkipped, TaskCancelled}
@@ -158,8 +194,12 @@ type Task struct {
 	MaxAttempts    int
 	Pool           string
 	Priority       int
+	Rank           int64
+	// Waiting counts upstream tasks that have not succeeded yet.
+	Waiting        int
 	NotBefore      time.Time
 	LeaseToken     int64
+	LeaseExpiresAt time.Time
 	Worker         string
 	StartedAt      time.Time
 	FinishedAt     time.Time
@@ -237,6 +277,14 @@ type TaskInsertParams struct {
 	MaxAttempts    int
 	Pool           string
 	Priority       int
+	// Rank orders tasks of equal priority: lower leases first.
+	Rank int64
+	// Waiting is the number of tasks of the same run this one depends on.
+	Waiting int
+	// Dependents are the positions, in this run's task list, of the tasks
+	// that depend on this one, ascending. Each one's Waiting drops by one
+	// when this task succeeds.
+	Dependents []int32
 }
 
 // RunFinishParams ends a run.
@@ -253,16 +301,36 @@ type RunListParams struct {
 	Limit int
 }
 
-// TaskStartParams begins an attempt.
-type TaskStartParams struct {
-	ID     int64
+// TaskLeaseManyParams asks for runnable tasks.
+type TaskLeaseManyParams struct {
+	// Worker names the caller in the task's attempts.
 	Worker string
-	At     time.Time
+	// Pools limits leasing to these pools; empty means every pool.
+	Pools []string
+	// RunID limits leasing to one run; 0 means every run.
+	RunID int64
+	// Limit caps the batch. Defaults to 1.
+	Limit int
+	// Now is the caller's clock; leases expire at Now + LeaseFor.
+	Now      time.Time
+	LeaseFor time.Duration
+}
+
+// TaskHeartbeatParams extends leases.
+type TaskHeartbeatParams struct {
+	Leases   []Lease
+	Now      time.Time
+	LeaseFor time.Duration
+}
+
+// Lease identifies a held lease: a task and its fencing token.
+type Lease struct {
+	TaskID int64
+	Token  int64
 }
 
 // TaskFinishParams ends the attempt holding LeaseToken. State is
-// TaskSucceeded, TaskFailed, TaskCancelled, or TaskPending for a retry at
-// NotBefore.
+// TaskSucceeded, TaskFailed, or TaskPending for a retry at NotBefore.
 type TaskFinishParams struct {
 	ID         int64
 	LeaseToken int64
@@ -272,20 +340,54 @@ type TaskFinishParams struct {
 	At         time.Time
 }
 
-// TaskSkipManyParams ends pending tasks that will not run.
-type TaskSkipManyParams struct {
-	IDs []int64
-	// State is TaskSkipped (the default) or TaskCancelled.
-	State  TaskState
-	Reason string
-	At     time.Time
+// TaskFinishResult is what ending a task changed.
+type TaskFinishResult struct {
+	Task *Task
+	// Skipped are the pending tasks downstream of a failed task, now
+	// skipped, so the caller can record their partitions as failed.
+	Skipped []*Task
+	// RunFinished is set when this was the run's last unfinished task.
+	RunFinished bool
+	RunStatus   RunStatus
+}
+
+// TaskReleaseParams gives a lease back.
+type TaskReleaseParams struct {
+	ID         int64
+	LeaseToken int64
+	Reason     string
+	At         time.Time
+}
+
+// TaskReapExpiredParams reaps expired leases.
+type TaskReapExpiredParams struct {
+	Now time.Time
+	// Limit caps the tasks reaped per call. Defaults to 100.
+	Limit int
+}
+
+// PoolSetParams sets a pool quota.
+type PoolSetParams struct {
+	Name       string
+	MaxRunning int
+}
+
+// Pool is a pool with a quota or running tasks.
+type Pool struct {
+	Name string
+	// MaxRunning is the quota; -1 means none.
+	MaxRunning int
+	Running    int
 }
 
 // TaskListParams filters TaskList.
 type TaskListParams struct {
+	// RunID, if set, keeps only that run's tasks.
 	RunID int64
 	// State, if set, keeps only tasks in that state.
 	State TaskState
+	// Limit caps the rows; 0 means no limit.
+	Limit int
 }
 
 // MaterializationPromoteParams promotes the verified output of one attempt.

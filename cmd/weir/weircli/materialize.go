@@ -1,6 +1,7 @@
 package weircli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/weir-dev/weir/internal/store"
+	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/scheduler"
 )
@@ -21,6 +23,8 @@ type materializeOpts struct {
 	concurrency int
 	dryRun      bool
 	quiet       bool
+	local       bool
+	wait        bool
 }
 
 func (a *app) materializeCommand() *cobra.Command {
@@ -29,8 +33,12 @@ func (a *app) materializeCommand() *cobra.Command {
 		Use:   "materialize --select EXPR [--partition KEY | --partition-range A...B]",
 		Short: "Plan and run the work that makes the selected partitions fresh",
 		Long: `materialize plans the tasks that make the selected assets' partitions fresh and
-runs them in this process: downstream tasks start as soon as the partitions they
-read are promoted. Each output is checksummed, audited and promoted only then.
+stores them as a run. On the embedded store (sqlite://) it then runs them in this
+process; with a shared store (postgres://) workers run them (weir worker), and
+--wait follows the run (--local runs it here instead). Downstream tasks start as
+soon as the partitions they read are promoted. Each output is checksummed,
+audited and promoted only then. An interrupted run stays queued: weir runs
+resume ID carries on.
 
 Selection: KEY, +KEY (and upstream), KEY+ (and downstream), 2+KEY, tag:NAME,
 group:NAME, * and commas for union. Partitions use each asset's key format, e.g.
@@ -49,6 +57,8 @@ group:NAME, * and commas for union. Partitions use each asset's key format, e.g.
 	f.IntVarP(&o.concurrency, "concurrency", "c", 4, "tasks running at once")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan; store and run nothing")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress lines on stderr")
+	f.BoolVar(&o.local, "local", false, "run the tasks in this process even with a shared store (the default on sqlite://)")
+	f.BoolVar(&o.wait, "wait", false, "with a shared store: wait for the workers to finish the run, showing progress")
 	return cmd
 }
 
@@ -75,7 +85,7 @@ type runResultJSON struct {
 	Succeeded int                 `json:"succeeded"`
 	Failed    int                 `json:"failed"`
 	Skipped   int                 `json:"skipped"`
-	Cancelled int                 `json:"cancelled"`
+	NotRun    int                 `json:"not_run"`
 	Seconds   float64             `json:"seconds"`
 	Assets    []assetResultJSON   `json:"assets"`
 	Failures  []scheduler.Failure `json:"failures"`
@@ -86,7 +96,7 @@ type assetResultJSON struct {
 	Succeeded rangesJSON `json:"succeeded"`
 	Failed    rangesJSON `json:"failed"`
 	Skipped   rangesJSON `json:"skipped"`
-	Cancelled rangesJSON `json:"cancelled"`
+	NotRun    rangesJSON `json:"not_run"`
 	Attempts  int        `json:"attempts"`
 }
 
@@ -159,37 +169,103 @@ func (a *app) materialize(cmd *cobra.Command, o materializeOpts) error {
 	if a.output == "table" {
 		a.printPlan(pj)
 	}
+	by := scheduler.CurrentUser(a.cfg.Getenv)
+	if !o.local && !a.embedded() {
+		run, _, err := scheduler.Enqueue(ctx, st, tg, scheduler.EnqueueOpts{CreatedBy: by, Now: a.cfg.Clock.Now()})
+		if err != nil {
+			return failedError(err)
+		}
+		if !o.wait {
+			if a.output == "json" {
+				return a.json(map[string]any{"plan": pj, "run_id": run.ID, "status": run.Status})
+			}
+			fmt.Fprintf(a.cfg.Stdout, "run %d queued: %s; workers run it (weir worker --store ...); follow it with weir runs show %d\n",
+				run.ID, plural(run.TaskCount(), "task"), run.ID)
+			return nil
+		}
+		return a.follow(ctx, st, g, run.ID, pj, o.quiet)
+	}
 	ex := &scheduler.Executor{Store: st, Bucket: bucket, Concurrency: o.concurrency, Clock: a.cfg.Clock}
 	if !o.quiet {
 		ex.OnEvent = a.progress
 	}
-	res, err := ex.Run(ctx, tg, scheduler.RunOpts{CreatedBy: scheduler.CurrentUser(a.cfg.Getenv)})
+	res, err := ex.Run(ctx, tg, scheduler.RunOpts{CreatedBy: by})
 	if err != nil {
 		return failedError(err)
 	}
+	return a.report(res, &pj)
+}
+
+// embedded reports whether the store is the embedded SQLite one, where
+// materialize runs the work in this process by default.
+func (a *app) embedded() bool { return strings.HasPrefix(a.store, "sqlite:") }
+
+// report prints a run's result and returns the exit status it implies.
+func (a *app) report(res *scheduler.Result, pj *planJSON) error {
 	rj := runResultJSON{RunID: res.RunID, Status: res.Status, Tasks: res.Tasks, Attempts: res.Attempts, Succeeded: res.Succeeded,
-		Failed: res.Failed, Skipped: res.Skipped, Cancelled: res.Cancelled, Seconds: res.Finished.Sub(res.Started).Seconds(), Failures: res.Failures}
+		Failed: res.Failed, Skipped: res.Skipped, NotRun: res.NotRun, Failures: res.Failures}
+	if !res.Finished.IsZero() {
+		rj.Seconds = res.Finished.Sub(res.Started).Seconds()
+	}
 	for _, ar := range res.Assets {
 		rj.Assets = append(rj.Assets, assetResultJSON{Asset: ar.Asset, Succeeded: ranges(ar.Def, ar.Succeeded), Failed: ranges(ar.Def, ar.Failed),
-			Skipped: ranges(ar.Def, ar.Skipped), Cancelled: ranges(ar.Def, ar.Cancelled), Attempts: ar.Attempts})
+			Skipped: ranges(ar.Def, ar.Skipped), NotRun: ranges(ar.Def, ar.NotRun), Attempts: ar.Attempts})
 	}
 	if rj.Failures == nil {
 		rj.Failures = []scheduler.Failure{}
 	}
 	if a.output == "json" {
-		if err := a.json(map[string]any{"plan": pj, "run": rj}); err != nil {
+		out := map[string]any{"run": rj}
+		if pj != nil {
+			out["plan"] = pj
+		}
+		if err := a.json(out); err != nil {
 			return err
 		}
 	} else {
-		a.printResult(rj, res.Finished.Sub(res.Started))
+		a.printResult(rj, time.Duration(rj.Seconds*float64(time.Second)))
 	}
 	switch res.Status {
 	case store.RunSucceeded:
 		return nil
-	case store.RunCancelled:
-		return failedError(fmt.Errorf("run %d was cancelled; run the same command again to carry on (promoted partitions are not run again)", res.RunID))
+	case store.RunRunning:
+		return failedError(fmt.Errorf("run %d interrupted: %s still queued; carry on with weir runs resume %d (or weir worker); promoted partitions do not run again",
+			res.RunID, plural(int64(res.NotRun), "task"), res.RunID))
 	}
-	return failedError(fmt.Errorf("run %d failed: %d of %d tasks failed (weir runs show %d)", res.RunID, res.Failed, res.Tasks, res.RunID))
+	return failedError(fmt.Errorf("run %d %s: %d of %d tasks failed (weir runs show %d)", res.RunID, res.Status, res.Failed, res.Tasks, res.RunID))
+}
+
+// follow waits for a queued run that workers execute, printing progress.
+func (a *app) follow(ctx context.Context, st store.Store, g *lineage.Graph, runID int64, pj planJSON, quiet bool) error {
+	last := int64(-1)
+	for {
+		run, err := st.RunGet(ctx, runID)
+		if err != nil {
+			if ctx.Err() != nil {
+				return failedError(fmt.Errorf("stopped following run %d; it goes on (weir runs show %d)", runID, runID))
+			}
+			return failedError(err)
+		}
+		done := run.Tasks[store.TaskSucceeded] + run.Tasks[store.TaskFailed] + run.Tasks[store.TaskSkipped] + run.Tasks[store.TaskCancelled]
+		if !quiet && done != last {
+			fmt.Fprintf(a.cfg.Stderr, "[%d/%d] run %d: %d succeeded, %d failed, %d running\n", done, run.TaskCount(), runID,
+				run.Tasks[store.TaskSucceeded], run.Tasks[store.TaskFailed], run.Tasks[store.TaskRunning])
+			last = done
+		}
+		if run.Status != store.RunRunning {
+			res, err := scheduler.RunResult(ctx, st, g, runID)
+			if err != nil {
+				return failedError(err)
+			}
+			return a.report(res, &pj)
+		}
+		select {
+		case <-ctx.Done():
+			return failedError(fmt.Errorf("stopped following run %d; it goes on (weir runs show %d)", runID, runID))
+		case <-st.TaskWake():
+		case <-a.cfg.Clock.After(500 * time.Millisecond):
+		}
+	}
 }
 
 func (a *app) printPlan(pj planJSON) {
@@ -205,20 +281,20 @@ func (a *app) printPlan(pj planJSON) {
 func (a *app) printResult(rj runResultJSON, took time.Duration) {
 	w := a.table()
 	counts := fmt.Sprintf("%d succeeded, %d failed, %d skipped", rj.Succeeded, rj.Failed, rj.Skipped)
-	if rj.Cancelled > 0 {
-		counts += fmt.Sprintf(", %d cancelled", rj.Cancelled)
+	if rj.NotRun > 0 {
+		counts += fmt.Sprintf(", %d not run", rj.NotRun)
 	}
 	fmt.Fprintf(w, "\nrun %d %s in %s: %s (%s, %s)\n", rj.RunID, rj.Status, took.Round(time.Millisecond), counts,
 		plural(int64(rj.Tasks), "task"), plural(int64(rj.Attempts), "attempt"))
-	if rj.Cancelled > 0 {
-		fmt.Fprintln(w, "ASSET\tSUCCEEDED\tFAILED\tSKIPPED\tCANCELLED")
+	if rj.NotRun > 0 {
+		fmt.Fprintln(w, "ASSET\tSUCCEEDED\tFAILED\tSKIPPED\tNOT RUN")
 	} else {
 		fmt.Fprintln(w, "ASSET\tSUCCEEDED\tFAILED\tSKIPPED")
 	}
 	for _, ar := range rj.Assets {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s", ar.Asset, dash(ar.Succeeded.Ranges), dash(ar.Failed.Ranges), dash(ar.Skipped.Ranges))
-		if rj.Cancelled > 0 {
-			fmt.Fprintf(w, "\t%s", dash(ar.Cancelled.Ranges))
+		if rj.NotRun > 0 {
+			fmt.Fprintf(w, "\t%s", dash(ar.NotRun.Ranges))
 		}
 		fmt.Fprintln(w)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/weir-dev/weir/internal/store"
+	"github.com/weir-dev/weir/scheduler"
 )
 
 func (a *app) runsCommand() *cobra.Command {
@@ -81,7 +82,51 @@ func (a *app) runsCommand() *cobra.Command {
 		},
 	}
 	show.Flags().BoolVar(&allTasks, "tasks", false, "list every task, not just the ones that did not succeed")
-	cmd.AddCommand(list, show)
+	var concurrency int
+	resume := &cobra.Command{
+		Use:   "resume ID",
+		Short: "Run the rest of a queued or interrupted run in this process",
+		Args:  exactArgs(1, "one run id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil || id < 1 {
+				return usageError(fmt.Errorf("run id %q is not a positive whole number", args[0]))
+			}
+			ctx := cmd.Context()
+			g, err := a.graph()
+			if err != nil {
+				return err
+			}
+			st, err := a.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			run, err := st.RunGet(ctx, id)
+			if errors.Is(err, store.ErrNotFound) {
+				return usageError(fmt.Errorf("run %d does not exist (weir runs list shows the runs)", id))
+			}
+			if err != nil {
+				return failedError(err)
+			}
+			if run.Status != store.RunRunning {
+				return usageError(fmt.Errorf("run %d has finished (%s); nothing to resume", id, run.Status))
+			}
+			bucket, err := a.openBucket(ctx)
+			if err != nil {
+				return err
+			}
+			defer bucket.Close()
+			ex := &scheduler.Executor{Store: st, Bucket: bucket, Concurrency: concurrency, Clock: a.cfg.Clock, OnEvent: a.progress}
+			res, err := ex.Resume(ctx, g, id)
+			if err != nil {
+				return failedError(err)
+			}
+			return a.report(res, nil)
+		},
+	}
+	resume.Flags().IntVarP(&concurrency, "concurrency", "c", 4, "tasks running at once")
+	cmd.AddCommand(list, show, resume)
 	return cmd
 }
 
@@ -121,26 +166,12 @@ func took(r runJSON) string {
 	return r.FinishedAt.Sub(r.CreatedAt).Round(time.Millisecond).String()
 }
 
-type taskJSON struct {
-	ID         int64           `json:"id"`
-	Asset      string          `json:"asset"`
-	Partitions string          `json:"partitions"`
-	State      store.TaskState `json:"state"`
-	Attempts   int             `json:"attempts"`
-	Worker     string          `json:"worker,omitempty"`
-	Error      string          `json:"error,omitempty"`
-}
-
 func (a *app) showRun(run *store.Run, tasks []*store.Task, all bool) error {
 	rj := toRunJSON(run)
 	var tj []taskJSON
 	perAsset := map[string]map[store.TaskState]int64{}
 	for _, t := range tasks {
-		parts := t.PartitionFirst
-		if t.PartitionCount > 1 {
-			parts += "..." + t.PartitionLast
-		}
-		tj = append(tj, taskJSON{ID: t.ID, Asset: t.Asset, Partitions: parts, State: t.State, Attempts: t.Attempt, Worker: t.Worker, Error: t.Error})
+		tj = append(tj, toTaskJSON(t))
 		if perAsset[t.Asset] == nil {
 			perAsset[t.Asset] = map[store.TaskState]int64{}
 		}

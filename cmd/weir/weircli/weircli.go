@@ -23,7 +23,8 @@ import (
 	"github.com/weir-dev/weir/connectors"
 	"github.com/weir-dev/weir/internal/clock"
 	"github.com/weir-dev/weir/internal/store"
-	_ "github.com/weir-dev/weir/internal/store/sqlite" // sqlite://
+	_ "github.com/weir-dev/weir/internal/store/postgres" // postgres://
+	_ "github.com/weir-dev/weir/internal/store/sqlite"   // sqlite://
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/pipelines"
 )
@@ -151,7 +152,8 @@ blob root); --store and --blob (or WEIR_STORE and WEIR_BLOB) point elsewhere.`,
 	pf.StringVar(&a.store, "store", envOr(a.cfg.Getenv, "WEIR_STORE", DefaultStore), "state store URL (sqlite://PATH)")
 	pf.StringVar(&a.blob, "blob", envOr(a.cfg.Getenv, "WEIR_BLOB", DefaultBlob), "object storage URL for outputs (file://DIR, mem://)")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format of read commands: table or json")
-	root.AddCommand(a.validateCommand(), a.assetsCommand(), a.materializeCommand(), a.runsCommand(), a.partitionsCommand())
+	root.AddCommand(a.validateCommand(), a.assetsCommand(), a.materializeCommand(), a.runsCommand(), a.partitionsCommand(),
+		a.workerCommand(), a.tasksCommand(), a.poolsCommand())
 	return root
 }
 

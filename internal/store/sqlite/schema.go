@@ -31,14 +31,26 @@ CREATE TABLE tasks (
 	max_attempts    INTEGER NOT NULL,
 	pool            TEXT NOT NULL,
 	priority        INTEGER NOT NULL DEFAULT 0,
+	rank            INTEGER NOT NULL DEFAULT 0,
+	waiting         INTEGER NOT NULL DEFAULT 0, -- upstream tasks not yet succeeded
+	dependents      TEXT NOT NULL DEFAULT '',   -- task ids, "12-20,31"
 	not_before      TEXT,
 	lease_token     INTEGER NOT NULL DEFAULT 0,
+	lease_expires_at TEXT,
 	worker          TEXT NOT NULL DEFAULT '',
 	started_at      TEXT,
 	finished_at     TEXT,
 	error           TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX tasks_run_state ON tasks (run_id, state);
+CREATE INDEX tasks_ready ON tasks (priority DESC, rank, id) WHERE state = 'pending' AND waiting = 0;
+CREATE INDEX tasks_running ON tasks (lease_expires_at) WHERE state = 'running';
+CREATE INDEX tasks_pool_running ON tasks (pool) WHERE state = 'running';
+CREATE INDEX tasks_asset_active ON tasks (asset) WHERE state IN ('pending', 'running');
+CREATE TABLE pools (
+	name        TEXT PRIMARY KEY,
+	max_running INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE task_attempts (
 	task_id     INTEGER NOT NULL REFERENCES tasks (id),
 	attempt     INTEGER NOT NULL,

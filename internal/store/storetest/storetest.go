@@ -1,44 +1,108 @@
 // Package storetest is the conformance suite every state-store driver runs
-// in full: the same behaviour, fencing included, on every driver.
+// in full: the same behaviour, fencing and quotas included, on every driver.
 package storetest
 
 import (
 	"context"
 	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/weir-dev/weir/internal/store"
 )
 
+var (
+	t0  = time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	ctx = context.Background()
+)
+
+// task is a short way to declare a task of a test run.
+type task struct {
+	asset      string
+	pool       string
+	priority   int
+	maxAtt     int
+	dependents []int32 // positions in the run
+}
+
+func insert(t *testing.T, s store.Store, tasks ...task) (*store.Run, int64) {
+	t.Helper()
+	p := store.RunInsertParams{Kind: "materialize", Selection: "*", Assets: []string{"a", "b"}, Partitions: "2024-01-01...2024-01-03",
+		Reprocess: "missing", CreatedBy: "tester", CreatedAt: t0}
+	waiting := make([]int, len(tasks))
+	for _, tk := range tasks {
+		for _, d := range tk.dependents {
+			waiting[d]++
+		}
+	}
+	for i, tk := range tasks {
+		if tk.asset == "" {
+			tk.asset = "a"
+		}
+		if tk.pool == "" {
+			tk.pool = "default"
+		}
+		p.Tasks = append(p.Tasks, store.TaskInsertParams{Asset: tk.asset, PartitionFirst: fmt.Sprintf("k%d", i), PartitionLast: fmt.Sprintf("k%d", i),
+			PartitionCount: 1, MaxAttempts: max(tk.maxAtt, 1), Pool: tk.pool, Priority: tk.priority, Rank: int64(i), Waiting: waiting[i], Dependents: tk.dependents})
+	}
+	run, first, err := s.RunInsert(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run, first
+}
+
+func lease(t *testing.T, s store.Store, p store.TaskLeaseManyParams) []*store.Task {
+	t.Helper()
+	if p.Now.IsZero() {
+		p.Now = t0
+	}
+	if p.LeaseFor == 0 {
+		p.LeaseFor = time.Minute
+	}
+	if p.Worker == "" {
+		p.Worker = "w1"
+	}
+	got, err := s.TaskLeaseMany(ctx, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+func finish(t *testing.T, s store.Store, tk *store.Task, state store.TaskState) *store.TaskFinishResult {
+	t.Helper()
+	res, err := s.TaskFinish(ctx, store.TaskFinishParams{ID: tk.ID, LeaseToken: tk.LeaseToken, State: state, Error: string(state), At: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func ids(ts []*store.Task) []int64 {
+	out := []int64{}
+	for _, t := range ts {
+		out = append(out, t.ID)
+	}
+	return out
+}
+
 // Run runs the suite. open returns a fresh, empty store for each subtest;
 // the suite closes it.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
-	t0 := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
-	ctx := context.Background()
 	fresh := func(t *testing.T) store.Store {
 		s := open(t)
 		t.Cleanup(func() { s.Close() })
 		return s
 	}
-	newRun := func(t *testing.T, s store.Store, n int) (*store.Run, int64) {
-		t.Helper()
-		p := store.RunInsertParams{Kind: "materialize", Selection: "*", Assets: []string{"a", "b"}, Partitions: "2024-01-01...2024-01-03",
-			Reprocess: "missing", CreatedBy: "tester", CreatedAt: t0}
-		for i := 0; i < n; i++ {
-			p.Tasks = append(p.Tasks, store.TaskInsertParams{Asset: "a", PartitionFirst: "k", PartitionLast: "k", PartitionCount: 1, MaxAttempts: 2, Pool: "default"})
-		}
-		run, first, err := s.RunInsert(ctx, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return run, first
-	}
 
 	t.Run("RunInsertAssignsConsecutiveTaskIDs", func(t *testing.T) {
 		s := fresh(t)
-		_, first1 := newRun(t, s, 1200)
-		run, first2 := newRun(t, s, 3)
+		_, first1 := insert(t, s, make([]task, 1200)...)
+		run, first2 := insert(t, s, task{}, task{}, task{})
 		if first2 != first1+1200 {
 			t.Fatalf("second run's first task %d, want %d", first2, first1+1200)
 		}
@@ -49,32 +113,64 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if run.Status != store.RunRunning || run.Tasks[store.TaskPending] != 3 || !run.CreatedAt.Equal(t0) || run.Assets[1] != "b" {
 			t.Fatalf("run %+v", run)
 		}
+		if all, _ := s.TaskList(ctx, store.TaskListParams{Limit: 5}); len(all) != 5 {
+			t.Fatalf("limit: %d tasks", len(all))
+		}
 	})
 
-	t.Run("TaskLifecycleAndFencing", func(t *testing.T) {
+	t.Run("LeaseFollowsDependenciesPriorityAndRank", func(t *testing.T) {
 		s := fresh(t)
-		_, id := newRun(t, s, 1)
-		tok1, err := s.TaskStart(ctx, store.TaskStartParams{ID: id, Worker: "w1", At: t0})
+		// 0 -> 1 -> 2, and 3 independent with high priority.
+		run, first := insert(t, s, task{dependents: []int32{1}}, task{dependents: []int32{2}}, task{}, task{priority: 5})
+		got := lease(t, s, store.TaskLeaseManyParams{Limit: 10})
+		if fmt.Sprint(ids(got)) != fmt.Sprint([]int64{first + 3, first}) {
+			t.Fatalf("leased %v, want the high-priority task, then the first", ids(got))
+		}
+		if got[0].Attempt != 1 || got[0].State != store.TaskRunning || got[0].Worker != "w1" || !got[0].LeaseExpiresAt.Equal(t0.Add(time.Minute)) {
+			t.Fatalf("leased task %+v", got[0])
+		}
+		finish(t, s, got[0], store.TaskSucceeded)
+		if r := finish(t, s, got[1], store.TaskSucceeded); r.RunFinished {
+			t.Fatal("run finished with tasks left")
+		}
+		next := lease(t, s, store.TaskLeaseManyParams{Limit: 10})
+		if len(next) != 1 || next[0].ID != first+1 {
+			t.Fatalf("after the first task, leased %v", ids(next))
+		}
+		finish(t, s, next[0], store.TaskSucceeded)
+		last := lease(t, s, store.TaskLeaseManyParams{Limit: 10})
+		res := finish(t, s, last[0], store.TaskSucceeded)
+		if !res.RunFinished || res.RunStatus != store.RunSucceeded {
+			t.Fatalf("last task: %+v", res)
+		}
+		if r, _ := s.RunGet(ctx, run.ID); r.Status != store.RunSucceeded || !r.FinishedAt.Equal(t0) {
+			t.Fatalf("run %+v", r)
+		}
+		if len(lease(t, s, store.TaskLeaseManyParams{Limit: 10})) != 0 {
+			t.Fatal("leased from a finished run")
+		}
+	})
+
+	t.Run("FencingTokens", func(t *testing.T) {
+		s := fresh(t)
+		_, id := insert(t, s, task{maxAtt: 3})
+		first := lease(t, s, store.TaskLeaseManyParams{})[0]
+		_, err := s.TaskFinish(ctx, store.TaskFinishParams{ID: id, LeaseToken: first.LeaseToken, State: store.TaskPending, Error: "boom", NotBefore: t0.Add(time.Second), At: t0})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.TaskStart(ctx, store.TaskStartParams{ID: id, Worker: "w2", At: t0}); err == nil {
-			t.Fatal("started a running task")
+		if got := lease(t, s, store.TaskLeaseManyParams{}); len(got) != 0 {
+			t.Fatal("leased before not_before")
 		}
-		// Retry: back to pending, then a second attempt gets a new token.
-		if err := s.TaskFinish(ctx, store.TaskFinishParams{ID: id, LeaseToken: tok1, State: store.TaskPending, Error: "boom", NotBefore: t0.Add(time.Second), At: t0}); err != nil {
-			t.Fatal(err)
-		}
-		tok2, err := s.TaskStart(ctx, store.TaskStartParams{ID: id, Worker: "w2", At: t0.Add(2 * time.Second)})
-		if err != nil || tok2 <= tok1 {
-			t.Fatalf("second start: token %d after %d, %v", tok2, tok1, err)
+		second := lease(t, s, store.TaskLeaseManyParams{Now: t0.Add(2 * time.Second), Worker: "w2"})[0]
+		if second.LeaseToken <= first.LeaseToken || second.Attempt != 2 {
+			t.Fatalf("second lease: token %d after %d, attempt %d", second.LeaseToken, first.LeaseToken, second.Attempt)
 		}
 		// The first attempt's late writes are fenced off.
-		err = s.TaskFinish(ctx, store.TaskFinishParams{ID: id, LeaseToken: tok1, State: store.TaskSucceeded, At: t0})
-		if !errors.Is(err, store.ErrLeaseLost) {
+		if _, err := s.TaskFinish(ctx, store.TaskFinishParams{ID: id, LeaseToken: first.LeaseToken, State: store.TaskSucceeded, At: t0}); !errors.Is(err, store.ErrLeaseLost) {
 			t.Fatalf("stale finish: %v, want ErrLeaseLost", err)
 		}
-		err = s.MaterializationPromote(ctx, store.MaterializationPromoteParams{TaskID: id, LeaseToken: tok1, Asset: "a",
+		_, err = s.MaterializationPromote(ctx, store.MaterializationPromoteParams{TaskID: id, LeaseToken: first.LeaseToken, Asset: "a",
 			Partitions: []store.PromotedPartition{{Key: "k", Version: "stale"}}})
 		if !errors.Is(err, store.ErrLeaseLost) {
 			t.Fatalf("stale promote: %v, want ErrLeaseLost", err)
@@ -82,42 +178,218 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if st, _ := s.PartitionStatusList(ctx, "a"); len(st) != 0 {
 			t.Fatalf("stale promote changed status: %+v", st)
 		}
-		if err := s.TaskFinish(ctx, store.TaskFinishParams{ID: id, LeaseToken: tok2, State: store.TaskSucceeded, At: t0.Add(3 * time.Second)}); err != nil {
-			t.Fatal(err)
+		if err := s.TaskRelease(ctx, store.TaskReleaseParams{ID: id, LeaseToken: first.LeaseToken, At: t0}); !errors.Is(err, store.ErrLeaseLost) {
+			t.Fatalf("stale release: %v", err)
 		}
-		task, attempts, err := s.TaskGet(ctx, id)
-		if err != nil {
-			t.Fatal(err)
+		lost, err := s.TaskHeartbeat(ctx, store.TaskHeartbeatParams{Leases: []store.Lease{{TaskID: id, Token: first.LeaseToken}}, Now: t0, LeaseFor: time.Minute})
+		if err != nil || len(lost) != 1 {
+			t.Fatalf("stale heartbeat: lost %v, %v", lost, err)
 		}
-		if task.State != store.TaskSucceeded || task.Attempt != 2 || task.Worker != "w2" || len(attempts) != 2 ||
+		lost, err = s.TaskHeartbeat(ctx, store.TaskHeartbeatParams{Leases: []store.Lease{{TaskID: id, Token: second.LeaseToken}}, Now: t0.Add(time.Hour), LeaseFor: time.Minute})
+		if err != nil || len(lost) != 0 {
+			t.Fatalf("heartbeat: lost %v, %v", lost, err)
+		}
+		if tk, _, _ := s.TaskGet(ctx, id); !tk.LeaseExpiresAt.Equal(t0.Add(time.Hour + time.Minute)) {
+			t.Fatalf("heartbeat did not extend: %v", tk.LeaseExpiresAt)
+		}
+		finish(t, s, second, store.TaskSucceeded)
+		tk, attempts, err := s.TaskGet(ctx, id)
+		if err != nil || tk.State != store.TaskSucceeded || tk.Attempt != 2 || tk.Worker != "w2" || len(attempts) != 2 ||
 			attempts[0].State != store.TaskFailed || attempts[0].Error != "boom" || attempts[1].State != store.TaskSucceeded {
-			t.Fatalf("task %+v attempts %+v %+v", task, attempts[0], attempts[len(attempts)-1])
+			t.Fatalf("task %+v attempts %+v, %v", tk, attempts, err)
 		}
 		if _, _, err := s.TaskGet(ctx, id+1000); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("missing task: %v", err)
 		}
 	})
 
+	t.Run("FailureSkipsDownstreamTransitively", func(t *testing.T) {
+		s := fresh(t)
+		run, first := insert(t, s, task{dependents: []int32{1}}, task{dependents: []int32{2}}, task{}, task{})
+		got := lease(t, s, store.TaskLeaseManyParams{Limit: 10})
+		res := finish(t, s, got[0], store.TaskFailed)
+		if fmt.Sprint(ids(res.Skipped)) != fmt.Sprint([]int64{first + 1, first + 2}) || res.RunFinished {
+			t.Fatalf("failure: %+v skipped %v", res, ids(res.Skipped))
+		}
+		res = finish(t, s, got[1], store.TaskSucceeded)
+		if !res.RunFinished || res.RunStatus != store.RunFailed {
+			t.Fatalf("last task: %+v", res)
+		}
+		r, _ := s.RunGet(ctx, run.ID)
+		if r.Status != store.RunFailed || r.Error != "1 of 4 tasks failed" || r.Tasks[store.TaskSkipped] != 2 {
+			t.Fatalf("run %+v", r)
+		}
+	})
+
+	t.Run("ReapExpiredLeases", func(t *testing.T) {
+		s := fresh(t)
+		_, first := insert(t, s, task{maxAtt: 2}, task{maxAtt: 1, dependents: []int32{2}}, task{})
+		got := lease(t, s, store.TaskLeaseManyParams{Limit: 10, LeaseFor: 10 * time.Second, Worker: "dead"})
+		if len(got) != 2 {
+			t.Fatalf("leased %v", ids(got))
+		}
+		if res, err := s.TaskReapExpired(ctx, store.TaskReapExpiredParams{Now: t0.Add(5 * time.Second)}); err != nil || len(res) != 0 {
+			t.Fatalf("reaped live leases: %v %v", res, err)
+		}
+		res, err := s.TaskReapExpired(ctx, store.TaskReapExpiredParams{Now: t0.Add(11 * time.Second)})
+		if err != nil || len(res) != 2 {
+			t.Fatalf("reap: %v %v", res, err)
+		}
+		byID := map[int64]*store.TaskFinishResult{}
+		for _, r := range res {
+			byID[r.Task.ID] = r
+		}
+		if r := byID[first]; r.Task.State != store.TaskPending {
+			t.Fatalf("reaped task with attempts left: %+v", r.Task)
+		}
+		if r := byID[first+1]; r.Task.State != store.TaskFailed || len(r.Skipped) != 1 || r.Skipped[0].ID != first+2 {
+			t.Fatalf("reaped task without attempts left: %+v", r)
+		}
+		again := lease(t, s, store.TaskLeaseManyParams{Now: t0.Add(12 * time.Second), Worker: "alive"})
+		if len(again) != 1 || again[0].ID != first || again[0].LeaseToken != got[0].LeaseToken+1 {
+			t.Fatalf("re-lease: %+v", again)
+		}
+		// The dead worker's completion is rejected.
+		if _, err := s.TaskFinish(ctx, store.TaskFinishParams{ID: first, LeaseToken: got[0].LeaseToken, State: store.TaskSucceeded, At: t0}); !errors.Is(err, store.ErrLeaseLost) {
+			t.Fatalf("late finish: %v", err)
+		}
+	})
+
+	t.Run("ReleaseKeepsTheAttempt", func(t *testing.T) {
+		s := fresh(t)
+		_, id := insert(t, s, task{maxAtt: 1})
+		got := lease(t, s, store.TaskLeaseManyParams{})[0]
+		if err := s.TaskRelease(ctx, store.TaskReleaseParams{ID: id, LeaseToken: got.LeaseToken, Reason: "worker stopping", At: t0}); err != nil {
+			t.Fatal(err)
+		}
+		again := lease(t, s, store.TaskLeaseManyParams{})[0]
+		if again.Attempt != 2 || again.MaxAttempts != 2 {
+			t.Fatalf("after release: attempt %d of %d", again.Attempt, again.MaxAttempts)
+		}
+		_, attempts, _ := s.TaskGet(ctx, id)
+		if attempts[0].State != store.AttemptReleased || attempts[0].Error != "worker stopping" {
+			t.Fatalf("attempts %+v", attempts[0])
+		}
+	})
+
+	t.Run("PoolQuotaAndFilters", func(t *testing.T) {
+		s := fresh(t)
+		if err := s.PoolSet(ctx, store.PoolSetParams{Name: "warehouse", MaxRunning: 2}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.PoolSet(ctx, store.PoolSetParams{Name: "bad", MaxRunning: -1}); err == nil {
+			t.Fatal("negative quota accepted")
+		}
+		run, _ := insert(t, s, task{pool: "warehouse"}, task{pool: "warehouse"}, task{pool: "warehouse"}, task{pool: "other"})
+		if got := lease(t, s, store.TaskLeaseManyParams{Limit: 10, Pools: []string{"nope"}}); len(got) != 0 {
+			t.Fatal("leased from another pool")
+		}
+		if got := lease(t, s, store.TaskLeaseManyParams{Limit: 10, RunID: run.ID + 1}); len(got) != 0 {
+			t.Fatal("leased from another run")
+		}
+		got := lease(t, s, store.TaskLeaseManyParams{Limit: 10, RunID: run.ID})
+		if len(got) != 3 {
+			t.Fatalf("leased %d, want 2 of warehouse and 1 of other", len(got))
+		}
+		if more := lease(t, s, store.TaskLeaseManyParams{Limit: 10}); len(more) != 0 {
+			t.Fatalf("quota exceeded: leased %v", ids(more))
+		}
+		pools, err := s.PoolList(ctx)
+		if err != nil || len(pools) != 2 || pools[1] != (store.Pool{Name: "warehouse", MaxRunning: 2, Running: 2}) || pools[0] != (store.Pool{Name: "other", MaxRunning: -1, Running: 1}) {
+			t.Fatalf("pools %+v %v", pools, err)
+		}
+		finish(t, s, got[0], store.TaskSucceeded)
+		if more := lease(t, s, store.TaskLeaseManyParams{Limit: 10}); len(more) != 1 {
+			t.Fatalf("after one finished, leased %v", ids(more))
+		}
+		active, err := s.TaskActiveList(ctx, "a")
+		if err != nil || len(active) != 3 {
+			t.Fatalf("active %v %v", ids(active), err)
+		}
+	})
+
+	t.Run("ConcurrentLeasersNeverExceedTheQuota", func(t *testing.T) {
+		s := fresh(t)
+		const quota, n = 3, 60
+		s.PoolSet(ctx, store.PoolSetParams{Name: "warehouse", MaxRunning: quota})
+		insert(t, s, make([]task, 0)...)
+		tasks := make([]task, n)
+		for i := range tasks {
+			tasks[i].pool = "warehouse"
+		}
+		insert(t, s, tasks...)
+		var held, peak, done atomic.Int64
+		var wg sync.WaitGroup
+		errs := make(chan error, 16)
+		for w := 0; w < 8; w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for done.Load() < n {
+					got, err := s.TaskLeaseMany(ctx, store.TaskLeaseManyParams{Worker: fmt.Sprint("w", w), Limit: 2, Now: t0, LeaseFor: time.Minute})
+					if err != nil {
+						errs <- err
+						return
+					}
+					h := held.Add(int64(len(got)))
+					for p := peak.Load(); h > p && !peak.CompareAndSwap(p, h); p = peak.Load() {
+					}
+					pools, err := s.PoolList(ctx)
+					if err != nil {
+						errs <- err
+						return
+					}
+					for _, p := range pools {
+						if p.Name == "warehouse" && p.Running > quota {
+							errs <- fmt.Errorf("store shows %d running in warehouse, quota %d", p.Running, quota)
+						}
+					}
+					for _, tk := range got {
+						held.Add(-1)
+						if _, err := s.TaskFinish(ctx, store.TaskFinishParams{ID: tk.ID, LeaseToken: tk.LeaseToken, State: store.TaskSucceeded, At: t0}); err != nil {
+							errs <- err
+							return
+						}
+						done.Add(1)
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		if peak.Load() > quota {
+			t.Fatalf("%d leases held at once, quota %d", peak.Load(), quota)
+		}
+	})
+
 	t.Run("PromoteFailAndStatus", func(t *testing.T) {
 		s := fresh(t)
-		run, id := newRun(t, s, 2)
+		run, _ := insert(t, s, task{}, task{})
 		if err := s.PartitionFail(ctx, store.PartitionFailParams{Asset: "a", Keys: []string{"2024-01-01", "2024-01-02"}, RunID: run.ID, Error: "bad", At: t0}); err != nil {
 			t.Fatal(err)
 		}
-		tok, _ := s.TaskStart(ctx, store.TaskStartParams{ID: id, Worker: "w", At: t0})
-		err := s.MaterializationPromote(ctx, store.MaterializationPromoteParams{TaskID: id, LeaseToken: tok, RunID: run.ID, Attempt: 1, Asset: "a",
+		tk := lease(t, s, store.TaskLeaseManyParams{})[0]
+		promote := store.MaterializationPromoteParams{TaskID: tk.ID, LeaseToken: tk.LeaseToken, RunID: run.ID, Attempt: 1, Asset: "a",
 			CodeVersion: "v1", StartedAt: t0, PromotedAt: t0.Add(time.Second),
 			Partitions: []store.PromotedPartition{{Key: "2024-01-01", Version: "v-1", ManifestSHA256: "abc", Files: 1, Bytes: 10,
-				Inputs: []store.Input{{Asset: "up", PartitionKey: "2024-01-01", Version: "u-1"}}}}})
-		if err != nil {
-			t.Fatal(err)
+				Inputs: []store.Input{{Asset: "up", PartitionKey: "2024-01-01", Version: "u-1"}}}}}
+		res, err := s.MaterializationPromote(ctx, promote)
+		if err != nil || res.Task.State != store.TaskSucceeded {
+			t.Fatalf("promote: %+v %v", res, err)
+		}
+		// Promotion ended the task: promoting again is fenced off.
+		if _, err := s.MaterializationPromote(ctx, promote); !errors.Is(err, store.ErrLeaseLost) {
+			t.Fatalf("second promotion: %v", err)
+		}
+		if got, _ := s.TaskReapExpired(ctx, store.TaskReapExpiredParams{Now: t0.Add(time.Hour)}); len(got) != 0 {
+			t.Fatalf("reaped a promoted task: %+v", got)
 		}
 		st, err := s.PartitionStatusList(ctx, "a")
-		if err != nil || len(st) != 2 {
+		if err != nil || len(st) != 2 || st[0].PartitionKey != "2024-01-01" || st[0].Version != "v-1" || st[0].Failed || st[1].Version != "" || !st[1].Failed || st[1].Error != "bad" {
 			t.Fatalf("status %+v %v", st, err)
-		}
-		if st[0].PartitionKey != "2024-01-01" || st[0].Version != "v-1" || st[0].Failed || st[1].Version != "" || !st[1].Failed || st[1].Error != "bad" {
-			t.Fatalf("status %+v", st)
 		}
 		cur, err := s.PartitionCurrentList(ctx, "a", []string{"2024-01-01", "2024-01-02", "nope"})
 		if err != nil || len(cur) != 1 || cur[0].Version != "v-1" || cur[0].ManifestSHA256 != "abc" {
@@ -131,7 +403,6 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if err != nil || len(ins) != 1 || ins[0].Version != "u-1" {
 			t.Fatalf("inputs %+v %v", ins, err)
 		}
-		// A later failure keeps the current version and marks it failed.
 		if err := s.PartitionFail(ctx, store.PartitionFailParams{Asset: "a", Keys: []string{"2024-01-01"}, RunID: run.ID, Error: "again", At: t0}); err != nil {
 			t.Fatal(err)
 		}
@@ -141,28 +412,13 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
-	t.Run("SkipAndFinishRun", func(t *testing.T) {
+	t.Run("RunsAndNotFound", func(t *testing.T) {
 		s := fresh(t)
-		run, id := newRun(t, s, 3)
-		tok, _ := s.TaskStart(ctx, store.TaskStartParams{ID: id, Worker: "w", At: t0})
-		if err := s.TaskFinish(ctx, store.TaskFinishParams{ID: id, LeaseToken: tok, State: store.TaskFailed, Error: "x", At: t0}); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.TaskSkipMany(ctx, store.TaskSkipManyParams{IDs: []int64{id, id + 1}, Reason: "upstream failed", At: t0}); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.TaskSkipMany(ctx, store.TaskSkipManyParams{IDs: []int64{id + 2}, State: store.TaskCancelled, Reason: "run cancelled", At: t0}); err != nil {
-			t.Fatal(err)
-		}
-		if err := s.TaskSkipMany(ctx, store.TaskSkipManyParams{IDs: []int64{id + 2}, State: store.TaskRunning}); err == nil {
-			t.Fatal("TaskSkipMany accepted state running")
-		}
-		if err := s.RunFinish(ctx, store.RunFinishParams{ID: run.ID, Status: store.RunFailed, Error: "1 task failed", FinishedAt: t0.Add(time.Minute)}); err != nil {
-			t.Fatal(err)
-		}
-		got, err := s.RunGet(ctx, run.ID)
-		if err != nil || got.Status != store.RunFailed || got.Tasks[store.TaskFailed] != 1 || got.Tasks[store.TaskSkipped] != 1 || got.Tasks[store.TaskCancelled] != 1 || got.TaskCount() != 3 {
-			t.Fatalf("run %+v %v", got, err)
+		insert(t, s, task{})
+		insert(t, s)
+		runs, err := s.RunList(ctx, store.RunListParams{})
+		if err != nil || len(runs) != 2 || runs[0].ID <= runs[1].ID || runs[1].Tasks[store.TaskPending] != 1 {
+			t.Fatalf("runs %v %v", runs, err)
 		}
 		if _, err := s.RunGet(ctx, 999); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("missing run: %v", err)
@@ -170,11 +426,17 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if err := s.RunFinish(ctx, store.RunFinishParams{ID: 999, Status: store.RunFailed, FinishedAt: t0}); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("finish missing run: %v", err)
 		}
-		newRun(t, s, 0)
-		runs, err := s.RunList(ctx, store.RunListParams{})
-		if err != nil || len(runs) != 2 || runs[0].ID <= runs[1].ID || runs[1].Tasks[store.TaskSkipped] != 1 {
-			t.Fatalf("runs %v %v", runs, err)
-		}
+	})
+
+	t.Run("TaskWake", func(t *testing.T) {
+		s := fresh(t)
+		wake := s.TaskWake()
+		insert(t, s, task{dependents: []int32{1}}, task{})
+		<-wake // a run insert wakes
+		tk := lease(t, s, store.TaskLeaseManyParams{})[0]
+		wake = s.TaskWake()
+		finish(t, s, tk, store.TaskSucceeded)
+		<-wake // a success that readies a dependent wakes
 	})
 
 	t.Run("DynamicPartitions", func(t *testing.T) {

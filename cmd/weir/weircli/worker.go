@@ -1,0 +1,131 @@
+package weircli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"slices"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/weir-dev/weir/scheduler"
+)
+
+func (a *app) workerCommand() *cobra.Command {
+	var (
+		pools       []string
+		concurrency int
+		id          string
+		lease       time.Duration
+		grace       time.Duration
+		poll        time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "worker [--pool NAME ...] [--concurrency N] [--id NAME]",
+		Short: "Run queued tasks until stopped; any number of workers on any hosts may share a store",
+		Long: `worker leases runnable tasks from the state store and runs them, heartbeating its
+leases and reaping the expired leases of workers that died. Start as many as you
+like, on any hosts, against the same --store and --blob.
+
+On SIGTERM or SIGINT it stops leasing, lets running tasks finish for up to
+--grace, then releases what is left to the queue and exits 0. A second signal
+exits at once (the leases then expire and other workers take the tasks).`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if concurrency < 1 {
+				return usageError(fmt.Errorf("--concurrency %d must be at least 1", concurrency))
+			}
+			if lease < time.Second {
+				return usageError(fmt.Errorf("--lease-timeout %s must be at least 1s", lease))
+			}
+			g, err := a.graph()
+			if err != nil {
+				return err
+			}
+			known := map[string]bool{}
+			for _, as := range g.Definitions().Assets() {
+				known[as.PoolName()] = true
+			}
+			for _, p := range pools {
+				if !known[p] {
+					names := make([]string, 0, len(known))
+					for n := range known {
+						names = append(names, n)
+					}
+					sort.Strings(names)
+					return usageError(fmt.Errorf("unknown pool %q: no asset uses it (pools in use: %s)", p, strings.Join(names, ", ")))
+				}
+			}
+			ctx := cmd.Context()
+			st, err := a.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			bucket, err := a.openBucket(ctx)
+			if err != nil {
+				return err
+			}
+			defer bucket.Close()
+			log := slog.New(slog.NewTextHandler(a.cfg.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			w := &scheduler.Worker{Store: st, Bucket: bucket, Graph: g, ID: id, Concurrency: concurrency, Pools: slices.Clone(pools),
+				LeaseTimeout: lease, Grace: grace, PollInterval: poll, Clock: a.cfg.Clock, Logger: log, OnEvent: a.workerEvent}
+			// The first signal stops leasing (ctx); a second one exits now.
+			sig := make(chan os.Signal, 2)
+			signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+			defer signal.Stop(sig)
+			wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+			defer stop()
+			go func() {
+				select {
+				case <-ctx.Done():
+				case <-sig:
+				}
+				log.Info("stopping: no new tasks; running tasks may finish", "grace", grace)
+				stop()
+				select {
+				case <-sig:
+					log.Warn("second signal: exiting now")
+					os.Exit(ExitFailed)
+				case <-wctx.Done():
+				}
+			}()
+			log.Info("worker started", "id", w.ID, "store", a.store, "pools", strings.Join(pools, ","), "concurrency", concurrency)
+			if err := w.Run(wctx); err != nil {
+				return failedError(err)
+			}
+			log.Info("worker stopped")
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringSliceVar(&pools, "pool", nil, "run only tasks of these pools (repeat or comma-separate); default all")
+	f.IntVarP(&concurrency, "concurrency", "c", 4, "tasks running at once in this worker")
+	f.StringVar(&id, "id", "", "worker name in task attempts (default HOST:PID)")
+	f.DurationVar(&lease, "lease-timeout", 30*time.Second, "a lease not heartbeated for this long expires and the task goes to another worker")
+	f.DurationVar(&grace, "grace", 30*time.Second, "on SIGTERM, how long running tasks may finish before they are released")
+	f.DurationVar(&poll, "poll", time.Second, "how often to look for work when no wake-up arrives")
+	return cmd
+}
+
+// workerEvent logs one line per task event.
+func (a *app) workerEvent(ev scheduler.Event) {
+	switch ev.Kind {
+	case scheduler.EventStarted:
+		return
+	case scheduler.EventSucceeded:
+		fmt.Fprintf(a.cfg.Stderr, "ok      run %d task %d %s %s (attempt %d, %s)\n", ev.RunID, ev.TaskID, ev.Asset, ev.Partitions, ev.Attempt, ev.Duration.Round(time.Millisecond))
+	default:
+		msg := ""
+		if ev.Err != nil {
+			msg = ": " + firstLine(ev.Err.Error())
+		}
+		fmt.Fprintf(a.cfg.Stderr, "%-7s run %d task %d %s %s (attempt %d)%s\n", ev.Kind, ev.RunID, ev.TaskID, ev.Asset, ev.Partitions, ev.Attempt, msg)
+	}
+}

@@ -1,0 +1,126 @@
+// Package postgres is the PostgreSQL state-store driver, for workers on many
+// hosts: pgx/v5 through database/sql, tasks leased with FOR UPDATE SKIP
+// LOCKED, pool quotas counted under the pool row's lock, and LISTEN/NOTIFY
+// to wake workers as soon as tasks become runnable. It registers the
+// postgres:// and postgresql:// schemes with the store package.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/weir-dev/weir/internal/store"
+	"github.com/weir-dev/weir/internal/store/sqlstore"
+)
+
+func init() {
+	for _, scheme := range []string{"postgres", "postgresql"} {
+		store.Register(scheme, func(ctx context.Context, u *url.URL) (store.Store, error) { return Open(ctx, u.String()) })
+	}
+}
+
+// channel is the LISTEN/NOTIFY channel for task wake-ups.
+const channel = "weir_tasks"
+
+var dialect = sqlstore.Dialect{
+	Name:          "postgres",
+	Numbered:      true,
+	Time:          func(t time.Time) any { return t.UTC() },
+	SkipLocked:    " FOR UPDATE SKIP LOCKED",
+	ForUpdate:     " FOR UPDATE",
+	RunInsertLock: "SELECT pg_advisory_xact_lock(7861657)", // consecutive task ids, one run insert at a time
+	Notify:        "SELECT pg_notify('" + channel + "', '')",
+	MapErr:        mapErr,
+	Migrations:    migrations,
+}
+
+// Open connects to the PostgreSQL database at dsn (a postgres:// URL; a
+// search_path parameter selects a schema), applies pending migrations and
+// starts listening for wake-ups.
+func Open(ctx context.Context, dsn string) (*sqlstore.Store, error) {
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store URL %s: %w", redact(dsn), err)
+	}
+	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(16)
+	db.SetMaxIdleConns(16)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(pctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("cannot reach PostgreSQL at %s:%d (database %q, user %q): %w", cfg.Host, cfg.Port, cfg.Database, cfg.User, mapErr(err))
+	}
+	s, err := sqlstore.New(ctx, db, dialect)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open postgres store %s: %w", redact(dsn), err)
+	}
+	lctx, stop := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		listen(lctx, cfg, s.Wake)
+	}()
+	s.OnClose(func() error { stop(); <-done; return nil })
+	return s, nil
+}
+
+// listen wakes this process's workers on every notification, reconnecting
+// after errors; workers poll as a fallback meanwhile.
+func listen(ctx context.Context, cfg *pgx.ConnConfig, wake func()) {
+	for ctx.Err() == nil {
+		conn, err := pgx.ConnectConfig(ctx, cfg)
+		if err == nil {
+			_, err = conn.Exec(ctx, "LISTEN "+channel)
+			wake() // anything may have happened while we were not listening
+			for err == nil {
+				_, err = conn.WaitForNotification(ctx)
+				if err == nil {
+					wake()
+				}
+			}
+			conn.Close(context.Background())
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// mapErr maps PostgreSQL errors to the store's errors: the one place that
+// knows PostgreSQL's error codes.
+func mapErr(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "40P01":
+			return fmt.Errorf("deadlock detected (retry): %w", err)
+		case "3D000":
+			return fmt.Errorf("database does not exist: %w", err)
+		case "28P01", "28000":
+			return fmt.Errorf("PostgreSQL refused the credentials: %w", err)
+		}
+	}
+	if errors.Is(err, sql.ErrConnDone) {
+		return fmt.Errorf("connection to PostgreSQL lost: %w", err)
+	}
+	return err
+}
+
+func redact(dsn string) string {
+	if u, err := url.Parse(dsn); err == nil {
+		return u.Redacted()
+	}
+	return "(unparsable URL)"
+}

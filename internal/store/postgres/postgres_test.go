@@ -1,0 +1,29 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/weir-dev/weir/internal/store"
+	"github.com/weir-dev/weir/internal/store/postgres"
+	"github.com/weir-dev/weir/internal/store/postgres/pgtest"
+	"github.com/weir-dev/weir/internal/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := postgres.Open(context.Background(), pgtest.DSN(t))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	})
+}
+
+func TestUnreachable(t *testing.T) {
+	_, err := store.Open(context.Background(), "postgres://nobody@127.0.0.1:1/none?connect_timeout=2")
+	if err == nil {
+		t.Fatal("opened an unreachable server")
+	}
+	t.Log(err)
+}

@@ -1,0 +1,237 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/weir-dev/weir/internal/store"
+)
+
+// MaterializationPromote promotes an attempt's versions, fenced by its
+// lease token.
+func (s *Store) MaterializationPromote(ctx context.Context, p store.MaterializationPromoteParams) (*store.TaskFinishResult, error) {
+	var res *store.TaskFinishResult
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		res, err = s.finish(ctx, tx, store.TaskFinishParams{ID: p.TaskID, LeaseToken: p.LeaseToken, State: store.TaskSucceeded, At: p.PromotedAt})
+		if err != nil {
+			return err
+		}
+		insMat, err := tx.PrepareContext(ctx, s.q(`INSERT INTO materializations (asset, partition_key, version, run_id, task_id, attempt, code_version,
+			manifest_sha256, files, bytes, started_at, promoted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`))
+		if err != nil {
+			return err
+		}
+		defer insMat.Close()
+		insIn, err := tx.PrepareContext(ctx, s.q(`INSERT INTO materialization_inputs (materialization_id, upstream_asset, upstream_partition, upstream_version) VALUES (?, ?, ?, ?)`))
+		if err != nil {
+			return err
+		}
+		defer insIn.Close()
+		upsert, err := tx.PrepareContext(ctx, s.q(`INSERT INTO asset_partitions (asset, partition_key, materialization_id, version, manifest_sha256, failed, failed_run_id, error, updated_at)
+			VALUES (?, ?, ?, ?, ?, FALSE, 0, '', ?)
+			ON CONFLICT (asset, partition_key) DO UPDATE SET materialization_id = excluded.materialization_id, version = excluded.version,
+				manifest_sha256 = excluded.manifest_sha256, failed = FALSE, failed_run_id = 0, error = '', updated_at = excluded.updated_at`))
+		if err != nil {
+			return err
+		}
+		defer upsert.Close()
+		at := s.t(p.PromotedAt)
+		for _, pp := range p.Partitions {
+			var id int64
+			if err := insMat.QueryRowContext(ctx, p.Asset, pp.Key, pp.Version, p.RunID, p.TaskID, p.Attempt, p.CodeVersion, pp.ManifestSHA256,
+				pp.Files, pp.Bytes, s.t(p.StartedAt), at).Scan(&id); err != nil {
+				return err
+			}
+			for _, in := range pp.Inputs {
+				if _, err := insIn.ExecContext(ctx, id, in.Asset, in.PartitionKey, in.Version); err != nil {
+					return err
+				}
+			}
+			if _, err := upsert.ExecContext(ctx, p.Asset, pp.Key, id, pp.Version, pp.ManifestSHA256, at); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("promote %s (task %d): %w", p.Asset, p.TaskID, err)
+	}
+	s.waker.Notify()
+	return res, nil
+}
+
+// MaterializationList returns an asset's materializations, newest first.
+func (s *Store) MaterializationList(ctx context.Context, p store.MaterializationListParams) ([]*store.Materialization, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 100
+	}
+	q := `SELECT id, asset, partition_key, version, run_id, task_id, attempt, code_version, manifest_sha256, files, bytes, started_at, promoted_at
+		FROM materializations WHERE asset = ?`
+	args := []any{p.Asset}
+	if p.PartitionKey != "" {
+		q += ` AND partition_key = ?`
+		args = append(args, p.PartitionKey)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(q+` ORDER BY id DESC LIMIT ?`), append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("list materializations: %w", s.mapErr(err))
+	}
+	defer rows.Close()
+	var out []*store.Materialization
+	for rows.Next() {
+		var m store.Materialization
+		var started, promoted dbTime
+		if err := rows.Scan(&m.ID, &m.Asset, &m.PartitionKey, &m.Version, &m.RunID, &m.TaskID, &m.Attempt, &m.CodeVersion, &m.ManifestSHA256,
+			&m.Files, &m.Bytes, &started, &promoted); err != nil {
+			return nil, err
+		}
+		m.StartedAt, m.PromotedAt = started.t, promoted.t
+		out = append(out, &m)
+	}
+	return out, s.mapErr(rows.Err())
+}
+
+// MaterializationInputs returns what a materialization read.
+func (s *Store) MaterializationInputs(ctx context.Context, id int64) ([]store.Input, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT upstream_asset, upstream_partition, upstream_version FROM materialization_inputs
+		WHERE materialization_id = ? ORDER BY upstream_asset, upstream_partition`), id)
+	if err != nil {
+		return nil, fmt.Errorf("materialization %d inputs: %w", id, s.mapErr(err))
+	}
+	defer rows.Close()
+	var out []store.Input
+	for rows.Next() {
+		var in store.Input
+		if err := rows.Scan(&in.Asset, &in.PartitionKey, &in.Version); err != nil {
+			return nil, err
+		}
+		out = append(out, in)
+	}
+	return out, s.mapErr(rows.Err())
+}
+
+// PartitionFail records failed partitions.
+func (s *Store) PartitionFail(ctx context.Context, p store.PartitionFailParams) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, s.q(`INSERT INTO asset_partitions (asset, partition_key, failed, failed_run_id, error, updated_at) VALUES (?, ?, TRUE, ?, ?, ?)
+			ON CONFLICT (asset, partition_key) DO UPDATE SET failed = TRUE, failed_run_id = excluded.failed_run_id, error = excluded.error, updated_at = excluded.updated_at`))
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, k := range p.Keys {
+			if _, err := st.ExecContext(ctx, p.Asset, k, p.RunID, p.Error, s.t(p.At)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record failed partitions of %s: %w", p.Asset, err)
+	}
+	return nil
+}
+
+const statusColumns = `partition_key, version, materialization_id, manifest_sha256, failed, failed_run_id, error`
+
+func scanStatus(rows *sql.Rows) ([]store.PartitionStatus, error) {
+	defer rows.Close()
+	var out []store.PartitionStatus
+	for rows.Next() {
+		var ps store.PartitionStatus
+		var matID sql.NullInt64
+		if err := rows.Scan(&ps.PartitionKey, &ps.Version, &matID, &ps.ManifestSHA256, &ps.Failed, &ps.FailedRunID, &ps.Error); err != nil {
+			return nil, err
+		}
+		ps.MaterializationID = matID.Int64
+		out = append(out, ps)
+	}
+	return out, rows.Err()
+}
+
+// PartitionStatusList returns every partition of asset with a status.
+func (s *Store) PartitionStatusList(ctx context.Context, asset string) ([]store.PartitionStatus, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+statusColumns+` FROM asset_partitions WHERE asset = ? ORDER BY partition_key`), asset)
+	if err != nil {
+		return nil, fmt.Errorf("partition status of %s: %w", asset, s.mapErr(err))
+	}
+	out, err := scanStatus(rows)
+	return out, s.mapErr(err)
+}
+
+// PartitionCurrentList returns the current versions of keys.
+func (s *Store) PartitionCurrentList(ctx context.Context, asset string, keys []string) ([]store.PartitionStatus, error) {
+	var out []store.PartitionStatus
+	err := batch(keys, 500, func(ks []string) error {
+		args := []any{asset}
+		for _, k := range ks {
+			args = append(args, k)
+		}
+		rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+statusColumns+` FROM asset_partitions WHERE asset = ? AND version != ''
+			AND partition_key IN (`+marks(len(ks))+`)`), args...)
+		if err != nil {
+			return err
+		}
+		got, err := scanStatus(rows)
+		out = append(out, got...)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("current versions of %s: %w", asset, s.mapErr(err))
+	}
+	return out, nil
+}
+
+// DynamicPartitionAdd appends new keys.
+func (s *Store) DynamicPartitionAdd(ctx context.Context, p store.DynamicPartitionAddParams) (int, error) {
+	added := 0
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		added = 0
+		if s.d.RunInsertLock != "" { // concurrent adders must not take the same seq
+			if _, err := tx.ExecContext(ctx, s.d.RunInsertLock); err != nil {
+				return err
+			}
+		}
+		var seq int64
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT coalesce(max(seq), 0) FROM dynamic_partitions WHERE name = ?`), p.Name).Scan(&seq); err != nil {
+			return err
+		}
+		for _, k := range p.Keys {
+			res, err := tx.ExecContext(ctx, s.q(`INSERT INTO dynamic_partitions (name, key, seq, added_at) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING`),
+				p.Name, k, seq+1, s.t(p.At))
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				seq++
+				added++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("add dynamic partitions to %s: %w", p.Name, err)
+	}
+	return added, nil
+}
+
+// DynamicPartitionList returns a dynamic definition's keys in order.
+func (s *Store) DynamicPartitionList(ctx context.Context, name string) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT key FROM dynamic_partitions WHERE name = ? ORDER BY seq`), name)
+	if err != nil {
+		return nil, fmt.Errorf("list dynamic partitions of %s: %w", name, s.mapErr(err))
+	}
+	defer rows.Close()
+	var keys []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, s.mapErr(rows.Err())
+}

@@ -1,0 +1,337 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/user"
+	"sync"
+	"time"
+
+	"gocloud.dev/blob"
+
+	"github.com/weir-dev/weir/internal/clock"
+	"github.com/weir-dev/weir/internal/store"
+	"github.com/weir-dev/weir/lineage"
+	"github.com/weir-dev/weir/partitions"
+)
+
+// Worker leases runnable tasks from the state store and runs them: any
+// number of workers, in any number of processes on any number of hosts,
+// can share one store. A worker heartbeats its leases, reaps the expired
+// leases of dead workers, wakes as soon as upstream work is promoted, and on
+// shutdown lets running tasks finish (up to Grace) and gives back the rest.
+type Worker struct {
+	// Store is the shared state store. Required.
+	Store store.Store
+	// Bucket receives the outputs. Required.
+	Bucket *blob.Bucket
+	// Graph holds the assets this worker can run. Required.
+	Graph *lineage.Graph
+	// ID names the worker in task attempts. Defaults to HOST:PID.
+	ID string
+	// Concurrency caps the tasks this worker runs at once. Defaults to 4.
+	Concurrency int
+	// Pools limits the worker to tasks of these pools. Empty means all.
+	Pools []string
+	// RunID limits the worker to one run and makes Run return once that
+	// run has finished. 0 means every run, until the context ends.
+	RunID int64
+	// LeaseTimeout is how long a lease lives without a heartbeat; the
+	// worker heartbeats every third of it. Defaults to 30s.
+	LeaseTimeout time.Duration
+	// PollInterval is how often the worker looks for work when no wake-up
+	// comes. Defaults to 1s.
+	PollInterval time.Duration
+	// Grace is how long running tasks may go on after the context ends
+	// before they are interrupted and their leases released. Defaults to 0.
+	Grace time.Duration
+	// Clock defaults to the system clock.
+	Clock clock.Clock
+	// Logger defaults to discarding.
+	Logger *slog.Logger
+	// Jitter returns a random number in [0, 1) for retry backoff. Defaults
+	// to math/rand/v2.Float64. Called under a lock.
+	Jitter func() float64
+	// OnEvent, if set, receives task events, one call at a time.
+	OnEvent func(Event)
+
+	mu   sync.Mutex // guards held, jitter and OnEvent calls
+	held map[int64]*heldTask
+	evmu sync.Mutex
+}
+
+type heldTask struct {
+	task   *store.Task
+	cancel context.CancelCauseFunc
+}
+
+// EventKind says what happened to a task.
+type EventKind string
+
+// Task events.
+const (
+	EventStarted   EventKind = "started"
+	EventSucceeded EventKind = "succeeded"
+	EventRetrying  EventKind = "retrying"
+	EventFailed    EventKind = "failed"
+	EventSkipped   EventKind = "skipped"
+	// EventReleased: the worker gave the lease back (it is stopping).
+	EventReleased EventKind = "released"
+	// EventLeaseLost: another worker owns the task now; this attempt's
+	// writes were refused.
+	EventLeaseLost EventKind = "lease-lost"
+	// EventReaped: the lease of a dead worker's task expired.
+	EventReaped EventKind = "reaped"
+)
+
+// Event is one thing that happened to a task.
+type Event struct {
+	Kind       EventKind
+	RunID      int64
+	TaskID     int64
+	Asset      string
+	Partitions string // compact form
+	Attempt    int
+	Worker     string
+	Duration   time.Duration
+	RetryIn    time.Duration
+	Err        error
+	// Done and Total count the run's finished tasks, where known.
+	Done, Total int
+}
+
+func (w *Worker) emit(ev Event) {
+	if w.OnEvent == nil {
+		return
+	}
+	w.evmu.Lock()
+	defer w.evmu.Unlock()
+	w.OnEvent(ev)
+}
+
+func taskEvent(kind EventKind, t *store.Task) Event {
+	parts := t.PartitionFirst
+	if t.PartitionCount > 1 {
+		parts += partitions.RangeSep + t.PartitionLast
+	}
+	return Event{Kind: kind, RunID: t.RunID, TaskID: t.ID, Asset: t.Asset, Partitions: parts, Attempt: t.Attempt, Worker: t.Worker}
+}
+
+func (w *Worker) defaults() error {
+	if w.Store == nil || w.Bucket == nil || w.Graph == nil {
+		return errors.New("worker needs a Store, a Bucket and a Graph")
+	}
+	if w.ID == "" {
+		host, _ := os.Hostname()
+		w.ID = fmt.Sprintf("%s:%d", host, os.Getpid())
+	}
+	if w.Concurrency <= 0 {
+		w.Concurrency = 4
+	}
+	if w.LeaseTimeout <= 0 {
+		w.LeaseTimeout = 30 * time.Second
+	}
+	if w.PollInterval <= 0 {
+		w.PollInterval = time.Second
+	}
+	if w.Clock == nil {
+		w.Clock = clock.Real{}
+	}
+	if w.Logger == nil {
+		w.Logger = slog.New(slog.DiscardHandler)
+	}
+	w.held = map[int64]*heldTask{}
+	return nil
+}
+
+func (w *Worker) jitter() float64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.Jitter != nil {
+		return w.Jitter()
+	}
+	return rand.Float64()
+}
+
+// Run works until ctx ends (or, with RunID set, until that run has
+// finished). When ctx ends it leases nothing more, lets running tasks
+// finish for up to Grace, then interrupts them and releases their leases.
+// It returns nil on a clean stop.
+func (w *Worker) Run(ctx context.Context) error {
+	if err := w.defaults(); err != nil {
+		return err
+	}
+	// hard ends running tasks: at the end of the grace period.
+	hard, stopHard := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer stopHard(nil)
+	bg, stopBg := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { w.heartbeats(bg) })
+	wg.Go(func() { w.reaper(bg) })
+	done := make(chan struct{}, w.Concurrency)
+	running := 0
+	var runErr error
+loop:
+	for ctx.Err() == nil {
+		wake := w.Store.TaskWake()
+		if running < w.Concurrency {
+			tasks, err := w.Store.TaskLeaseMany(ctx, store.TaskLeaseManyParams{Worker: w.ID, Pools: w.Pools, RunID: w.RunID,
+				Limit: w.Concurrency - running, Now: w.Clock.Now(), LeaseFor: w.LeaseTimeout})
+			if err != nil && ctx.Err() == nil {
+				w.Logger.Error("lease tasks", "error", err)
+			}
+			for _, t := range tasks {
+				running++
+				tctx, cancel := context.WithCancelCause(hard)
+				w.mu.Lock()
+				w.held[t.ID] = &heldTask{task: t, cancel: cancel}
+				w.mu.Unlock()
+				wg.Go(func() {
+					w.runTask(tctx, t)
+					w.mu.Lock()
+					delete(w.held, t.ID)
+					w.mu.Unlock()
+					cancel(nil)
+					done <- struct{}{}
+				})
+			}
+			if len(tasks) > 0 && running < w.Concurrency {
+				continue // there may be more
+			}
+		}
+		if w.RunID != 0 && running == 0 {
+			run, err := w.Store.RunGet(ctx, w.RunID)
+			if err != nil && ctx.Err() == nil {
+				runErr = err
+				break loop
+			}
+			if err == nil && run.Status != store.RunRunning {
+				break loop
+			}
+		}
+		select {
+		case <-done:
+			running--
+		case <-wake:
+		case <-w.Clock.After(w.PollInterval):
+		case <-ctx.Done():
+		}
+	}
+	var grace <-chan time.Time
+	if running > 0 {
+		w.Logger.Info("stopping: waiting for running tasks", "running", running, "grace", w.Grace)
+		grace = w.Clock.After(w.Grace)
+	}
+	for running > 0 {
+		select {
+		case <-done:
+			running--
+		case <-grace:
+			stopHard(errWorkerStopping)
+			grace = nil
+		}
+	}
+	stopBg()
+	wg.Wait()
+	return runErr
+}
+
+var errWorkerStopping = errors.New("worker stopping: grace period over")
+
+// heartbeats extends the leases of running tasks every third of the lease
+// timeout, and interrupts tasks whose lease was lost.
+func (w *Worker) heartbeats(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.Clock.After(w.LeaseTimeout / 3):
+		}
+		w.mu.Lock()
+		leases := make([]store.Lease, 0, len(w.held))
+		for _, h := range w.held {
+			leases = append(leases, store.Lease{TaskID: h.task.ID, Token: h.task.LeaseToken})
+		}
+		w.mu.Unlock()
+		if len(leases) == 0 {
+			continue
+		}
+		lost, err := w.Store.TaskHeartbeat(ctx, store.TaskHeartbeatParams{Leases: leases, Now: w.Clock.Now(), LeaseFor: w.LeaseTimeout})
+		if err != nil {
+			w.Logger.Error("heartbeat", "error", err)
+			continue
+		}
+		w.mu.Lock()
+		for _, id := range lost {
+			if h, ok := w.held[id]; ok {
+				h.cancel(store.ErrLeaseLost)
+			}
+		}
+		w.mu.Unlock()
+	}
+}
+
+// reaper returns the expired leases of dead workers to the queue.
+func (w *Worker) reaper(ctx context.Context) {
+	for {
+		res, err := w.Store.TaskReapExpired(ctx, store.TaskReapExpiredParams{Now: w.Clock.Now()})
+		if err != nil && ctx.Err() == nil {
+			w.Logger.Error("reap expired leases", "error", err)
+		}
+		for _, r := range res {
+			ev := taskEvent(EventReaped, r.Task)
+			ev.Err = errors.New(r.Task.Error)
+			w.emit(ev)
+			if r.Task.State == store.TaskFailed {
+				w.recordFailure(ctx, r)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.Clock.After(w.LeaseTimeout / 2):
+		}
+	}
+}
+
+// recordFailure marks the partitions of a failed task, and of the tasks
+// skipped below it, as failed, so --reprocess failed finds them.
+func (w *Worker) recordFailure(ctx context.Context, r *store.TaskFinishResult) {
+	record := func(t *store.Task, msg string) {
+		ti, err := w.resolve(ctx, t)
+		if err != nil {
+			w.Logger.Error("record failed partitions", "task", t.ID, "error", err)
+			return
+		}
+		if err := w.Store.PartitionFail(ctx, store.PartitionFailParams{Asset: t.Asset, Keys: ti.keys, RunID: t.RunID, Error: msg, At: w.Clock.Now()}); err != nil {
+			w.Logger.Error("record failed partitions", "task", t.ID, "error", err)
+		}
+	}
+	record(r.Task, r.Task.Error)
+	for _, s := range r.Skipped {
+		record(s, "not run: an upstream partition failed")
+		w.emit(taskEvent(EventSkipped, s))
+	}
+}
+
+// CurrentUser names who starts a run: $WEIR_USER, else $USER, else the
+// operating system's user name, else "unknown". getenv defaults to
+// os.Getenv.
+func CurrentUser(getenv func(string) string) string {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	for _, k := range []string{"WEIR_USER", "USER", "USERNAME"} {
+		if v := getenv(k); v != "" {
+			return v
+		}
+	}
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return "unknown"
+}
