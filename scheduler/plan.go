@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -54,6 +55,7 @@ type PlanRequest struct {
 type StatusReader interface {
 	PartitionStatusList(ctx context.Context, asset string) ([]store.PartitionStatus, error)
 	DynamicPartitionList(ctx context.Context, name string) ([]string, error)
+	TaskActiveList(ctx context.Context, asset string) ([]*store.Task, error)
 }
 
 // Planner plans runs.
@@ -82,8 +84,13 @@ type AssetPlan struct {
 	Requested partitions.Subset
 	// Materialized and Failed are the asset's status before the run.
 	Materialized, Failed partitions.Subset
+	// InFlight are requested partitions already queued or running in
+	// another run: not queued twice.
+	InFlight partitions.Subset
+	// InFlightRuns are the runs holding them.
+	InFlightRuns []int64
 	// ToRun are the partitions the run computes; Requested minus ToRun is
-	// skipped as fresh.
+	// skipped as fresh or in flight.
 	ToRun partitions.Subset
 	// Deps are the asset's dependencies.
 	Deps []DepPlan
@@ -91,6 +98,9 @@ type AssetPlan struct {
 
 // Skipped returns the requested partitions that do not run.
 func (a *AssetPlan) Skipped() partitions.Subset { return a.Requested.Difference(a.ToRun) }
+
+// Fresh returns the requested partitions skipped because they are fresh.
+func (a *AssetPlan) Fresh() partitions.Subset { return a.Skipped().Difference(a.InFlight) }
 
 // DepPlan is one dependency of a planned asset.
 type DepPlan struct {
@@ -122,11 +132,49 @@ type MissingUpstreamError struct {
 	Asset, Upstream string
 	Partitions      string // compact form
 	Count           int64
+	// QueuedIn lists the runs where all of them are queued or running.
+	QueuedIn []int64
 }
 
 func (e *MissingUpstreamError) Error() string {
+	if len(e.QueuedIn) > 0 {
+		return fmt.Sprintf("asset %q reads %d partitions of %q (%s) that are queued in run %s and not promoted yet; run this again once that run has finished (weir runs show %d)",
+			e.Asset, e.Count, e.Upstream, e.Partitions, joinIDs(e.QueuedIn), e.QueuedIn[0])
+	}
 	return fmt.Sprintf("asset %q reads %d partitions of %q that are neither materialized nor selected (%s); select them too, e.g. --select +%s",
 		e.Asset, e.Count, e.Upstream, e.Partitions, e.Asset)
+}
+
+func joinIDs(ids []int64) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = fmt.Sprint(id)
+	}
+	return strings.Join(s, ", ")
+}
+
+// InFlight reads the partitions of an asset that unfinished tasks of any
+// run cover, and those runs.
+func InFlight(ctx context.Context, r StatusReader, asset string, def partitions.Definition) (partitions.Subset, []int64, error) {
+	tasks, err := r.TaskActiveList(ctx, asset)
+	if err != nil {
+		return partitions.Subset{}, nil, err
+	}
+	var b partitions.Builder
+	var runs []int64
+	for _, t := range tasks {
+		lo, err1 := def.Index(t.PartitionFirst)
+		hi, err2 := def.Index(t.PartitionLast)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		b.AddRange(partitions.Range{Lo: lo, Hi: hi + 1})
+		if len(runs) == 0 || runs[len(runs)-1] != t.RunID {
+			runs = append(runs, t.RunID)
+		}
+	}
+	slices.Sort(runs)
+	return b.Subset(), slices.Compact(runs), nil
 }
 
 // Plan resolves req at now.
@@ -183,6 +231,15 @@ func (pl *Planner) Plan(ctx context.Context, req PlanRequest, now time.Time) (*P
 		case ReprocessAll:
 			ap.ToRun = ap.Requested
 		}
+		inFlight, runs, err := InFlight(ctx, pl.Status, key, def)
+		if err != nil {
+			return nil, err
+		}
+		ap.InFlight = ap.ToRun.Intersect(inFlight)
+		if !ap.InFlight.IsEmpty() {
+			ap.InFlightRuns = runs
+			ap.ToRun = ap.ToRun.Difference(inFlight)
+		}
 		plan.Assets = append(plan.Assets, ap)
 		byKey[key] = ap
 	}
@@ -216,7 +273,15 @@ func (pl *Planner) Plan(ctx context.Context, req PlanRequest, now time.Time) (*P
 				have = st.Materialized
 			}
 			if missing := need.Difference(have); !missing.IsEmpty() {
-				errs = append(errs, &MissingUpstreamError{Asset: ap.Asset.Key, Upstream: dep.Asset, Partitions: partitions.Format(upDef, missing), Count: missing.Len()})
+				me := &MissingUpstreamError{Asset: ap.Asset.Key, Upstream: dep.Asset, Partitions: partitions.Format(upDef, missing), Count: missing.Len()}
+				queued, runs, err := InFlight(ctx, pl.Status, dep.Asset, upDef)
+				if err != nil {
+					return nil, err
+				}
+				if queued.ContainsAll(missing) {
+					me.QueuedIn = runs
+				}
+				errs = append(errs, me)
 			}
 		}
 	}
@@ -283,7 +348,11 @@ func exampleRange(def partitions.Definition, now time.Time) string {
 func (p *Plan) Summary() string {
 	var b strings.Builder
 	for _, a := range p.Assets {
-		fmt.Fprintf(&b, "%s: run %s, skip %d fresh\n", a.Asset.Key, partitions.Format(a.Def, a.ToRun), a.Skipped().Len())
+		fmt.Fprintf(&b, "%s: run %s, skip %d fresh", a.Asset.Key, partitions.Format(a.Def, a.ToRun), a.Fresh().Len())
+		if !a.InFlight.IsEmpty() {
+			fmt.Fprintf(&b, " and %d queued in run %s", a.InFlight.Len(), joinIDs(a.InFlightRuns))
+		}
+		b.WriteByte('\n')
 	}
 	return b.String()
 }

@@ -27,6 +27,7 @@ func (m memStatus) PartitionStatusList(_ context.Context, asset string) ([]store
 	return out, nil
 }
 func (m memStatus) DynamicPartitionList(context.Context, string) ([]string, error) { return nil, nil }
+func (m memStatus) TaskActiveList(context.Context, string) ([]*store.Task, error)  { return nil, nil }
 
 func noop(context.Context, *pipelines.Task) error { return nil }
 

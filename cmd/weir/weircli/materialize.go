@@ -73,6 +73,7 @@ type assetPlanJSON struct {
 	Asset     string     `json:"asset"`
 	Requested rangesJSON `json:"requested"`
 	Fresh     rangesJSON `json:"fresh"`
+	InFlight  rangesJSON `json:"in_flight"`
 	ToRun     rangesJSON `json:"to_run"`
 	Tasks     int64      `json:"tasks"`
 }
@@ -142,13 +143,22 @@ func (a *app) materialize(cmd *cobra.Command, o materializeOpts) error {
 			tasks += (r.Len() + per - 1) / per
 		}
 		pj.Assets = append(pj.Assets, assetPlanJSON{Asset: ap.Asset.Key, Requested: ranges(ap.Def, ap.Requested),
-			Fresh: ranges(ap.Def, ap.Skipped()), ToRun: ranges(ap.Def, ap.ToRun), Tasks: tasks})
+			Fresh: ranges(ap.Def, ap.Fresh()), InFlight: ranges(ap.Def, ap.InFlight), ToRun: ranges(ap.Def, ap.ToRun), Tasks: tasks})
 	}
 	if o.dryRun || plan.Empty() {
 		if a.output == "json" {
 			return a.json(map[string]any{"plan": pj, "dry_run": o.dryRun})
 		}
 		if plan.Empty() {
+			var queued int64
+			for _, ap := range plan.Assets {
+				queued += ap.InFlight.Len()
+			}
+			if queued > 0 {
+				a.printPlan(pj)
+				fmt.Fprintf(a.cfg.Stdout, "nothing new to run: %s already queued in other runs, the rest fresh\n", plural(queued, "partition"))
+				return nil
+			}
 			fmt.Fprintf(a.cfg.Stdout, "nothing to run: all %s of %s are fresh (--reprocess all runs them again)\n",
 				plural(requested, "requested partition"), plural(int64(len(plan.Assets)), "asset"))
 			return nil
@@ -185,7 +195,7 @@ func (a *app) materialize(cmd *cobra.Command, o materializeOpts) error {
 		}
 		return a.follow(ctx, st, g, run.ID, pj, o.quiet)
 	}
-	ex := &scheduler.Executor{Store: st, Bucket: bucket, Concurrency: o.concurrency, Clock: a.cfg.Clock}
+	ex := &scheduler.Executor{Store: st, Bucket: bucket, Concurrency: o.concurrency, Clock: a.cfg.Clock, Worker: a.cfg.Getenv("WEIR_WORKER_ID")}
 	if !o.quiet {
 		ex.OnEvent = a.progress
 	}
@@ -271,9 +281,21 @@ func (a *app) follow(ctx context.Context, st store.Store, g *lineage.Graph, runI
 func (a *app) printPlan(pj planJSON) {
 	w := a.table()
 	fmt.Fprintf(w, "plan: %s for %s (reprocess %s)\n", plural(pj.Tasks, "task"), plural(int64(len(pj.Assets)), "asset"), pj.Reprocess)
-	fmt.Fprintln(w, "ASSET\tREQUESTED\tFRESH\tTO RUN\tTASKS")
+	inFlight := false
 	for _, ap := range pj.Assets {
-		fmt.Fprintf(w, "%s\t%s\t%d\t%s\t%d\n", ap.Asset, dash(ap.Requested.Ranges), ap.Fresh.Count, dash(ap.ToRun.Ranges), ap.Tasks)
+		inFlight = inFlight || ap.InFlight.Count > 0
+	}
+	if inFlight {
+		fmt.Fprintln(w, "ASSET\tREQUESTED\tFRESH\tQUEUED ELSEWHERE\tTO RUN\tTASKS")
+	} else {
+		fmt.Fprintln(w, "ASSET\tREQUESTED\tFRESH\tTO RUN\tTASKS")
+	}
+	for _, ap := range pj.Assets {
+		fmt.Fprintf(w, "%s\t%s\t%d\t", ap.Asset, dash(ap.Requested.Ranges), ap.Fresh.Count)
+		if inFlight {
+			fmt.Fprintf(w, "%s\t", dash(ap.InFlight.Ranges))
+		}
+		fmt.Fprintf(w, "%s\t%d\n", dash(ap.ToRun.Ranges), ap.Tasks)
 	}
 	w.Flush()
 }

@@ -117,7 +117,8 @@ func (a *app) runsCommand() *cobra.Command {
 				return err
 			}
 			defer bucket.Close()
-			ex := &scheduler.Executor{Store: st, Bucket: bucket, Concurrency: concurrency, Clock: a.cfg.Clock, OnEvent: a.progress}
+			ex := &scheduler.Executor{Store: st, Bucket: bucket, Concurrency: concurrency, Clock: a.cfg.Clock, OnEvent: a.progress,
+				Worker: a.cfg.Getenv("WEIR_WORKER_ID")}
 			res, err := ex.Resume(ctx, g, id)
 			if err != nil {
 				return failedError(err)

@@ -37,9 +37,10 @@ func newCLI(t *testing.T, assets ...*pipelines.Asset) *cli {
 func (c *cli) run(args ...string) (stdout, stderr string, code int) {
 	var out, errb bytes.Buffer
 	env := map[string]string{
-		"WEIR_STORE": "sqlite://" + filepath.Join(c.dir, "state.db"),
-		"WEIR_BLOB":  "file://" + filepath.Join(c.dir, "blobs"),
-		"WEIR_USER":  "oncall",
+		"WEIR_STORE":     "sqlite://" + filepath.Join(c.dir, "state.db"),
+		"WEIR_BLOB":      "file://" + filepath.Join(c.dir, "blobs"),
+		"WEIR_USER":      "oncall",
+		"WEIR_WORKER_ID": "test-worker",
 	}
 	code = weircli.Run(context.Background(), weircli.Config{Assets: c.assets, Stdout: &out, Stderr: &errb, Clock: c.clock,
 		Getenv: func(k string) string { return env[k] }}, args)
@@ -180,6 +181,26 @@ func TestFailedWorkExitsOne(t *testing.T) {
 		[]string{"materialize", "--select", "*", "--partition-range", "2024-01-01...2024-01-03", "--concurrency", "1"},
 		[]string{"materialize", "--select", "*", "--partition-range", "2024-01-01...2024-01-03", "--reprocess", "failed", "--dry-run"},
 		[]string{"runs", "show", "1"},
+		[]string{"tasks", "list", "--state", "failed"},
+		[]string{"tasks", "show", "2"},
+		[]string{"runs", "resume", "1"},
+	))
+}
+
+func TestPoolsAndWorkerInput(t *testing.T) {
+	c := newCLI(t, nightly.Assets()...)
+	golden(t, "pools", c.transcript(
+		[]string{"pools", "set", "warehouse", "--max", "3"},
+		[]string{"pools", "set", "default", "--max", "8"},
+		[]string{"pools", "list"},
+		[]string{"pools", "set", "bad/name", "--max", "3"},
+		[]string{"pools", "set", "warehouse", "--max", "-2"},
+		[]string{"pools", "set", "warehouse"},
+		[]string{"worker", "--pool", "nosuchpool"},
+		[]string{"worker", "--concurrency", "0"},
+		[]string{"tasks", "list", "--state", "exploded"},
+		[]string{"tasks", "show", "99"},
+		[]string{"runs", "resume", "7"},
 	))
 }
 

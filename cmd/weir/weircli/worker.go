@@ -107,7 +107,7 @@ exits at once (the leases then expire and other workers take the tasks).`,
 	f := cmd.Flags()
 	f.StringSliceVar(&pools, "pool", nil, "run only tasks of these pools (repeat or comma-separate); default all")
 	f.IntVarP(&concurrency, "concurrency", "c", 4, "tasks running at once in this worker")
-	f.StringVar(&id, "id", "", "worker name in task attempts (default HOST:PID)")
+	f.StringVar(&id, "id", envOr(a.cfg.Getenv, "WEIR_WORKER_ID", ""), "worker name in task attempts (default $WEIR_WORKER_ID, else HOST:PID)")
 	f.DurationVar(&lease, "lease-timeout", 30*time.Second, "a lease not heartbeated for this long expires and the task goes to another worker")
 	f.DurationVar(&grace, "grace", 30*time.Second, "on SIGTERM, how long running tasks may finish before they are released")
 	f.DurationVar(&poll, "poll", time.Second, "how often to look for work when no wake-up arrives")
