@@ -285,31 +285,48 @@ func (s *Store) skipDownstream(ctx context.Context, tx *sql.Tx, failed int64, fr
 }
 
 // finishRunIfDone ends the run when no task of it is pending or running.
+//
+// Two workers finishing a run's last two tasks at once would each see the
+// other's task still running (under READ COMMITTED) and neither would end
+// the run. So once no task is pending, the check takes the run row's lock
+// first: the second finisher waits for the first to commit and then sees
+// it. While tasks are pending the lock is not needed (their finishers come
+// later), which keeps finishes of a busy run from queueing on one row.
 func (s *Store) finishRunIfDone(ctx context.Context, tx *sql.Tx, runID int64, p store.TaskFinishParams, res *store.TaskFinishResult) error {
-	var open, bad int64
+	var pending, open, bad int64
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM tasks WHERE run_id = ? AND state = 'pending'`), runID).Scan(&pending); err != nil {
+		return err
+	}
+	if pending > 0 {
+		return nil
+	}
+	var status string
+	if err := tx.QueryRowContext(ctx, s.q(`SELECT status FROM runs WHERE id = ?`+s.d.ForUpdate), runID).Scan(&status); err != nil {
+		return err
+	}
 	if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM tasks WHERE run_id = ? AND state IN ('pending', 'running')`), runID).Scan(&open); err != nil {
 		return err
 	}
-	if open > 0 {
+	if open > 0 || status != string(store.RunRunning) {
 		return nil
 	}
 	if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM tasks WHERE run_id = ? AND state = 'failed'`), runID).Scan(&bad); err != nil {
 		return err
 	}
-	status, msg := store.RunSucceeded, ""
+	final, msg := store.RunSucceeded, ""
 	if bad > 0 {
 		var all int64
 		if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM tasks WHERE run_id = ?`), runID).Scan(&all); err != nil {
 			return err
 		}
-		status, msg = store.RunFailed, fmt.Sprintf("%d of %d tasks failed", bad, all)
+		final, msg = store.RunFailed, fmt.Sprintf("%d of %d tasks failed", bad, all)
 	}
-	r, err := tx.ExecContext(ctx, s.q(`UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ? AND status = 'running'`), status, msg, s.t(p.At), runID)
+	r, err := tx.ExecContext(ctx, s.q(`UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ? AND status = 'running'`), final, msg, s.t(p.At), runID)
 	if err != nil {
 		return err
 	}
 	if n, _ := r.RowsAffected(); n > 0 {
-		res.RunFinished, res.RunStatus = true, status
+		res.RunFinished, res.RunStatus = true, final
 	}
 	return nil
 }

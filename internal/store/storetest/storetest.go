@@ -365,6 +365,33 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("ConcurrentFinishersEndTheRun", func(t *testing.T) {
+		s := fresh(t)
+		for round := 0; round < 5; round++ {
+			run, _ := insert(t, s, make([]task, 8)...)
+			got := lease(t, s, store.TaskLeaseManyParams{Limit: 8, RunID: run.ID})
+			var wg sync.WaitGroup
+			var finished atomic.Int32
+			for _, tk := range got {
+				wg.Go(func() {
+					res, err := s.TaskFinish(ctx, store.TaskFinishParams{ID: tk.ID, LeaseToken: tk.LeaseToken, State: store.TaskSucceeded, At: t0})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if res.RunFinished {
+						finished.Add(1)
+					}
+				})
+			}
+			wg.Wait()
+			r, _ := s.RunGet(ctx, run.ID)
+			if r.Status != store.RunSucceeded || finished.Load() != 1 {
+				t.Fatalf("round %d: run %s, ended by %d finishers, want succeeded by exactly 1", round, r.Status, finished.Load())
+			}
+		}
+	})
+
 	t.Run("PromoteFailAndStatus", func(t *testing.T) {
 		s := fresh(t)
 		run, _ := insert(t, s, task{}, task{})

@@ -1,0 +1,239 @@
+package weircli_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/weir-dev/weir/internal/store"
+	"github.com/weir-dev/weir/internal/store/postgres"
+	"github.com/weir-dev/weir/internal/store/postgres/pgtest"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// testpipes builds testdata/testpipes once per test binary.
+func testpipes(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "weir-testpipes-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "testpipes")
+		out, err := exec.Command("go", "build", "-o", binPath, "./testdata/testpipes").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// cluster runs testpipes processes against one PostgreSQL store and bucket.
+type cluster struct {
+	t     *testing.T
+	bin   string
+	env   []string
+	store store.Store
+	mu    sync.Mutex
+	procs map[string]*exec.Cmd
+}
+
+func newCluster(t *testing.T, taskMS int) *cluster {
+	dsn := pgtest.DSN(t)
+	st, err := postgres.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	c := &cluster{t: t, bin: testpipes(t), store: st, procs: map[string]*exec.Cmd{},
+		env: append(os.Environ(), "WEIR_STORE="+dsn, "WEIR_BLOB=file://"+t.TempDir(), fmt.Sprintf("WEIR_TEST_TASK_MS=%d", taskMS))}
+	t.Cleanup(func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, p := range c.procs {
+			p.Process.Kill()
+			p.Wait()
+		}
+	})
+	return c
+}
+
+func (c *cluster) weir(args ...string) string {
+	c.t.Helper()
+	cmd := exec.Command(c.bin, args...)
+	cmd.Env = c.env
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		c.t.Fatalf("weir %v: %v\n%s", args, err, out)
+	}
+	return string(out)
+}
+
+func (c *cluster) startWorker(id string, extra ...string) {
+	c.t.Helper()
+	cmd := exec.Command(c.bin, append([]string{"worker", "--id", id, "--lease-timeout", "2s", "--poll", "100ms", "-c", "2"}, extra...)...)
+	cmd.Env = c.env
+	cmd.Stderr = &prefixWriter{t: c.t, prefix: id}
+	if err := cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	c.mu.Lock()
+	c.procs[id] = cmd
+	c.mu.Unlock()
+}
+
+func (c *cluster) signal(id string, sig syscall.Signal) *os.ProcessState {
+	c.t.Helper()
+	c.mu.Lock()
+	cmd := c.procs[id]
+	delete(c.procs, id)
+	c.mu.Unlock()
+	cmd.Process.Signal(sig)
+	cmd.Wait()
+	return cmd.ProcessState
+}
+
+// waitFor polls the store until cond holds, failing after a minute.
+func (c *cluster) waitFor(what string, cond func() bool) {
+	c.t.Helper()
+	deadline := time.Now().Add(2 * time.Minute)
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("timed out waiting for %s", what)
+		}
+		<-tick.C
+	}
+}
+
+func (c *cluster) running(worker string) bool {
+	tasks, err := c.store.TaskList(context.Background(), store.TaskListParams{State: store.TaskRunning})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for _, tk := range tasks {
+		if tk.Worker == worker {
+			return true
+		}
+	}
+	return false
+}
+
+type prefixWriter struct {
+	t      *testing.T
+	prefix string
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) {
+	if testing.Verbose() {
+		fmt.Fprintf(os.Stderr, "%s| %s", p.prefix, b)
+	}
+	return len(b), nil
+}
+
+// TestWorkersSurviveSIGKILL: three worker processes run a 270-task run
+// while workers are killed mid-task and restarted. Every partition is
+// promoted exactly once, by the attempt that finished its task.
+func TestWorkersSurviveSIGKILL(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test")
+	}
+	c := newCluster(t, 30)
+	c.weir("materialize", "--select", "*", "--partition-range", "2024-01-01...2024-03-30")
+	for _, id := range []string{"w1", "w2", "w3"} {
+		c.startWorker(id)
+	}
+	for kill := 0; kill < 4; kill++ {
+		id := fmt.Sprintf("w%d", kill%3+1)
+		c.waitFor(id+" running a task", func() bool { return c.running(id) })
+		if st := c.signal(id, syscall.SIGKILL); st.Success() {
+			t.Fatalf("%s was not killed", id)
+		}
+		c.startWorker(id)
+	}
+	ctx := context.Background()
+	c.waitFor("the run to finish", func() bool {
+		run, err := c.store.RunGet(ctx, 1)
+		return err == nil && run.Status != store.RunRunning
+	})
+	for _, id := range []string{"w1", "w2", "w3"} {
+		if st := c.signal(id, syscall.SIGTERM); !st.Success() {
+			t.Errorf("%s exited %v after SIGTERM", id, st)
+		}
+	}
+	run, _ := c.store.RunGet(ctx, 1)
+	if run.Status != store.RunSucceeded || run.Tasks[store.TaskSucceeded] != 270 {
+		t.Fatalf("run %+v", run)
+	}
+	tasks, _ := c.store.TaskList(ctx, store.TaskListParams{RunID: 1})
+	byID := map[int64]*store.Task{}
+	retried := 0
+	for _, tk := range tasks {
+		byID[tk.ID] = tk
+		if tk.Attempt > 1 {
+			retried++
+			_, attempts, _ := c.store.TaskGet(ctx, tk.ID)
+			if attempts[0].State != store.TaskFailed && attempts[0].State != store.AttemptReleased {
+				t.Errorf("task %d: first of %d attempts is %s", tk.ID, len(attempts), attempts[0].State)
+			}
+		}
+	}
+	if retried == 0 {
+		t.Error("no task shows an extra attempt, though workers were killed mid-task")
+	}
+	for _, asset := range []string{"extract", "transform", "load"} {
+		mats, _ := c.store.MaterializationList(ctx, store.MaterializationListParams{Asset: asset, Limit: 1000})
+		status, _ := c.store.PartitionStatusList(ctx, asset)
+		if len(mats) != 90 || len(status) != 90 {
+			t.Fatalf("%s: %d materializations and %d partitions, want 90 each (exactly once)", asset, len(mats), len(status))
+		}
+		current := map[string]string{}
+		for _, s := range status {
+			current[s.PartitionKey] = s.Version
+		}
+		for _, m := range mats {
+			tk := byID[m.TaskID]
+			if m.Attempt != tk.Attempt || current[m.PartitionKey] != m.Version {
+				t.Errorf("%s %s: promoted by attempt %d of task %d (final attempt %d); current %s, promoted %s",
+					asset, m.PartitionKey, m.Attempt, m.TaskID, tk.Attempt, current[m.PartitionKey], m.Version)
+			}
+		}
+	}
+	t.Logf("%d of %d tasks needed more than one attempt", retried, len(tasks))
+}
+
+// TestWorkerSIGTERMFinishesTheRunningTask: SIGTERM mid-task lets the task
+// finish, releases nothing, and the worker exits 0.
+func TestWorkerSIGTERMFinishesTheRunningTask(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test")
+	}
+	c := newCluster(t, 600)
+	c.weir("materialize", "--select", "extract", "--partition", "2024-01-01")
+	c.startWorker("w1", "--grace", "1m")
+	c.waitFor("w1 running the task", func() bool { return c.running("w1") })
+	if st := c.signal("w1", syscall.SIGTERM); !st.Success() {
+		t.Fatalf("worker exited %v after SIGTERM", st)
+	}
+	tasks, _ := c.store.TaskList(context.Background(), store.TaskListParams{RunID: 1})
+	_, attempts, _ := c.store.TaskGet(context.Background(), tasks[0].ID)
+	if tasks[0].State != store.TaskSucceeded || len(attempts) != 1 || attempts[0].State != store.TaskSucceeded {
+		t.Fatalf("task %+v attempts %+v", tasks[0], attempts)
+	}
+}

@@ -1,0 +1,48 @@
+// Command testpipes is weir's command line over a three-asset chain whose
+// tasks take WEIR_TEST_TASK_MS milliseconds (default 20) of simulated work.
+// The multi-process tests build and run it as real workers.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/weir-dev/weir/cmd/weir/weircli"
+	"github.com/weir-dev/weir/partitions"
+	"github.com/weir-dev/weir/pipelines"
+)
+
+func main() {
+	ms, _ := strconv.Atoi(os.Getenv("WEIR_TEST_TASK_MS"))
+	if ms <= 0 {
+		ms = 20
+	}
+	days := partitions.MustTimeWindow(partitions.TimeWindowOpts{Grain: partitions.Daily, Start: "2024-01-01"})
+	work := func(ctx context.Context, t *pipelines.Task) error {
+		select {
+		case <-time.After(time.Duration(ms) * time.Millisecond): // the work
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		for _, k := range t.Keys {
+			w, err := t.Output.Create(ctx, k, "out.txt")
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(w, "%s %s\n", t.Asset.Key, k)
+			if err := w.Close(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	retry := pipelines.RetryPolicy{MaxAttempts: 5, InitialBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}
+	weircli.Main(
+		&pipelines.Asset{Key: "extract", Partitions: days, Pool: "warehouse", Retry: retry, Compute: work},
+		&pipelines.Asset{Key: "transform", Partitions: days, Deps: []pipelines.Dep{pipelines.On("extract")}, Pool: "warehouse", Retry: retry, Compute: work},
+		&pipelines.Asset{Key: "load", Partitions: days, Deps: []pipelines.Dep{pipelines.On("transform")}, Pool: "warehouse", Retry: retry, Compute: work},
+	)
+}
