@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"os/signal"
 	"strings"
@@ -153,8 +154,16 @@ blob root); --store and --blob (or WEIR_STORE and WEIR_BLOB) point elsewhere.`,
 	pf.StringVar(&a.blob, "blob", envOr(a.cfg.Getenv, "WEIR_BLOB", DefaultBlob), "object storage URL for outputs (file://DIR, mem://)")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format of read commands: table or json")
 	root.AddCommand(a.validateCommand(), a.assetsCommand(), a.materializeCommand(), a.runsCommand(), a.partitionsCommand(),
-		a.workerCommand(), a.tasksCommand(), a.poolsCommand())
+		a.workerCommand(), a.tasksCommand(), a.poolsCommand(), a.benchCommand())
 	return root
+}
+
+// redactURL hides a password in a URL.
+func redactURL(s string) string {
+	if u, err := url.Parse(s); err == nil {
+		return u.Redacted()
+	}
+	return s
 }
 
 func envOr(getenv func(string) string, key, def string) string {

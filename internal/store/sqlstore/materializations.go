@@ -59,6 +59,9 @@ func (s *Store) MaterializationPromote(ctx context.Context, p store.Materializat
 		return nil, fmt.Errorf("promote %s (task %d): %w", p.Asset, p.TaskID, err)
 	}
 	s.waker.Notify()
+	if err := s.finishRunIfDone(ctx, res, p.PromotedAt); err != nil {
+		return res, fmt.Errorf("finish run of task %d: %w", p.TaskID, err)
+	}
 	return res, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/weir-dev/weir/internal/store"
 )
@@ -43,8 +44,10 @@ func (s *Store) queryTasks(ctx context.Context, q querier, query string, args ..
 	return out, rows.Err()
 }
 
+// querier is a *sql.DB or a *sql.Tx.
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // TaskLeaseMany leases runnable tasks within pool quotas.
@@ -197,6 +200,9 @@ func (s *Store) TaskFinish(ctx context.Context, p store.TaskFinishParams) (*stor
 	if p.State == store.TaskSucceeded {
 		s.waker.Notify()
 	}
+	if err := s.finishRunIfDone(ctx, res, p.At); err != nil {
+		return res, fmt.Errorf("finish run of task %d: %w", p.ID, err)
+	}
 	return res, nil
 }
 
@@ -240,10 +246,8 @@ func (s *Store) finish(ctx context.Context, tx *sql.Tx, p store.TaskFinishParams
 		if res.Skipped, err = s.skipDownstream(ctx, tx, t.ID, ranges, p); err != nil {
 			return nil, err
 		}
-	case store.TaskPending:
-		return res, nil // a retry: the run goes on
 	}
-	return res, s.finishRunIfDone(ctx, tx, t.RunID, p, res)
+	return res, nil
 }
 
 // skipDownstream skips the pending tasks downstream of failed, transitively.
@@ -285,50 +289,55 @@ func (s *Store) skipDownstream(ctx context.Context, tx *sql.Tx, failed int64, fr
 }
 
 // finishRunIfDone ends the run when no task of it is pending or running.
-//
-// Two workers finishing a run's last two tasks at once would each see the
-// other's task still running (under READ COMMITTED) and neither would end
-// the run. So once no task is pending, the check takes the run row's lock
-// first: the second finisher waits for the first to commit and then sees
-// it. While tasks are pending the lock is not needed (their finishers come
-// later), which keeps finishes of a busy run from queueing on one row.
-func (s *Store) finishRunIfDone(ctx context.Context, tx *sql.Tx, runID int64, p store.TaskFinishParams, res *store.TaskFinishResult) error {
-	var pending, open, bad int64
-	if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM tasks WHERE run_id = ? AND state = 'pending'`), runID).Scan(&pending); err != nil {
-		return err
-	}
-	if pending > 0 {
+// It runs after the transaction that finished a task has committed, in a
+// transaction of its own: checked inside the finishing transaction, two
+// workers ending a run's last tasks at once could each see the other's task
+// still open (under READ COMMITTED) and neither would end the run. After
+// commit, the last finisher to commit sees every other finish.
+func (s *Store) finishRunIfDone(ctx context.Context, res *store.TaskFinishResult, at time.Time) error {
+	if res == nil || res.Task == nil || res.Task.State == store.TaskPending {
 		return nil
 	}
-	var status string
-	if err := tx.QueryRowContext(ctx, s.q(`SELECT status FROM runs WHERE id = ?`+s.d.ForUpdate), runID).Scan(&status); err != nil {
-		return err
+	runID := res.Task.RunID
+	open := func(q querier) (bool, error) {
+		var one int
+		err := q.QueryRowContext(ctx, s.q(`SELECT 1 FROM tasks WHERE run_id = ? AND state IN ('pending', 'running') LIMIT 1`), runID).Scan(&one)
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, nil
+		}
+		return err == nil, err
 	}
-	if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM tasks WHERE run_id = ? AND state IN ('pending', 'running')`), runID).Scan(&open); err != nil {
-		return err
+	if o, err := open(s.db); o || err != nil {
+		return s.mapErr(err)
 	}
-	if open > 0 || status != string(store.RunRunning) {
-		return nil
-	}
-	if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM tasks WHERE run_id = ? AND state = 'failed'`), runID).Scan(&bad); err != nil {
-		return err
-	}
-	final, msg := store.RunSucceeded, ""
-	if bad > 0 {
-		var all int64
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM tasks WHERE run_id = ?`), runID).Scan(&all); err != nil {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var status string
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT status FROM runs WHERE id = ?`+s.d.ForUpdate), runID).Scan(&status); err != nil {
 			return err
 		}
-		final, msg = store.RunFailed, fmt.Sprintf("%d of %d tasks failed", bad, all)
-	}
-	r, err := tx.ExecContext(ctx, s.q(`UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ? AND status = 'running'`), final, msg, s.t(p.At), runID)
-	if err != nil {
-		return err
-	}
-	if n, _ := r.RowsAffected(); n > 0 {
-		res.RunFinished, res.RunStatus = true, final
-	}
-	return nil
+		if o, err := open(tx); o || err != nil || status != string(store.RunRunning) {
+			return err
+		}
+		var bad, all int64
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM tasks WHERE run_id = ? AND state = 'failed'`), runID).Scan(&bad); err != nil {
+			return err
+		}
+		final, msg := store.RunSucceeded, ""
+		if bad > 0 {
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM tasks WHERE run_id = ?`), runID).Scan(&all); err != nil {
+				return err
+			}
+			final, msg = store.RunFailed, fmt.Sprintf("%d of %d tasks failed", bad, all)
+		}
+		r, err := tx.ExecContext(ctx, s.q(`UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ? AND status = 'running'`), final, msg, s.t(at), runID)
+		if err != nil {
+			return err
+		}
+		if n, _ := r.RowsAffected(); n > 0 {
+			res.RunFinished, res.RunStatus = true, final
+		}
+		return nil
+	})
 }
 
 // TaskRelease returns a leased task to pending. The released attempt does
@@ -397,6 +406,11 @@ func (s *Store) TaskReapExpired(ctx context.Context, p store.TaskReapExpiredPara
 	}
 	if len(out) > 0 {
 		s.waker.Notify()
+	}
+	for _, res := range out {
+		if err := s.finishRunIfDone(ctx, res, p.Now); err != nil {
+			return out, fmt.Errorf("reap expired leases: %w", err)
+		}
 	}
 	return out, nil
 }

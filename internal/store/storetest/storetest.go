@@ -317,7 +317,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		for i := range tasks {
 			tasks[i].pool = "warehouse"
 		}
-		insert(t, s, tasks...)
+		run, _ := insert(t, s, tasks...)
 		var held, peak, done atomic.Int64
 		var wg sync.WaitGroup
 		errs := make(chan error, 16)
@@ -363,11 +363,15 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if peak.Load() > quota {
 			t.Fatalf("%d leases held at once, quota %d", peak.Load(), quota)
 		}
+		// Leases and finishes interleaved to the end: the run must end.
+		if r, _ := s.RunGet(ctx, run.ID); r.Status != store.RunSucceeded {
+			t.Fatalf("run %s after all its tasks succeeded", r.Status)
+		}
 	})
 
 	t.Run("ConcurrentFinishersEndTheRun", func(t *testing.T) {
 		s := fresh(t)
-		for round := 0; round < 5; round++ {
+		for round := 0; round < 20; round++ {
 			run, _ := insert(t, s, make([]task, 8)...)
 			got := lease(t, s, store.TaskLeaseManyParams{Limit: 8, RunID: run.ID})
 			var wg sync.WaitGroup

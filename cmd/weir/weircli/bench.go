@@ -1,0 +1,75 @@
+package weircli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/weir-dev/weir/internal/store"
+	"github.com/weir-dev/weir/scheduler"
+)
+
+func (a *app) benchCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "bench", Short: "Measure weir on this machine"}
+	var o scheduler.BenchOpts
+	dispatch := &cobra.Command{
+		Use:   "dispatch --store URL [--tasks N] [--workers W]",
+		Short: "No-op tasks through the real queue: enqueue and completion rates, handoff latency",
+		Long: `dispatch enqueues --tasks independent no-op tasks (each writes one byte to an
+in-memory bucket, so leasing, audit and fenced promotion all run), has --workers
+workers (each with its own store connections, as on separate hosts) complete them,
+then runs a chain of --chain one-task assets and measures the time from an upstream
+task's promotion to its downstream task's start.
+
+It records its runs in the store (assets named bench_*): point --store at a
+scratch database or schema.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !cmd.Flags().Changed("store") && a.cfg.Getenv("WEIR_STORE") == "" {
+				return usageError(errors.New("weir bench dispatch writes bench runs to the store: give --store explicitly (a scratch database)"))
+			}
+			if o.Tasks < 1 || o.Workers < 1 || o.Concurrency < 1 || o.Chain < 2 {
+				return usageError(fmt.Errorf("--tasks, --workers and --concurrency must be at least 1 and --chain at least 2"))
+			}
+			ctx := cmd.Context()
+			st, err := a.openStore(ctx) // check the URL before measuring
+			if err != nil {
+				return err
+			}
+			st.Close()
+			o.Open = func(ctx context.Context) (store.Store, error) { return store.Open(ctx, a.store) }
+			o.Now = a.cfg.Clock.Now()
+			res, err := scheduler.BenchDispatch(ctx, o)
+			if err != nil {
+				return failedError(err)
+			}
+			if a.output == "json" {
+				return a.json(map[string]any{
+					"tasks": res.Tasks, "workers": res.Workers, "concurrency": res.Concurrency, "chain": res.Chain,
+					"enqueue_seconds": res.Enqueue.Seconds(), "enqueue_tasks_per_second": res.EnqueueRate(),
+					"complete_seconds": res.Complete.Seconds(), "complete_tasks_per_second": res.CompletionRate(),
+					"handoff_p50_ms": ms(res.Handoff(0.5)), "handoff_p95_ms": ms(res.Handoff(0.95)),
+				})
+			}
+			w := a.table()
+			fmt.Fprintf(w, "store:\t%s\n", redactURL(a.store))
+			fmt.Fprintf(w, "tasks:\t%d (workers %d × concurrency %d)\n", res.Tasks, res.Workers, res.Concurrency)
+			fmt.Fprintf(w, "enqueue:\t%.0f tasks/s (%s)\n", res.EnqueueRate(), res.Enqueue.Round(time.Millisecond))
+			fmt.Fprintf(w, "complete:\t%.0f tasks/s (%s)\n", res.CompletionRate(), res.Complete.Round(time.Millisecond))
+			fmt.Fprintf(w, "handoff:\tp50 %.2f ms, p95 %.2f ms (chain of %d)\n", ms(res.Handoff(0.5)), ms(res.Handoff(0.95)), res.Chain)
+			return w.Flush()
+		},
+	}
+	f := dispatch.Flags()
+	f.IntVar(&o.Tasks, "tasks", 10_000, "independent no-op tasks")
+	f.IntVar(&o.Workers, "workers", 1, "workers, each with its own store connections")
+	f.IntVarP(&o.Concurrency, "concurrency", "c", 8, "tasks running at once per worker")
+	f.IntVar(&o.Chain, "chain", 50, "length of the chain whose handoff latency is measured")
+	cmd.AddCommand(dispatch)
+	return cmd
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -1,0 +1,189 @@
+package scheduler
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"gocloud.dev/blob/memblob"
+
+	"github.com/weir-dev/weir/internal/store"
+	"github.com/weir-dev/weir/lineage"
+	"github.com/weir-dev/weir/partitions"
+	"github.com/weir-dev/weir/pipelines"
+)
+
+// BenchOpts configures BenchDispatch.
+type BenchOpts struct {
+	// Open opens one connection set to the store; each worker gets its own,
+	// as it would on its own host. Required.
+	Open func(ctx context.Context) (store.Store, error)
+	// Tasks is the number of independent no-op tasks. Defaults to 10,000.
+	Tasks int
+	// Workers is the number of workers. Defaults to 1.
+	Workers int
+	// Concurrency per worker. Defaults to 8.
+	Concurrency int
+	// Chain is the length of the chain of one-task assets whose handoff
+	// latency is measured. Defaults to 50.
+	Chain int
+	// Now stamps the bench runs.
+	Now time.Time
+}
+
+// BenchResult holds the figures of one BenchDispatch.
+type BenchResult struct {
+	Tasks, Workers, Concurrency, Chain int
+	// Enqueue is the time to plan, expand and store Tasks tasks.
+	Enqueue time.Duration
+	// Complete is the time from the first lease to the run's end.
+	Complete time.Duration
+	// Handoffs are upstream-promoted to downstream-started latencies.
+	Handoffs []time.Duration
+}
+
+// EnqueueRate returns tasks stored per second.
+func (r *BenchResult) EnqueueRate() float64 { return float64(r.Tasks) / r.Enqueue.Seconds() }
+
+// CompletionRate returns tasks completed per second.
+func (r *BenchResult) CompletionRate() float64 { return float64(r.Tasks) / r.Complete.Seconds() }
+
+// Handoff returns the q-quantile of the handoff latencies.
+func (r *BenchResult) Handoff(q float64) time.Duration {
+	if len(r.Handoffs) == 0 {
+		return 0
+	}
+	s := slices.Clone(r.Handoffs)
+	slices.Sort(s)
+	return s[min(len(s)-1, int(q*float64(len(s))))]
+}
+
+func (r *BenchResult) String() string {
+	return fmt.Sprintf("%d tasks, %d workers × %d: enqueue %.0f tasks/s (%s), complete %.0f tasks/s (%s); handoff over a chain of %d: p50 %s, p95 %s",
+		r.Tasks, r.Workers, r.Concurrency, r.EnqueueRate(), r.Enqueue.Round(time.Millisecond), r.CompletionRate(), r.Complete.Round(time.Millisecond),
+		r.Chain, r.Handoff(0.5).Round(10*time.Microsecond), r.Handoff(0.95).Round(10*time.Microsecond))
+}
+
+// BenchDispatch measures the queue with no-op tasks (each writes one byte
+// to an in-memory bucket, so the whole write-audit-promote path runs):
+// enqueue rate, completion rate with Workers workers, and the latency from
+// an upstream task's promotion to its downstream task's start.
+func BenchDispatch(ctx context.Context, o BenchOpts) (*BenchResult, error) {
+	if o.Tasks <= 0 {
+		o.Tasks = 10_000
+	}
+	if o.Concurrency <= 0 {
+		o.Concurrency = 8
+	}
+	if o.Chain <= 0 {
+		o.Chain = 50
+	}
+	o.Workers, o.Chain = max(o.Workers, 1), max(o.Chain, 2)
+	res := &BenchResult{Tasks: o.Tasks, Workers: o.Workers, Concurrency: o.Concurrency, Chain: o.Chain}
+	noop := func(ctx context.Context, t *pipelines.Task) error {
+		for _, k := range t.Keys {
+			w, err := t.Output.Create(ctx, k, "x")
+			if err != nil {
+				return err
+			}
+			w.Write([]byte{1})
+			if err := w.Close(); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	hours := partitions.MustTimeWindow(partitions.TimeWindowOpts{Grain: partitions.Hourly, Start: "2000-01-01"})
+	prefix := fmt.Sprintf("bench_%d_", o.Now.UnixNano())
+	assets := []*pipelines.Asset{{Key: prefix + "fanout", Partitions: hours, Compute: noop}}
+	for i := 0; i < o.Chain; i++ {
+		a := &pipelines.Asset{Key: fmt.Sprintf("%schain%03d", prefix, i), Compute: noop}
+		if i > 0 {
+			a.Deps = []pipelines.Dep{pipelines.On(fmt.Sprintf("%schain%03d", prefix, i-1))}
+		}
+		assets = append(assets, a)
+	}
+	graph := lineage.NewGraph(pipelines.MustDefinitions(assets...))
+	main, err := o.Open(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer main.Close()
+	bucket := memblob.OpenBucket(nil)
+	defer bucket.Close()
+	now := hours.Len(time.Now()) // the hours that exist
+	if int64(o.Tasks) > now {
+		return nil, fmt.Errorf("at most %d tasks", now)
+	}
+
+	enqueue := func(sel, parts string) (*store.Run, error) {
+		plan, err := (&Planner{Graph: graph, Status: main}).Plan(ctx, PlanRequest{Selection: sel, Partitions: parts}, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		g, err := plan.Expand()
+		if err != nil {
+			return nil, err
+		}
+		run, _, err := Enqueue(ctx, main, g, EnqueueOpts{Kind: "bench", CreatedBy: "weir bench", Now: o.Now})
+		return run, err
+	}
+	work := func(runID int64, onEvent func(Event)) (time.Duration, error) {
+		var stores []store.Store
+		for i := 0; i < o.Workers; i++ {
+			st, err := o.Open(ctx)
+			if err != nil {
+				return 0, err
+			}
+			defer st.Close()
+			stores = append(stores, st)
+		}
+		start := time.Now()
+		var wg sync.WaitGroup
+		errs := make([]error, o.Workers)
+		for i, st := range stores {
+			w := &Worker{Store: st, Bucket: bucket, Graph: graph, ID: fmt.Sprintf("bench-%d", i), Concurrency: o.Concurrency, RunID: runID,
+				PollInterval: 50 * time.Millisecond, OnEvent: onEvent}
+			wg.Go(func() { errs[i] = w.Run(ctx) })
+		}
+		wg.Wait()
+		return time.Since(start), errors.Join(errs...)
+	}
+
+	t0 := time.Now()
+	run, err := enqueue(prefix+"fanout", hours.Key(0)+partitions.RangeSep+hours.Key(int64(o.Tasks)-1))
+	if err != nil {
+		return nil, err
+	}
+	res.Enqueue = time.Since(t0)
+	if res.Complete, err = work(run.ID, nil); err != nil {
+		return nil, err
+	}
+
+	// The chain: each task starts when the one before is promoted.
+	var mu sync.Mutex
+	promoted := map[string]time.Time{}
+	chain, err := enqueue(prefix+"chain000+", "")
+	if err != nil {
+		return nil, err
+	}
+	_, err = work(chain.ID, func(ev Event) {
+		at := time.Now()
+		mu.Lock()
+		defer mu.Unlock()
+		switch ev.Kind {
+		case EventSucceeded:
+			promoted[ev.Asset] = at
+		case EventStarted:
+			var i int
+			fmt.Sscanf(ev.Asset[len(prefix):], "chain%03d", &i)
+			if up, ok := promoted[fmt.Sprintf("%schain%03d", prefix, i-1)]; ok && i > 0 {
+				res.Handoffs = append(res.Handoffs, at.Sub(up))
+			}
+		}
+	})
+	return res, err
+}
