@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"sync"
 
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
@@ -154,6 +155,8 @@ func openChecked(ctx context.Context, b *blob.Bucket, key string, f File) (io.Re
 	return &checkedReader{r: r, path: key, want: f, h: sha256.New()}, nil
 }
 
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
+
 // hashObject streams key and returns its size and SHA-256.
 func hashObject(ctx context.Context, b *blob.Bucket, key string) (int64, string, error) {
 	r, err := b.NewReader(ctx, key, nil)
@@ -165,7 +168,10 @@ func hashObject(ctx context.Context, b *blob.Bucket, key string) (int64, string,
 	}
 	defer r.Close()
 	h := sha256.New()
-	n, err := io.Copy(h, r)
+	buf := copyBufs.Get().(*[]byte)
+	defer copyBufs.Put(buf)
+	// Hide the reader's WriteTo: it would allocate its own buffer per file.
+	n, err := io.CopyBuffer(h, struct{ io.Reader }{r}, *buf)
 	if err != nil {
 		return 0, "", fmt.Errorf("read %s: %w", key, err)
 	}

@@ -18,38 +18,32 @@ func (s *Store) MaterializationPromote(ctx context.Context, p store.Materializat
 		if err != nil {
 			return err
 		}
-		insMat, err := tx.PrepareContext(ctx, s.q(`INSERT INTO materializations (asset, partition_key, version, run_id, task_id, attempt, code_version,
-			manifest_sha256, files, bytes, started_at, promoted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`))
-		if err != nil {
-			return err
-		}
-		defer insMat.Close()
-		insIn, err := tx.PrepareContext(ctx, s.q(`INSERT INTO materialization_inputs (materialization_id, upstream_asset, upstream_partition, upstream_version) VALUES (?, ?, ?, ?)`))
-		if err != nil {
-			return err
-		}
-		defer insIn.Close()
-		upsert, err := tx.PrepareContext(ctx, s.q(`INSERT INTO asset_partitions (asset, partition_key, materialization_id, version, manifest_sha256, failed, failed_run_id, error, updated_at)
-			VALUES (?, ?, ?, ?, ?, FALSE, 0, '', ?)
-			ON CONFLICT (asset, partition_key) DO UPDATE SET materialization_id = excluded.materialization_id, version = excluded.version,
-				manifest_sha256 = excluded.manifest_sha256, failed = FALSE, failed_run_id = 0, error = '', updated_at = excluded.updated_at`))
-		if err != nil {
-			return err
-		}
-		defer upsert.Close()
+		// Plain statements, not prepared ones: most promotions are one
+		// partition, and preparing costs round trips.
 		at := s.t(p.PromotedAt)
 		for _, pp := range p.Partitions {
 			var id int64
-			if err := insMat.QueryRowContext(ctx, p.Asset, pp.Key, pp.Version, p.RunID, p.TaskID, p.Attempt, p.CodeVersion, pp.ManifestSHA256,
+			if err := tx.QueryRowContext(ctx, s.q(`INSERT INTO materializations (asset, partition_key, version, run_id, task_id, attempt, code_version,
+				manifest_sha256, files, bytes, started_at, promoted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+				p.Asset, pp.Key, pp.Version, p.RunID, p.TaskID, p.Attempt, p.CodeVersion, pp.ManifestSHA256,
 				pp.Files, pp.Bytes, s.t(p.StartedAt), at).Scan(&id); err != nil {
 				return err
 			}
-			for _, in := range pp.Inputs {
-				if _, err := insIn.ExecContext(ctx, id, in.Asset, in.PartitionKey, in.Version); err != nil {
+			if len(pp.Inputs) > 0 {
+				args := make([]any, 0, 4*len(pp.Inputs))
+				for _, in := range pp.Inputs {
+					args = append(args, id, in.Asset, in.PartitionKey, in.Version)
+				}
+				if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO materialization_inputs (materialization_id, upstream_asset, upstream_partition, upstream_version)
+					VALUES `+rowsOf(len(pp.Inputs), 4)), args...); err != nil {
 					return err
 				}
 			}
-			if _, err := upsert.ExecContext(ctx, p.Asset, pp.Key, id, pp.Version, pp.ManifestSHA256, at); err != nil {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO asset_partitions (asset, partition_key, materialization_id, version, manifest_sha256, failed, failed_run_id, error, updated_at)
+				VALUES (?, ?, ?, ?, ?, FALSE, 0, '', ?)
+				ON CONFLICT (asset, partition_key) DO UPDATE SET materialization_id = excluded.materialization_id, version = excluded.version,
+					manifest_sha256 = excluded.manifest_sha256, failed = FALSE, failed_run_id = 0, error = '', updated_at = excluded.updated_at`),
+				p.Asset, pp.Key, id, pp.Version, pp.ManifestSHA256, at); err != nil {
 				return err
 			}
 		}
