@@ -27,3 +27,13 @@ func TestUnreachable(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+func BenchmarkLeaseBatch(b *testing.B) {
+	storetest.BenchmarkLeaseBatch(b, func(b *testing.B) store.Store {
+		s, err := postgres.Open(context.Background(), pgtest.DSN(b)+"&sslmode=disable")
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
+	})
+}

@@ -45,3 +45,13 @@ func TestOpenURL(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkLeaseBatch(b *testing.B) {
+	storetest.BenchmarkLeaseBatch(b, func(b *testing.B) store.Store {
+		s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "state.db"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return s
+	})
+}
