@@ -151,12 +151,21 @@ func (a *app) materialize(cmd *cobra.Command, o materializeOpts) error {
 		}
 		if plan.Empty() {
 			var queued int64
+			runs := map[int64]bool{}
+			var ids []string
 			for _, ap := range plan.Assets {
 				queued += ap.InFlight.Len()
+				for _, id := range ap.InFlightRuns {
+					if !runs[id] {
+						runs[id] = true
+						ids = append(ids, fmt.Sprint(id))
+					}
+				}
 			}
 			if queued > 0 {
 				a.printPlan(pj)
-				fmt.Fprintf(a.cfg.Stdout, "nothing new to run: %s already queued in other runs, the rest fresh\n", plural(queued, "partition"))
+				fmt.Fprintf(a.cfg.Stdout, "nothing new to run: %s already queued in run %s, the rest fresh (weir runs resume %s runs it here, or start weir worker)\n",
+					plural(queued, "partition"), strings.Join(ids, ", "), ids[0])
 				return nil
 			}
 			fmt.Fprintf(a.cfg.Stdout, "nothing to run: all %s of %s are fresh (--reprocess all runs them again)\n",
