@@ -1,6 +1,7 @@
 package weircli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -57,23 +58,17 @@ func (a *app) runsCommand() *cobra.Command {
 		Short: "Show a run: request, status, tasks per asset, failures",
 		Args:  exactArgs(1, "one run id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseInt(args[0], 10, 64)
-			if err != nil || id < 1 {
-				return usageError(fmt.Errorf("run id %q is not a positive whole number", args[0]))
-			}
 			ctx := cmd.Context()
 			st, err := a.openStore(ctx)
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			run, err := st.RunGet(ctx, id)
-			if errors.Is(err, store.ErrNotFound) {
-				return usageError(fmt.Errorf("run %d does not exist (weir runs list shows the runs)", id))
-			}
+			run, err := a.run(ctx, st, args[0])
 			if err != nil {
-				return failedError(err)
+				return err
 			}
+			id := run.ID
 			tasks, err := st.TaskList(ctx, store.TaskListParams{RunID: id})
 			if err != nil {
 				return failedError(err)
@@ -88,10 +83,6 @@ func (a *app) runsCommand() *cobra.Command {
 		Short: "Run the rest of a queued or interrupted run in this process",
 		Args:  exactArgs(1, "one run id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseInt(args[0], 10, 64)
-			if err != nil || id < 1 {
-				return usageError(fmt.Errorf("run id %q is not a positive whole number", args[0]))
-			}
 			ctx := cmd.Context()
 			g, err := a.graph()
 			if err != nil {
@@ -102,13 +93,11 @@ func (a *app) runsCommand() *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			run, err := st.RunGet(ctx, id)
-			if errors.Is(err, store.ErrNotFound) {
-				return usageError(fmt.Errorf("run %d does not exist (weir runs list shows the runs)", id))
-			}
+			run, err := a.run(ctx, st, args[0])
 			if err != nil {
-				return failedError(err)
+				return err
 			}
+			id := run.ID
 			if run.Status != store.RunRunning {
 				return usageError(fmt.Errorf("run %d has finished (%s); nothing to resume", id, run.Status))
 			}
@@ -129,6 +118,31 @@ func (a *app) runsCommand() *cobra.Command {
 	resume.Flags().IntVarP(&concurrency, "concurrency", "c", 4, "tasks running at once")
 	cmd.AddCommand(list, show, resume)
 	return cmd
+}
+
+// parseID reads a positive id given on the command line.
+func parseID(kind, arg string) (int64, error) {
+	id, err := strconv.ParseInt(arg, 10, 64)
+	if err != nil || id < 1 {
+		return 0, usageError(fmt.Errorf("%s id %q is not a positive whole number", kind, arg))
+	}
+	return id, nil
+}
+
+// run loads the run named on the command line; a missing one is bad input.
+func (a *app) run(ctx context.Context, st store.Store, arg string) (*store.Run, error) {
+	id, err := parseID("run", arg)
+	if err != nil {
+		return nil, err
+	}
+	run, err := st.RunGet(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, usageError(fmt.Errorf("run %d does not exist (weir runs list shows the runs)", id))
+	}
+	if err != nil {
+		return nil, failedError(err)
+	}
+	return run, nil
 }
 
 type runJSON struct {

@@ -59,9 +59,9 @@ func (a *app) tasksCommand() *cobra.Command {
 		Short: "Show a task with every attempt: worker, timings, errors",
 		Args:  exactArgs(1, "one task id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseInt(args[0], 10, 64)
-			if err != nil || id < 1 {
-				return usageError(fmt.Errorf("task id %q is not a positive whole number", args[0]))
+			id, err := parseID("task", args[0])
+			if err != nil {
+				return err
 			}
 			st, err := a.openStore(cmd.Context())
 			if err != nil {
