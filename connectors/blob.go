@@ -9,16 +9,22 @@ import (
 	"strings"
 
 	"gocloud.dev/blob"
-	_ "gocloud.dev/blob/fileblob" // file://
-	_ "gocloud.dev/blob/memblob"  // mem://
+	_ "gocloud.dev/blob/azureblob" // azblob://
+	_ "gocloud.dev/blob/fileblob"  // file://
+	_ "gocloud.dev/blob/gcsblob"   // gs://
+	_ "gocloud.dev/blob/memblob"   // mem://
+	_ "gocloud.dev/blob/s3blob"    // s3://
 )
 
 // BlobSchemes lists the object-storage URL schemes weir opens.
-var BlobSchemes = []string{"file", "mem"}
+var BlobSchemes = []string{"file", "mem", "s3", "gs", "azblob"}
 
 // OpenBucket opens the bucket at rawURL: file://DIR (a relative DIR is
-// taken from the working directory and created if missing) or mem://. The
-// bucket's own query options pass through to gocloud.dev/blob.
+// taken from the working directory and created if missing), mem://,
+// s3://BUCKET, gs://BUCKET or azblob://CONTAINER. Query options pass through
+// to gocloud.dev/blob's URL openers (for S3: region, endpoint,
+// use_path_style, disable_https; credentials come from the environment, as
+// with the cloud providers' own tools).
 func OpenBucket(ctx context.Context, rawURL string) (*blob.Bucket, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme == "" {
@@ -27,7 +33,7 @@ func OpenBucket(ctx context.Context, rawURL string) (*blob.Bucket, error) {
 	switch u.Scheme {
 	case "file":
 		return openFile(ctx, u)
-	case "mem":
+	case "mem", "s3", "gs", "azblob":
 		b, err := blob.OpenBucket(ctx, rawURL)
 		if err != nil {
 			return nil, fmt.Errorf("open blob %s: %w", rawURL, err)

@@ -8,10 +8,10 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/array"
-	"gocloud.dev/blob/memblob"
 
 	"github.com/weir-dev/weir/connectors"
 	"github.com/weir-dev/weir/examples/nightly"
+	"github.com/weir-dev/weir/internal/blobtest"
 	"github.com/weir-dev/weir/internal/clock"
 	"github.com/weir-dev/weir/internal/store"
 	"github.com/weir-dev/weir/internal/store/sqlite"
@@ -32,16 +32,26 @@ func TestGenerateOrdersIsDeterministic(t *testing.T) {
 	}
 }
 
-// TestPipelineComputesRevenue runs the whole example over 9 days and checks
-// DuckDB's revenue against the same numbers computed in Go.
+// TestPipelineComputesRevenue runs the whole example over 9 days on every
+// blob backend and checks DuckDB's revenue against the same numbers computed
+// in Go.
 func TestPipelineComputesRevenue(t *testing.T) {
+	for scheme, u := range blobtest.URLs(t) {
+		t.Run(scheme, func(t *testing.T) { testPipeline(t, u) })
+	}
+}
+
+func testPipeline(t *testing.T, bucketURL string) {
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "state.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	bucket := memblob.OpenBucket(nil)
+	bucket, err := connectors.OpenBucket(ctx, bucketURL)
+	if err != nil {
+		t.Fatal(err)
+	}
 	defer bucket.Close()
 	g := lineage.NewGraph(nightly.Definitions())
 	plan, err := (&scheduler.Planner{Graph: g, Status: st}).Plan(ctx, scheduler.PlanRequest{Selection: "*", Partitions: "2024-01-01...2024-01-09"},
@@ -59,6 +69,15 @@ func TestPipelineComputesRevenue(t *testing.T) {
 	}
 	if res.Status != store.RunSucceeded || res.Succeeded != 36 {
 		t.Fatalf("run %+v", res)
+	}
+	// The published layout: a pointer to a version whose manifest lists
+	// the files.
+	ptr, err := verify.ReadPointer(ctx, bucket, "revenue_7d", "2024-01-09")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verify.ReadManifest(ctx, bucket, "revenue_7d", "2024-01-09", ptr.Version, ptr.ManifestSHA256); err != nil {
+		t.Fatal(err)
 	}
 
 	// Go's answer for 2024-01-03..2024-01-09 in EUR.

@@ -1,0 +1,133 @@
+package scheduler_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"gocloud.dev/blob"
+
+	"github.com/weir-dev/weir/connectors"
+	"github.com/weir-dev/weir/internal/blobtest"
+	"github.com/weir-dev/weir/internal/store"
+	"github.com/weir-dev/weir/internal/store/sqlite"
+	"github.com/weir-dev/weir/lineage"
+	"github.com/weir-dev/weir/pipelines"
+	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/verify"
+)
+
+// TestCorruptionBeforeAuditIsCaught: a byte of a staged file flips between
+// compute and the audit. The audit names the file and both checksums, the
+// partition is not promoted, and the previous version stays current and
+// readable. On every backend.
+func TestCorruptionBeforeAuditIsCaught(t *testing.T) {
+	for scheme, u := range blobtest.URLs(t) {
+		t.Run(scheme, func(t *testing.T) {
+			ctx := context.Background()
+			st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "state.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			bucket, err := connectors.OpenBucket(ctx, u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer bucket.Close()
+			var run atomic.Int32
+			graph := lineage.NewGraph(pipelines.MustDefinitions(&pipelines.Asset{Key: "a", Partitions: daily,
+				Compute: func(ctx context.Context, task *pipelines.Task) error {
+					n := run.Load()
+					w, err := task.Output.Create(ctx, task.Keys[0], "data.txt")
+					if err != nil {
+						return err
+					}
+					fmt.Fprintf(w, "version %d", n)
+					if err := w.Close(); err != nil {
+						return err
+					}
+					if n == 2 {
+						return flipStaged(ctx, bucket, "a/"+task.Keys[0]+"/")
+					}
+					return nil
+				}}))
+			materialize := func(reprocess scheduler.Reprocess) *scheduler.Result {
+				run.Add(1)
+				plan, err := (&scheduler.Planner{Graph: graph, Status: st}).Plan(ctx, scheduler.PlanRequest{Selection: "a", Partitions: "2024-01-01", Reprocess: reprocess}, t0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				g, _ := plan.Expand()
+				res, err := (&scheduler.Executor{Store: st, Bucket: bucket}).Run(ctx, g, scheduler.RunOpts{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return res
+			}
+			if res := materialize(scheduler.ReprocessMissing); res.Status != store.RunSucceeded {
+				t.Fatalf("first run %+v", res)
+			}
+			before, _ := st.PartitionCurrentList(ctx, "a", []string{"2024-01-01"})
+			res := materialize(scheduler.ReprocessAll)
+			if res.Status != store.RunFailed || len(res.Failures) != 1 {
+				t.Fatalf("corrupted run %+v", res)
+			}
+			msg := res.Failures[0].Err
+			if !strings.Contains(msg, "checksum mismatch") || !strings.Contains(msg, "/data.txt") || strings.Count(msg, "sha256") < 1 {
+				t.Fatalf("error does not name the file and checksums: %s", msg)
+			}
+			after, _ := st.PartitionCurrentList(ctx, "a", []string{"2024-01-01"})
+			if after[0].Version != before[0].Version {
+				t.Fatalf("current version moved from %s to %s", before[0].Version, after[0].Version)
+			}
+			ptr, err := verify.ReadPointer(ctx, bucket, "a", "2024-01-01")
+			if err != nil || ptr.Version != before[0].Version {
+				t.Fatalf("pointer %+v %v", ptr, err)
+			}
+			in := verify.NewInput(bucket, "a", []verify.PartitionVersion{{Key: "2024-01-01", Version: after[0].Version, ManifestSHA256: after[0].ManifestSHA256}})
+			r, err := in.Open(ctx, "2024-01-01", "data.txt")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			if b, err := io.ReadAll(r); err != nil || string(b) != "version 1" {
+				t.Fatalf("previous version reads %q, %v", b, err)
+			}
+		})
+	}
+}
+
+// flipStaged flips the first byte of every data file under prefix that no
+// pointer references: the attempt's staged files.
+func flipStaged(ctx context.Context, b *blob.Bucket, prefix string) error {
+	current := ""
+	if ptr, err := verify.ReadPointer(ctx, b, "a", strings.TrimSuffix(strings.TrimPrefix(prefix, "a/"), "/")); err == nil {
+		current = ptr.Version
+	}
+	it := b.List(&blob.ListOptions{Prefix: prefix})
+	for {
+		obj, err := it.Next(ctx)
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !strings.HasSuffix(obj.Key, "/data.txt") || (current != "" && strings.Contains(obj.Key, "/"+current+"/")) {
+			continue
+		}
+		data, err := b.ReadAll(ctx, obj.Key)
+		if err != nil {
+			return err
+		}
+		data[0] ^= 0xff
+		if err := b.WriteAll(ctx, obj.Key, data, nil); err != nil {
+			return err
+		}
+	}
+}
