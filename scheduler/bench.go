@@ -131,7 +131,7 @@ func BenchDispatch(ctx context.Context, o BenchOpts) (*BenchResult, error) {
 		run, _, err := Enqueue(ctx, main, g, EnqueueOpts{Kind: "bench", CreatedBy: "weir bench", Now: o.Now})
 		return run, err
 	}
-	work := func(runID int64, onEvent func(Event)) (time.Duration, error) {
+	work := func(runID int64) (time.Duration, error) {
 		var stores []store.Store
 		for i := 0; i < o.Workers; i++ {
 			st, err := o.Open(ctx)
@@ -146,7 +146,7 @@ func BenchDispatch(ctx context.Context, o BenchOpts) (*BenchResult, error) {
 		errs := make([]error, o.Workers)
 		for i, st := range stores {
 			w := &Worker{Store: st, Bucket: bucket, Graph: graph, ID: fmt.Sprintf("bench-%d", i), Concurrency: o.Concurrency, RunID: runID,
-				PollInterval: 50 * time.Millisecond, OnEvent: onEvent}
+				PollInterval: 50 * time.Millisecond}
 			wg.Go(func() { errs[i] = w.Run(ctx) })
 		}
 		wg.Wait()
@@ -159,31 +159,37 @@ func BenchDispatch(ctx context.Context, o BenchOpts) (*BenchResult, error) {
 		return nil, err
 	}
 	res.Enqueue = time.Since(t0)
-	if res.Complete, err = work(run.ID, nil); err != nil {
+	if res.Complete, err = work(run.ID); err != nil {
 		return nil, err
 	}
 
-	// The chain: each task starts when the one before is promoted.
-	var mu sync.Mutex
-	promoted := map[string]time.Time{}
+	// The chain: each task starts when the one before is promoted. The
+	// latency comes from the store's own timestamps (promoted_at of the
+	// upstream, started_at of the downstream lease), not from events, which
+	// a fast downstream start can overtake.
 	chain, err := enqueue(prefix+"chain000+", "")
 	if err != nil {
 		return nil, err
 	}
-	_, err = work(chain.ID, func(ev Event) {
-		at := time.Now()
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev.Kind {
-		case EventSucceeded:
-			promoted[ev.Asset] = at
-		case EventStarted:
-			var i int
-			fmt.Sscanf(ev.Asset[len(prefix):], "chain%03d", &i)
-			if up, ok := promoted[fmt.Sprintf("%schain%03d", prefix, i-1)]; ok && i > 0 {
-				res.Handoffs = append(res.Handoffs, at.Sub(up))
-			}
+	if _, err := work(chain.ID); err != nil {
+		return nil, err
+	}
+	tasks, err := main.TaskList(ctx, store.TaskListParams{RunID: chain.ID})
+	if err != nil {
+		return nil, err
+	}
+	started := map[string]time.Time{}
+	for _, t := range tasks {
+		started[t.Asset] = t.StartedAt
+	}
+	for i := 1; i < o.Chain; i++ {
+		up, err := main.MaterializationList(ctx, store.MaterializationListParams{Asset: fmt.Sprintf("%schain%03d", prefix, i-1), Limit: 1})
+		if err != nil {
+			return nil, err
 		}
-	})
-	return res, err
+		if len(up) == 1 {
+			res.Handoffs = append(res.Handoffs, started[fmt.Sprintf("%schain%03d", prefix, i)].Sub(up[0].PromotedAt))
+		}
+	}
+	return res, nil
 }

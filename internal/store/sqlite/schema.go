@@ -44,6 +44,7 @@ CREATE TABLE tasks (
 );
 CREATE INDEX tasks_run_state ON tasks (run_id, state);
 CREATE INDEX tasks_ready ON tasks (priority DESC, rank, id) WHERE state = 'pending' AND waiting = 0;
+CREATE INDEX tasks_ready_run ON tasks (run_id, priority DESC, rank, id) WHERE state = 'pending' AND waiting = 0;
 CREATE INDEX tasks_running ON tasks (lease_expires_at) WHERE state = 'running';
 CREATE INDEX tasks_pool_running ON tasks (pool) WHERE state = 'running';
 CREATE INDEX tasks_asset_active ON tasks (asset) WHERE state IN ('pending', 'running');
