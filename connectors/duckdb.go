@@ -60,18 +60,31 @@ func (d *DuckDB) Close() error {
 // partition in keys of in, via read_parquet. A view of no partitions is an
 // error: DuckDB cannot infer a schema from nothing.
 func (d *DuckDB) ParquetView(ctx context.Context, view string, in Opener, keys []string, name string) error {
-	if len(keys) == 0 {
-		return fmt.Errorf("duckdb view %s: no partitions to read", view)
+	files := make([]PartitionFile, len(keys))
+	for i, k := range keys {
+		files[i] = PartitionFile{Key: k, Name: name}
 	}
-	paths := make([]string, 0, len(keys))
-	for _, key := range keys {
-		p, err := d.copyIn(ctx, in, key, name)
+	return d.ParquetFilesView(ctx, view, in, files)
+}
+
+// PartitionFile names one file of one partition.
+type PartitionFile struct{ Key, Name string }
+
+// ParquetFilesView creates (or replaces) view as the union of the given
+// Parquet files of in.
+func (d *DuckDB) ParquetFilesView(ctx context.Context, view string, in Opener, files []PartitionFile) error {
+	if len(files) == 0 {
+		return fmt.Errorf("duckdb view %s: no files to read", view)
+	}
+	paths := make([]string, 0, len(files))
+	for _, f := range files {
+		p, err := d.copyIn(ctx, in, f.Key, f.Name)
 		if err != nil {
 			return fmt.Errorf("duckdb view %s: %w", view, err)
 		}
 		paths = append(paths, sqlString(p))
 	}
-	q := fmt.Sprintf("CREATE OR REPLACE VIEW %s AS SELECT * FROM read_parquet([%s], union_by_name = true)", sqlIdent(view), strings.Join(paths, ", "))
+	q := fmt.Sprintf("CREATE OR REPLACE VIEW %s AS SELECT * FROM read_parquet([%s], union_by_name = true)", QuoteIdent(view), strings.Join(paths, ", "))
 	if _, err := d.db.ExecContext(ctx, q); err != nil {
 		return fmt.Errorf("duckdb view %s: %w", view, err)
 	}
@@ -131,4 +144,5 @@ func (d *DuckDB) QueryToParquetFile(ctx context.Context, query string, out Creat
 
 func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-func sqlIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+// QuoteIdent quotes a DuckDB identifier (a view or column name).
+func QuoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }

@@ -131,9 +131,10 @@ type Check struct {
 	// Warn makes a failure a warning: recorded, promotion goes on. By
 	// default a failing check blocks promotion.
 	Warn bool
-	// Func returns an error when the check fails. It reads the staged files
-	// of every partition of the task through staged.
-	Func func(ctx context.Context, staged Staged) error
+	// Func measures the staged files of every partition of the task
+	// through staged and returns what it measured (recorded with the
+	// result, e.g. "negative amounts: 0") and an error when the check fails.
+	Func func(ctx context.Context, staged Staged) (value string, err error)
 }
 
 // Staged gives read access to an attempt's staged output.

@@ -150,9 +150,17 @@ func (w *Worker) materialize(ctx context.Context, t *store.Task) (*store.TaskFin
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 	results, err := verify.RunChecks(ctx, a.Checks, stage)
-	for _, c := range results {
-		if !c.Passed && c.Warn {
-			task.Logger.Warn("check failed (warning only)", "check", c.Name, "error", c.Error)
+	if len(results) > 0 {
+		rows := make([]store.CheckResult, len(results))
+		for i, c := range results {
+			if !c.Passed && c.Warn {
+				task.Logger.Warn("check failed (warning only)", "check", c.Name, "error", c.Error)
+			}
+			rows[i] = store.CheckResult{Asset: a.Key, Partitions: partitions.FormatRange(ti.def, ti.rng), RunID: t.RunID, TaskID: t.ID,
+				Attempt: t.Attempt, Name: c.Name, Warn: c.Warn, Passed: c.Passed, Value: c.Value, Error: c.Error, CheckedAt: w.Clock.Now()}
+		}
+		if rerr := w.Store.CheckResultInsertMany(context.WithoutCancel(ctx), rows); rerr != nil {
+			return nil, rerr
 		}
 	}
 	if err != nil {

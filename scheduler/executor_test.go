@@ -341,3 +341,40 @@ func TestInterruptedRunResumes(t *testing.T) {
 		t.Fatalf("%d materializations, want one per partition", len(mats))
 	}
 }
+
+func TestChecksGatePromotion(t *testing.T) {
+	var blockNext atomic.Bool
+	e := newEnv(t, &pipelines.Asset{Key: "a", Partitions: daily,
+		Checks: []pipelines.Check{
+			{Name: "blocking", Func: func(context.Context, pipelines.Staged) (string, error) {
+				if blockNext.Load() {
+					return "7 bad rows", errors.New("want 0 bad rows")
+				}
+				return "0 bad rows", nil
+			}},
+			{Name: "warning", Warn: true, Func: func(context.Context, pipelines.Staged) (string, error) {
+				return "slow day", errors.New("fewer rows than usual")
+			}},
+		},
+		Compute: writeKey})
+	req := scheduler.PlanRequest{Selection: "a", Partitions: "2024-01-01"}
+	if res := e.run(t, req); res.Status != store.RunSucceeded {
+		t.Fatalf("a failing warning check blocked promotion: %+v", res)
+	}
+	before, _ := e.store.PartitionCurrentList(context.Background(), "a", []string{"2024-01-01"})
+	blockNext.Store(true)
+	req.Reprocess = scheduler.ReprocessAll
+	res := e.run(t, req)
+	if res.Status != store.RunFailed || !strings.Contains(res.Failures[0].Err, `check "blocking" failed: want 0 bad rows`) {
+		t.Fatalf("a failing blocking check did not block: %+v", res)
+	}
+	after, _ := e.store.PartitionCurrentList(context.Background(), "a", []string{"2024-01-01"})
+	if after[0].Version != before[0].Version {
+		t.Fatal("a blocked attempt was promoted")
+	}
+	checks, _ := e.store.CheckResultList(context.Background(), store.CheckResultListParams{Asset: "a"})
+	if len(checks) != 4 || checks[0].Name != "warning" || checks[1].Name != "blocking" || checks[1].Passed || checks[1].Value != "7 bad rows" ||
+		!checks[3].Passed || checks[2].Passed || !checks[2].Warn {
+		t.Fatalf("recorded checks %+v", checks)
+	}
+}

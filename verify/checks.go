@@ -13,7 +13,9 @@ type CheckResult struct {
 	Name   string
 	Warn   bool
 	Passed bool
-	Error  string
+	// Value is what the check measured.
+	Value string
+	Error string
 }
 
 // RunChecks runs every check against staged and returns all results. The
@@ -23,8 +25,8 @@ func RunChecks(ctx context.Context, checks []pipelines.Check, staged pipelines.S
 	var results []CheckResult
 	var blocking []error
 	for _, c := range checks {
-		err := runCheck(ctx, c, staged)
-		r := CheckResult{Name: c.Name, Warn: c.Warn, Passed: err == nil}
+		value, err := runCheck(ctx, c, staged)
+		r := CheckResult{Name: c.Name, Warn: c.Warn, Passed: err == nil, Value: value}
 		if err != nil {
 			r.Error = err.Error()
 			if !c.Warn {
@@ -36,7 +38,7 @@ func RunChecks(ctx context.Context, checks []pipelines.Check, staged pipelines.S
 	return results, errors.Join(blocking...)
 }
 
-func runCheck(ctx context.Context, c pipelines.Check, staged pipelines.Staged) (err error) {
+func runCheck(ctx context.Context, c pipelines.Check, staged pipelines.Staged) (value string, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic: %v", p)

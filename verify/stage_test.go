@@ -142,13 +142,13 @@ func TestRunChecks(t *testing.T) {
 	ctx := context.Background()
 	s := NewStage(memblob.OpenBucket(nil), "a", "v", []string{"k"})
 	checks := []pipelines.Check{
-		{Name: "ok", Func: func(context.Context, pipelines.Staged) error { return nil }},
-		{Name: "warns", Warn: true, Func: func(context.Context, pipelines.Staged) error { return errors.New("meh") }},
-		{Name: "blocks", Func: func(context.Context, pipelines.Staged) error { return errors.New("bad rows") }},
-		{Name: "panics", Func: func(context.Context, pipelines.Staged) error { panic("oops") }},
+		{Name: "ok", Func: func(context.Context, pipelines.Staged) (string, error) { return "fine", nil }},
+		{Name: "warns", Warn: true, Func: func(context.Context, pipelines.Staged) (string, error) { return "", errors.New("meh") }},
+		{Name: "blocks", Func: func(context.Context, pipelines.Staged) (string, error) { return "7 bad", errors.New("bad rows") }},
+		{Name: "panics", Func: func(context.Context, pipelines.Staged) (string, error) { panic("oops") }},
 	}
 	res, err := RunChecks(ctx, checks, s)
-	if len(res) != 4 || !res[0].Passed || res[1].Passed || res[2].Passed || res[3].Error != "panic: oops" {
+	if len(res) != 4 || !res[0].Passed || res[0].Value != "fine" || res[1].Passed || res[2].Passed || res[2].Value != "7 bad" || res[3].Error != "panic: oops" {
 		t.Fatalf("results %+v", res)
 	}
 	if err == nil || !strings.Contains(err.Error(), `check "blocks" failed: bad rows`) || strings.Contains(err.Error(), "warns") {

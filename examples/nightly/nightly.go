@@ -16,6 +16,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -25,6 +26,7 @@ import (
 	"github.com/weir-dev/weir/connectors"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
+	"github.com/weir-dev/weir/verify"
 )
 
 // Days are the example's partitions: calendar days in Berlin from 2024-01-01.
@@ -51,7 +53,13 @@ func Assets() []*pipelines.Asset {
 			Key: "cleaned_orders", Description: "Valid orders only: positive amounts, known currencies, unique ids, inside the day.",
 			Partitions: Days, Deps: []pipelines.Dep{pipelines.On("raw_orders")}, Group: "ingest", Tags: []string{"nightly"},
 			CodeVersion: "1", Retry: retry, Timeout: 5 * time.Minute, Compute: computeCleanedOrders,
-			Checks: []pipelines.Check{{Name: "has rows", Func: hasRows}},
+			Checks: []pipelines.Check{
+				{Name: "has rows", Func: hasRows},
+				verify.SQL("no negative amounts", "SELECT count(*) FROM data WHERE amount <= 0", verify.ExpectZero),
+				verify.UniqueKey("order_id"),
+				verify.NoNulls("order_id", "currency", "ts"),
+				verify.Warn(verify.RowCountAtLeast(2500)), // a slow day is worth a look, not a stop
+			},
 		},
 		{
 			Key: "daily_revenue", Description: "Orders and revenue per currency and day.",
@@ -216,19 +224,21 @@ func computeCleanedOrders(ctx context.Context, t *pipelines.Task) error {
 	return nil
 }
 
-func hasRows(ctx context.Context, staged pipelines.Staged) error {
+func hasRows(ctx context.Context, staged pipelines.Staged) (string, error) {
+	var rows []string
 	for _, k := range staged.Keys() {
 		tbl, err := connectors.ReadParquetFile(ctx, staged, k, File, nil)
 		if err != nil {
-			return err
+			return "", err
 		}
 		n := tbl.NumRows()
 		tbl.Release()
+		rows = append(rows, fmt.Sprintf("%s: %d rows", k, n))
 		if n == 0 {
-			return fmt.Errorf("partition %s has no rows", k)
+			return strings.Join(rows, ", "), fmt.Errorf("partition %s has no rows", k)
 		}
 	}
-	return nil
+	return strings.Join(rows, ", "), nil
 }
 
 func computeDailyRevenue(ctx context.Context, t *pipelines.Task) error {

@@ -108,6 +108,11 @@ type Store interface {
 	// partitions; partitions without one are left out.
 	PartitionCurrentList(ctx context.Context, asset string, keys []string) ([]PartitionStatus, error)
 
+	// CheckResultInsertMany records the outcome of an attempt's checks.
+	CheckResultInsertMany(ctx context.Context, results []CheckResult) error
+	// CheckResultList returns an asset's check results, newest first.
+	CheckResultList(ctx context.Context, p CheckResultListParams) ([]CheckResult, error)
+
 	// DynamicPartitionAdd adds keys to a dynamic partitions definition,
 	// after the existing ones; keys already there are left alone. It returns
 	// how many were new.
@@ -418,6 +423,32 @@ type MaterializationListParams struct {
 	Asset        string
 	PartitionKey string // optional
 	// Limit caps the rows. Defaults to 100.
+	Limit int
+}
+
+// CheckResult is the outcome of one check on one attempt's staged output.
+type CheckResult struct {
+	ID    int64
+	Asset string
+	// Partitions are the attempt's partitions in compact form.
+	Partitions string
+	RunID      int64
+	TaskID     int64
+	Attempt    int
+	Name       string
+	// Warn: a failure did not block promotion.
+	Warn   bool
+	Passed bool
+	// Value is what the check measured.
+	Value     string
+	Error     string
+	CheckedAt time.Time
+}
+
+// CheckResultListParams filters CheckResultList.
+type CheckResultListParams struct {
+	Asset string
+	// Limit caps the rows. Defaults to 20.
 	Limit int
 }
 

@@ -68,6 +68,18 @@ type assetJSON struct {
 	Failed       rangesJSON            `json:"failed"`
 	Missing      rangesJSON            `json:"missing"`
 	Latest       []materializationJSON `json:"latest_materializations,omitempty"`
+	CheckResults []checkJSON           `json:"latest_checks,omitempty"`
+}
+
+type checkJSON struct {
+	Name       string `json:"name"`
+	Partitions string `json:"partitions"`
+	RunID      int64  `json:"run_id"`
+	Attempt    int    `json:"attempt"`
+	Warn       bool   `json:"warn"`
+	Passed     bool   `json:"passed"`
+	Value      string `json:"value"`
+	Error      string `json:"error,omitempty"`
 }
 
 type depJSON struct {
@@ -182,6 +194,14 @@ func (a *app) assetsShow(cmd *cobra.Command, args []string) error {
 		j.Latest = append(j.Latest, materializationJSON{Partition: m.PartitionKey, Version: m.Version, RunID: m.RunID, Attempt: m.Attempt,
 			Files: m.Files, Bytes: m.Bytes, Manifest: m.ManifestSHA256, Promoted: m.PromotedAt})
 	}
+	checks, err := st.CheckResultList(ctx, store.CheckResultListParams{Asset: as.Key, Limit: 8})
+	if err != nil {
+		return failedError(err)
+	}
+	for _, c := range checks {
+		j.CheckResults = append(j.CheckResults, checkJSON{Name: c.Name, Partitions: c.Partitions, RunID: c.RunID, Attempt: c.Attempt,
+			Warn: c.Warn, Passed: c.Passed, Value: c.Value, Error: c.Error})
+	}
 	if a.output == "json" {
 		return a.json(j)
 	}
@@ -215,6 +235,20 @@ func (a *app) assetsShow(cmd *cobra.Command, args []string) error {
 		fmt.Fprintln(w, "LATEST\tVERSION\tRUN\tATTEMPT\tFILES\tBYTES\tPROMOTED")
 		for _, m := range j.Latest {
 			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\t%s\n", m.Partition, m.Version, m.RunID, m.Attempt, m.Files, m.Bytes, fmtTime(m.Promoted))
+		}
+	}
+	if len(j.CheckResults) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "CHECK\tPARTITIONS\tRUN\tATTEMPT\tRESULT\tVALUE")
+		for _, c := range j.CheckResults {
+			result := "passed"
+			switch {
+			case !c.Passed && c.Warn:
+				result = "WARNING: " + firstLine(c.Error)
+			case !c.Passed:
+				result = "FAILED (blocked promotion): " + firstLine(c.Error)
+			}
+			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\n", c.Name, c.Partitions, c.RunID, c.Attempt, result, dash(c.Value))
 		}
 	}
 	return w.Flush()

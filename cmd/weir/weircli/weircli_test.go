@@ -98,6 +98,7 @@ func TestNightlyTour(t *testing.T) {
 		[]string{"materialize", "--select", "raw_orders", "--partition", "2024-01-03", "--reprocess", "all", "-q"},
 		[]string{"assets", "list"},
 		[]string{"assets", "show", "revenue_7d"},
+		[]string{"assets", "show", "cleaned_orders"},
 		[]string{"runs", "list"},
 		[]string{"runs", "show", "2"},
 	))

@@ -99,6 +99,21 @@ CREATE TABLE asset_partitions (
 	updated_at         TEXT NOT NULL,
 	PRIMARY KEY (asset, partition_key)
 ) WITHOUT ROWID;
+CREATE TABLE check_results (
+	id INTEGER PRIMARY KEY AUTOINCREMENT,
+	asset      TEXT NOT NULL,
+	partitions TEXT NOT NULL,
+	run_id     BIGINT NOT NULL,
+	task_id    BIGINT NOT NULL,
+	attempt    INTEGER NOT NULL,
+	name       TEXT NOT NULL,
+	warn       INTEGER NOT NULL,
+	passed     INTEGER NOT NULL,
+	value      TEXT NOT NULL,
+	error      TEXT NOT NULL,
+	checked_at TEXT NOT NULL
+);
+CREATE INDEX check_results_asset ON check_results (asset, id);
 CREATE TABLE dynamic_partitions (
 	name     TEXT NOT NULL,
 	key      TEXT NOT NULL,

@@ -232,3 +232,45 @@ func (s *Store) DynamicPartitionList(ctx context.Context, name string) ([]string
 	}
 	return keys, s.mapErr(rows.Err())
 }
+
+// CheckResultInsertMany records check outcomes.
+func (s *Store) CheckResultInsertMany(ctx context.Context, results []store.CheckResult) error {
+	if len(results) == 0 {
+		return nil
+	}
+	args := make([]any, 0, 11*len(results))
+	for _, r := range results {
+		args = append(args, r.Asset, r.Partitions, r.RunID, r.TaskID, r.Attempt, r.Name, r.Warn, r.Passed, r.Value, r.Error, s.t(r.CheckedAt))
+	}
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO check_results (asset, partitions, run_id, task_id, attempt, name, warn, passed, value, error, checked_at)
+		VALUES `+rowsOf(len(results), 11)), args...)
+	if err != nil {
+		return fmt.Errorf("record check results: %w", s.mapErr(err))
+	}
+	return nil
+}
+
+// CheckResultList returns an asset's check results, newest first.
+func (s *Store) CheckResultList(ctx context.Context, p store.CheckResultListParams) ([]store.CheckResult, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 20
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, asset, partitions, run_id, task_id, attempt, name, warn, passed, value, error, checked_at
+		FROM check_results WHERE asset = ? ORDER BY id DESC LIMIT ?`), p.Asset, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list check results of %s: %w", p.Asset, s.mapErr(err))
+	}
+	defer rows.Close()
+	var out []store.CheckResult
+	for rows.Next() {
+		var r store.CheckResult
+		var at dbTime
+		if err := rows.Scan(&r.ID, &r.Asset, &r.Partitions, &r.RunID, &r.TaskID, &r.Attempt, &r.Name, &r.Warn, &r.Passed, &r.Value, &r.Error, &at); err != nil {
+			return nil, err
+		}
+		r.CheckedAt = at.t
+		out = append(out, r)
+	}
+	return out, s.mapErr(rows.Err())
+}

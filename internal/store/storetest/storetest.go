@@ -470,6 +470,23 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		<-wake // a success that readies a dependent wakes
 	})
 
+	t.Run("CheckResults", func(t *testing.T) {
+		s := fresh(t)
+		err := s.CheckResultInsertMany(ctx, []store.CheckResult{
+			{Asset: "a", Partitions: "2024-01-01", RunID: 1, TaskID: 2, Attempt: 1, Name: "rows", Passed: true, Value: "10", CheckedAt: t0},
+			{Asset: "a", Partitions: "2024-01-01", RunID: 1, TaskID: 2, Attempt: 1, Name: "nulls", Warn: true, Value: "3", Error: "want 0, got 3", CheckedAt: t0},
+			{Asset: "b", Partitions: "all", RunID: 1, TaskID: 3, Attempt: 1, Name: "x", Passed: true, CheckedAt: t0},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.CheckResultList(ctx, store.CheckResultListParams{Asset: "a"})
+		if err != nil || len(got) != 2 || got[0].Name != "nulls" || !got[0].Warn || got[0].Passed || got[0].Error != "want 0, got 3" ||
+			!got[1].Passed || got[1].Value != "10" || !got[1].CheckedAt.Equal(t0) {
+			t.Fatalf("results %+v %v", got, err)
+		}
+	})
+
 	t.Run("DynamicPartitions", func(t *testing.T) {
 		s := fresh(t)
 		n, err := s.DynamicPartitionAdd(ctx, store.DynamicPartitionAddParams{Name: "customers", Keys: []string{"acme", "globex"}, At: t0})
