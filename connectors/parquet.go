@@ -5,12 +5,15 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
+	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
+	"gocloud.dev/blob"
 )
 
 // Creator creates files of a partition; pipelines.Output is one.
@@ -66,4 +69,68 @@ func ReadParquetFile(ctx context.Context, in Opener, key, name string, mem memor
 		return nil, fmt.Errorf("%s of partition %s is not readable Parquet: %w", name, key, err)
 	}
 	return tbl, nil
+}
+
+// ParquetFooter reads the row count and Arrow schema of a Parquet object
+// from its footer, with ranged reads: the data pages are not downloaded.
+func ParquetFooter(ctx context.Context, b *blob.Bucket, key string) (rows int64, schema string, err error) {
+	attrs, err := b.Attributes(ctx, key)
+	if err != nil {
+		return 0, "", fmt.Errorf("parquet %s: %w", key, err)
+	}
+	pr, err := file.NewParquetReader(&blobReaderAt{ctx: ctx, b: b, key: key, size: attrs.Size})
+	if err != nil {
+		return 0, "", fmt.Errorf("%s is not readable Parquet: %w", key, err)
+	}
+	defer pr.Close()
+	fr, err := pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
+	if err != nil {
+		return 0, "", fmt.Errorf("%s is not readable Parquet: %w", key, err)
+	}
+	s, err := fr.Schema()
+	if err != nil {
+		return 0, "", fmt.Errorf("%s: arrow schema: %w", key, err)
+	}
+	fields := make([]string, len(s.Fields()))
+	for i, f := range s.Fields() {
+		fields[i] = f.Name + ": " + f.Type.String()
+	}
+	return pr.NumRows(), strings.Join(fields, ", "), nil
+}
+
+// blobReaderAt reads an object with ranged reads, for Parquet's footer.
+type blobReaderAt struct {
+	ctx  context.Context
+	b    *blob.Bucket
+	key  string
+	size int64
+	pos  int64
+}
+
+func (r *blobReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if off >= r.size {
+		return 0, io.EOF
+	}
+	rr, err := r.b.NewRangeReader(r.ctx, r.key, off, int64(len(p)), nil)
+	if err != nil {
+		return 0, err
+	}
+	defer rr.Close()
+	n, err := io.ReadFull(rr, p)
+	if err == io.ErrUnexpectedEOF {
+		err = io.EOF
+	}
+	return n, err
+}
+
+func (r *blobReaderAt) Seek(offset int64, whence int) (int64, error) {
+	switch whence {
+	case io.SeekStart:
+		r.pos = offset
+	case io.SeekCurrent:
+		r.pos += offset
+	case io.SeekEnd:
+		r.pos = r.size + offset
+	}
+	return r.pos, nil
 }

@@ -22,6 +22,10 @@ type File struct {
 	Name   string `json:"name"`
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
+	// Rows and Schema describe Parquet files (*.parquet): the row count and
+	// the Arrow schema, read from the footer.
+	Rows   *int64 `json:"rows,omitempty"`
+	Schema string `json:"schema,omitempty"`
 }
 
 // Manifest lists the files of one version of one partition.

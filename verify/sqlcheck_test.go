@@ -65,3 +65,32 @@ func TestSQLAndBuiltInChecks(t *testing.T) {
 		t.Errorf("no parquet: %v", err)
 	}
 }
+
+func TestManifestDescribesParquet(t *testing.T) {
+	ctx := context.Background()
+	schema := arrow.NewSchema([]arrow.Field{{Name: "n", Type: arrow.PrimitiveTypes.Int64}}, nil)
+	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+	b.Field(0).(*array.Int64Builder).AppendValues([]int64{1, 2, 3}, nil)
+	tbl := array.NewTableFromRecords(schema, []arrow.RecordBatch{b.NewRecordBatch()})
+	bucket := memblob.OpenBucket(nil)
+	stage := verify.NewStage(bucket, "t", "v1", []string{"k"})
+	if err := connectors.WriteParquetFile(ctx, stage, "k", "data.parquet", tbl); err != nil {
+		t.Fatal(err)
+	}
+	w, _ := stage.Create(ctx, "k", "broken.parquet")
+	w.Write([]byte("not parquet at all"))
+	w.Close()
+	if _, err := stage.Seal(ctx); err == nil || !strings.Contains(err.Error(), "broken.parquet is not readable Parquet") {
+		t.Fatalf("Seal accepted a broken Parquet file: %v", err)
+	}
+	stage = verify.NewStage(bucket, "t", "v2", []string{"k"})
+	connectors.WriteParquetFile(ctx, stage, "k", "data.parquet", tbl)
+	sealed, err := stage.Seal(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := sealed[0].Manifest.Files[0]
+	if f.Rows == nil || *f.Rows != 3 || f.Schema != "n: int64" {
+		t.Fatalf("manifest entry %+v", f)
+	}
+}

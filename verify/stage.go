@@ -9,9 +9,12 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 
 	"gocloud.dev/blob"
+
+	"github.com/weir-dev/weir/connectors"
 )
 
 // Stage is the output of one task attempt: one new version of each of the
@@ -171,6 +174,13 @@ func (s *Stage) Seal(ctx context.Context) ([]Sealed, error) {
 			}
 			if sum != want.SHA256 || size != want.Size {
 				return nil, &ChecksumError{Path: prefix + name, WantSHA256: want.SHA256, GotSHA256: sum, WantSize: want.Size, GotSize: size}
+			}
+			if strings.HasSuffix(name, ".parquet") {
+				rows, schema, err := connectors.ParquetFooter(ctx, s.bucket, prefix+name)
+				if err != nil {
+					return nil, fmt.Errorf("audit: %w", err)
+				}
+				want.Rows, want.Schema = &rows, schema
 			}
 			m.Files = append(m.Files, want)
 		}

@@ -31,8 +31,8 @@ func TestStageSealPublishRead(t *testing.T) {
 	b := memblob.OpenBucket(nil)
 	defer b.Close()
 	s := NewStage(b, "orders", "v1", []string{"2024-01-01", "2024-01-02"})
-	write(t, s, "2024-01-01", "data.parquet", "day one")
-	write(t, s, "2024-01-02", "data.parquet", "day two")
+	write(t, s, "2024-01-01", "data.bin", "day one")
+	write(t, s, "2024-01-02", "data.bin", "day two")
 	write(t, s, "2024-01-02", "extra/part-1.csv", "more")
 	sealed, err := s.Seal(ctx)
 	if err != nil {
@@ -51,10 +51,10 @@ func TestStageSealPublishRead(t *testing.T) {
 	in := NewInput(b, "orders", []PartitionVersion{{Key: "2024-01-02", Version: "v1", ManifestSHA256: sealed[1].ManifestSHA256}})
 	var _ pipelines.Input = in
 	files, err := in.Files(ctx, "2024-01-02")
-	if err != nil || strings.Join(files, ",") != "data.parquet,extra/part-1.csv" {
+	if err != nil || strings.Join(files, ",") != "data.bin,extra/part-1.csv" {
 		t.Fatalf("files %v %v", files, err)
 	}
-	r, err := in.Open(ctx, "2024-01-02", "data.parquet")
+	r, err := in.Open(ctx, "2024-01-02", "data.bin")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,15 +62,15 @@ func TestStageSealPublishRead(t *testing.T) {
 	if err != nil || string(got) != "day two" {
 		t.Fatalf("read %q %v", got, err)
 	}
-	if _, err := in.Open(ctx, "2024-01-01", "data.parquet"); err == nil || !strings.Contains(err.Error(), "not an input") {
+	if _, err := in.Open(ctx, "2024-01-01", "data.bin"); err == nil || !strings.Contains(err.Error(), "not an input") {
 		t.Fatalf("reading a partition that is not an input: %v", err)
 	}
 	// Behind weir's back: the published file changes; reading it fails.
-	b.WriteAll(ctx, VersionPrefix("orders", "2024-01-02", "v1")+"data.parquet", []byte("day 2!!"), nil)
-	r, _ = in.Open(ctx, "2024-01-02", "data.parquet")
+	b.WriteAll(ctx, VersionPrefix("orders", "2024-01-02", "v1")+"data.bin", []byte("day 2!!"), nil)
+	r, _ = in.Open(ctx, "2024-01-02", "data.bin")
 	_, err = io.ReadAll(r)
 	var ce *ChecksumError
-	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "orders/2024-01-02/v1/data.parquet") {
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "orders/2024-01-02/v1/data.bin") {
 		t.Fatalf("altered file read: %v", err)
 	}
 	// A manifest that does not match the store's checksum is refused.
