@@ -22,12 +22,24 @@ func (a *app) assetsCommand() *cobra.Command {
 		Short: "List assets with their partitions and how many are materialized",
 		Args:  noArgs,
 		RunE:  a.assetsList,
-	}, &cobra.Command{
-		Use:   "show KEY",
-		Short: "Show an asset: definition, deps, and partition status as ranges",
+	}, a.assetsShowCommand())
+	return cmd
+}
+
+func (a *app) assetsShowCommand() *cobra.Command {
+	var partition string
+	cmd := &cobra.Command{
+		Use:   "show KEY [--partition K]",
+		Short: "Show an asset (definition, deps, partition status as ranges) or one partition (version, manifest, inputs, checks, history)",
 		Args:  exactArgs(1, "one asset key"),
-		RunE:  a.assetsShow,
-	})
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if partition != "" {
+				return a.partitionShow(cmd, args[0], partition)
+			}
+			return a.assetsShow(cmd, args)
+		},
+	}
+	cmd.Flags().StringVarP(&partition, "partition", "p", "", "show this partition: current version, manifest, checksums, inputs, check results, history")
 	return cmd
 }
 

@@ -99,6 +99,10 @@ func TestNightlyTour(t *testing.T) {
 		[]string{"assets", "list"},
 		[]string{"assets", "show", "revenue_7d"},
 		[]string{"assets", "show", "cleaned_orders"},
+		[]string{"assets", "show", "cleaned_orders", "--partition", "2024-01-03"},
+		[]string{"assets", "show", "raw_orders", "--partition", "2024-01-03", "-o", "json"},
+		[]string{"assets", "show", "revenue_7d", "--partition", "2024-01-20"},
+		[]string{"assets", "show", "revenue_7d", "--partition", "2024-13-01"},
 		[]string{"runs", "list"},
 		[]string{"runs", "show", "2"},
 	))
