@@ -422,7 +422,7 @@ type PromotedPartition struct {
 type MaterializationListParams struct {
 	Asset        string
 	PartitionKey string // optional
-	// Limit caps the rows. Defaults to 100.
+	// Limit caps the rows. Defaults to 100; -1 means all.
 	Limit int
 }
 

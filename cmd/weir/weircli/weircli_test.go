@@ -230,6 +230,32 @@ func TestVerifyDetectsAlteredFiles(t *testing.T) {
 	))
 }
 
+func TestGC(t *testing.T) {
+	c := newCLI(t, nightly.Assets()...)
+	for i := 0; i < 4; i++ {
+		c.run("materialize", "--select", "raw_orders", "--partition", "2024-01-01", "--reprocess", "all", "-q")
+	}
+	// An attempt that never promoted (a worker died before its audit).
+	stray := filepath.Join(c.dir, "blobs", "raw_orders", "2024-01-01", "20240201T000000.000Z-deadbeef0000")
+	os.MkdirAll(stray, 0o755)
+	os.WriteFile(filepath.Join(stray, "data.parquet"), []byte("half written"), 0o644)
+	young := c.transcript([]string{"gc", "--dry-run"})
+	c.clock.Advance(31 * 24 * time.Hour)
+	golden(t, "gc", young+c.transcript(
+		[]string{"gc", "--dry-run"},
+		[]string{"gc"},
+		[]string{"gc", "--dry-run"},
+		[]string{"verify", "--select", "raw_orders"},
+		[]string{"gc", "--older-than", "soon"},
+		[]string{"gc", "--keep-versions", "0"},
+	))
+	// Objects, not directories: file:// keeps emptied directories.
+	versions, _ := filepath.Glob(filepath.Join(c.dir, "blobs", "raw_orders", "2024-01-01", "2*", "data.parquet"))
+	if len(versions) != 3 {
+		t.Fatalf("%d versions left, want the newest 3: %v", len(versions), versions)
+	}
+}
+
 func TestDynamicPartitions(t *testing.T) {
 	customers, _ := partitions.NewDynamic("customers")
 	c := newCLI(t, &pipelines.Asset{Key: "invoices", Partitions: customers, Compute: func(ctx context.Context, task *pipelines.Task) error {

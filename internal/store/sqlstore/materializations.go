@@ -62,7 +62,10 @@ func (s *Store) MaterializationPromote(ctx context.Context, p store.Materializat
 // MaterializationList returns an asset's materializations, newest first.
 func (s *Store) MaterializationList(ctx context.Context, p store.MaterializationListParams) ([]*store.Materialization, error) {
 	limit := p.Limit
-	if limit <= 0 {
+	switch {
+	case limit < 0:
+		limit = 1 << 62
+	case limit == 0:
 		limit = 100
 	}
 	q := `SELECT id, asset, partition_key, version, run_id, task_id, attempt, code_version, manifest_sha256, files, bytes, started_at, promoted_at

@@ -1,0 +1,155 @@
+package weircli
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/weir-dev/weir/internal/store"
+	"github.com/weir-dev/weir/verify"
+)
+
+func (a *app) gcCommand() *cobra.Command {
+	var (
+		selection string
+		olderThan string
+		keep      int
+		dryRun    bool
+	)
+	cmd := &cobra.Command{
+		Use:   "gc [--select EXPR] [--older-than 30d] [--keep-versions N] [--dry-run]",
+		Short: "Delete attempts that were never promoted and old versions beyond the retention; never a current version",
+		Long: `gc deletes, among versions older than --older-than:
+  - attempts that were never promoted (failed audits or checks, dead workers);
+  - promoted versions beyond the newest --keep-versions of a partition.
+The current version of a partition is never deleted, and neither is anything
+younger than --older-than (a running attempt may be writing it).`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			age, err := parseAge(olderThan)
+			if err != nil {
+				return usageError(err)
+			}
+			if keep < 1 {
+				return usageError(fmt.Errorf("--keep-versions %d must be at least 1 (the current version is always kept)", keep))
+			}
+			ctx := cmd.Context()
+			g, err := a.graph()
+			if err != nil {
+				return err
+			}
+			keys, err := g.Select(selection)
+			if err != nil {
+				return usageError(err)
+			}
+			st, err := a.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			bucket, err := a.openBucket(ctx)
+			if err != nil {
+				return err
+			}
+			defer bucket.Close()
+			cutoff := a.cfg.Clock.Now().Add(-age)
+			type row struct {
+				verify.StoredVersion
+				Why string `json:"why"`
+			}
+			var doomed []row
+			for _, key := range keys {
+				status, err := st.PartitionStatusList(ctx, key)
+				if err != nil {
+					return failedError(err)
+				}
+				current := map[string]string{}
+				for _, s := range status {
+					current[s.PartitionKey] = s.Version
+				}
+				mats, err := st.MaterializationList(ctx, store.MaterializationListParams{Asset: key, Limit: -1})
+				if err != nil {
+					return failedError(err)
+				}
+				promoted := map[string]int{} // partition/version -> rank among the partition's promoted versions, newest 0
+				seen := map[string]int{}
+				for _, m := range mats { // newest first
+					promoted[m.PartitionKey+"/"+m.Version] = seen[m.PartitionKey]
+					seen[m.PartitionKey]++
+				}
+				stored, err := verify.ListVersions(ctx, bucket, key)
+				if err != nil {
+					return failedError(err)
+				}
+				for _, v := range stored {
+					made, ok := verify.VersionTime(v.Version)
+					if !ok || v.Version == current[v.Partition] || !made.Before(cutoff) {
+						continue
+					}
+					rank, wasPromoted := promoted[v.Partition+"/"+v.Version]
+					switch {
+					case !wasPromoted:
+						doomed = append(doomed, row{v, "never promoted"})
+					case rank >= keep:
+						doomed = append(doomed, row{v, fmt.Sprintf("promoted, older than the newest %d", keep)})
+					}
+				}
+			}
+			sort.Slice(doomed, func(i, j int) bool {
+				x, y := doomed[i], doomed[j]
+				return x.Asset+"/"+x.Partition+"/"+x.Version < y.Asset+"/"+y.Partition+"/"+y.Version
+			})
+			var bytes int64
+			for _, d := range doomed {
+				bytes += d.Bytes
+				if !dryRun {
+					if err := verify.DeleteVersion(ctx, bucket, d.StoredVersion); err != nil {
+						return failedError(err)
+					}
+				}
+			}
+			if a.output == "json" {
+				if doomed == nil {
+					doomed = []row{}
+				}
+				return a.json(map[string]any{"dry_run": dryRun, "versions": doomed, "bytes": bytes})
+			}
+			w := a.table()
+			if len(doomed) > 0 {
+				fmt.Fprintln(w, "ASSET\tPARTITION\tVERSION\tFILES\tBYTES\tWHY")
+				for _, d := range doomed {
+					fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%s\n", d.Asset, d.Partition, d.Version, d.Files, d.Bytes, d.Why)
+				}
+			}
+			verb := "deleted"
+			if dryRun {
+				verb = "would delete"
+			}
+			fmt.Fprintf(w, "%s %s, %d bytes\n", verb, plural(int64(len(doomed)), "version"), bytes)
+			return w.Flush()
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&selection, "select", "s", "*", "assets to collect")
+	f.StringVar(&olderThan, "older-than", "30d", "only versions created longer ago than this (e.g. 36h, 30d)")
+	f.IntVar(&keep, "keep-versions", 3, "promoted versions to keep per partition, the current one included")
+	f.BoolVar(&dryRun, "dry-run", false, "list what would be deleted and the bytes; delete nothing")
+	return cmd
+}
+
+// parseAge reads a duration that may also be in days ("30d").
+func parseAge(s string) (time.Duration, error) {
+	if d, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(d)
+		if err == nil && n >= 0 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	} else if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return d, nil
+	}
+	return 0, fmt.Errorf("--older-than %q is not a duration like 36h or 30d", s)
+}
