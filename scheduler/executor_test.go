@@ -12,9 +12,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/memblob"
 
+	"github.com/weir-dev/weir/connectors"
 	"github.com/weir-dev/weir/internal/clock"
 	"github.com/weir-dev/weir/internal/store"
 	"github.com/weir-dev/weir/internal/store/sqlite"
@@ -375,6 +379,45 @@ func TestChecksGatePromotion(t *testing.T) {
 	checks, _ := e.store.CheckResultList(context.Background(), store.CheckResultListParams{Asset: "a"})
 	if len(checks) != 4 || checks[0].Name != "warning" || checks[1].Name != "blocking" || checks[1].Passed || checks[1].Value != "7 bad rows" ||
 		!checks[3].Passed || checks[2].Passed || !checks[2].Warn {
+		t.Fatalf("recorded checks %+v", checks)
+	}
+}
+
+func TestSQLChecksGatePromotion(t *testing.T) {
+	var negatives atomic.Bool
+	schema := arrow.NewSchema([]arrow.Field{{Name: "amount", Type: arrow.PrimitiveTypes.Float64}}, nil)
+	e := newEnv(t, &pipelines.Asset{Key: "orders", Partitions: daily,
+		Checks: []pipelines.Check{
+			verify.SQL("no negative amounts", "SELECT count(*) FROM data WHERE amount < 0", verify.ExpectZero),
+			verify.Warn(verify.RowCountAtLeast(100)),
+		},
+		Compute: func(ctx context.Context, task *pipelines.Task) error {
+			b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
+			b.Field(0).(*array.Float64Builder).AppendValues([]float64{1, 2, 3}, nil)
+			if negatives.Load() {
+				b.Field(0).(*array.Float64Builder).Append(-4)
+			}
+			tbl := array.NewTableFromRecords(schema, []arrow.RecordBatch{b.NewRecordBatch()})
+			return connectors.WriteParquetFile(ctx, task.Output, task.Keys[0], "data.parquet", tbl)
+		}})
+	req := scheduler.PlanRequest{Selection: "orders", Partitions: "2024-01-01"}
+	if res := e.run(t, req); res.Status != store.RunSucceeded {
+		t.Fatalf("a failing warning (3 rows < 100) blocked promotion: %+v", res)
+	}
+	before, _ := e.store.PartitionCurrentList(context.Background(), "orders", []string{"2024-01-01"})
+	negatives.Store(true)
+	req.Reprocess = scheduler.ReprocessAll
+	res := e.run(t, req)
+	if res.Status != store.RunFailed || !strings.Contains(res.Failures[0].Err, `check "no negative amounts" failed`) {
+		t.Fatalf("a failing blocking SQL check did not block: %+v", res)
+	}
+	after, _ := e.store.PartitionCurrentList(context.Background(), "orders", []string{"2024-01-01"})
+	if after[0].Version != before[0].Version {
+		t.Fatal("a blocked attempt was promoted")
+	}
+	checks, _ := e.store.CheckResultList(context.Background(), store.CheckResultListParams{Asset: "orders"})
+	if len(checks) != 4 || checks[1].Name != "no negative amounts" || checks[1].Passed || checks[1].Value != "1" ||
+		checks[0].Passed || !checks[0].Warn || checks[0].Value != "4" || !checks[3].Passed || checks[3].Value != "0" {
 		t.Fatalf("recorded checks %+v", checks)
 	}
 }
