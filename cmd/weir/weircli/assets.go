@@ -83,6 +83,17 @@ type assetJSON struct {
 	CheckResults []checkJSON           `json:"latest_checks,omitempty"`
 }
 
+// result says how a check went, in a few words.
+func (c checkJSON) result() string {
+	switch {
+	case !c.Passed && c.Warn:
+		return "WARNING: " + firstLine(c.Error)
+	case !c.Passed:
+		return "FAILED (blocked promotion): " + firstLine(c.Error)
+	}
+	return "passed"
+}
+
 type checkJSON struct {
 	Name       string `json:"name"`
 	Partitions string `json:"partitions"`
@@ -253,14 +264,7 @@ func (a *app) assetsShow(cmd *cobra.Command, args []string) error {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "CHECK\tPARTITIONS\tRUN\tATTEMPT\tRESULT\tVALUE")
 		for _, c := range j.CheckResults {
-			result := "passed"
-			switch {
-			case !c.Passed && c.Warn:
-				result = "WARNING: " + firstLine(c.Error)
-			case !c.Passed:
-				result = "FAILED (blocked promotion): " + firstLine(c.Error)
-			}
-			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\n", c.Name, c.Partitions, c.RunID, c.Attempt, result, dash(c.Value))
+			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\n", c.Name, c.Partitions, c.RunID, c.Attempt, c.result(), dash(c.Value))
 		}
 	}
 	return w.Flush()

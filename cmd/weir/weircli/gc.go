@@ -46,16 +46,11 @@ younger than --older-than (a running attempt may be writing it).`,
 			if err != nil {
 				return usageError(err)
 			}
-			st, err := a.openStore(ctx)
+			st, bucket, closeAll, err := a.openBoth(ctx)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			bucket, err := a.openBucket(ctx)
-			if err != nil {
-				return err
-			}
-			defer bucket.Close()
+			defer closeAll()
 			cutoff := a.cfg.Clock.Now().Add(-age)
 			type row struct {
 				verify.StoredVersion

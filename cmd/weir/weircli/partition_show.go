@@ -125,14 +125,7 @@ func (a *app) partitionShow(cmd *cobra.Command, key, partition string) error {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "CHECK\tRUN\tATTEMPT\tRESULT\tVALUE")
 		for _, c := range o.Checks {
-			result := "passed"
-			switch {
-			case !c.Passed && c.Warn:
-				result = "WARNING: " + firstLine(c.Error)
-			case !c.Passed:
-				result = "FAILED: " + firstLine(c.Error)
-			}
-			fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\n", c.Name, c.RunID, c.Attempt, result, dash(c.Value))
+			fmt.Fprintf(w, "%s\t%d\t%d\t%s\t%s\n", c.Name, c.RunID, c.Attempt, c.result(), dash(c.Value))
 		}
 	}
 	if len(o.History) > 0 {

@@ -35,16 +35,11 @@ against the store. It exits 1 if anything does not match: run it nightly.`,
 			if err != nil {
 				return usageError(err)
 			}
-			st, err := a.openStore(ctx)
+			st, bucket, closeAll, err := a.openBoth(ctx)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			bucket, err := a.openBucket(ctx)
-			if err != nil {
-				return err
-			}
-			defer bucket.Close()
+			defer closeAll()
 			type row struct {
 				Asset     string `json:"asset"`
 				Partition string `json:"partition"`

@@ -198,6 +198,18 @@ func (a *app) openBucket(ctx context.Context) (*blob.Bucket, error) {
 	return b, nil
 }
 
+// openBoth opens the state store and the bucket; close releases both.
+func (a *app) openBoth(ctx context.Context) (st store.Store, b *blob.Bucket, close func(), err error) {
+	if st, err = a.openStore(ctx); err != nil {
+		return nil, nil, nil, err
+	}
+	if b, err = a.openBucket(ctx); err != nil {
+		st.Close()
+		return nil, nil, nil, err
+	}
+	return st, b, func() { b.Close(); st.Close() }, nil
+}
+
 func (a *app) json(v any) error {
 	enc := json.NewEncoder(a.cfg.Stdout)
 	enc.SetIndent("", "  ")

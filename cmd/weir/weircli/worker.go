@@ -63,16 +63,11 @@ exits at once (the leases then expire and other workers take the tasks).`,
 				}
 			}
 			ctx := cmd.Context()
-			st, err := a.openStore(ctx)
+			st, bucket, closeAll, err := a.openBoth(ctx)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			bucket, err := a.openBucket(ctx)
-			if err != nil {
-				return err
-			}
-			defer bucket.Close()
+			defer closeAll()
 			log := slog.New(slog.NewTextHandler(a.cfg.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 			w := &scheduler.Worker{Store: st, Bucket: bucket, Graph: g, ID: id, Concurrency: concurrency, Pools: slices.Clone(pools),
 				LeaseTimeout: lease, Grace: grace, PollInterval: poll, Clock: a.cfg.Clock, Logger: log, OnEvent: a.workerEvent}
