@@ -29,16 +29,7 @@ func TestCorruptionBeforeAuditIsCaught(t *testing.T) {
 	for scheme, u := range blobtest.URLs(t) {
 		t.Run(scheme, func(t *testing.T) {
 			ctx := context.Background()
-			st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "state.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			bucket, err := connectors.OpenBucket(ctx, u)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer bucket.Close()
+			st, bucket := openBackend(t, u)
 			var run atomic.Int32
 			graph := lineage.NewGraph(pipelines.MustDefinitions(&pipelines.Asset{Key: "a", Partitions: daily,
 				Compute: func(ctx context.Context, task *pipelines.Task) error {
@@ -100,6 +91,23 @@ func TestCorruptionBeforeAuditIsCaught(t *testing.T) {
 			}
 		})
 	}
+}
+
+// openBackend opens a SQLite store in a temp dir and the bucket at u; the
+// test closes both.
+func openBackend(t *testing.T, u string) (store.Store, *blob.Bucket) {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bucket, err := connectors.OpenBucket(context.Background(), u)
+	if err != nil {
+		st.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { bucket.Close(); st.Close() })
+	return st, bucket
 }
 
 // flipStaged flips the first byte of every data file under prefix that no

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,10 +12,8 @@ import (
 
 	"gocloud.dev/blob"
 
-	"github.com/weir-dev/weir/connectors"
 	"github.com/weir-dev/weir/internal/blobtest"
 	"github.com/weir-dev/weir/internal/store"
-	"github.com/weir-dev/weir/internal/store/sqlite"
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/pipelines"
 	"github.com/weir-dev/weir/scheduler"
@@ -31,16 +28,7 @@ func TestReadersSeeOnlyWholeVerifiedVersions(t *testing.T) {
 	for scheme, u := range blobtest.URLs(t) {
 		t.Run(scheme, func(t *testing.T) {
 			ctx := context.Background()
-			st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "state.db"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer st.Close()
-			bucket, err := connectors.OpenBucket(ctx, u)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer bucket.Close()
+			st, bucket := openBackend(t, u)
 			var gen atomic.Int32
 			graph := lineage.NewGraph(pipelines.MustDefinitions(&pipelines.Asset{Key: "a", Partitions: daily,
 				Compute: func(ctx context.Context, task *pipelines.Task) error {
