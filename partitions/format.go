@@ -34,7 +34,7 @@ func FormatRange(def Definition, r Range) string { return Format(def, Span(r.Lo,
 // now. A reversed range is an error.
 func Parse(def Definition, s string, now time.Time) (Subset, error) {
 	if strings.TrimSpace(s) == "" {
-		return Subset{}, fmt.Errorf("empty partition list; want keys or ranges such as %q", exampleRange(def, now))
+		return Subset{}, fmt.Errorf("empty partition list; want keys or ranges such as %q", ExampleRange(def, now))
 	}
 	var b Builder
 	for _, part := range strings.Split(s, listSep) {
@@ -57,13 +57,15 @@ func Parse(def Definition, s string, now time.Time) (Subset, error) {
 	return b.Subset(), nil
 }
 
-func exampleRange(def Definition, now time.Time) string {
+// ExampleRange returns a range of def's latest (up to 7) partitions at now,
+// in the compact form, for help and error messages.
+func ExampleRange(def Definition, now time.Time) string {
 	n := def.Len(now)
 	switch {
 	case n == 0:
-		return "KEY" + rangeSep + "KEY"
+		return "FIRST" + rangeSep + "LAST"
 	case n == 1:
 		return def.Key(0)
 	}
-	return def.Key(0) + rangeSep + def.Key(min(n-1, 6))
+	return def.Key(max(0, n-7)) + rangeSep + def.Key(n-1)
 }

@@ -58,7 +58,10 @@ func (w *Worker) runTask(ctx context.Context, t *store.Task) {
 	bg := context.WithoutCancel(ctx)
 	started := w.Clock.Now()
 	w.emit(taskEvent(EventStarted, t))
-	res, err := w.materialize(ctx, t)
+	ti, err := w.resolve(ctx, t)
+	if err == nil {
+		_, err = w.materialize(ctx, t, ti)
+	}
 	finished := w.Clock.Now()
 	ev := taskEvent(EventSucceeded, t)
 	ev.Duration, ev.Err = finished.Sub(started), err
@@ -83,8 +86,7 @@ func (w *Worker) runTask(ctx context.Context, t *store.Task) {
 	}
 	fin := store.TaskFinishParams{ID: t.ID, LeaseToken: t.LeaseToken, State: store.TaskFailed, Error: err.Error(), At: finished}
 	if t.Attempt < t.MaxAttempts && !pipelines.IsPermanent(err) {
-		ti, _ := w.resolve(bg, t)
-		policy := pipelines.RetryPolicy{}
+		policy := pipelines.RetryPolicy{} // resolving failed: default backoff
 		if ti != nil {
 			policy = ti.asset.Retry
 		}
@@ -112,11 +114,7 @@ func (w *Worker) runTask(ctx context.Context, t *store.Task) {
 // materialize computes a task into a new version, audits it, runs the
 // checks, and promotes it fenced by the lease token (which also ends the
 // task), then publishes the pointers.
-func (w *Worker) materialize(ctx context.Context, t *store.Task) (*store.TaskFinishResult, error) {
-	ti, err := w.resolve(ctx, t)
-	if err != nil {
-		return nil, err
-	}
+func (w *Worker) materialize(ctx context.Context, t *store.Task, ti *taskInfo) (*store.TaskFinishResult, error) {
 	a := ti.asset
 	started := w.Clock.Now()
 	inputs, reads, err := w.inputs(ctx, ti, started)

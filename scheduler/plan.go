@@ -115,10 +115,18 @@ type DepPlan struct {
 func (p *Plan) TaskCount() int64 {
 	var n int64
 	for _, a := range p.Assets {
-		per := a.Asset.PartitionsPerRun()
-		for _, r := range a.ToRun.Ranges() {
-			n += (r.Len() + per - 1) / per
-		}
+		n += a.TaskCount()
+	}
+	return n
+}
+
+// TaskCount returns the number of tasks the asset's partitions to run
+// expand to: each range in chunks of MaxPartitionsPerRun.
+func (a *AssetPlan) TaskCount() int64 {
+	per := a.Asset.PartitionsPerRun()
+	var n int64
+	for _, r := range a.ToRun.Ranges() {
+		n += (r.Len() + per - 1) / per
 	}
 	return n
 }
@@ -214,7 +222,7 @@ func (pl *Planner) Plan(ctx context.Context, req PlanRequest, now time.Time) (*P
 			ap.Requested = partitions.Span(0, 1)
 		} else if req.Partitions == "" {
 			return nil, fmt.Errorf("asset %q is partitioned (%s); name partitions, e.g. --partition-range %s",
-				key, def, exampleRange(def, now))
+				key, def, partitions.ExampleRange(def, now))
 		} else if ap.Requested, err = partitions.Parse(def, req.Partitions, now); err != nil {
 			return nil, fmt.Errorf("asset %q: %w", key, err)
 		}
@@ -331,17 +339,6 @@ func ReadStatus(ctx context.Context, r StatusReader, asset string, def partition
 		}
 	}
 	return AssetStatus{Def: def, Materialized: m.Subset(), Failed: f.Subset()}, nil
-}
-
-func exampleRange(def partitions.Definition, now time.Time) string {
-	n := def.Len(now)
-	switch {
-	case n == 0:
-		return "FIRST...LAST"
-	case n == 1:
-		return def.Key(0)
-	}
-	return def.Key(max(0, n-7)) + partitions.RangeSep + def.Key(n-1)
 }
 
 // Summary describes the plan in one line per asset, for dry runs and logs.

@@ -38,13 +38,9 @@ younger than --older-than (a running attempt may be writing it).`,
 				return usageError(fmt.Errorf("--keep-versions %d must be at least 1 (the current version is always kept)", keep))
 			}
 			ctx := cmd.Context()
-			g, err := a.graph()
+			_, keys, err := a.selectAssets(selection)
 			if err != nil {
 				return err
-			}
-			keys, err := g.Select(selection)
-			if err != nil {
-				return usageError(err)
 			}
 			st, bucket, closeAll, err := a.openBoth(ctx)
 			if err != nil {

@@ -137,13 +137,8 @@ func (a *app) materialize(cmd *cobra.Command, o materializeOpts) error {
 	var requested int64
 	for _, ap := range plan.Assets {
 		requested += ap.Requested.Len()
-		per := ap.Asset.PartitionsPerRun()
-		var tasks int64
-		for _, r := range ap.ToRun.Ranges() {
-			tasks += (r.Len() + per - 1) / per
-		}
 		pj.Assets = append(pj.Assets, assetPlanJSON{Asset: ap.Asset.Key, Requested: ranges(ap.Def, ap.Requested),
-			Fresh: ranges(ap.Def, ap.Fresh()), InFlight: ranges(ap.Def, ap.InFlight), ToRun: ranges(ap.Def, ap.ToRun), Tasks: tasks})
+			Fresh: ranges(ap.Def, ap.Fresh()), InFlight: ranges(ap.Def, ap.InFlight), ToRun: ranges(ap.Def, ap.ToRun), Tasks: ap.TaskCount()})
 	}
 	if o.dryRun || plan.Empty() {
 		if a.output == "json" {

@@ -27,13 +27,9 @@ against the store. It exits 1 if anything does not match: run it nightly.`,
 			if selection == "" {
 				return usageError(errors.New("--select is required, e.g. --select '*'"))
 			}
-			g, err := a.graph()
+			g, keys, err := a.selectAssets(selection)
 			if err != nil {
 				return err
-			}
-			keys, err := g.Select(selection)
-			if err != nil {
-				return usageError(err)
 			}
 			st, bucket, closeAll, err := a.openBoth(ctx)
 			if err != nil {

@@ -198,6 +198,19 @@ func (a *app) openBucket(ctx context.Context) (*blob.Bucket, error) {
 	return b, nil
 }
 
+// selectAssets validates the assets and evaluates a selection.
+func (a *app) selectAssets(selection string) (*lineage.Graph, []string, error) {
+	g, err := a.graph()
+	if err != nil {
+		return nil, nil, err
+	}
+	keys, err := g.Select(selection)
+	if err != nil {
+		return nil, nil, usageError(err)
+	}
+	return g, keys, nil
+}
+
 // openBoth opens the state store and the bucket; close releases both.
 func (a *app) openBoth(ctx context.Context) (st store.Store, b *blob.Bucket, close func(), err error) {
 	if st, err = a.openStore(ctx); err != nil {
