@@ -2,27 +2,59 @@ package scheduler
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/weir-dev/weir/internal/store"
 )
 
-// EnqueueOpts describes who queues a run.
+// Order says which partitions of a run start first.
+type Order string
+
+// Orders.
+const (
+	OldestFirst Order = "oldest-first"
+	NewestFirst Order = "newest-first"
+)
+
+// ParseOrder checks an order name; "" is OldestFirst.
+func ParseOrder(s string) (Order, error) {
+	switch o := Order(s); o {
+	case OldestFirst, NewestFirst:
+		return o, nil
+	case "":
+		return OldestFirst, nil
+	}
+	return "", fmt.Errorf("order %q is not one of oldest-first, newest-first", s)
+}
+
+// EnqueueOpts describes who queues a run, and how it runs.
 type EnqueueOpts struct {
 	// Kind defaults to "materialize".
 	Kind string
 	// CreatedBy defaults to CurrentUser(nil).
 	CreatedBy string
-	// Priority of every task: higher leases first. Defaults to 0.
+	// Priority of the run: higher leases first (store.PriorityHigh for
+	// interactive and scheduled runs, store.PriorityNormal for backfills).
 	Priority int
+	// Order defaults to OldestFirst.
+	Order Order
+	// Pool, if set, puts every task in this pool instead of its asset's.
+	Pool     string
+	Throttle store.Throttle
+	Breaker  store.Breaker
+	// Plan is a summary of the plan stored with the run (JSON).
+	Plan string
 	// Now is when the run was requested.
 	Now time.Time
 }
 
 // Enqueue stores the run of g with all its tasks in one transaction, each
 // with its count of unfinished upstream tasks and its dependents, so that
-// any worker can run it and a crash loses nothing. It returns the run and
-// the id of its first task (task i has id first+i).
+// any worker can run it and a crash loses nothing. Tasks stream to the store
+// in batches straight from the task graph. Tasks that read partitions queued
+// in other runs wait for those runs' tasks. It returns the run and the id of
+// its first task (task i has id first+i).
 func Enqueue(ctx context.Context, st store.Store, g *TaskGraph, opts EnqueueOpts) (*store.Run, int64, error) {
 	if opts.Kind == "" {
 		opts.Kind = "materialize"
@@ -30,23 +62,36 @@ func Enqueue(ctx context.Context, st store.Store, g *TaskGraph, opts EnqueueOpts
 	if opts.CreatedBy == "" {
 		opts.CreatedBy = CurrentUser(nil)
 	}
+	order, err := ParseOrder(string(opts.Order))
+	if err != nil {
+		return nil, 0, err
+	}
 	p := g.Plan
 	params := store.RunInsertParams{Kind: opts.Kind, Selection: p.Request.Selection, Partitions: p.Request.Partitions,
-		Reprocess: string(p.Request.Reprocess), CreatedBy: opts.CreatedBy, CreatedAt: opts.Now, Tasks: make([]store.TaskInsertParams, len(g.Tasks))}
+		Reprocess: string(p.Request.Reprocess), CreatedBy: opts.CreatedBy, CreatedAt: opts.Now, Priority: opts.Priority,
+		Order: string(order), Pool: opts.Pool, Throttle: opts.Throttle, Breaker: opts.Breaker, Plan: opts.Plan}
 	for _, a := range p.Assets {
 		params.Assets = append(params.Assets, a.Asset.Key)
 	}
 	nAssets := int64(len(p.Assets))
-	for i, t := range g.Tasks {
-		a := p.Assets[t.Asset]
-		params.Tasks[i] = store.TaskInsertParams{Asset: a.Asset.Key, PartitionFirst: a.Def.Key(t.Range.Lo), PartitionLast: a.Def.Key(t.Range.Hi - 1),
-			PartitionCount: t.Range.Len(), MaxAttempts: a.Asset.Retry.Attempts(), Pool: a.Asset.PoolName(), Priority: opts.Priority,
-			// Ready downstream tasks lease first, then the oldest
-			// partitions: a partition's chain finishes before new ones
-			// start, so results arrive early and few partitions are half
-			// done when a run stops.
-			Rank:    (nAssets-1-int64(t.Asset))<<40 + int64(i),
-			Waiting: len(g.Deps(i)), Dependents: g.Dependents(i)}
+	params.Tasks = func(yield func(store.TaskInsertParams) bool) {
+		for i, t := range g.Tasks {
+			a := p.Assets[t.Asset]
+			// Ready downstream tasks lease first, then the oldest (or
+			// newest) partitions: a partition's chain finishes before new
+			// ones start, so results arrive early and few partitions are
+			// half done when a run stops.
+			pos := int64(i - g.firstTask[t.Asset])
+			if order == NewestFirst {
+				pos = int64(g.firstTask[t.Asset+1]-1-i) // tasks of an asset are in partition order
+			}
+			tp := store.TaskInsertParams{Asset: a.Asset.Key, PartitionFirst: a.Def.Key(t.Range.Lo), PartitionLast: a.Def.Key(t.Range.Hi - 1),
+				PartitionCount: t.Range.Len(), MaxAttempts: a.Asset.Retry.Attempts(), Pool: a.Asset.PoolName(),
+				Rank: (nAssets-1-int64(t.Asset))<<40 + pos, Waiting: len(g.Deps(i)), Dependents: g.Dependents(i), WaitsFor: g.External(i)}
+			if !yield(tp) {
+				return
+			}
+		}
 	}
 	return st.RunInsert(ctx, params)
 }

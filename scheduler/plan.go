@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -89,6 +90,9 @@ type AssetPlan struct {
 	InFlight partitions.Subset
 	// InFlightRuns are the runs holding them.
 	InFlightRuns []int64
+	// Active are the asset's tasks queued or running in other runs, which
+	// tasks of this plan that read them wait for.
+	Active []ActiveTask
 	// ToRun are the partitions the run computes; Requested minus ToRun is
 	// skipped as fresh or in flight.
 	ToRun partitions.Subset
@@ -109,6 +113,16 @@ type DepPlan struct {
 	Mapping partitions.Mapping
 	// Planned is the upstream's plan when it is selected too, else nil.
 	Planned *AssetPlan
+	// Active are the upstream's tasks queued or running in other runs.
+	Active []ActiveTask
+}
+
+// ActiveTask is a task of another run, pending or running, over a range
+// of an asset's partitions.
+type ActiveTask struct {
+	ID    int64
+	RunID int64
+	Range partitions.Range
 }
 
 // TaskCount returns the number of tasks the plan expands to.
@@ -135,20 +149,14 @@ func (a *AssetPlan) TaskCount() int64 {
 func (p *Plan) Empty() bool { return p.TaskCount() == 0 }
 
 // MissingUpstreamError reports upstream partitions a plan needs that are
-// neither materialized nor planned.
+// neither materialized, nor planned, nor queued in another run.
 type MissingUpstreamError struct {
 	Asset, Upstream string
 	Partitions      string // compact form
 	Count           int64
-	// QueuedIn lists the runs where all of them are queued or running.
-	QueuedIn []int64
 }
 
 func (e *MissingUpstreamError) Error() string {
-	if len(e.QueuedIn) > 0 {
-		return fmt.Sprintf("asset %q reads %d partitions of %q (%s) that are queued in run %s and not promoted yet; run this again once that run has finished (weir runs show %d)",
-			e.Asset, e.Count, e.Upstream, e.Partitions, joinIDs(e.QueuedIn), e.QueuedIn[0])
-	}
 	return fmt.Sprintf("asset %q reads %d partitions of %q that are neither materialized nor selected (%s); select them too, e.g. --select +%s",
 		e.Asset, e.Count, e.Upstream, e.Partitions, e.Asset)
 }
@@ -161,28 +169,30 @@ func joinIDs(ids []int64) string {
 	return strings.Join(s, ", ")
 }
 
-// InFlight reads the partitions of an asset that unfinished tasks of any
-// run cover, and those runs.
-func InFlight(ctx context.Context, r StatusReader, asset string, def partitions.Definition) (partitions.Subset, []int64, error) {
+// InFlight reads the tasks of an asset that are pending or running in any
+// run, ordered by partition, with the partitions they cover and their runs.
+func InFlight(ctx context.Context, r StatusReader, asset string, def partitions.Definition) (partitions.Subset, []int64, []ActiveTask, error) {
 	tasks, err := r.TaskActiveList(ctx, asset)
 	if err != nil {
-		return partitions.Subset{}, nil, err
+		return partitions.Subset{}, nil, nil, err
 	}
 	var b partitions.Builder
 	var runs []int64
+	active := make([]ActiveTask, 0, len(tasks))
 	for _, t := range tasks {
 		lo, err1 := def.Index(t.PartitionFirst)
 		hi, err2 := def.Index(t.PartitionLast)
 		if err1 != nil || err2 != nil {
 			continue
 		}
-		b.AddRange(partitions.Range{Lo: lo, Hi: hi + 1})
-		if len(runs) == 0 || runs[len(runs)-1] != t.RunID {
-			runs = append(runs, t.RunID)
-		}
+		r := partitions.Range{Lo: lo, Hi: hi + 1}
+		b.AddRange(r)
+		active = append(active, ActiveTask{ID: t.ID, RunID: t.RunID, Range: r})
+		runs = append(runs, t.RunID)
 	}
+	slices.SortFunc(active, func(a, b ActiveTask) int { return cmp.Compare(a.Range.Lo, b.Range.Lo) })
 	slices.Sort(runs)
-	return b.Subset(), slices.Compact(runs), nil
+	return b.Subset(), slices.Compact(runs), active, nil
 }
 
 // Plan resolves req at now.
@@ -239,10 +249,11 @@ func (pl *Planner) Plan(ctx context.Context, req PlanRequest, now time.Time) (*P
 		case ReprocessAll:
 			ap.ToRun = ap.Requested
 		}
-		inFlight, runs, err := InFlight(ctx, pl.Status, key, def)
+		inFlight, runs, active, err := InFlight(ctx, pl.Status, key, def)
 		if err != nil {
 			return nil, err
 		}
+		ap.Active = active
 		ap.InFlight = ap.ToRun.Intersect(inFlight)
 		if !ap.InFlight.IsEmpty() {
 			ap.InFlightRuns = runs
@@ -252,7 +263,8 @@ func (pl *Planner) Plan(ctx context.Context, req PlanRequest, now time.Time) (*P
 		byKey[key] = ap
 	}
 	// Every upstream partition that a planned partition reads must be
-	// materialized already or computed in this run.
+	// materialized already, computed in this run, or queued in another
+	// run (the reading task then waits for that run's task).
 	var errs []error
 	for _, ap := range plan.Assets {
 		for _, dep := range ap.Asset.Deps {
@@ -262,34 +274,38 @@ func (pl *Planner) Plan(ctx context.Context, req PlanRequest, now time.Time) (*P
 				return nil, err
 			}
 			dp := DepPlan{Asset: dep.Asset, Def: upDef, Mapping: defs.Mapping(ap.Asset.Key, dep.Asset), Planned: byKey[dep.Asset]}
-			ap.Deps = append(ap.Deps, dp)
 			if ap.ToRun.IsEmpty() {
+				ap.Deps = append(ap.Deps, dp)
 				continue
 			}
 			need, err := dp.Mapping.Upstream(ap.Def, upDef, ap.ToRun, now)
 			if err != nil {
 				return nil, fmt.Errorf("asset %q: dep %q: %w", ap.Asset.Key, dep.Asset, err)
 			}
-			var have partitions.Subset
+			var have, queued partitions.Subset
 			if dp.Planned != nil {
 				have = dp.Planned.Materialized.Union(dp.Planned.ToRun)
+				dp.Active = dp.Planned.Active
 			} else {
 				st, err := ReadStatus(ctx, pl.Status, dep.Asset, upDef)
 				if err != nil {
 					return nil, err
 				}
 				have = st.Materialized
-			}
-			if missing := need.Difference(have); !missing.IsEmpty() {
-				me := &MissingUpstreamError{Asset: ap.Asset.Key, Upstream: dep.Asset, Partitions: partitions.Format(upDef, missing), Count: missing.Len()}
-				queued, runs, err := InFlight(ctx, pl.Status, dep.Asset, upDef)
-				if err != nil {
+				if queued, _, dp.Active, err = InFlight(ctx, pl.Status, dep.Asset, upDef); err != nil {
 					return nil, err
 				}
-				if queued.ContainsAll(missing) {
-					me.QueuedIn = runs
+			}
+			if dp.Planned != nil {
+				var qb partitions.Builder
+				for _, t := range dp.Active {
+					qb.AddRange(t.Range)
 				}
-				errs = append(errs, me)
+				queued = qb.Subset()
+			}
+			ap.Deps = append(ap.Deps, dp)
+			if missing := need.Difference(have.Union(queued)); !missing.IsEmpty() {
+				errs = append(errs, &MissingUpstreamError{Asset: ap.Asset.Key, Upstream: dep.Asset, Partitions: partitions.Format(upDef, missing), Count: missing.Len()})
 			}
 		}
 	}

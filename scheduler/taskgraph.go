@@ -27,6 +27,10 @@ type TaskGraph struct {
 	deps           []int32
 	dependentStart []int32
 	dependents     []int32
+	// external tasks (of other runs) task i waits for:
+	// external[externalStart[i]:externalStart[i+1]].
+	externalStart []int32
+	external      []int64
 }
 
 // Expand turns the plan into tasks.
@@ -48,33 +52,45 @@ func (p *Plan) Expand() (*TaskGraph, error) {
 
 	g.depStart = make([]int32, len(g.Tasks)+1)
 	g.deps = make([]int32, 0, len(g.Tasks))
+	g.externalStart = make([]int32, len(g.Tasks)+1)
+	var one [1]partitions.Range
 	for ti, t := range g.Tasks {
 		g.depStart[ti] = int32(len(g.deps))
+		g.externalStart[ti] = int32(len(g.external))
 		a := p.Assets[t.Asset]
 		for _, dep := range a.Deps {
-			if dep.Planned == nil || dep.Planned.ToRun.IsEmpty() {
+			planned := dep.Planned != nil && !dep.Planned.ToRun.IsEmpty()
+			if !planned && len(dep.Active) == 0 {
 				continue
 			}
+			var needs []partitions.Range
 			if rm, ok := dep.Mapping.(partitions.RangeMapper); ok {
 				if need, ok := rm.UpstreamRange(a.Def, dep.Def, t.Range, p.Now); ok {
-					g.deps = g.appendOverlapping(g.deps, index[dep.Planned], need, -1)
-					continue
+					one[0] = need
+					needs = one[:]
 				}
 			}
-			need, err := dep.Mapping.Upstream(a.Def, dep.Def, partitions.Span(t.Range.Lo, t.Range.Hi), p.Now)
-			if err != nil {
-				return nil, fmt.Errorf("asset %q: dep %q: %w", a.Asset.Key, dep.Asset, err)
+			if needs == nil {
+				need, err := dep.Mapping.Upstream(a.Def, dep.Def, partitions.Span(t.Range.Lo, t.Range.Hi), p.Now)
+				if err != nil {
+					return nil, fmt.Errorf("asset %q: dep %q: %w", a.Asset.Key, dep.Asset, err)
+				}
+				needs = need.Ranges()
 			}
 			last := int32(-1)
-			for _, r := range need.Ranges() {
-				g.deps = g.appendOverlapping(g.deps, index[dep.Planned], r, last)
-				if n := len(g.deps); n > 0 {
-					last = g.deps[n-1]
+			for _, r := range needs {
+				if planned {
+					g.deps = g.appendOverlapping(g.deps, index[dep.Planned], r, last)
+					if n := len(g.deps); n > 0 {
+						last = g.deps[n-1]
+					}
 				}
+				g.external = appendActive(g.external, dep.Active, r)
 			}
 		}
 	}
 	g.depStart[len(g.Tasks)] = int32(len(g.deps))
+	g.externalStart[len(g.Tasks)] = int32(len(g.external))
 	g.buildDependents()
 	return g, nil
 }
@@ -91,6 +107,23 @@ func (g *TaskGraph) appendOverlapping(out []int32, ai int32, r partitions.Range,
 		}
 	}
 	return out
+}
+
+// appendActive appends the ids of the tasks of other runs that cover
+// partitions of r. active is ordered by partition and disjoint (the planner
+// never queues a partition twice). A task may come twice; the store
+// counts it once.
+func appendActive(out []int64, active []ActiveTask, r partitions.Range) []int64 {
+	k := sort.Search(len(active), func(k int) bool { return active[k].Range.Hi > r.Lo })
+	for ; k < len(active) && active[k].Range.Lo < r.Hi; k++ {
+		out = append(out, active[k].ID)
+	}
+	return out
+}
+
+// External returns the tasks of other runs that task i waits for.
+func (g *TaskGraph) External(i int) []int64 {
+	return g.external[g.externalStart[i]:g.externalStart[i+1]]
 }
 
 func (g *TaskGraph) buildDependents() {

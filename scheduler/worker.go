@@ -46,6 +46,9 @@ type Worker struct {
 	// PollInterval is how often the worker looks for work when no wake-up
 	// comes. Defaults to 1s.
 	PollInterval time.Duration
+	// AgeEvery is how long a waiting run takes to rise one priority level
+	// (see store.TaskLeaseManyParams). Defaults to 5 minutes.
+	AgeEvery time.Duration
 	// Grace is how long running tasks may go on after the context ends
 	// before they are interrupted and their leases released. Defaults to 0.
 	Grace time.Duration
@@ -178,11 +181,20 @@ func (w *Worker) Run(ctx context.Context) error {
 loop:
 	for ctx.Err() == nil {
 		wake := w.Store.TaskWake()
+		poll := w.PollInterval
 		if running < w.Concurrency {
-			tasks, err := w.Store.TaskLeaseMany(ctx, store.TaskLeaseManyParams{Worker: w.ID, Pools: w.Pools, RunID: w.RunID,
-				Limit: w.Concurrency - running, Now: w.Clock.Now(), LeaseFor: w.LeaseTimeout})
+			lr, err := w.Store.TaskLeaseMany(ctx, store.TaskLeaseManyParams{Worker: w.ID, Pools: w.Pools, RunID: w.RunID,
+				Limit: w.Concurrency - running, Now: w.Clock.Now(), LeaseFor: w.LeaseTimeout, AgeEvery: w.AgeEvery})
 			if err != nil && ctx.Err() == nil {
 				w.Logger.Error("lease tasks", "error", err)
+			}
+			var tasks []*store.Task
+			if lr != nil {
+				tasks = lr.Tasks
+				// A rate-limited run may start its next task then.
+				if !lr.ThrottledUntil.IsZero() {
+					poll = min(poll, max(lr.ThrottledUntil.Sub(w.Clock.Now()), time.Millisecond))
+				}
 			}
 			for _, t := range tasks {
 				running++
@@ -217,7 +229,7 @@ loop:
 		case <-done:
 			running--
 		case <-wake:
-		case <-w.Clock.After(w.PollInterval):
+		case <-w.Clock.After(poll):
 		case <-ctx.Done():
 		}
 	}

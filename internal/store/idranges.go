@@ -55,3 +55,24 @@ func DecodeDependents(s string) ([]IDRange, error) {
 	}
 	return out, nil
 }
+
+// EncodeIDs encodes ascending task ids in the form EncodeDependents writes.
+func EncodeIDs(ids []int64) string {
+	var b strings.Builder
+	for i := 0; i < len(ids); {
+		j := i
+		for j+1 < len(ids) && ids[j+1] == ids[j]+1 {
+			j++
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(ids[i], 10))
+		if j > i {
+			b.WriteByte('-')
+			b.WriteString(strconv.FormatInt(ids[j], 10))
+		}
+		i = j + 1
+	}
+	return b.String()
+}

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"net/url"
 	"sort"
 	"strings"
@@ -26,6 +27,9 @@ var (
 	// ErrLeaseLost: the caller's fencing token is no longer the task's, so
 	// another attempt owns the task; the write was not made.
 	ErrLeaseLost = errors.New("lease lost")
+	// ErrRunState: the run's status does not allow the change asked for
+	// (resuming a finished run, say); the error names the status.
+	ErrRunState = errors.New("not allowed in the run's status")
 )
 
 // Store is the state store.
@@ -41,13 +45,39 @@ type Store interface {
 	// RunList returns runs, newest first.
 	RunList(ctx context.Context, p RunListParams) ([]*Run, error)
 
+	// RunSetStatus pauses a running run or resumes a paused or tripped one,
+	// and records who did it. Any other change is refused with an error
+	// naming the run's status.
+	RunSetStatus(ctx context.Context, p RunSetStatusParams) (*Run, error)
+	// RunCancel cancels a run in one transaction: its pending tasks never
+	// start, and its running tasks lose their leases (their workers'
+	// writes, promotion included, are refused), so nothing of it is
+	// published after the call returns.
+	RunCancel(ctx context.Context, p RunCancelParams) (*RunCancelResult, error)
+	// RunRetryFailed puts a finished or tripped run's failed tasks, and the
+	// tasks skipped below them, back in the queue with fresh attempts;
+	// succeeded tasks are left alone.
+	RunRetryFailed(ctx context.Context, p RunRetryFailedParams) (*RunRetryResult, error)
+	// RunEventList returns a run's audit trail, oldest first.
+	RunEventList(ctx context.Context, runID int64) ([]RunEvent, error)
+	// RunProgress counts a run's tasks and partitions per asset and state,
+	// and its recent pace.
+	RunProgress(ctx context.Context, p RunProgressParams) (*RunProgress, error)
+	// TaskDurations returns how long the latest succeeded tasks of an asset
+	// took, newest first, at most limit of them.
+	TaskDurations(ctx context.Context, asset string, limit int) ([]time.Duration, error)
+
 	// TaskLeaseMany leases up to Limit runnable tasks in one transaction:
 	// pending, every upstream task succeeded (waiting = 0), not_before
-	// passed, in one of Pools, within each pool's quota (counted under the
-	// pool's lock, so quotas hold across any number of workers). Each leased
-	// task is running with attempt+1 and a new lease token that every later
-	// write about it must carry. Highest priority first, then rank, then id.
-	TaskLeaseMany(ctx context.Context, p TaskLeaseManyParams) ([]*Task, error)
+	// passed, in one of Pools, of a run that is running, within each pool's
+	// quota and each run's throttle (counted under the pool's and the run's
+	// lock, so they hold across any number of workers). Each leased task is
+	// running with attempt+1 and a new lease token that every later write
+	// about it must carry. Runs of higher effective priority first (a run's
+	// priority rises by one level each AgeEvery it waits), then rank, then
+	// id. When a run's rate held tasks back, ThrottledUntil says when to
+	// ask again.
+	TaskLeaseMany(ctx context.Context, p TaskLeaseManyParams) (*LeaseResult, error)
 	// TaskHeartbeat extends the leases of tasks the caller still holds. It
 	// returns the ids whose lease was lost (the others were extended).
 	TaskHeartbeat(ctx context.Context, p TaskHeartbeatParams) (lost []int64, err error)
@@ -134,7 +164,51 @@ const (
 	RunSucceeded RunStatus = "succeeded"
 	RunFailed    RunStatus = "failed"
 	RunCancelled RunStatus = "cancelled"
+	// RunPaused: no task of the run starts until it is resumed; running
+	// ones finish.
+	RunPaused RunStatus = "paused"
+	// RunTripped: the circuit breaker stopped the run's starts; it waits
+	// for a resume or a cancel.
+	RunTripped RunStatus = "tripped"
 )
+
+// Active reports whether the run may still start or finish tasks.
+func (s RunStatus) Active() bool { return s == RunRunning || s == RunPaused || s == RunTripped }
+
+// Run priorities: higher leases first. Interactive and scheduled runs are
+// PriorityHigh by default, backfills PriorityNormal.
+const (
+	PriorityLow    = -10
+	PriorityNormal = 0
+	PriorityHigh   = 10
+	// PriorityStep is one level; a waiting run ages by one level each
+	// TaskLeaseManyParams.AgeEvery.
+	PriorityStep = 10
+)
+
+// Throttle limits the starts of one run's tasks, across all workers.
+type Throttle struct {
+	// MaxConcurrent caps the run's running tasks; 0 means no cap.
+	MaxConcurrent int
+	// RatePerSec caps task starts per second (spaced at least 1/rate
+	// apart); 0 means no cap.
+	RatePerSec float64
+}
+
+// Breaker is a run's circuit breaker: when a condition holds, the run
+// stops starting tasks (status tripped) until resumed or cancelled.
+type Breaker struct {
+	// MaxFailureRate trips when failed / finished tasks exceeds it, once
+	// MinTasks have finished; 0 turns it off.
+	MaxFailureRate float64
+	MinTasks       int
+	// MaxConsecutive trips after that many failed tasks in a row; 0
+	// turns it off.
+	MaxConsecutive int
+}
+
+// On reports whether any condition is set.
+func (b Breaker) On() bool { return b.MaxFailureRate > 0 || b.MaxConsecutive > 0 }
 
 // TaskState is the state of a task.
 type TaskState string
@@ -172,6 +246,21 @@ type Run struct {
 	CreatedAt  time.Time
 	FinishedAt time.Time // zero while running
 	Error      string
+	Priority   int
+	// Order is oldest-first or newest-first.
+	Order string
+	// Pool, if set, overrides the assets' pools for every task of the run.
+	Pool     string
+	Throttle Throttle
+	Breaker  Breaker
+	// BreakerFinished, BreakerFailed and BreakerConsecutive count the
+	// tasks that ended since the run was created or last resumed.
+	BreakerFinished, BreakerFailed, BreakerConsecutive int
+	// TripReason says why the breaker tripped last.
+	TripReason string
+	// Plan is the caller's summary of the run's plan (JSON), stored with
+	// the run.
+	Plan string
 	// Tasks counts the run's tasks by state.
 	Tasks map[TaskState]int64
 }
@@ -269,7 +358,17 @@ type RunInsertParams struct {
 	Reprocess  string
 	CreatedBy  string
 	CreatedAt  time.Time
-	Tasks      []TaskInsertParams
+	// Priority is the run's priority; each task's is this plus its own.
+	Priority int
+	// Order is recorded with the run; tasks come ranked already.
+	Order    string
+	Pool     string
+	Throttle Throttle
+	Breaker  Breaker
+	Plan     string
+	// Tasks yields the tasks, inserted in batches as they come, so a run
+	// of millions of tasks never sits in memory whole.
+	Tasks iter.Seq[TaskInsertParams]
 }
 
 // TaskInsertParams describes a new task. Tasks get consecutive ids in the
@@ -290,6 +389,86 @@ type TaskInsertParams struct {
 	// that depend on this one, ascending. Each one's Waiting drops by one
 	// when this task succeeds.
 	Dependents []int32
+	// WaitsFor are tasks of other runs that produce partitions this one
+	// reads. Each that is still pending or running when the run is stored
+	// gets this task as a dependent (and Waiting one more); each that
+	// succeeded already is not waited for; one that failed fails the
+	// insert.
+	WaitsFor []int64
+}
+
+// RunSetStatusParams pauses or resumes a run.
+type RunSetStatusParams struct {
+	ID int64
+	// To is RunPaused or RunRunning.
+	To     RunStatus
+	Actor  string
+	Reason string
+	At     time.Time
+}
+
+// RunCancelParams cancels a run.
+type RunCancelParams struct {
+	ID     int64
+	Actor  string
+	Reason string
+	At     time.Time
+}
+
+// RunCancelResult is what a cancel changed.
+type RunCancelResult struct {
+	// Pending counts tasks that will never start; Interrupted, running
+	// tasks whose leases were revoked.
+	Pending, Interrupted int64
+	// Skipped are tasks of other runs that waited for a cancelled one.
+	Skipped []*Task
+}
+
+// RunRetryFailedParams re-queues a run's failed tasks.
+type RunRetryFailedParams struct {
+	ID    int64
+	Actor string
+	At    time.Time
+}
+
+// RunRetryResult counts what a retry put back in the queue.
+type RunRetryResult struct {
+	Failed, Skipped int64
+	Run             *Run
+}
+
+// RunEvent is one entry of a run's audit trail.
+type RunEvent struct {
+	RunID  int64
+	At     time.Time
+	Kind   string // created, paused, resumed, tripped, cancelled, retried, finished
+	Actor  string
+	Detail string
+}
+
+// RunProgressParams asks for a run's progress.
+type RunProgressParams struct {
+	ID int64
+	// Since starts the window for the recent pace.
+	Since time.Time
+}
+
+// RunProgress is a run's progress.
+type RunProgress struct {
+	Assets []AssetProgress
+	// StartedSince and FinishedSince count tasks started and succeeded
+	// since RunProgressParams.Since.
+	StartedSince, FinishedSince int64
+	// MeanTask is the mean duration of the run's latest succeeded tasks.
+	MeanTask time.Duration
+}
+
+// AssetProgress counts one asset's tasks and partitions in one state.
+type AssetProgress struct {
+	Asset      string
+	State      TaskState
+	Tasks      int64
+	Partitions int64
 }
 
 // RunFinishParams ends a run.
@@ -302,6 +481,8 @@ type RunFinishParams struct {
 
 // RunListParams filters RunList.
 type RunListParams struct {
+	// Kind, if set, keeps runs of that kind (materialize, backfill).
+	Kind string
 	// Limit caps the number of runs. Defaults to 50.
 	Limit int
 }
@@ -319,6 +500,18 @@ type TaskLeaseManyParams struct {
 	// Now is the caller's clock; leases expire at Now + LeaseFor.
 	Now      time.Time
 	LeaseFor time.Duration
+	// AgeEvery raises a waiting run's priority by PriorityStep each time
+	// it passes without a task of the run starting, so low-priority runs
+	// are never starved. Defaults to 5 minutes.
+	AgeEvery time.Duration
+}
+
+// LeaseResult is what TaskLeaseMany leased.
+type LeaseResult struct {
+	Tasks []*Task
+	// ThrottledUntil, if set, is when a rate-limited run may start its
+	// next task: ask again then.
+	ThrottledUntil time.Time
 }
 
 // TaskHeartbeatParams extends leases.
@@ -422,6 +615,9 @@ type PromotedPartition struct {
 type MaterializationListParams struct {
 	Asset        string
 	PartitionKey string // optional
+	// RunID, if set, keeps the materializations of that run (Asset may
+	// then be empty).
+	RunID int64
 	// Limit caps the rows. Defaults to 100; -1 means all.
 	Limit int
 }
@@ -448,6 +644,9 @@ type CheckResult struct {
 // CheckResultListParams filters CheckResultList.
 type CheckResultListParams struct {
 	Asset string
+	// RunID, if set, keeps the results of that run (Asset may then be
+	// empty).
+	RunID int64
 	// Limit caps the rows. Defaults to 20.
 	Limit int
 }

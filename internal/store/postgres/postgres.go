@@ -39,7 +39,15 @@ var dialect = sqlstore.Dialect{
 	RunInsertLock: "SELECT pg_advisory_xact_lock(7861657)", // consecutive task ids, one run insert at a time
 	Notify:        "SELECT pg_notify('" + channel + "', '')",
 	MapErr:        mapErr,
+	Retryable:     retryable,
 	Migrations:    migrations,
+}
+
+// retryable: deadlock victims and serialization failures succeed when run
+// again.
+func retryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
 }
 
 // Open connects to the PostgreSQL database at dsn (a postgres:// URL; a

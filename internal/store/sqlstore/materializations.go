@@ -53,7 +53,7 @@ func (s *Store) MaterializationPromote(ctx context.Context, p store.Materializat
 		return nil, fmt.Errorf("promote %s (task %d): %w", p.Asset, p.TaskID, err)
 	}
 	s.waker.Notify()
-	if err := s.finishRunIfDone(ctx, res, p.PromotedAt); err != nil {
+	if err := s.finishRuns(ctx, res, p.PromotedAt); err != nil {
 		return res, fmt.Errorf("finish run of task %d: %w", p.TaskID, err)
 	}
 	return res, nil
@@ -69,8 +69,16 @@ func (s *Store) MaterializationList(ctx context.Context, p store.Materialization
 		limit = 100
 	}
 	q := `SELECT id, asset, partition_key, version, run_id, task_id, attempt, code_version, manifest_sha256, files, bytes, started_at, promoted_at
-		FROM materializations WHERE asset = ?`
-	args := []any{p.Asset}
+		FROM materializations WHERE 1 = 1`
+	var args []any
+	if p.Asset != "" {
+		q += ` AND asset = ?`
+		args = append(args, p.Asset)
+	}
+	if p.RunID != 0 {
+		q += ` AND run_id = ?`
+		args = append(args, p.RunID)
+	}
 	if p.PartitionKey != "" {
 		q += ` AND partition_key = ?`
 		args = append(args, p.PartitionKey)
@@ -259,8 +267,17 @@ func (s *Store) CheckResultList(ctx context.Context, p store.CheckResultListPara
 	if limit <= 0 {
 		limit = 20
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, asset, partitions, run_id, task_id, attempt, name, warn, passed, value, error, checked_at
-		FROM check_results WHERE asset = ? ORDER BY id DESC LIMIT ?`), p.Asset, limit)
+	q := `SELECT id, asset, partitions, run_id, task_id, attempt, name, warn, passed, value, error, checked_at FROM check_results WHERE 1 = 1`
+	var args []any
+	if p.Asset != "" {
+		q += ` AND asset = ?`
+		args = append(args, p.Asset)
+	}
+	if p.RunID != 0 {
+		q += ` AND run_id = ?`
+		args = append(args, p.RunID)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(q+` ORDER BY id DESC LIMIT ?`), append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("list check results of %s: %w", p.Asset, s.mapErr(err))
 	}

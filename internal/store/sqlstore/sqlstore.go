@@ -9,7 +9,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -39,6 +38,9 @@ type Dialect struct {
 	Notify string
 	// MapErr maps the driver's errors to the store's.
 	MapErr func(error) error
+	// Retryable, if set, reports errors after which a transaction is run
+	// again from the start (a deadlock victim, a serialization failure).
+	Retryable func(error) bool
 	// Migrations are the schema versions, applied in order, each once.
 	Migrations []string
 }
@@ -163,8 +165,18 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// tx runs fn in a transaction.
+// tx runs fn in a transaction, again (up to 4 times) when the database
+// aborted it for a retryable reason; fn must start from scratch each time.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	for attempt := 1; ; attempt++ {
+		err := s.tx1(ctx, fn)
+		if err == nil || s.d.Retryable == nil || attempt == 4 || !s.d.Retryable(err) || ctx.Err() != nil {
+			return err
+		}
+	}
+}
+
+func (s *Store) tx1(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return s.mapErr(err)
@@ -232,152 +244,10 @@ func rowsOf(rows, cols int) string {
 
 type scanner interface{ Scan(...any) error }
 
-// RunInsert stores the run and its tasks in one transaction.
-func (s *Store) RunInsert(ctx context.Context, p store.RunInsertParams) (*store.Run, int64, error) {
-	assets, err := json.Marshal(p.Assets)
-	if err != nil {
-		return nil, 0, err
-	}
-	var runID, first int64
-	err = s.tx(ctx, func(tx *sql.Tx) error {
-		if s.d.RunInsertLock != "" {
-			if _, err := tx.ExecContext(ctx, s.d.RunInsertLock); err != nil {
-				return err
-			}
-		}
-		if err := tx.QueryRowContext(ctx, s.q(`INSERT INTO runs (kind, selection, assets, partitions, reprocess, status, created_by, created_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-			p.Kind, p.Selection, string(assets), p.Partitions, p.Reprocess, store.RunRunning, p.CreatedBy, s.t(p.CreatedAt)).Scan(&runID); err != nil {
-			return err
-		}
-		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) + 1 FROM tasks`).Scan(&first); err != nil {
-			return err
-		}
-		next := first
-		const cols = 13
-		err := batch(p.Tasks, 2600/cols, func(ts []store.TaskInsertParams) error {
-			args := make([]any, 0, len(ts)*cols)
-			for _, t := range ts {
-				args = append(args, next, runID, t.Asset, t.PartitionFirst, t.PartitionLast, t.PartitionCount, store.TaskPending,
-					max(t.MaxAttempts, 1), t.Pool, t.Priority, t.Rank, t.Waiting, store.EncodeDependents(first, t.Dependents))
-				next++
-			}
-			_, err := tx.ExecContext(ctx, s.q(`INSERT INTO tasks (id, run_id, asset, partition_first, partition_last, partition_count, state,
-				max_attempts, pool, priority, rank, waiting, dependents) VALUES `+rowsOf(len(ts), cols)), args...)
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		return s.notify(ctx, tx)
-	})
-	if err != nil {
-		return nil, 0, fmt.Errorf("insert run: %w", err)
-	}
-	s.waker.Notify()
-	run, err := s.RunGet(ctx, runID)
-	return run, first, err
-}
-
 func (s *Store) notify(ctx context.Context, tx *sql.Tx) error {
 	if s.d.Notify == "" {
 		return nil
 	}
 	_, err := tx.ExecContext(ctx, s.d.Notify)
 	return err
-}
-
-// RunFinish records the run's end.
-func (s *Store) RunFinish(ctx context.Context, p store.RunFinishParams) error {
-	res, err := s.db.ExecContext(ctx, s.q(`UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?`), p.Status, p.Error, s.t(p.FinishedAt), p.ID)
-	if err != nil {
-		return fmt.Errorf("finish run %d: %w", p.ID, s.mapErr(err))
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("finish run %d: %w", p.ID, store.ErrNotFound)
-	}
-	return nil
-}
-
-const runColumns = `id, kind, selection, assets, partitions, reprocess, status, created_by, created_at, finished_at, error`
-
-func scanRun(row scanner) (*store.Run, error) {
-	var r store.Run
-	var assets string
-	var created, finished dbTime
-	if err := row.Scan(&r.ID, &r.Kind, &r.Selection, &assets, &r.Partitions, &r.Reprocess, &r.Status, &r.CreatedBy, &created, &finished, &r.Error); err != nil {
-		return nil, err
-	}
-	if err := json.Unmarshal([]byte(assets), &r.Assets); err != nil {
-		return nil, fmt.Errorf("run %d: assets column: %w", r.ID, err)
-	}
-	r.CreatedAt, r.FinishedAt = created.t, finished.t
-	r.Tasks = map[store.TaskState]int64{}
-	return &r, nil
-}
-
-// RunGet returns one run with its task counts.
-func (s *Store) RunGet(ctx context.Context, id int64) (*store.Run, error) {
-	r, err := scanRun(s.db.QueryRowContext(ctx, s.q(`SELECT `+runColumns+` FROM runs WHERE id = ?`), id))
-	if err != nil {
-		return nil, fmt.Errorf("get run %d: %w", id, s.mapErr(err))
-	}
-	if err := s.countTasks(ctx, map[int64]*store.Run{id: r}); err != nil {
-		return nil, err
-	}
-	return r, nil
-}
-
-// RunList returns runs, newest first.
-func (s *Store) RunList(ctx context.Context, p store.RunListParams) ([]*store.Run, error) {
-	limit := p.Limit
-	if limit <= 0 {
-		limit = 50
-	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+runColumns+` FROM runs ORDER BY id DESC LIMIT ?`), limit)
-	if err != nil {
-		return nil, fmt.Errorf("list runs: %w", s.mapErr(err))
-	}
-	defer rows.Close()
-	var runs []*store.Run
-	byID := map[int64]*store.Run{}
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list runs: %w", err)
-		}
-		runs = append(runs, r)
-		byID[r.ID] = r
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list runs: %w", s.mapErr(err))
-	}
-	rows.Close()
-	return runs, s.countTasks(ctx, byID)
-}
-
-func (s *Store) countTasks(ctx context.Context, runs map[int64]*store.Run) error {
-	if len(runs) == 0 {
-		return nil
-	}
-	var lo, hi int64 = 1 << 62, 0
-	for id := range runs {
-		lo, hi = min(lo, id), max(hi, id)
-	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT run_id, state, count(*) FROM tasks WHERE run_id BETWEEN ? AND ? GROUP BY run_id, state`), lo, hi)
-	if err != nil {
-		return fmt.Errorf("count tasks: %w", s.mapErr(err))
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var id, n int64
-		var state store.TaskState
-		if err := rows.Scan(&id, &state, &n); err != nil {
-			return err
-		}
-		if r, ok := runs[id]; ok {
-			r.Tasks[state] = n
-		}
-	}
-	return s.mapErr(rows.Err())
 }

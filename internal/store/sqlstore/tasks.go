@@ -50,102 +50,278 @@ type querier interface {
 	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
-// TaskLeaseMany leases runnable tasks within pool quotas.
-func (s *Store) TaskLeaseMany(ctx context.Context, p store.TaskLeaseManyParams) ([]*store.Task, error) {
+// TaskLeaseMany leases runnable tasks within run throttles and pool quotas.
+//
+// It reads each running run's ready tasks through the per-run index
+// (tasks_ready_run), so a throttled or paused run with a million ready
+// tasks costs nothing to step over, and merges them by the runs' effective
+// priority.
+func (s *Store) TaskLeaseMany(ctx context.Context, p store.TaskLeaseManyParams) (*store.LeaseResult, error) {
 	limit := max(p.Limit, 1)
-	var leased []*store.Task
+	ageEvery := p.AgeEvery
+	if ageEvery <= 0 {
+		ageEvery = 5 * time.Minute
+	}
+	res := &store.LeaseResult{}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		q := `SELECT id, pool FROM tasks WHERE state = 'pending' AND waiting = 0 AND (not_before IS NULL OR not_before <= ?)`
-		args := []any{s.t(p.Now)}
-		if p.RunID != 0 {
-			q += ` AND run_id = ?`
-			args = append(args, p.RunID)
-		}
-		if len(p.Pools) > 0 {
-			q += ` AND pool IN (` + marks(len(p.Pools)) + `)`
-			for _, pool := range p.Pools {
-				args = append(args, pool)
-			}
-		}
-		q += ` ORDER BY priority DESC, rank, id LIMIT ?` + s.d.SkipLocked
-		rows, err := tx.QueryContext(ctx, s.q(q), append(args, limit)...)
-		if err != nil {
+		*res = store.LeaseResult{}
+		runs, err := s.leasableRuns(ctx, tx, p, ageEvery)
+		if err != nil || len(runs) == 0 {
 			return err
 		}
-		type cand struct {
-			id   int64
-			pool string
-		}
-		var cands []cand
-		for rows.Next() {
-			var c cand
-			if err := rows.Scan(&c.id, &c.pool); err != nil {
-				rows.Close()
-				return err
+		var cands []leaseCand
+		for _, r := range runs {
+			if r.room == 0 {
+				if !r.until.IsZero() && (res.ThrottledUntil.IsZero() || r.until.Before(res.ThrottledUntil)) {
+					res.ThrottledUntil = r.until
+				}
+				continue
 			}
-			cands = append(cands, c)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil || len(cands) == 0 {
-			return err
-		}
-		// Pool quotas: lock each quota row (in name order, so leasers never
-		// deadlock), count what runs in the pool, admit what fits.
-		var pools []string
-		room := map[string]int{}
-		for _, c := range cands {
-			if _, ok := room[c.pool]; !ok {
-				room[c.pool] = -1
-				pools = append(pools, c.pool)
+			q := `SELECT id, pool, priority, rank FROM tasks WHERE run_id = ? AND state = 'pending' AND waiting = 0 AND (not_before IS NULL OR not_before <= ?)`
+			args := []any{r.id, s.t(p.Now)}
+			if len(p.Pools) > 0 {
+				q += ` AND pool IN (` + marks(len(p.Pools)) + `)`
+				for _, pool := range p.Pools {
+					args = append(args, pool)
+				}
 			}
-		}
-		sort.Strings(pools)
-		for _, pool := range pools {
-			var maxRunning int
-			err := tx.QueryRowContext(ctx, s.q(`SELECT max_running FROM pools WHERE name = ?`+s.d.ForUpdate), pool).Scan(&maxRunning)
-			if errors.Is(err, sql.ErrNoRows) {
-				continue // no quota
+			q += ` ORDER BY priority DESC, rank, id LIMIT ?` + s.d.SkipLocked
+			n := limit
+			if r.room >= 0 {
+				n = min(n, r.room)
 			}
+			rows, err := tx.QueryContext(ctx, s.q(q), append(args, n)...)
 			if err != nil {
 				return err
 			}
-			var running int
-			if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM tasks WHERE pool = ? AND state = 'running'`), pool).Scan(&running); err != nil {
+			for rows.Next() {
+				c := leaseCand{run: r}
+				if err := rows.Scan(&c.id, &c.pool, &c.prio, &c.rank); err != nil {
+					rows.Close()
+					return err
+				}
+				c.prio += r.aging
+				cands = append(cands, c)
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
 				return err
 			}
-			room[pool] = max(maxRunning-running, 0)
+		}
+		sort.Slice(cands, func(i, j int) bool {
+			a, b := cands[i], cands[j]
+			if a.prio != b.prio {
+				return a.prio > b.prio
+			}
+			if a.rank != b.rank {
+				return a.rank < b.rank
+			}
+			return a.id < b.id
+		})
+		room, err := s.poolRoom(ctx, tx, cands)
+		if err != nil {
+			return err
 		}
 		var ids []any
 		for _, c := range cands {
+			if len(ids) == limit {
+				break
+			}
 			if r := room[c.pool]; r == 0 {
 				continue
 			} else if r > 0 {
 				room[c.pool] = r - 1
 			}
 			ids = append(ids, c.id)
+			c.run.leased++
 		}
 		if len(ids) == 0 {
 			return nil
 		}
-		leased, err = s.queryTasks(ctx, tx, `UPDATE tasks SET state = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
+		res.Tasks, err = s.queryTasks(ctx, tx, `UPDATE tasks SET state = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
 				worker = ?, started_at = ?, finished_at = NULL, not_before = NULL, error = '', lease_expires_at = ?
 			WHERE id IN (`+marks(len(ids))+`) RETURNING `+taskColumns,
 			append([]any{p.Worker, s.t(p.Now), s.t(p.Now.Add(p.LeaseFor))}, ids...)...)
 		if err != nil {
 			return err
 		}
-		sort.Slice(leased, func(i, j int) bool { return lessTask(leased[i], leased[j]) })
-		args = args[:0]
-		for _, t := range leased {
+		sort.Slice(res.Tasks, func(i, j int) bool { return lessTask(res.Tasks[i], res.Tasks[j]) })
+		args := make([]any, 0, 5*len(res.Tasks))
+		for _, t := range res.Tasks {
 			args = append(args, t.ID, t.Attempt, p.Worker, store.TaskRunning, s.t(p.Now))
 		}
-		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO task_attempts (task_id, attempt, worker, state, started_at) VALUES `+rowsOf(len(leased), 5)), args...)
-		return err
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO task_attempts (task_id, attempt, worker, state, started_at) VALUES `+rowsOf(len(res.Tasks), 5)), args...); err != nil {
+			return err
+		}
+		return s.recordStarts(ctx, tx, runs, p.Now)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("lease tasks: %w", err)
 	}
-	return leased, nil
+	return res, nil
+}
+
+// leaseRun is a running run as leasing sees it.
+type leaseRun struct {
+	id        int64
+	effective int // priority + aging
+	aging     int
+	rate      float64
+	tat       time.Time
+	lastLease time.Time
+	// room is how many tasks the run may start now (-1: no cap of its
+	// own); until, when it is 0 for its rate, when the next may.
+	room   int
+	until  time.Time
+	leased int
+}
+
+type leaseCand struct {
+	id   int64
+	pool string
+	rank int64
+	prio int
+	run  *leaseRun
+}
+
+// maxAging caps how far a waiting run's priority rises: three levels are
+// more than the default gap between backfills and interactive runs, so a
+// starved run does get its turn, and no run ages without bound.
+const maxAging = 3 * store.PriorityStep
+
+// leasableRuns returns the running runs, highest effective priority first,
+// with what their throttles let them start now. Throttled runs are read
+// under their row lock, so their counts hold across leasers.
+func (s *Store) leasableRuns(ctx context.Context, tx *sql.Tx, p store.TaskLeaseManyParams, ageEvery time.Duration) ([]*leaseRun, error) {
+	q := `SELECT id, priority, max_concurrent, rate_per_sec, created_at, last_lease_at FROM runs WHERE status = 'running'`
+	var args []any
+	if p.RunID != 0 {
+		q += ` AND id = ?`
+		args = append(args, p.RunID)
+	}
+	rows, err := tx.QueryContext(ctx, s.q(q+` ORDER BY id`), args...)
+	if err != nil {
+		return nil, err
+	}
+	var runs []*leaseRun
+	var throttled []*leaseRun
+	maxConc := map[int64]int{}
+	for rows.Next() {
+		r := &leaseRun{room: -1}
+		var mc int
+		var created, last dbTime
+		if err := rows.Scan(&r.id, &r.effective, &mc, &r.rate, &created, &last); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		since := last.t
+		if since.IsZero() {
+			since = created.t
+		}
+		r.lastLease = last.t
+		if waited := p.Now.Sub(since); waited > 0 {
+			r.aging = min(int(waited/ageEvery)*store.PriorityStep, maxAging)
+			r.effective += r.aging
+		}
+		runs = append(runs, r)
+		if mc > 0 || r.rate > 0 {
+			maxConc[r.id] = mc
+			throttled = append(throttled, r)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for _, r := range throttled {
+		var status store.RunStatus
+		var tat dbTime
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT status, rate_tat FROM runs WHERE id = ?`+s.d.ForUpdate), r.id).Scan(&status, &tat); err != nil {
+			return nil, err
+		}
+		if status != store.RunRunning {
+			r.room = 0
+			continue
+		}
+		if mc := maxConc[r.id]; mc > 0 {
+			var running int
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM tasks WHERE run_id = ? AND state = 'running'`), r.id).Scan(&running); err != nil {
+				return nil, err
+			}
+			r.room = max(mc-running, 0)
+		}
+		if r.rate > 0 {
+			// GCRA without burst: starts are at least 1/rate apart.
+			r.tat = tat.t
+			if r.tat.After(p.Now) {
+				r.room, r.until = 0, r.tat
+			} else if r.room != 0 {
+				r.room = 1
+			}
+		}
+	}
+	sort.SliceStable(runs, func(i, j int) bool { return runs[i].effective > runs[j].effective })
+	return runs, nil
+}
+
+// recordStarts advances the rate limits of the runs that started tasks and
+// notes when each last started one (for aging; at most once a second, so
+// busy runs' rows are not rewritten by every lease).
+func (s *Store) recordStarts(ctx context.Context, tx *sql.Tx, runs []*leaseRun, now time.Time) error {
+	for _, r := range runs {
+		if r.leased == 0 {
+			continue
+		}
+		if r.rate > 0 {
+			base := r.tat
+			if base.Before(now) {
+				base = now
+			}
+			next := base.Add(time.Duration(float64(r.leased) / r.rate * float64(time.Second)))
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE runs SET rate_tat = ?, last_lease_at = ? WHERE id = ?`), s.t(next), s.t(now), r.id); err != nil {
+				return err
+			}
+			continue
+		}
+		if !r.lastLease.IsZero() && now.Sub(r.lastLease) < time.Second {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE runs SET last_lease_at = ? WHERE id = ?`), s.t(now), r.id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// poolRoom locks the quota rows of the candidates' pools (in name order,
+// so leasers never deadlock), counts what runs in each and returns the room
+// left; -1 for pools without a quota.
+func (s *Store) poolRoom(ctx context.Context, tx *sql.Tx, cands []leaseCand) (map[string]int, error) {
+	var pools []string
+	room := map[string]int{}
+	for _, c := range cands {
+		if _, ok := room[c.pool]; !ok {
+			room[c.pool] = -1
+			pools = append(pools, c.pool)
+		}
+	}
+	sort.Strings(pools)
+	for _, pool := range pools {
+		var maxRunning int
+		err := tx.QueryRowContext(ctx, s.q(`SELECT max_running FROM pools WHERE name = ?`+s.d.ForUpdate), pool).Scan(&maxRunning)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue // no quota
+		}
+		if err != nil {
+			return nil, err
+		}
+		var running int
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM tasks WHERE pool = ? AND state = 'running'`), pool).Scan(&running); err != nil {
+			return nil, err
+		}
+		room[pool] = max(maxRunning-running, 0)
+	}
+	return room, nil
 }
 
 func lessTask(a, b *store.Task) bool {
@@ -200,7 +376,7 @@ func (s *Store) TaskFinish(ctx context.Context, p store.TaskFinishParams) (*stor
 	if p.State == store.TaskSucceeded {
 		s.waker.Notify()
 	}
-	if err := s.finishRunIfDone(ctx, res, p.At); err != nil {
+	if err := s.finishRuns(ctx, res, p.At); err != nil {
 		return res, fmt.Errorf("finish run of task %d: %w", p.ID, err)
 	}
 	return res, nil
@@ -243,7 +419,12 @@ func (s *Store) finish(ctx context.Context, tx *sql.Tx, p store.TaskFinishParams
 			}
 		}
 	case store.TaskFailed:
-		if res.Skipped, err = s.skipDownstream(ctx, tx, t.ID, ranges, p); err != nil {
+		if res.Skipped, err = s.skipDownstream(ctx, tx, fmt.Sprintf("not run: upstream task %d failed", t.ID), ranges, p.At); err != nil {
+			return nil, err
+		}
+	}
+	if p.State != store.TaskPending {
+		if err := s.countBreaker(ctx, tx, t, p.State == store.TaskFailed, p.At); err != nil {
 			return nil, err
 		}
 	}
@@ -251,14 +432,13 @@ func (s *Store) finish(ctx context.Context, tx *sql.Tx, p store.TaskFinishParams
 }
 
 // skipDownstream skips the pending tasks downstream of failed, transitively.
-func (s *Store) skipDownstream(ctx context.Context, tx *sql.Tx, failed int64, frontier []store.IDRange, p store.TaskFinishParams) ([]*store.Task, error) {
+func (s *Store) skipDownstream(ctx context.Context, tx *sql.Tx, reason string, frontier []store.IDRange, at time.Time) ([]*store.Task, error) {
 	var skipped []*store.Task
-	reason := fmt.Sprintf("not run: upstream task %d failed", failed)
 	for len(frontier) > 0 {
 		var next []store.IDRange
 		for _, r := range frontier {
 			rows, err := tx.QueryContext(ctx, s.q(`UPDATE tasks SET state = 'skipped', error = ?, finished_at = ?
-				WHERE id BETWEEN ? AND ? AND state = 'pending' RETURNING `+taskColumns+`, dependents`), reason, s.t(p.At), r.Lo, r.Hi)
+				WHERE id BETWEEN ? AND ? AND state = 'pending' RETURNING `+taskColumns+`, dependents`), reason, s.t(at), r.Lo, r.Hi)
 			if err != nil {
 				return nil, err
 			}
@@ -288,17 +468,46 @@ func (s *Store) skipDownstream(ctx context.Context, tx *sql.Tx, failed int64, fr
 	return skipped, nil
 }
 
-// finishRunIfDone ends the run when no task of it is pending or running.
+// finishRuns ends the run of a finished task, and the runs of the tasks
+// its failure skipped (they may be other runs that waited for it), once
+// nothing of them is pending or running.
+func (s *Store) finishRuns(ctx context.Context, res *store.TaskFinishResult, at time.Time) error {
+	if res == nil || res.Task == nil || res.Task.State == store.TaskPending {
+		return nil
+	}
+	var err error
+	if res.RunFinished, err = s.finishRunIfDone(ctx, res.Task.RunID, at); err != nil || res.RunFinished {
+		if res.RunFinished {
+			run, gerr := s.RunGet(ctx, res.Task.RunID)
+			if gerr != nil {
+				return gerr
+			}
+			res.RunStatus = run.Status
+		}
+		if err != nil {
+			return err
+		}
+	}
+	others := map[int64]bool{res.Task.RunID: true}
+	for _, t := range res.Skipped {
+		if !others[t.RunID] {
+			others[t.RunID] = true
+			if _, err := s.finishRunIfDone(ctx, t.RunID, at); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// finishRunIfDone ends a run when no task of it is pending or running.
 // It runs after the transaction that finished a task has committed, in a
 // transaction of its own: checked inside the finishing transaction, two
 // workers ending a run's last tasks at once could each see the other's task
 // still open (under READ COMMITTED) and neither would end the run. After
-// commit, the last finisher to commit sees every other finish.
-func (s *Store) finishRunIfDone(ctx context.Context, res *store.TaskFinishResult, at time.Time) error {
-	if res == nil || res.Task == nil || res.Task.State == store.TaskPending {
-		return nil
-	}
-	runID := res.Task.RunID
+// commit, the last finisher to commit sees every other finish. A paused or
+// tripped run with nothing left open ends too.
+func (s *Store) finishRunIfDone(ctx context.Context, runID int64, at time.Time) (finished bool, err error) {
 	open := func(q querier) (bool, error) {
 		var one int
 		err := q.QueryRowContext(ctx, s.q(`SELECT 1 FROM tasks WHERE run_id = ? AND state IN ('pending', 'running') LIMIT 1`), runID).Scan(&one)
@@ -308,36 +517,41 @@ func (s *Store) finishRunIfDone(ctx context.Context, res *store.TaskFinishResult
 		return err == nil, err
 	}
 	if o, err := open(s.db); o || err != nil {
-		return s.mapErr(err)
+		return false, s.mapErr(err)
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		var status string
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT status FROM runs WHERE id = ?`+s.d.ForUpdate), runID).Scan(&status); err != nil {
-			return err
-		}
-		if o, err := open(tx); o || err != nil || status != string(store.RunRunning) {
-			return err
-		}
-		var bad, all int64
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM tasks WHERE run_id = ? AND state = 'failed'`), runID).Scan(&bad); err != nil {
-			return err
-		}
-		final, msg := store.RunSucceeded, ""
-		if bad > 0 {
-			if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM tasks WHERE run_id = ?`), runID).Scan(&all); err != nil {
-				return err
-			}
-			final, msg = store.RunFailed, fmt.Sprintf("%d of %d tasks failed", bad, all)
-		}
-		r, err := tx.ExecContext(ctx, s.q(`UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ? AND status = 'running'`), final, msg, s.t(at), runID)
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		finished = false
+		status, err := s.lockRun(ctx, tx, runID)
 		if err != nil {
 			return err
 		}
-		if n, _ := r.RowsAffected(); n > 0 {
-			res.RunFinished, res.RunStatus = true, final
+		if o, err := open(tx); o || err != nil || !status.Active() {
+			return err
 		}
-		return nil
+		var failed, skipped, all int64
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM tasks WHERE run_id = ? AND state = 'failed'`), runID).Scan(&failed); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM tasks WHERE run_id = ? AND state = 'skipped'`), runID).Scan(&skipped); err != nil {
+			return err
+		}
+		final, msg := store.RunSucceeded, ""
+		if failed+skipped > 0 {
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM tasks WHERE run_id = ?`), runID).Scan(&all); err != nil {
+				return err
+			}
+			final, msg = store.RunFailed, fmt.Sprintf("%d of %d tasks failed", failed, all)
+			if skipped > 0 {
+				msg += fmt.Sprintf(", %d skipped", skipped)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?`), final, msg, s.t(at), runID); err != nil {
+			return err
+		}
+		finished = true
+		return s.event(ctx, tx, runID, at, "finished", "weir", string(final)+" "+msg)
 	})
+	return finished, err
 }
 
 // TaskRelease returns a leased task to pending. The released attempt does
@@ -408,7 +622,7 @@ func (s *Store) TaskReapExpired(ctx context.Context, p store.TaskReapExpiredPara
 		s.waker.Notify()
 	}
 	for _, res := range out {
-		if err := s.finishRunIfDone(ctx, res, p.Now); err != nil {
+		if err := s.finishRuns(ctx, res, p.Now); err != nil {
 			return out, fmt.Errorf("reap expired leases: %w", err)
 		}
 	}

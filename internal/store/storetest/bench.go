@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -16,19 +17,21 @@ func BenchmarkLeaseBatch(b *testing.B, open func(b *testing.B) store.Store) {
 		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
 			s := open(b)
 			defer s.Close()
-			p := store.RunInsertParams{Kind: "bench", Selection: "*", CreatedAt: t0}
+			var tasks []store.TaskInsertParams
 			for i := 0; i < b.N; i++ {
-				p.Tasks = append(p.Tasks, store.TaskInsertParams{Asset: "a", PartitionFirst: "k", PartitionLast: "k", PartitionCount: 1, MaxAttempts: 1, Pool: "default", Rank: int64(i)})
+				tasks = append(tasks, store.TaskInsertParams{Asset: "a", PartitionFirst: "k", PartitionLast: "k", PartitionCount: 1, MaxAttempts: 1, Pool: "default", Rank: int64(i)})
 			}
+			p := store.RunInsertParams{Kind: "bench", Selection: "*", CreatedAt: t0, Tasks: slices.Values(tasks)}
 			if _, _, err := s.RunInsert(ctx, p); err != nil {
 				b.Fatal(err)
 			}
 			b.ResetTimer()
 			for done := 0; done < b.N; {
-				got, err := s.TaskLeaseMany(ctx, store.TaskLeaseManyParams{Worker: "bench", Limit: size, Now: t0, LeaseFor: time.Minute})
+				lr, err := s.TaskLeaseMany(ctx, store.TaskLeaseManyParams{Worker: "bench", Limit: size, Now: t0, LeaseFor: time.Minute})
 				if err != nil {
 					b.Fatal(err)
 				}
+				got := lr.Tasks
 				for _, tk := range got {
 					if _, err := s.TaskFinish(ctx, store.TaskFinishParams{ID: tk.ID, LeaseToken: tk.LeaseToken, State: store.TaskSucceeded, At: t0}); err != nil {
 						b.Fatal(err)

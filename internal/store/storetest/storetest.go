@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -26,18 +27,30 @@ type task struct {
 	priority   int
 	maxAtt     int
 	dependents []int32 // positions in the run
+	waitsFor   []int64 // tasks of other runs
 }
 
 func insert(t *testing.T, s store.Store, tasks ...task) (*store.Run, int64) {
 	t.Helper()
-	p := store.RunInsertParams{Kind: "materialize", Selection: "*", Assets: []string{"a", "b"}, Partitions: "2024-01-01...2024-01-03",
-		Reprocess: "missing", CreatedBy: "tester", CreatedAt: t0}
+	return insertRun(t, s, store.RunInsertParams{}, tasks...)
+}
+
+// insertRun inserts a run with p's run-level settings (throttles,
+// priority, ...) and the given tasks.
+func insertRun(t *testing.T, s store.Store, p store.RunInsertParams, tasks ...task) (*store.Run, int64) {
+	t.Helper()
+	p.Kind, p.Selection, p.Assets, p.Partitions = "materialize", "*", []string{"a", "b"}, "2024-01-01...2024-01-03"
+	p.Reprocess, p.CreatedBy = "missing", "tester"
+	if p.CreatedAt.IsZero() {
+		p.CreatedAt = t0
+	}
 	waiting := make([]int, len(tasks))
 	for _, tk := range tasks {
 		for _, d := range tk.dependents {
 			waiting[d]++
 		}
 	}
+	var ps []store.TaskInsertParams
 	for i, tk := range tasks {
 		if tk.asset == "" {
 			tk.asset = "a"
@@ -45,9 +58,11 @@ func insert(t *testing.T, s store.Store, tasks ...task) (*store.Run, int64) {
 		if tk.pool == "" {
 			tk.pool = "default"
 		}
-		p.Tasks = append(p.Tasks, store.TaskInsertParams{Asset: tk.asset, PartitionFirst: fmt.Sprintf("k%d", i), PartitionLast: fmt.Sprintf("k%d", i),
-			PartitionCount: 1, MaxAttempts: max(tk.maxAtt, 1), Pool: tk.pool, Priority: tk.priority, Rank: int64(i), Waiting: waiting[i], Dependents: tk.dependents})
+		ps = append(ps, store.TaskInsertParams{Asset: tk.asset, PartitionFirst: fmt.Sprintf("k%d", i), PartitionLast: fmt.Sprintf("k%d", i),
+			PartitionCount: 1, MaxAttempts: max(tk.maxAtt, 1), Pool: tk.pool, Priority: tk.priority, Rank: int64(i), Waiting: waiting[i],
+			Dependents: tk.dependents, WaitsFor: tk.waitsFor})
 	}
+	p.Tasks = slices.Values(ps)
 	run, first, err := s.RunInsert(ctx, p)
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +85,7 @@ func lease(t *testing.T, s store.Store, p store.TaskLeaseManyParams) []*store.Ta
 	if err != nil {
 		t.Fatal(err)
 	}
-	return got
+	return got.Tasks
 }
 
 func finish(t *testing.T, s store.Store, tk *store.Task, state store.TaskState) *store.TaskFinishResult {
@@ -98,6 +113,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		t.Cleanup(func() { s.Close() })
 		return s
 	}
+
+	runBackfills(t, fresh)
 
 	t.Run("RunInsertAssignsConsecutiveTaskIDs", func(t *testing.T) {
 		s := fresh(t)
@@ -216,7 +233,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("last task: %+v", res)
 		}
 		r, _ := s.RunGet(ctx, run.ID)
-		if r.Status != store.RunFailed || r.Error != "1 of 4 tasks failed" || r.Tasks[store.TaskSkipped] != 2 {
+		if r.Status != store.RunFailed || r.Error != "1 of 4 tasks failed, 2 skipped" || r.Tasks[store.TaskSkipped] != 2 {
 			t.Fatalf("run %+v", r)
 		}
 	})
@@ -326,11 +343,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			go func() {
 				defer wg.Done()
 				for done.Load() < n {
-					got, err := s.TaskLeaseMany(ctx, store.TaskLeaseManyParams{Worker: fmt.Sprint("w", w), Limit: 2, Now: t0, LeaseFor: time.Minute})
+					lr, err := s.TaskLeaseMany(ctx, store.TaskLeaseManyParams{Worker: fmt.Sprint("w", w), Limit: 2, Now: t0, LeaseFor: time.Minute})
 					if err != nil {
 						errs <- err
 						return
 					}
+					got := lr.Tasks
 					h := held.Add(int64(len(got)))
 					for p := peak.Load(); h > p && !peak.CompareAndSwap(p, h); p = peak.Load() {
 					}

@@ -1,0 +1,595 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/weir-dev/weir/internal/store"
+)
+
+// insertBatch is how many tasks one INSERT statement carries.
+const insertBatch = 2600 / taskInsertCols
+
+const taskInsertCols = 14
+
+// RunInsert stores the run and its tasks in one transaction, streaming the
+// tasks in batches.
+func (s *Store) RunInsert(ctx context.Context, p store.RunInsertParams) (*store.Run, int64, error) {
+	assets, err := json.Marshal(p.Assets)
+	if err != nil {
+		return nil, 0, err
+	}
+	if p.Order == "" {
+		p.Order = "oldest-first"
+	}
+	var runID, first int64
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		if s.d.RunInsertLock != "" {
+			if _, err := tx.ExecContext(ctx, s.d.RunInsertLock); err != nil {
+				return err
+			}
+		}
+		if err := tx.QueryRowContext(ctx, s.q(`INSERT INTO runs (kind, selection, assets, partitions, reprocess, status, created_by, created_at,
+				priority, task_order, pool, max_concurrent, rate_per_sec, breaker_max_failure_rate, breaker_min_tasks, breaker_max_consecutive, plan)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+			p.Kind, p.Selection, string(assets), p.Partitions, p.Reprocess, store.RunRunning, p.CreatedBy, s.t(p.CreatedAt),
+			p.Priority, p.Order, p.Pool, p.Throttle.MaxConcurrent, p.Throttle.RatePerSec,
+			p.Breaker.MaxFailureRate, p.Breaker.MinTasks, p.Breaker.MaxConsecutive, p.Plan).Scan(&runID); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(id), 0) + 1 FROM tasks`).Scan(&first); err != nil {
+			return err
+		}
+		next := first
+		waitsFor := map[int64][]int64{} // task of another run -> tasks of this run reading it
+		args := make([]any, 0, insertBatch*taskInsertCols)
+		n := 0
+		flush := func() error {
+			if n == 0 {
+				return nil
+			}
+			_, err := tx.ExecContext(ctx, s.q(`INSERT INTO tasks (id, run_id, asset, partition_first, partition_last, partition_count, state,
+				max_attempts, base_attempts, pool, priority, rank, waiting, dependents) VALUES `+rowsOf(n, taskInsertCols)), args...)
+			args, n = args[:0], 0
+			return err
+		}
+		if p.Tasks != nil {
+			for t := range p.Tasks {
+				pool := t.Pool
+				if p.Pool != "" {
+					pool = p.Pool
+				}
+				attempts := max(t.MaxAttempts, 1)
+				args = append(args, next, runID, t.Asset, t.PartitionFirst, t.PartitionLast, t.PartitionCount, store.TaskPending,
+					attempts, attempts, pool, p.Priority+t.Priority, t.Rank, t.Waiting, store.EncodeDependents(first, t.Dependents))
+				for _, ext := range t.WaitsFor {
+					waitsFor[ext] = append(waitsFor[ext], next)
+				}
+				next++
+				if n++; n == insertBatch {
+					if err := flush(); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		if err := s.waitForOtherRuns(ctx, tx, waitsFor); err != nil {
+			return err
+		}
+		if err := s.event(ctx, tx, runID, p.CreatedAt, "created", p.CreatedBy, fmt.Sprintf("%d tasks", next-first)); err != nil {
+			return err
+		}
+		return s.notify(ctx, tx)
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("insert run: %w", err)
+	}
+	s.waker.Notify()
+	run, err := s.RunGet(ctx, runID)
+	return run, first, err
+}
+
+// waitForOtherRuns makes tasks of the new run dependents of the tasks of
+// other runs they read, where those are still pending or running. The
+// update locks the other task's row, so a worker finishing it either
+// commits first (and it is seen succeeded) or sees the new dependents.
+func (s *Store) waitForOtherRuns(ctx context.Context, tx *sql.Tx, waitsFor map[int64][]int64) error {
+	exts := make([]int64, 0, len(waitsFor))
+	for ext := range waitsFor {
+		exts = append(exts, ext)
+	}
+	slices.Sort(exts) // lock in id order
+	for _, ext := range exts {
+		ids := waitsFor[ext]
+		slices.Sort(ids)
+		ids = slices.Compact(ids)
+		enc := store.EncodeIDs(ids)
+		var got int64
+		err := tx.QueryRowContext(ctx, s.q(`UPDATE tasks SET dependents = CASE WHEN dependents = '' THEN ? ELSE dependents || ',' || ? END
+			WHERE id = ? AND state IN ('pending', 'running') RETURNING id`), enc, enc, ext).Scan(&got)
+		if errors.Is(err, sql.ErrNoRows) {
+			var state store.TaskState
+			var runID int64
+			if err := tx.QueryRowContext(ctx, s.q(`SELECT state, run_id FROM tasks WHERE id = ?`), ext).Scan(&state, &runID); err != nil {
+				return fmt.Errorf("task %d of another run: %w", ext, err)
+			}
+			if state == store.TaskSucceeded {
+				continue
+			}
+			return fmt.Errorf("task %d of run %d, whose partitions this run reads, ended %s while the run was being stored; plan again", ext, runID, state)
+		}
+		if err != nil {
+			return err
+		}
+		for _, r := range idRanges(ids) {
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE tasks SET waiting = waiting + 1 WHERE id BETWEEN ? AND ?`), r.Lo, r.Hi); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func idRanges(ids []int64) []store.IDRange {
+	var out []store.IDRange
+	for _, id := range ids {
+		if n := len(out); n > 0 && out[n-1].Hi+1 == id {
+			out[n-1].Hi = id
+			continue
+		}
+		out = append(out, store.IDRange{Lo: id, Hi: id})
+	}
+	return out
+}
+
+// event appends to a run's audit trail.
+func (s *Store) event(ctx context.Context, tx *sql.Tx, runID int64, at time.Time, kind, actor, detail string) error {
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO run_events (run_id, at, kind, actor, detail) VALUES (?, ?, ?, ?, ?)`), runID, s.t(at), kind, actor, detail)
+	return err
+}
+
+// RunFinish records the run's end.
+func (s *Store) RunFinish(ctx context.Context, p store.RunFinishParams) error {
+	res, err := s.db.ExecContext(ctx, s.q(`UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?`), p.Status, p.Error, s.t(p.FinishedAt), p.ID)
+	if err != nil {
+		return fmt.Errorf("finish run %d: %w", p.ID, s.mapErr(err))
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("finish run %d: %w", p.ID, store.ErrNotFound)
+	}
+	return nil
+}
+
+const runColumns = `id, kind, selection, assets, partitions, reprocess, status, created_by, created_at, finished_at, error,
+	priority, task_order, pool, max_concurrent, rate_per_sec, breaker_max_failure_rate, breaker_min_tasks, breaker_max_consecutive,
+	breaker_finished, breaker_failed, breaker_consecutive, trip_reason, plan`
+
+func scanRun(row scanner) (*store.Run, error) {
+	var r store.Run
+	var assets string
+	var created, finished dbTime
+	if err := row.Scan(&r.ID, &r.Kind, &r.Selection, &assets, &r.Partitions, &r.Reprocess, &r.Status, &r.CreatedBy, &created, &finished, &r.Error,
+		&r.Priority, &r.Order, &r.Pool, &r.Throttle.MaxConcurrent, &r.Throttle.RatePerSec, &r.Breaker.MaxFailureRate, &r.Breaker.MinTasks,
+		&r.Breaker.MaxConsecutive, &r.BreakerFinished, &r.BreakerFailed, &r.BreakerConsecutive, &r.TripReason, &r.Plan); err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal([]byte(assets), &r.Assets); err != nil {
+		return nil, fmt.Errorf("run %d: assets column: %w", r.ID, err)
+	}
+	r.CreatedAt, r.FinishedAt = created.t, finished.t
+	r.Tasks = map[store.TaskState]int64{}
+	return &r, nil
+}
+
+// RunGet returns one run with its task counts.
+func (s *Store) RunGet(ctx context.Context, id int64) (*store.Run, error) {
+	r, err := scanRun(s.db.QueryRowContext(ctx, s.q(`SELECT `+runColumns+` FROM runs WHERE id = ?`), id))
+	if err != nil {
+		return nil, fmt.Errorf("get run %d: %w", id, s.mapErr(err))
+	}
+	if err := s.countTasks(ctx, map[int64]*store.Run{id: r}); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// RunList returns runs, newest first.
+func (s *Store) RunList(ctx context.Context, p store.RunListParams) ([]*store.Run, error) {
+	limit := p.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	q := `SELECT ` + runColumns + ` FROM runs`
+	args := []any{}
+	if p.Kind != "" {
+		q += ` WHERE kind = ?`
+		args = append(args, p.Kind)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(q+` ORDER BY id DESC LIMIT ?`), append(args, limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", s.mapErr(err))
+	}
+	defer rows.Close()
+	var runs []*store.Run
+	byID := map[int64]*store.Run{}
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, fmt.Errorf("list runs: %w", err)
+		}
+		runs = append(runs, r)
+		byID[r.ID] = r
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list runs: %w", s.mapErr(err))
+	}
+	rows.Close()
+	return runs, s.countTasks(ctx, byID)
+}
+
+func (s *Store) countTasks(ctx context.Context, runs map[int64]*store.Run) error {
+	if len(runs) == 0 {
+		return nil
+	}
+	var lo, hi int64 = 1 << 62, 0
+	for id := range runs {
+		lo, hi = min(lo, id), max(hi, id)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT run_id, state, count(*) FROM tasks WHERE run_id BETWEEN ? AND ? GROUP BY run_id, state`), lo, hi)
+	if err != nil {
+		return fmt.Errorf("count tasks: %w", s.mapErr(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id, n int64
+		var state store.TaskState
+		if err := rows.Scan(&id, &state, &n); err != nil {
+			return err
+		}
+		if r, ok := runs[id]; ok {
+			r.Tasks[state] = n
+		}
+	}
+	return s.mapErr(rows.Err())
+}
+
+// lockRun reads a run's status under its row lock.
+func (s *Store) lockRun(ctx context.Context, tx *sql.Tx, id int64) (store.RunStatus, error) {
+	var status store.RunStatus
+	err := tx.QueryRowContext(ctx, s.q(`SELECT status FROM runs WHERE id = ?`+s.d.ForUpdate), id).Scan(&status)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("run %d: %w", id, store.ErrNotFound)
+	}
+	return status, err
+}
+
+// RunSetStatus pauses or resumes a run.
+func (s *Store) RunSetStatus(ctx context.Context, p store.RunSetStatusParams) (*store.Run, error) {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		status, err := s.lockRun(ctx, tx, p.ID)
+		if err != nil {
+			return err
+		}
+		switch {
+		case p.To == store.RunPaused && status == store.RunRunning:
+			_, err = tx.ExecContext(ctx, s.q(`UPDATE runs SET status = 'paused' WHERE id = ?`), p.ID)
+			if err == nil {
+				err = s.event(ctx, tx, p.ID, p.At, "paused", p.Actor, p.Reason)
+			}
+			return err
+		case p.To == store.RunRunning && (status == store.RunPaused || status == store.RunTripped):
+			// The breaker counts afresh: the operator judged the cause.
+			_, err = tx.ExecContext(ctx, s.q(`UPDATE runs SET status = 'running', breaker_finished = 0, breaker_failed = 0, breaker_consecutive = 0
+				WHERE id = ?`), p.ID)
+			if err == nil {
+				err = s.event(ctx, tx, p.ID, p.At, "resumed", p.Actor, fmt.Sprintf("was %s", status))
+			}
+			if err == nil {
+				err = s.notify(ctx, tx)
+			}
+			return err
+		case p.To == status:
+			return nil // already there
+		case p.To != store.RunPaused && p.To != store.RunRunning:
+			return fmt.Errorf("run %d: status %q cannot be set directly (pause or resume only)", p.ID, p.To)
+		}
+		verb := map[store.RunStatus]string{store.RunPaused: "pause", store.RunRunning: "resume"}[p.To]
+		return fmt.Errorf("run %d is %s; only a running run can be paused and only a paused or tripped one resumed, cannot %s it: %w",
+			p.ID, status, verb, store.ErrRunState)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("set status of run %d: %w", p.ID, err)
+	}
+	s.waker.Notify()
+	return s.RunGet(ctx, p.ID)
+}
+
+// RunCancel cancels a run's pending and running tasks and the run.
+func (s *Store) RunCancel(ctx context.Context, p store.RunCancelParams) (*store.RunCancelResult, error) {
+	res := &store.RunCancelResult{}
+	var touched []int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		*res, touched = store.RunCancelResult{}, nil
+		status, err := s.lockRun(ctx, tx, p.ID)
+		if err != nil {
+			return err
+		}
+		if !status.Active() {
+			return fmt.Errorf("run %d is %s already; only a running, paused or tripped run can be cancelled: %w", p.ID, status, store.ErrRunState)
+		}
+		reason := "cancelled by " + p.Actor
+		if p.Reason != "" {
+			reason += ": " + p.Reason
+		}
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM tasks WHERE run_id = ? AND state = 'running'`), p.ID).Scan(&res.Interrupted); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM tasks WHERE run_id = ? AND state = 'pending'`), p.ID).Scan(&res.Pending); err != nil {
+			return err
+		}
+		// Running attempts end cancelled; the token moves on, so their
+		// heartbeats, finishes and promotions are refused (ErrLeaseLost).
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE task_attempts SET state = 'cancelled', error = ?, finished_at = ?
+			WHERE finished_at IS NULL AND task_id IN (SELECT id FROM tasks WHERE run_id = ? AND state = 'running')`), reason, s.t(p.At), p.ID); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, s.q(`UPDATE tasks SET state = 'cancelled', lease_token = lease_token + 1, lease_expires_at = NULL,
+				error = ?, finished_at = ?
+			WHERE run_id = ? AND state IN ('pending', 'running') RETURNING dependents`), reason, s.t(p.At), p.ID)
+		if err != nil {
+			return err
+		}
+		var frontier []store.IDRange
+		lo, hi := int64(1)<<62, int64(0)
+		for rows.Next() {
+			var deps string
+			if err := rows.Scan(&deps); err != nil {
+				rows.Close()
+				return err
+			}
+			ranges, err := store.DecodeDependents(deps)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			frontier = append(frontier, ranges...)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM tasks WHERE run_id = ?`), p.ID).Scan(&lo, &hi); err != nil {
+			return err
+		}
+		// Tasks of other runs that waited for a cancelled one never run.
+		var outside []store.IDRange
+		for _, r := range frontier {
+			if r.Hi > hi || r.Lo < lo {
+				outside = append(outside, r)
+			}
+		}
+		res.Skipped, err = s.skipDownstream(ctx, tx, fmt.Sprintf("not run: the run it waited for (%d) was cancelled", p.ID), outside, p.At)
+		if err != nil {
+			return err
+		}
+		for _, t := range res.Skipped {
+			touched = append(touched, t.RunID)
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE runs SET status = 'cancelled', error = ?, finished_at = ? WHERE id = ?`), reason, s.t(p.At), p.ID); err != nil {
+			return err
+		}
+		return s.event(ctx, tx, p.ID, p.At, "cancelled", p.Actor, fmt.Sprintf("%d pending tasks cancelled, %d running interrupted; %s",
+			res.Pending, res.Interrupted, p.Reason))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("cancel run %d: %w", p.ID, err)
+	}
+	s.waker.Notify()
+	for _, runID := range dedup(touched) {
+		if _, err := s.finishRunIfDone(ctx, runID, p.At); err != nil {
+			return res, fmt.Errorf("cancel run %d: %w", p.ID, err)
+		}
+	}
+	return res, nil
+}
+
+func dedup(ids []int64) []int64 {
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+// RunRetryFailed re-queues a run's failed and skipped tasks.
+func (s *Store) RunRetryFailed(ctx context.Context, p store.RunRetryFailedParams) (*store.RunRetryResult, error) {
+	res := &store.RunRetryResult{}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		*res = store.RunRetryResult{}
+		status, err := s.lockRun(ctx, tx, p.ID)
+		if err != nil {
+			return err
+		}
+		if status == store.RunCancelled || status == store.RunRunning || status == store.RunPaused {
+			return fmt.Errorf("run %d is %s; retry re-queues the failed tasks of a finished or tripped run: %w", p.ID, status, store.ErrRunState)
+		}
+		r, err := tx.ExecContext(ctx, s.q(`UPDATE tasks SET state = 'pending', max_attempts = attempt + base_attempts, not_before = NULL,
+			error = '', finished_at = NULL WHERE run_id = ? AND state = 'failed'`), p.ID)
+		if err != nil {
+			return err
+		}
+		res.Failed, _ = r.RowsAffected()
+		// A skipped task still counts its failed upstream tasks as
+		// waiting: they never succeeded. Back to pending, it runs when they
+		// do.
+		r, err = tx.ExecContext(ctx, s.q(`UPDATE tasks SET state = 'pending', error = '', finished_at = NULL WHERE run_id = ? AND state = 'skipped'`), p.ID)
+		if err != nil {
+			return err
+		}
+		res.Skipped, _ = r.RowsAffected()
+		if res.Failed+res.Skipped == 0 {
+			return fmt.Errorf("run %d (%s) has no failed or skipped tasks to retry", p.ID, status)
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE runs SET status = 'running', error = '', finished_at = NULL,
+			breaker_finished = 0, breaker_failed = 0, breaker_consecutive = 0 WHERE id = ?`), p.ID); err != nil {
+			return err
+		}
+		if err := s.event(ctx, tx, p.ID, p.At, "retried", p.Actor, fmt.Sprintf("%d failed tasks and %d skipped below them re-queued (was %s)",
+			res.Failed, res.Skipped, status)); err != nil {
+			return err
+		}
+		return s.notify(ctx, tx)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("retry run %d: %w", p.ID, err)
+	}
+	s.waker.Notify()
+	res.Run, err = s.RunGet(ctx, p.ID)
+	return res, err
+}
+
+// RunEventList returns a run's audit trail.
+func (s *Store) RunEventList(ctx context.Context, runID int64) ([]store.RunEvent, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT run_id, at, kind, actor, detail FROM run_events WHERE run_id = ? ORDER BY id`), runID)
+	if err != nil {
+		return nil, fmt.Errorf("events of run %d: %w", runID, s.mapErr(err))
+	}
+	defer rows.Close()
+	var out []store.RunEvent
+	for rows.Next() {
+		var e store.RunEvent
+		var at dbTime
+		if err := rows.Scan(&e.RunID, &at, &e.Kind, &e.Actor, &e.Detail); err != nil {
+			return nil, err
+		}
+		e.At = at.t
+		out = append(out, e)
+	}
+	return out, s.mapErr(rows.Err())
+}
+
+// RunProgress counts a run's tasks per asset and state.
+func (s *Store) RunProgress(ctx context.Context, p store.RunProgressParams) (*store.RunProgress, error) {
+	out := &store.RunProgress{}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT asset, state, count(*), sum(partition_count) FROM tasks WHERE run_id = ? GROUP BY asset, state`), p.ID)
+	if err != nil {
+		return nil, fmt.Errorf("progress of run %d: %w", p.ID, s.mapErr(err))
+	}
+	for rows.Next() {
+		var a store.AssetProgress
+		if err := rows.Scan(&a.Asset, &a.State, &a.Tasks, &a.Partitions); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out.Assets = append(out.Assets, a)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, s.mapErr(err)
+	}
+	sort.Slice(out.Assets, func(i, j int) bool {
+		if out.Assets[i].Asset != out.Assets[j].Asset {
+			return out.Assets[i].Asset < out.Assets[j].Asset
+		}
+		return out.Assets[i].State < out.Assets[j].State
+	})
+	if !p.Since.IsZero() {
+		if err := s.db.QueryRowContext(ctx, s.q(`SELECT count(*) FROM tasks WHERE run_id = ? AND state = 'succeeded' AND finished_at >= ?`),
+			p.ID, s.t(p.Since)).Scan(&out.FinishedSince); err != nil {
+			return nil, s.mapErr(err)
+		}
+		if err := s.db.QueryRowContext(ctx, s.q(`SELECT count(*) FROM task_attempts WHERE task_id IN (SELECT id FROM tasks WHERE run_id = ?) AND started_at >= ?`),
+			p.ID, s.t(p.Since)).Scan(&out.StartedSince); err != nil {
+			return nil, s.mapErr(err)
+		}
+	}
+	ds, err := s.durations(ctx, `run_id = ?`, p.ID, 200)
+	if err != nil {
+		return nil, fmt.Errorf("progress of run %d: %w", p.ID, err)
+	}
+	out.MeanTask = mean(ds)
+	return out, nil
+}
+
+// TaskDurations returns the durations of an asset's latest succeeded tasks.
+func (s *Store) TaskDurations(ctx context.Context, asset string, limit int) ([]time.Duration, error) {
+	ds, err := s.durations(ctx, `asset = ?`, asset, limit)
+	if err != nil {
+		return nil, fmt.Errorf("durations of %s: %w", asset, err)
+	}
+	return ds, nil
+}
+
+func (s *Store) durations(ctx context.Context, where string, arg any, limit int) ([]time.Duration, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT started_at, finished_at FROM tasks WHERE `+where+` AND state = 'succeeded'
+		ORDER BY finished_at DESC LIMIT ?`), arg, max(limit, 1))
+	if err != nil {
+		return nil, s.mapErr(err)
+	}
+	defer rows.Close()
+	var out []time.Duration
+	for rows.Next() {
+		var started, finished dbTime
+		if err := rows.Scan(&started, &finished); err != nil {
+			return nil, err
+		}
+		if !started.t.IsZero() && !finished.t.IsZero() {
+			out = append(out, finished.t.Sub(started.t))
+		}
+	}
+	return out, s.mapErr(rows.Err())
+}
+
+func mean(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	var sum time.Duration
+	for _, d := range ds {
+		sum += d
+	}
+	return sum / time.Duration(len(ds))
+}
+
+// countBreaker adds a finished task to its run's circuit breaker and trips
+// it when a condition holds. It changes nothing for runs without one.
+func (s *Store) countBreaker(ctx context.Context, tx *sql.Tx, t *store.Task, failed bool, at time.Time) error {
+	inc := 0
+	if failed {
+		inc = 1
+	}
+	var b store.Breaker
+	var finishedN, failedN, consecutive int
+	var status store.RunStatus
+	err := tx.QueryRowContext(ctx, s.q(`UPDATE runs SET breaker_finished = breaker_finished + 1, breaker_failed = breaker_failed + ?,
+			breaker_consecutive = CASE WHEN ? = 1 THEN breaker_consecutive + 1 ELSE 0 END
+		WHERE id = ? AND (breaker_max_failure_rate > 0 OR breaker_max_consecutive > 0)
+		RETURNING status, breaker_max_failure_rate, breaker_min_tasks, breaker_max_consecutive, breaker_finished, breaker_failed, breaker_consecutive`),
+		inc, inc, t.RunID).Scan(&status, &b.MaxFailureRate, &b.MinTasks, &b.MaxConsecutive, &finishedN, &failedN, &consecutive)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil || status != store.RunRunning || !failed {
+		return err
+	}
+	var reason string
+	switch {
+	case b.MaxConsecutive > 0 && consecutive >= b.MaxConsecutive:
+		reason = fmt.Sprintf("%d tasks failed in a row (limit %d); last: task %d %s %s: %s", consecutive, b.MaxConsecutive, t.ID, t.Asset, t.PartitionFirst, t.Error)
+	case b.MaxFailureRate > 0 && finishedN >= max(b.MinTasks, 1) && float64(failedN)/float64(finishedN) > b.MaxFailureRate:
+		reason = fmt.Sprintf("%d of %d finished tasks failed (%.0f%% > %.0f%%, after at least %d); last: task %d %s %s: %s",
+			failedN, finishedN, 100*float64(failedN)/float64(finishedN), 100*b.MaxFailureRate, b.MinTasks, t.ID, t.Asset, t.PartitionFirst, t.Error)
+	default:
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE runs SET status = 'tripped', trip_reason = ? WHERE id = ?`), reason, t.RunID); err != nil {
+		return err
+	}
+	return s.event(ctx, tx, t.RunID, at, "tripped", "breaker", reason)
+}
