@@ -218,7 +218,7 @@ func TestRetriesFailuresAndSkips(t *testing.T) {
 		t.Fatalf("failed plan %v %v", plan.Summary(), err)
 	}
 	run, _ := e.store.RunGet(context.Background(), res.RunID)
-	if run.Status != store.RunFailed || run.Tasks[store.TaskSkipped] != 3 || run.Error != "3 of 10 tasks failed" {
+	if run.Status != store.RunFailed || run.Tasks[store.TaskSkipped] != 3 || run.Error != "3 of 10 tasks failed, 3 skipped" {
 		t.Fatalf("stored run %+v", run)
 	}
 }

@@ -63,10 +63,21 @@ group:NAME, * and commas for union. Partitions use each asset's key format, e.g.
 }
 
 type planJSON struct {
-	Selection string          `json:"selection"`
-	Reprocess string          `json:"reprocess"`
-	Tasks     int64           `json:"tasks"`
-	Assets    []assetPlanJSON `json:"assets"`
+	Selection  string          `json:"selection"`
+	Partitions string          `json:"partitions,omitempty"`
+	Reprocess  string          `json:"reprocess"`
+	Tasks      int64           `json:"tasks"`
+	Assets     []assetPlanJSON `json:"assets"`
+}
+
+func toPlanJSON(plan *scheduler.Plan) planJSON {
+	pj := planJSON{Selection: plan.Request.Selection, Partitions: plan.Request.Partitions, Reprocess: string(plan.Request.Reprocess), Tasks: plan.TaskCount()}
+	for _, ap := range plan.Assets {
+		pj.Assets = append(pj.Assets, assetPlanJSON{Asset: ap.Asset.Key, Requested: ranges(ap.Def, ap.Requested),
+			Fresh: ranges(ap.Def, ap.Fresh()), InFlight: ranges(ap.Def, ap.InFlight), InFlightRuns: ap.InFlightRuns, ToRun: ranges(ap.Def, ap.ToRun),
+			Tasks: ap.TaskCount()})
+	}
+	return pj
 }
 
 type assetPlanJSON struct {
@@ -74,8 +85,10 @@ type assetPlanJSON struct {
 	Requested rangesJSON `json:"requested"`
 	Fresh     rangesJSON `json:"fresh"`
 	InFlight  rangesJSON `json:"in_flight"`
-	ToRun     rangesJSON `json:"to_run"`
-	Tasks     int64      `json:"tasks"`
+	// InFlightRuns hold the partitions in flight.
+	InFlightRuns []int64    `json:"in_flight_runs,omitempty"`
+	ToRun        rangesJSON `json:"to_run"`
+	Tasks        int64      `json:"tasks"`
 }
 
 type runResultJSON struct {
@@ -133,12 +146,10 @@ func (a *app) materialize(cmd *cobra.Command, o materializeOpts) error {
 	if err != nil {
 		return usageError(err)
 	}
-	pj := planJSON{Selection: o.selection, Reprocess: string(reprocess), Tasks: plan.TaskCount()}
+	pj := toPlanJSON(plan)
 	var requested int64
 	for _, ap := range plan.Assets {
 		requested += ap.Requested.Len()
-		pj.Assets = append(pj.Assets, assetPlanJSON{Asset: ap.Asset.Key, Requested: ranges(ap.Def, ap.Requested),
-			Fresh: ranges(ap.Def, ap.Fresh()), InFlight: ranges(ap.Def, ap.InFlight), ToRun: ranges(ap.Def, ap.ToRun), Tasks: ap.TaskCount()})
 	}
 	if o.dryRun || plan.Empty() {
 		if a.output == "json" {

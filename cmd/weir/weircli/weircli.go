@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"text/tabwriter"
@@ -142,8 +143,15 @@ blob root); --store and --blob (or WEIR_STORE and WEIR_BLOB) point elsewhere.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			if a.output != "table" && a.output != "json" {
-				return usageError(fmt.Errorf("output format %q is not table or json", a.output))
+			allowed := "table,json"
+			if f, ok := cmd.Annotations[outputFormats]; ok {
+				allowed = f
+				if a.output == "table" { // the command's own default
+					a.output, _, _ = strings.Cut(f, ",")
+				}
+			}
+			if !slices.Contains(strings.Split(allowed, ","), a.output) {
+				return usageError(fmt.Errorf("output format %q is not one of %s", a.output, strings.ReplaceAll(allowed, ",", ", ")))
 			}
 			return nil
 		},
@@ -154,9 +162,13 @@ blob root); --store and --blob (or WEIR_STORE and WEIR_BLOB) point elsewhere.`,
 	pf.StringVar(&a.blob, "blob", envOr(a.cfg.Getenv, "WEIR_BLOB", DefaultBlob), "object storage URL for outputs (file://DIR, mem://)")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format of read commands: table or json")
 	root.AddCommand(a.validateCommand(), a.assetsCommand(), a.materializeCommand(), a.runsCommand(), a.partitionsCommand(),
-		a.workerCommand(), a.tasksCommand(), a.poolsCommand(), a.benchCommand(), a.verifyCommand(), a.gcCommand())
+		a.workerCommand(), a.tasksCommand(), a.poolsCommand(), a.benchCommand(), a.verifyCommand(), a.gcCommand(), a.backfillCommand())
 	return root
 }
+
+// outputFormats annotates a command whose -o takes other formats than
+// table and json: a comma-separated list, the first the default.
+const outputFormats = "weir/output-formats"
 
 // redactURL hides a password in a URL.
 func redactURL(s string) string {

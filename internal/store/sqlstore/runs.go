@@ -50,12 +50,30 @@ func (s *Store) RunInsert(ctx context.Context, p store.RunInsertParams) (*store.
 		waitsFor := map[int64][]int64{} // task of another run -> tasks of this run reading it
 		args := make([]any, 0, insertBatch*taskInsertCols)
 		n := 0
+		const insertTasks = `INSERT INTO tasks (id, run_id, asset, partition_first, partition_last, partition_count, state,
+			max_attempts, base_attempts, pool, priority, rank, waiting, dependents) VALUES `
+		var full *sql.Stmt // a full batch, prepared once: parsing it costs more than running it
+		defer func() {
+			if full != nil {
+				full.Close()
+			}
+		}()
 		flush := func() error {
 			if n == 0 {
 				return nil
 			}
-			_, err := tx.ExecContext(ctx, s.q(`INSERT INTO tasks (id, run_id, asset, partition_first, partition_last, partition_count, state,
-				max_attempts, base_attempts, pool, priority, rank, waiting, dependents) VALUES `+rowsOf(n, taskInsertCols)), args...)
+			var err error
+			switch {
+			case n < insertBatch:
+				_, err = tx.ExecContext(ctx, s.q(insertTasks+rowsOf(n, taskInsertCols)), args...)
+			case full == nil:
+				if full, err = tx.PrepareContext(ctx, s.q(insertTasks+rowsOf(n, taskInsertCols))); err != nil {
+					return err
+				}
+				fallthrough
+			default:
+				_, err = full.ExecContext(ctx, args...)
+			}
 			args, n = args[:0], 0
 			return err
 		}
@@ -434,7 +452,7 @@ func (s *Store) RunRetryFailed(ctx context.Context, p store.RunRetryFailedParams
 		}
 		res.Skipped, _ = r.RowsAffected()
 		if res.Failed+res.Skipped == 0 {
-			return fmt.Errorf("run %d (%s) has no failed or skipped tasks to retry", p.ID, status)
+			return fmt.Errorf("run %d (%s) has no failed or skipped tasks to retry: %w", p.ID, status, store.ErrRunState)
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE runs SET status = 'running', error = '', finished_at = NULL,
 			breaker_finished = 0, breaker_failed = 0, breaker_consecutive = 0 WHERE id = ?`), p.ID); err != nil {

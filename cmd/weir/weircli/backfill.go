@@ -1,0 +1,561 @@
+package weircli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/weir-dev/weir/internal/store"
+	"github.com/weir-dev/weir/lineage"
+	"github.com/weir-dev/weir/partitions"
+	"github.com/weir-dev/weir/scheduler"
+)
+
+type backfillOpts struct {
+	selection, from, to, keys     string
+	reprocess, order, rate, pool  string
+	priority, progress            string
+	maxConcurrent, concurrency    int
+	minTasks, maxConsecutive      int
+	maxFailureRate                float64
+	dryRun, wait, local, failOnly bool
+}
+
+func (a *app) backfillCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "backfill",
+		Short: "Create, throttle, pause, resume, cancel, retry and audit backfills",
+		Long: `A backfill re-runs a selection of assets over a range of partitions, as a durable
+object in the state store: created in one transaction, resumed where it stopped
+after any crash, and never run twice for a partition already promoted.
+
+Throttles hold across every worker on every host, because the store enforces
+them when tasks are leased: --max-concurrent running tasks, --rate task starts
+per second or minute, --pool and the pool's quota, and --priority (interactive
+and scheduled runs outrank backfills; a backfill waiting long enough rises a
+level every 5 minutes, so it is never starved). A circuit breaker
+(--max-failure-rate with --min-tasks, --max-consecutive-failures) stops new
+starts when too much fails, and waits for resume or cancel.
+
+On the embedded store, create --wait (or resume) runs the backfill in this
+process; with a shared store (postgres://) workers run it (weir worker).`,
+	}
+	cmd.AddCommand(a.backfillCreateCommand(), a.backfillListCommand(), a.backfillStatusCommand(), a.backfillReportCommand(),
+		a.backfillControlCommand("pause"), a.backfillControlCommand("resume"), a.backfillControlCommand("cancel"), a.backfillRetryCommand())
+	return cmd
+}
+
+func (a *app) backfillCreateCommand() *cobra.Command {
+	var o backfillOpts
+	cmd := &cobra.Command{
+		Use:   "create --select EXPR (--from A --to B | --partitions K1,K2,...)",
+		Short: "Plan and store a backfill (--dry-run previews it, --wait runs it)",
+		Example: `  weir backfill create --select '*' --from 2024-01-01 --to 2024-01-31 --dry-run
+  weir backfill create --select cleaned_orders+ --from 2024-01-01 --to 2024-12-31 --reprocess all \
+      --max-concurrent 2 --rate 5/s --priority low --max-failure-rate 0.2 --min-tasks 20 --wait
+  weir backfill create --select daily_revenue --partitions 2024-03-01,2024-03-05 --reprocess all`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return a.backfillCreate(cmd.Context(), o) },
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.selection, "select", "s", "", "assets to backfill (required)")
+	f.StringVar(&o.from, "from", "", "first partition (with --to)")
+	f.StringVar(&o.to, "to", "", "last partition, included (with --from)")
+	f.StringVar(&o.keys, "partitions", "", "explicit partitions K1,K2,... (instead of --from/--to)")
+	f.StringVar(&o.reprocess, "reprocess", "missing", "which requested partitions run: missing, failed or all")
+	f.StringVar(&o.order, "order", "oldest-first", "oldest-first or newest-first")
+	f.IntVar(&o.maxConcurrent, "max-concurrent", 0, "running tasks of this backfill at most, across all workers (0: no limit)")
+	f.StringVar(&o.rate, "rate", "", "task starts at most, across all workers, e.g. 5/s or 120/m")
+	f.StringVar(&o.pool, "pool", "", "run every task in this pool (and under its quota) instead of its asset's")
+	f.StringVar(&o.priority, "priority", "normal", "low, normal or high; interactive runs are high")
+	f.Float64Var(&o.maxFailureRate, "max-failure-rate", 0, "trip the breaker when more than this share of finished tasks failed (0-1)")
+	f.IntVar(&o.minTasks, "min-tasks", 10, "tasks that must finish before --max-failure-rate applies")
+	f.IntVar(&o.maxConsecutive, "max-consecutive-failures", 0, "trip the breaker after this many failed tasks in a row (0: off)")
+	f.BoolVar(&o.dryRun, "dry-run", false, "print what would run and an estimate; store nothing")
+	a.runFlags(cmd, &o)
+	return cmd
+}
+
+// runFlags are the flags of commands that may run a backfill here.
+func (a *app) runFlags(cmd *cobra.Command, o *backfillOpts) {
+	f := cmd.Flags()
+	f.BoolVar(&o.wait, "wait", false, "run the backfill in this process (embedded store) or follow the workers (shared store) until it ends")
+	f.BoolVar(&o.local, "local", false, "with --wait and a shared store: run the tasks in this process too")
+	f.IntVarP(&o.concurrency, "concurrency", "c", 4, "tasks this process runs at once")
+	f.StringVar(&o.progress, "progress", progressAuto, "auto (bars on a terminal, else lines), bars, plain, json (NDJSON on stdout) or none")
+}
+
+var poolName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// parseRate reads R/s or R/m as starts per second.
+func parseRate(s string) (float64, error) {
+	num, unit, ok := strings.Cut(s, "/")
+	r, err := strconv.ParseFloat(num, 64)
+	if !ok || err != nil || r <= 0 || (unit != "s" && unit != "m") {
+		return 0, fmt.Errorf("--rate %q is not a positive R/s or R/m, e.g. 5/s or 120/m", s)
+	}
+	if unit == "m" {
+		r /= 60
+	}
+	return r, nil
+}
+
+// backfillParams checks the flags and turns them into enqueue options.
+func (o backfillOpts) params() (scheduler.PlanRequest, scheduler.EnqueueOpts, error) {
+	var req scheduler.PlanRequest
+	var eo scheduler.EnqueueOpts
+	if o.selection == "" {
+		return req, eo, errors.New("--select is required, e.g. --select '*' or --select cleaned_orders+")
+	}
+	switch {
+	case o.keys != "" && (o.from != "" || o.to != ""):
+		return req, eo, errors.New("give --from and --to, or --partitions, not both")
+	case o.keys != "":
+		if strings.Contains(o.keys, partitions.RangeSep) {
+			return req, eo, fmt.Errorf("--partitions %q lists keys K1,K2,...; for a range use --from and --to", o.keys)
+		}
+		req.Partitions = o.keys
+	case o.from != "" && o.to != "":
+		req.Partitions = o.from + partitions.RangeSep + o.to
+	case o.from != "" || o.to != "":
+		return req, eo, errors.New("--from and --to go together: both ends of the range, both included")
+	}
+	if o.reprocess == "stale" {
+		return req, eo, errors.New("--reprocess stale needs staleness tracking (code and upstream versions), which weir does not have yet; use missing, failed or all")
+	}
+	r, err := scheduler.ParseReprocess(o.reprocess)
+	if err != nil {
+		return req, eo, err
+	}
+	req.Selection, req.Reprocess = o.selection, r
+	if eo.Order, err = scheduler.ParseOrder(o.order); err != nil {
+		return req, eo, err
+	}
+	if o.maxConcurrent < 0 {
+		return req, eo, fmt.Errorf("--max-concurrent %d must be 0 (no limit) or more", o.maxConcurrent)
+	}
+	eo.Throttle.MaxConcurrent = o.maxConcurrent
+	if o.rate != "" {
+		if eo.Throttle.RatePerSec, err = parseRate(o.rate); err != nil {
+			return req, eo, err
+		}
+	}
+	if o.pool != "" && !poolName.MatchString(o.pool) {
+		return req, eo, fmt.Errorf("--pool %q: a pool name is 1-64 letters, digits, '_', '.' or '-'", o.pool)
+	}
+	eo.Pool = o.pool
+	if eo.Priority, err = parsePriority(o.priority); err != nil {
+		return req, eo, err
+	}
+	if o.maxFailureRate < 0 || o.maxFailureRate > 1 {
+		return req, eo, fmt.Errorf("--max-failure-rate %g is not a share between 0 and 1 (0.2 trips above 20%% failed)", o.maxFailureRate)
+	}
+	if o.minTasks < 0 || o.maxConsecutive < 0 {
+		return req, eo, errors.New("--min-tasks and --max-consecutive-failures must be 0 or more")
+	}
+	eo.Breaker = store.Breaker{MaxFailureRate: o.maxFailureRate, MinTasks: o.minTasks, MaxConsecutive: o.maxConsecutive}
+	if o.concurrency < 1 {
+		return req, eo, fmt.Errorf("--concurrency %d must be at least 1", o.concurrency)
+	}
+	return req, eo, nil
+}
+
+func (a *app) backfillCreate(ctx context.Context, o backfillOpts) error {
+	req, eo, err := o.params()
+	if err != nil {
+		return usageError(err)
+	}
+	v, err := a.newView(o.progress)
+	if err != nil {
+		return usageError(err)
+	}
+	g, err := a.graph()
+	if err != nil {
+		return err
+	}
+	st, err := a.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	now := a.cfg.Clock.Now()
+	plan, err := (&scheduler.Planner{Graph: g, Status: st}).Plan(ctx, req, now)
+	if err != nil {
+		return usageError(err)
+	}
+	pj := toPlanJSON(plan)
+	if o.dryRun || plan.Empty() {
+		est, err := estimate(ctx, st, plan, eo.Throttle, o.concurrency)
+		if err != nil {
+			return failedError(err)
+		}
+		if a.output == "json" {
+			return a.json(map[string]any{"plan": pj, "estimate": est, "dry_run": o.dryRun})
+		}
+		a.printPlan(pj)
+		if plan.Empty() {
+			fmt.Fprintln(a.cfg.Stdout, "nothing to backfill: every requested partition is fresh or queued in another run (--reprocess all runs them again); nothing was stored")
+			return nil
+		}
+		fmt.Fprintf(a.cfg.Stdout, "estimate: %s\n", est)
+		fmt.Fprintln(a.cfg.Stdout, "dry run: nothing was stored or run")
+		return nil
+	}
+	tg, err := plan.Expand()
+	if err != nil {
+		return usageError(err)
+	}
+	summary, err := json.Marshal(pj)
+	if err != nil {
+		return failedError(err)
+	}
+	eo.Kind, eo.CreatedBy, eo.Now, eo.Plan = "backfill", scheduler.CurrentUser(a.cfg.Getenv), now, string(summary)
+	run, _, err := scheduler.Enqueue(ctx, st, tg, eo)
+	if err != nil {
+		return failedError(err)
+	}
+	if a.output == "json" && !o.wait {
+		return a.json(map[string]any{"backfill": run.ID, "status": backfillStatus(run), "tasks": run.TaskCount(), "plan": pj})
+	}
+	if a.output != "json" && o.progress != progressJSON {
+		a.printPlan(pj)
+		fmt.Fprintf(a.cfg.Stdout, "backfill %d created: %s, %s\n", run.ID, plural(run.TaskCount(), "task"), throttleString(run))
+	}
+	return a.carryOn(ctx, st, g, run.ID, o, v)
+}
+
+// carryOn runs or follows a stored backfill as the flags say, or tells how
+// it will run.
+func (a *app) carryOn(ctx context.Context, st store.Store, g *lineage.Graph, id int64, o backfillOpts, v view) error {
+	switch {
+	case o.wait && (a.embedded() || o.local):
+		return a.runBackfillHere(ctx, st, g, id, o, v)
+	case o.wait:
+		last := a.followView(ctx, st, id, v, a.untilDone(ctx, st, id))
+		return a.backfillOutcome(ctx, st, id, last)
+	case a.embedded():
+		fmt.Fprintf(a.cfg.Stdout, "run it here with weir backfill resume %d (or start weir worker); follow it with weir backfill status %d\n", id, id)
+	default:
+		fmt.Fprintf(a.cfg.Stdout, "workers run it (weir worker --store ...); follow it with weir backfill status %d --watch\n", id)
+	}
+	return nil
+}
+
+// untilDone returns a channel closed once the run is no longer running.
+func (a *app) untilDone(ctx context.Context, st store.Store, id int64) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			if run, err := st.RunGet(ctx, id); err == nil && run.Status != store.RunRunning {
+				return
+			}
+			select {
+			case <-ctx.Done():
+			case <-st.TaskWake():
+			case <-a.cfg.Clock.After(time.Second):
+			}
+		}
+	}()
+	return done
+}
+
+// runBackfillHere works on the backfill in this process until it ends, is
+// paused or tripped, or ctx ends, showing progress.
+func (a *app) runBackfillHere(ctx context.Context, st store.Store, g *lineage.Graph, id int64, o backfillOpts, v view) error {
+	bucket, err := a.openBucket(ctx)
+	if err != nil {
+		return err
+	}
+	defer bucket.Close()
+	ex := &scheduler.Executor{Store: st, Bucket: bucket, Concurrency: o.concurrency, Clock: a.cfg.Clock, Worker: a.cfg.Getenv("WEIR_WORKER_ID"), OnEvent: v.task}
+	stop := make(chan struct{})
+	shown := make(chan *snapshot, 1)
+	go func() { shown <- a.followView(ctx, st, id, v, stop) }()
+	_, runErr := ex.Resume(ctx, g, id)
+	close(stop)
+	last := <-shown
+	if runErr != nil {
+		return failedError(runErr)
+	}
+	return a.backfillOutcome(ctx, st, id, last)
+}
+
+// backfillOutcome reports how a backfill we ran or followed ended, and
+// the exit status that implies.
+func (a *app) backfillOutcome(ctx context.Context, st store.Store, id int64, last *snapshot) error {
+	ctx = context.WithoutCancel(ctx)
+	run, err := st.RunGet(ctx, id)
+	if err != nil {
+		return failedError(err)
+	}
+	if last == nil || last.Status != backfillStatus(run) {
+		if last, err = takeSnapshot(ctx, st, id, a.cfg.Clock.Now()); err != nil {
+			return failedError(err)
+		}
+	}
+	if a.output == "json" {
+		if err := a.json(last); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintln(a.cfg.Stdout)
+		if err := a.printSnapshot(run, last); err != nil {
+			return err
+		}
+	}
+	switch run.Status {
+	case store.RunSucceeded:
+		return nil
+	case store.RunFailed:
+		return failedError(fmt.Errorf("backfill %d completed with failures: %s (weir backfill retry %d --failed-only re-runs them; weir backfill report %d)", id, run.Error, id, id))
+	case store.RunPaused:
+		return failedError(fmt.Errorf("backfill %d is paused; weir backfill resume %d carries on", id, id))
+	case store.RunTripped:
+		return failedError(fmt.Errorf("backfill %d tripped its circuit breaker: %s; weir backfill resume %d or cancel %d", id, run.TripReason, id, id))
+	case store.RunCancelled:
+		return failedError(fmt.Errorf("backfill %d was cancelled: %s", id, run.Error))
+	}
+	return failedError(fmt.Errorf("backfill %d interrupted with %s left; weir backfill resume %d carries on (promoted partitions do not run again)",
+		id, plural(run.Tasks[store.TaskPending]+run.Tasks[store.TaskRunning], "task"), id))
+}
+
+// backfill loads the backfill named on the command line.
+func (a *app) backfill(ctx context.Context, st store.Store, arg string) (*store.Run, error) {
+	id, err := parseID("backfill", arg)
+	if err != nil {
+		return nil, err
+	}
+	run, err := st.RunGet(ctx, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && run.Kind != "backfill") {
+		return nil, usageError(fmt.Errorf("backfill %d does not exist (weir backfill list shows the backfills)", id))
+	}
+	if err != nil {
+		return nil, failedError(err)
+	}
+	return run, nil
+}
+
+func (a *app) backfillListCommand() *cobra.Command {
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List backfills, newest first",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if limit < 1 {
+				return usageError(fmt.Errorf("--limit %d must be at least 1", limit))
+			}
+			st, err := a.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			runs, err := st.RunList(cmd.Context(), store.RunListParams{Kind: "backfill", Limit: limit})
+			if err != nil {
+				return failedError(err)
+			}
+			type row struct {
+				runJSON
+				Status   string `json:"status"`
+				Throttle string `json:"throttle"`
+			}
+			out := make([]row, 0, len(runs))
+			for _, r := range runs {
+				out = append(out, row{toRunJSON(r), backfillStatus(r), throttleString(r)})
+			}
+			if a.output == "json" {
+				return a.json(out)
+			}
+			w := a.table()
+			fmt.Fprintln(w, "BACKFILL\tSTATUS\tSELECTION\tPARTITIONS\tDONE\tFAILED\tTHROTTLE\tBY\tCREATED")
+			for _, r := range out {
+				done := r.Tasks[string(store.TaskSucceeded)] + r.Tasks[string(store.TaskFailed)] + r.Tasks[string(store.TaskSkipped)] + r.Tasks[string(store.TaskCancelled)]
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d/%d\t%d\t%s\t%s\t%s\n", r.ID, r.Status, r.Selection, dash(r.Partitions), done, r.TaskCount,
+					r.Tasks[string(store.TaskFailed)], r.Throttle, r.CreatedBy, fmtTime(r.CreatedAt))
+			}
+			return w.Flush()
+		},
+	}
+	cmd.Flags().IntVar(&limit, "limit", 20, "how many backfills")
+	return cmd
+}
+
+func (a *app) backfillStatusCommand() *cobra.Command {
+	var watch bool
+	var progress string
+	cmd := &cobra.Command{
+		Use:   "status ID [--watch]",
+		Short: "Show a backfill's progress per asset, pace, ETA, throttle and breaker",
+		Args:  exactArgs(1, "one backfill id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			v, err := a.newView(progress)
+			if err != nil {
+				return usageError(err)
+			}
+			st, err := a.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			run, err := a.backfill(ctx, st, args[0])
+			if err != nil {
+				return err
+			}
+			if watch && run.Status.Active() {
+				a.followView(ctx, st, run.ID, v, a.untilDone(ctx, st, run.ID))
+				if run, err = st.RunGet(context.WithoutCancel(ctx), run.ID); err != nil {
+					return failedError(err)
+				}
+			}
+			s, err := takeSnapshot(context.WithoutCancel(ctx), st, run.ID, a.cfg.Clock.Now())
+			if err != nil {
+				return failedError(err)
+			}
+			if a.output == "json" {
+				return a.json(s)
+			}
+			return a.printSnapshot(run, s)
+		},
+	}
+	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "follow the backfill until it is no longer running")
+	cmd.Flags().StringVar(&progress, "progress", progressAuto, "with --watch: auto, bars, plain, json or none")
+	return cmd
+}
+
+func (a *app) backfillControlCommand(verb string) *cobra.Command {
+	short := map[string]string{
+		"pause":  "Stop starting new tasks of a backfill; running ones finish",
+		"resume": "Resume a paused, tripped or interrupted backfill (on the embedded store: run it here)",
+		"cancel": "Cancel a backfill: nothing more starts, running tasks are interrupted and publish nothing",
+	}[verb]
+	var o backfillOpts
+	var reason string
+	cmd := &cobra.Command{
+		Use:   verb + " ID",
+		Short: short,
+		Args:  exactArgs(1, "one backfill id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			st, err := a.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			run, err := a.backfill(ctx, st, args[0])
+			if err != nil {
+				return err
+			}
+			by, now := scheduler.CurrentUser(a.cfg.Getenv), a.cfg.Clock.Now()
+			switch verb {
+			case "pause":
+				if _, err := st.RunSetStatus(ctx, store.RunSetStatusParams{ID: run.ID, To: store.RunPaused, Actor: by, Reason: reason, At: now}); err != nil {
+					return stateError(err)
+				}
+				fmt.Fprintf(a.cfg.Stdout, "backfill %d paused: no new task starts (running ones finish); weir backfill resume %d carries on\n", run.ID, run.ID)
+				return nil
+			case "cancel":
+				res, err := st.RunCancel(ctx, store.RunCancelParams{ID: run.ID, Actor: by, Reason: reason, At: now})
+				if err != nil {
+					return stateError(err)
+				}
+				fmt.Fprintf(a.cfg.Stdout, "backfill %d cancelled: %s will not start, %s interrupted (their outputs are not promoted)\n",
+					run.ID, plural(res.Pending, "pending task"), plural(res.Interrupted, "running task"))
+				if len(res.Skipped) > 0 {
+					fmt.Fprintf(a.cfg.Stdout, "%s of other runs that waited for it will not run\n", plural(int64(len(res.Skipped)), "task"))
+				}
+				return nil
+			}
+			// resume
+			if run.Status == store.RunPaused || run.Status == store.RunTripped {
+				if run, err = st.RunSetStatus(ctx, store.RunSetStatusParams{ID: run.ID, To: store.RunRunning, Actor: by, Reason: reason, At: now}); err != nil {
+					return stateError(err)
+				}
+				fmt.Fprintf(a.cfg.Stdout, "backfill %d resumed\n", run.ID)
+			} else if run.Status != store.RunRunning {
+				return usageError(fmt.Errorf("backfill %d is %s; nothing to resume (weir backfill retry %d --failed-only re-runs failed tasks)",
+					run.ID, backfillStatus(run), run.ID))
+			}
+			if _, err := a.newView(o.progress); err != nil {
+				return usageError(err)
+			}
+			return a.resumeHere(ctx, st, run.ID, o)
+		},
+	}
+	cmd.Flags().StringVar(&reason, "reason", "", "why, for the audit trail")
+	if verb == "resume" {
+		a.runFlags(cmd, &o)
+	}
+	return cmd
+}
+
+// resumeHere carries on a backfill after resume or retry: in this process
+// on the embedded store, else by the workers (followed with --wait).
+func (a *app) resumeHere(ctx context.Context, st store.Store, id int64, o backfillOpts) error {
+	v, err := a.newView(o.progress)
+	if err != nil {
+		return usageError(err)
+	}
+	if !a.embedded() && !o.wait {
+		fmt.Fprintf(a.cfg.Stdout, "workers carry it on; follow it with weir backfill status %d --watch\n", id)
+		return nil
+	}
+	g, err := a.graph()
+	if err != nil {
+		return err
+	}
+	o.wait = true
+	return a.carryOn(ctx, st, g, id, o, v)
+}
+
+func (a *app) backfillRetryCommand() *cobra.Command {
+	var o backfillOpts
+	cmd := &cobra.Command{
+		Use:   "retry ID --failed-only",
+		Short: "Re-queue exactly the failed tasks of a backfill (and those skipped below them), then carry on",
+		Args:  exactArgs(1, "one backfill id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			if !o.failOnly {
+				return usageError(errors.New("retry re-runs failed tasks only: pass --failed-only (to run everything again, create a backfill with --reprocess all)"))
+			}
+			if o.concurrency < 1 {
+				return usageError(fmt.Errorf("--concurrency %d must be at least 1", o.concurrency))
+			}
+			st, err := a.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			run, err := a.backfill(ctx, st, args[0])
+			if err != nil {
+				return err
+			}
+			res, err := st.RunRetryFailed(ctx, store.RunRetryFailedParams{ID: run.ID, Actor: scheduler.CurrentUser(a.cfg.Getenv), At: a.cfg.Clock.Now()})
+			if err != nil {
+				return stateError(err)
+			}
+			fmt.Fprintf(a.cfg.Stdout, "backfill %d: %s and %s below them queued again\n", run.ID, plural(res.Failed, "failed task"), plural(res.Skipped, "skipped task"))
+			return a.resumeHere(ctx, st, run.ID, o)
+		},
+	}
+	cmd.Flags().BoolVar(&o.failOnly, "failed-only", false, "re-run the failed tasks and nothing that succeeded (required)")
+	a.runFlags(cmd, &o)
+	return cmd
+}
+
+// stateError makes a refused status change bad input (exit 2).
+func stateError(err error) error {
+	if errors.Is(err, store.ErrRunState) || errors.Is(err, store.ErrNotFound) {
+		return usageError(err)
+	}
+	return failedError(err)
+}

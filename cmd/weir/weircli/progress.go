@@ -1,0 +1,249 @@
+package weircli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+
+	"github.com/weir-dev/weir/internal/store"
+	"github.com/weir-dev/weir/scheduler"
+)
+
+// Progress modes of --progress.
+const (
+	progressAuto  = "auto"  // bars on a terminal, plain lines otherwise
+	progressBars  = "bars"  // mpb progress bars
+	progressPlain = "plain" // a line every few seconds
+	progressJSON  = "json"  // newline-delimited JSON events on stdout
+	progressNone  = "none"
+)
+
+// view shows a backfill's progress while it runs.
+type view interface {
+	// snapshot shows the backfill's state; final is the last call.
+	snapshot(s *snapshot, final bool)
+	// task shows one task event (only when the tasks run in this process).
+	task(ev scheduler.Event)
+}
+
+// newView picks the view for mode: auto means bars when stderr is a
+// terminal, else plain lines.
+func (a *app) newView(mode string) (view, error) {
+	switch mode {
+	case progressAuto:
+		if isTerminal(a.cfg.Stderr) {
+			return a.newBars(), nil
+		}
+		return &plainView{w: a.cfg.Stderr}, nil
+	case progressBars:
+		return a.newBars(), nil
+	case progressPlain:
+		return &plainView{w: a.cfg.Stderr}, nil
+	case progressJSON:
+		return &jsonView{enc: json.NewEncoder(a.cfg.Stdout)}, nil
+	case progressNone:
+		return noView{}, nil
+	}
+	return nil, fmt.Errorf("--progress %q is not one of auto, bars, plain, json, none", mode)
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// follow shows a backfill's progress until ctx ends: a snapshot when tasks
+// change (wake-ups) or every interval, and a final one. It returns the last
+// snapshot.
+func (a *app) followView(ctx context.Context, st store.Store, runID int64, v view, stop <-chan struct{}) *snapshot {
+	var last *snapshot
+	take := func() {
+		s, err := takeSnapshot(context.WithoutCancel(ctx), st, runID, a.cfg.Clock.Now())
+		if err == nil {
+			last = s
+		}
+	}
+	for {
+		take()
+		if last != nil {
+			select {
+			case <-stop:
+				last.Event = "finished"
+				v.snapshot(last, true)
+				return last
+			default:
+			}
+			v.snapshot(last, false)
+		}
+		select {
+		case <-stop:
+		case <-ctx.Done():
+			take()
+			if last != nil {
+				last.Event = "stopped"
+				v.snapshot(last, true)
+			}
+			return last
+		case <-a.cfg.Clock.After(time.Second):
+		}
+	}
+}
+
+type noView struct{}
+
+func (noView) snapshot(*snapshot, bool) {}
+func (noView) task(scheduler.Event)     {}
+
+// plainView prints a line per snapshot that changed, for logs and pipes.
+type plainView struct {
+	w    io.Writer
+	last string
+}
+
+func (p *plainView) snapshot(s *snapshot, final bool) {
+	line := fmt.Sprintf("backfill %d %s: %d/%d tasks done, %d running", s.RunID, s.Status, s.TasksDone, s.TasksTotal, s.Running)
+	var failed int64
+	for _, ap := range s.Assets {
+		failed += ap.Failed
+	}
+	if failed > 0 {
+		line += fmt.Sprintf(", %d partitions failed", failed)
+	}
+	if s.ETASeconds > 0 {
+		line += fmt.Sprintf(", ETA %s", (time.Duration(s.ETASeconds) * time.Second).String())
+	}
+	if line == p.last && !final {
+		return
+	}
+	p.last = line
+	fmt.Fprintln(p.w, line)
+}
+
+func (p *plainView) task(ev scheduler.Event) {
+	switch ev.Kind {
+	case scheduler.EventFailed, scheduler.EventRetrying:
+		fmt.Fprintf(p.w, "%s %s %s (attempt %d): %s\n", ev.Kind, ev.Asset, ev.Partitions, ev.Attempt, firstLine(errString(ev.Err)))
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// jsonView writes newline-delimited JSON: progress snapshots and task
+// events.
+type jsonView struct {
+	mu  sync.Mutex
+	enc *json.Encoder
+}
+
+func (j *jsonView) snapshot(s *snapshot, _ bool) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.enc.Encode(s)
+}
+
+func (j *jsonView) task(ev scheduler.Event) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.enc.Encode(map[string]any{"event": "task", "kind": ev.Kind, "backfill": ev.RunID, "task": ev.TaskID, "asset": ev.Asset,
+		"partitions": ev.Partitions, "attempt": ev.Attempt, "worker": ev.Worker, "error": errString(ev.Err)})
+}
+
+// barsView draws one mpb bar per asset, counting its partitions, under a
+// status line.
+type barsView struct {
+	p      *mpb.Progress
+	color  bool
+	mu     sync.Mutex
+	status string
+	failed map[string]int64
+	bars   map[string]*mpb.Bar
+}
+
+func (a *app) newBars() *barsView {
+	return &barsView{p: mpb.New(mpb.WithOutput(a.cfg.Stderr), mpb.WithWidth(32), mpb.WithRefreshRate(200*time.Millisecond)),
+		color: a.cfg.Getenv("NO_COLOR") == "", bars: map[string]*mpb.Bar{}, failed: map[string]int64{}}
+}
+
+func (b *barsView) snapshot(s *snapshot, final bool) {
+	b.mu.Lock()
+	status := fmt.Sprintf("backfill %d %s · %s", s.RunID, s.Status, s.Throttle)
+	if s.Status == string(store.RunTripped) {
+		status += " · " + s.TripReason
+	}
+	b.status = b.paint(s.Status, status)
+	for _, ap := range s.Assets {
+		b.failed[ap.Asset] = ap.Failed
+	}
+	b.mu.Unlock()
+	if len(b.bars) == 0 {
+		// The status line: a bar with no filler, completed at the end.
+		b.bars[""] = b.p.New(1, mpb.NopStyle(), mpb.PrependDecorators(decor.Any(func(decor.Statistics) string {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			return b.status
+		})))
+	}
+	for _, ap := range s.Assets {
+		bar, ok := b.bars[ap.Asset]
+		if !ok {
+			name := ap.Asset
+			bar = b.p.AddBar(ap.Total,
+				mpb.PrependDecorators(decor.Name(ap.Asset, decor.WC{C: decor.DindentRight | decor.DextraSpace}), decor.CountersNoUnit("%d/%d")),
+				mpb.AppendDecorators(decor.Percentage(decor.WC{W: 5}), decor.Any(func(decor.Statistics) string {
+					b.mu.Lock()
+					defer b.mu.Unlock()
+					if b.failed[name] == 0 {
+						return ""
+					}
+					return b.paint("failed", fmt.Sprintf(" %d failed", b.failed[name]))
+				})))
+			b.bars[ap.Asset] = bar
+		}
+		bar.SetTotal(ap.Total, false)
+		bar.SetCurrent(ap.done())
+	}
+	if final {
+		for _, bar := range b.bars {
+			bar.SetTotal(-1, true)
+		}
+		b.p.Wait()
+	}
+}
+
+func (b *barsView) task(scheduler.Event) {}
+
+// paint colours text for a status unless NO_COLOR is set.
+func (b *barsView) paint(status, text string) string {
+	if !b.color {
+		return text
+	}
+	code := ""
+	switch status {
+	case "completed":
+		code = "32"
+	case "completed-with-failures", "failed", "tripped", "cancelled":
+		code = "31"
+	case "paused":
+		code = "33"
+	}
+	if code == "" {
+		return text
+	}
+	return "\x1b[" + code + "m" + text + "\x1b[0m"
+}

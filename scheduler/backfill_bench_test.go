@@ -1,0 +1,98 @@
+package scheduler_test
+
+import (
+	"context"
+	"path/filepath"
+	"runtime/metrics"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/weir-dev/weir/internal/store"
+	"github.com/weir-dev/weir/internal/store/postgres"
+	"github.com/weir-dev/weir/internal/store/postgres/pgtest"
+	"github.com/weir-dev/weir/internal/store/sqlite"
+	"github.com/weir-dev/weir/partitions"
+	"github.com/weir-dev/weir/scheduler"
+)
+
+// BenchmarkBackfillCreate plans, expands and stores a backfill of 87,600
+// hourly partitions × 20 assets (1,752,000 tasks, one partition each) in
+// one transaction, and reports the peak Go heap while doing it. Run with
+// -benchtime=1x: one op is one whole backfill.
+func BenchmarkBackfillCreate(b *testing.B) {
+	hourly := partitions.MustTimeWindow(partitions.TimeWindowOpts{Grain: partitions.Hourly, Start: "2015-01-01", Location: "America/New_York"})
+	g := chainAndFan(hourly)
+	now := time.Date(2025, 1, 1, 5, 0, 0, 0, time.UTC)
+	req := scheduler.PlanRequest{Selection: "*", Partitions: hourly.Key(0) + "..." + hourly.Key(87_599)}
+	for _, backend := range []string{"sqlite", "postgres"} {
+		b.Run(backend, func(b *testing.B) {
+			ctx := context.Background()
+			for b.Loop() {
+				b.StopTimer()
+				var st store.Store
+				var err error
+				if backend == "sqlite" {
+					st, err = sqlite.Open(ctx, filepath.Join(b.TempDir(), "state.db"))
+				} else {
+					st, err = postgres.Open(ctx, pgtest.DSN(b))
+				}
+				if err != nil {
+					b.Fatal(err)
+				}
+				peak := watchHeap()
+				b.StartTimer()
+				plan, err := (&scheduler.Planner{Graph: g, Status: st}).Plan(ctx, req, now)
+				if err != nil {
+					b.Fatal(err)
+				}
+				tg, err := plan.Expand()
+				if err != nil {
+					b.Fatal(err)
+				}
+				run, _, err := scheduler.Enqueue(ctx, st, tg, scheduler.EnqueueOpts{Kind: "backfill", CreatedBy: "bench", Now: now})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.StopTimer()
+				b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MB")
+				b.ReportMetric(float64(run.TaskCount()), "tasks")
+				st.Close()
+				b.StartTimer()
+			}
+		})
+	}
+}
+
+// watchHeap samples the live heap every few milliseconds until the
+// returned function is called, which returns the peak.
+func watchHeap() func() uint64 {
+	var mu sync.Mutex
+	var peak uint64
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+		t := time.NewTicker(5 * time.Millisecond)
+		defer t.Stop()
+		for {
+			metrics.Read(s)
+			mu.Lock()
+			peak = max(peak, s[0].Value.Uint64())
+			mu.Unlock()
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() uint64 {
+		close(done)
+		<-stopped
+		mu.Lock()
+		defer mu.Unlock()
+		return peak
+	}
+}
