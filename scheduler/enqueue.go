@@ -83,7 +83,7 @@ func Enqueue(ctx context.Context, st store.Store, g *TaskGraph, opts EnqueueOpts
 			// half done when a run stops.
 			pos := int64(i - g.firstTask[t.Asset])
 			if order == NewestFirst {
-				pos = int64(g.firstTask[t.Asset+1]-1-i) // tasks of an asset are in partition order
+				pos = int64(g.firstTask[t.Asset+1] - 1 - i) // tasks of an asset are in partition order
 			}
 			tp := store.TaskInsertParams{Asset: a.Asset.Key, PartitionFirst: a.Def.Key(t.Range.Lo), PartitionLast: a.Def.Key(t.Range.Hi - 1),
 				PartitionCount: t.Range.Len(), MaxAttempts: a.Asset.Retry.Attempts(), Pool: a.Asset.PoolName(),
