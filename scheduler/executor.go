@@ -47,6 +47,8 @@ type RunOpts struct {
 	Kind string
 	// CreatedBy defaults to CurrentUser(nil).
 	CreatedBy string
+	// Priority of the run (store.PriorityHigh for interactive runs).
+	Priority int
 }
 
 // Result is the outcome of a run.
@@ -95,7 +97,7 @@ func (e *Executor) Run(ctx context.Context, g *TaskGraph, opts RunOpts) (*Result
 	if e.Store == nil || e.Bucket == nil {
 		return nil, errors.New("executor needs a Store and a Bucket")
 	}
-	run, _, err := Enqueue(ctx, e.Store, g, EnqueueOpts{Kind: opts.Kind, CreatedBy: opts.CreatedBy, Now: e.clock().Now()})
+	run, _, err := Enqueue(ctx, e.Store, g, EnqueueOpts{Kind: opts.Kind, CreatedBy: opts.CreatedBy, Priority: opts.Priority, Now: e.clock().Now()})
 	if err != nil {
 		return nil, err
 	}

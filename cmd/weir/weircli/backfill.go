@@ -458,14 +458,14 @@ func (a *app) backfillControlCommand(verb string) *cobra.Command {
 			switch verb {
 			case "pause":
 				if _, err := st.RunSetStatus(ctx, store.RunSetStatusParams{ID: run.ID, To: store.RunPaused, Actor: by, Reason: reason, At: now}); err != nil {
-					return stateError(err)
+					return stateError(ctx, st, run.ID, err, "only a running backfill can be paused")
 				}
 				fmt.Fprintf(a.cfg.Stdout, "backfill %d paused: no new task starts (running ones finish); weir backfill resume %d carries on\n", run.ID, run.ID)
 				return nil
 			case "cancel":
 				res, err := st.RunCancel(ctx, store.RunCancelParams{ID: run.ID, Actor: by, Reason: reason, At: now})
 				if err != nil {
-					return stateError(err)
+					return stateError(ctx, st, run.ID, err, "only a running, paused or tripped backfill can be cancelled")
 				}
 				fmt.Fprintf(a.cfg.Stdout, "backfill %d cancelled: %s will not start, %s interrupted (their outputs are not promoted)\n",
 					run.ID, plural(res.Pending, "pending task"), plural(res.Interrupted, "running task"))
@@ -477,7 +477,7 @@ func (a *app) backfillControlCommand(verb string) *cobra.Command {
 			// resume
 			if run.Status == store.RunPaused || run.Status == store.RunTripped {
 				if run, err = st.RunSetStatus(ctx, store.RunSetStatusParams{ID: run.ID, To: store.RunRunning, Actor: by, Reason: reason, At: now}); err != nil {
-					return stateError(err)
+					return stateError(ctx, st, run.ID, err, "only a paused or tripped backfill can be resumed")
 				}
 				fmt.Fprintf(a.cfg.Stdout, "backfill %d resumed\n", run.ID)
 			} else if run.Status != store.RunRunning {
@@ -541,7 +541,7 @@ func (a *app) backfillRetryCommand() *cobra.Command {
 			}
 			res, err := st.RunRetryFailed(ctx, store.RunRetryFailedParams{ID: run.ID, Actor: scheduler.CurrentUser(a.cfg.Getenv), At: a.cfg.Clock.Now()})
 			if err != nil {
-				return stateError(err)
+				return stateError(ctx, st, run.ID, err, "retry re-queues the failed tasks of a backfill that completed with failures or tripped")
 			}
 			fmt.Fprintf(a.cfg.Stdout, "backfill %d: %s and %s below them queued again\n", run.ID, plural(res.Failed, "failed task"), plural(res.Skipped, "skipped task"))
 			return a.resumeHere(ctx, st, run.ID, o)
@@ -552,10 +552,18 @@ func (a *app) backfillRetryCommand() *cobra.Command {
 	return cmd
 }
 
-// stateError makes a refused status change bad input (exit 2).
-func stateError(err error) error {
-	if errors.Is(err, store.ErrRunState) || errors.Is(err, store.ErrNotFound) {
+// stateError explains a status change the store refused (bad input, exit
+// 2) in the backfill's own terms; other errors exit 1.
+func stateError(ctx context.Context, st store.Store, id int64, err error, rule string) error {
+	if !errors.Is(err, store.ErrRunState) {
+		return failedError(err)
+	}
+	run, gerr := st.RunGet(ctx, id)
+	if gerr != nil {
 		return usageError(err)
 	}
-	return failedError(err)
+	if strings.Contains(err.Error(), "no failed or skipped tasks") {
+		return usageError(fmt.Errorf("backfill %d (%s) has no failed tasks to retry", id, backfillStatus(run)))
+	}
+	return usageError(fmt.Errorf("backfill %d is %s; %s", id, backfillStatus(run), rule))
 }

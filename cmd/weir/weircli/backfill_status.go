@@ -161,11 +161,13 @@ func breakerString(r *store.Run) string {
 	if b.MaxConsecutive > 0 {
 		conds = append(conds, fmt.Sprintf("%d failures in a row", b.MaxConsecutive))
 	}
-	state := "armed"
-	if r.Status == store.RunTripped {
-		state = "TRIPPED"
+	switch r.Status {
+	case store.RunTripped:
+		return fmt.Sprintf("TRIPPED: trips at %s (%d of %d failed since the start or the last resume)", strings.Join(conds, " or "), r.BreakerFailed, r.BreakerFinished)
+	case store.RunRunning, store.RunPaused:
+		return fmt.Sprintf("armed: trips at %s (now %d of %d failed)", strings.Join(conds, " or "), r.BreakerFailed, r.BreakerFinished)
 	}
-	return fmt.Sprintf("%s: trips at %s (now %d of %d failed)", state, strings.Join(conds, " or "), r.BreakerFailed, r.BreakerFinished)
+	return fmt.Sprintf("trips at %s (ended at %d of %d failed since the start or the last resume)", strings.Join(conds, " or "), r.BreakerFailed, r.BreakerFinished)
 }
 
 func priorityName(p int) string {

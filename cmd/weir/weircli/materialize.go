@@ -196,7 +196,7 @@ func (a *app) materialize(cmd *cobra.Command, o materializeOpts) error {
 	}
 	by := scheduler.CurrentUser(a.cfg.Getenv)
 	if !o.local && !a.embedded() {
-		run, _, err := scheduler.Enqueue(ctx, st, tg, scheduler.EnqueueOpts{CreatedBy: by, Now: a.cfg.Clock.Now()})
+		run, _, err := scheduler.Enqueue(ctx, st, tg, scheduler.EnqueueOpts{CreatedBy: by, Priority: store.PriorityHigh, Now: a.cfg.Clock.Now()})
 		if err != nil {
 			return failedError(err)
 		}
@@ -214,7 +214,7 @@ func (a *app) materialize(cmd *cobra.Command, o materializeOpts) error {
 	if !o.quiet {
 		ex.OnEvent = a.progress
 	}
-	res, err := ex.Run(ctx, tg, scheduler.RunOpts{CreatedBy: by})
+	res, err := ex.Run(ctx, tg, scheduler.RunOpts{CreatedBy: by, Priority: store.PriorityHigh})
 	if err != nil {
 		return failedError(err)
 	}

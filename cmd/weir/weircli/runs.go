@@ -98,6 +98,9 @@ func (a *app) runsCommand() *cobra.Command {
 				return err
 			}
 			id := run.ID
+			if run.Status == store.RunPaused || run.Status == store.RunTripped {
+				return usageError(fmt.Errorf("run %d is %s; weir backfill resume %d lets it start tasks again", id, run.Status, id))
+			}
 			if run.Status != store.RunRunning {
 				return usageError(fmt.Errorf("run %d has finished (%s); nothing to resume", id, run.Status))
 			}

@@ -549,7 +549,11 @@ func (s *Store) finishRunIfDone(ctx context.Context, runID int64, at time.Time) 
 			return err
 		}
 		finished = true
-		return s.event(ctx, tx, runID, at, "finished", "weir", string(final)+" "+msg)
+		detail := string(final)
+		if msg != "" {
+			detail += ": " + msg
+		}
+		return s.event(ctx, tx, runID, at, "finished", "weir", detail)
 	})
 	return finished, err
 }

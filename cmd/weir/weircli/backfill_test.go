@@ -1,0 +1,179 @@
+package weircli_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/weir-dev/weir/examples/nightly"
+	"github.com/weir-dev/weir/pipelines"
+)
+
+func TestBackfillTour(t *testing.T) {
+	c := newCLI(t, nightly.Assets()...)
+	golden(t, "backfill_tour", c.transcript(
+		[]string{"materialize", "--select", "*", "--partition-range", "2024-01-01...2024-01-03", "-q", "-c", "1"},
+		[]string{"backfill", "create", "--select", "*", "--from", "2024-01-01", "--to", "2024-01-07", "--dry-run", "--max-concurrent", "2", "--rate", "2/s"},
+		[]string{"backfill", "create", "--select", "*", "--from", "2024-01-01", "--to", "2024-01-07", "--max-concurrent", "2", "--priority", "low",
+			"--max-failure-rate", "0.2", "--min-tasks", "20"},
+		[]string{"backfill", "list"},
+		[]string{"backfill", "status", "2"},
+		[]string{"backfill", "pause", "2", "--reason", "warehouse maintenance"},
+		[]string{"backfill", "status", "2"},
+		[]string{"runs", "resume", "2"},
+		[]string{"backfill", "resume", "2", "-c", "1", "--progress", "none"},
+		[]string{"backfill", "report", "2"},
+		[]string{"backfill", "create", "--select", "*", "--from", "2024-01-01", "--to", "2024-01-07"},
+		[]string{"backfill", "cancel", "2"},
+		[]string{"backfill", "retry", "2", "--failed-only"},
+		[]string{"backfill", "status", "1"},
+	))
+}
+
+func TestBackfillBadInput(t *testing.T) {
+	c := newCLI(t, nightly.Assets()...)
+	golden(t, "backfill_bad_input", c.transcript(
+		[]string{"backfill", "create", "--from", "2024-01-01", "--to", "2024-01-07"},
+		[]string{"backfill", "create", "--select", "*", "--from", "2024-01-01"},
+		[]string{"backfill", "create", "--select", "*", "--from", "2024-01-01", "--to", "2024-01-07", "--partitions", "2024-01-02"},
+		[]string{"backfill", "create", "--select", "*", "--partitions", "2024-01-01...2024-01-03"},
+		[]string{"backfill", "create", "--select", "*", "--partitions", "2024-02-30"},
+		[]string{"backfill", "create", "--select", "*", "--partitions", "../x"},
+		[]string{"backfill", "create", "--select", "*", "--from", "2024-01-07", "--to", "2024-01-01"},
+		[]string{"backfill", "create", "--select", "nosuch", "--from", "2024-01-01", "--to", "2024-01-07"},
+		[]string{"backfill", "create", "--select", "*", "--from", "2024-01-01", "--to", "2024-01-07", "--rate", "5"},
+		[]string{"backfill", "create", "--select", "*", "--from", "2024-01-01", "--to", "2024-01-07", "--rate", "-1/s"},
+		[]string{"backfill", "create", "--select", "*", "--from", "2024-01-01", "--to", "2024-01-07", "--priority", "urgent"},
+		[]string{"backfill", "create", "--select", "*", "--from", "2024-01-01", "--to", "2024-01-07", "--order", "random"},
+		[]string{"backfill", "create", "--select", "*", "--from", "2024-01-01", "--to", "2024-01-07", "--reprocess", "stale"},
+		[]string{"backfill", "create", "--select", "*", "--from", "2024-01-01", "--to", "2024-01-07", "--max-failure-rate", "20"},
+		[]string{"backfill", "create", "--select", "*", "--from", "2024-01-01", "--to", "2024-01-07", "--max-concurrent", "-1"},
+		[]string{"backfill", "create", "--select", "*", "--from", "2024-01-01", "--to", "2024-01-07", "--pool", "a/b"},
+		[]string{"backfill", "create", "--select", "*", "--from", "2024-01-01", "--to", "2024-01-07", "--progress", "fancy"},
+		[]string{"backfill", "status", "7"},
+		[]string{"backfill", "pause", "x"},
+		[]string{"backfill", "retry", "1"},
+		[]string{"backfill", "report", "1", "-o", "table"},
+		[]string{"backfill", "list", "-o", "md"},
+	))
+	if out, _, _ := c.run("runs", "list", "-o", "json"); strings.TrimSpace(out) != "[]" {
+		t.Fatalf("bad input stored runs: %s", out)
+	}
+}
+
+// flakyPipeline is a daily asset that fails for the days in fail, and one
+// downstream of it; computed records every partition computed.
+type flakyPipeline struct {
+	mu       sync.Mutex
+	fail     map[string]bool
+	computed []string
+}
+
+func (f *flakyPipeline) assets() []*pipelines.Asset {
+	write := func(name string) pipelines.ComputeFunc {
+		return func(ctx context.Context, task *pipelines.Task) error {
+			key := task.Keys[0]
+			f.mu.Lock()
+			f.computed = append(f.computed, name+" "+key)
+			failing := f.fail[key] && name == "flaky"
+			f.mu.Unlock()
+			if failing {
+				return pipelines.Permanent(fmt.Errorf("source file for %s is corrupt", key))
+			}
+			w, err := task.Output.Create(ctx, key, "data.txt")
+			if err != nil {
+				return err
+			}
+			w.Write([]byte(name + " " + key))
+			return w.Close()
+		}
+	}
+	return []*pipelines.Asset{
+		{Key: "flaky", Partitions: nightly.Days, Compute: write("flaky")},
+		{Key: "after", Partitions: nightly.Days, Deps: []pipelines.Dep{pipelines.On("flaky")}, Compute: write("after")},
+	}
+}
+
+func (f *flakyPipeline) take() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := f.computed
+	f.computed = nil
+	slices.Sort(out)
+	return out
+}
+
+func TestBackfillBreakerTrips(t *testing.T) {
+	f := &flakyPipeline{fail: map[string]bool{"2024-01-03": true, "2024-01-04": true, "2024-01-05": true, "2024-01-06": true}}
+	c := newCLI(t, f.assets()...)
+	golden(t, "backfill_breaker", c.transcript(
+		[]string{"backfill", "create", "--select", "*", "--from", "2024-01-01", "--to", "2024-01-10", "--max-consecutive-failures", "3",
+			"--wait", "-c", "1", "--progress", "none"},
+		[]string{"backfill", "list"},
+		[]string{"backfill", "cancel", "1", "--reason", "source files corrupt"},
+		[]string{"backfill", "report", "1"},
+	))
+	// The breaker stopped starts after the third failure in a row: 01 and
+	// 02 (both assets), then 03, 04, 05 of flaky; nothing after.
+	want := []string{"after 2024-01-01", "after 2024-01-02", "flaky 2024-01-01", "flaky 2024-01-02", "flaky 2024-01-03", "flaky 2024-01-04", "flaky 2024-01-05"}
+	if got := f.take(); !slices.Equal(got, want) {
+		t.Fatalf("computed %v, want %v", got, want)
+	}
+}
+
+func TestBackfillRetryFailedOnly(t *testing.T) {
+	f := &flakyPipeline{fail: map[string]bool{"2024-01-03": true, "2024-01-07": true}}
+	c := newCLI(t, f.assets()...)
+	first := c.transcript(
+		[]string{"backfill", "create", "--select", "*", "--from", "2024-01-01", "--to", "2024-01-10", "--wait", "-c", "1", "--progress", "none"},
+	)
+	if got := f.take(); len(got) != 18 { // 10 flaky + 8 after (2 skipped)
+		t.Fatalf("first pass computed %d partitions: %v", len(got), got)
+	}
+	f.mu.Lock()
+	f.fail = nil // the source files were fixed
+	f.mu.Unlock()
+	second := c.transcript(
+		[]string{"backfill", "retry", "1", "--failed-only", "-c", "1", "--progress", "none"},
+		[]string{"backfill", "report", "1", "-o", "json"},
+	)
+	golden(t, "backfill_retry", first+second)
+	// Exactly the failed partitions ran again, and what they had skipped.
+	want := []string{"after 2024-01-03", "after 2024-01-07", "flaky 2024-01-03", "flaky 2024-01-07"}
+	if got := f.take(); !slices.Equal(got, want) {
+		t.Fatalf("retry computed %v, want %v", got, want)
+	}
+}
+
+func TestBackfillProgressJSON(t *testing.T) {
+	c := newCLI(t, nightly.Assets()...)
+	out, errs, code := c.run("backfill", "create", "--select", "raw_orders", "--from", "2024-01-01", "--to", "2024-01-04", "--wait", "-c", "1", "--progress", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	kinds := map[string]int{}
+	var last map[string]any
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "{") {
+			continue // the final status table
+		}
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("line %q is not JSON: %v", line, err)
+		}
+		kinds[fmt.Sprint(ev["event"])+"/"+fmt.Sprint(ev["kind"])]++
+		if ev["event"] == "finished" {
+			last = ev
+		}
+	}
+	if kinds["task/succeeded"] != 4 || kinds["task/started"] != 4 || last == nil || last["status"] != "completed" || last["tasks_done"] != 4.0 {
+		t.Fatalf("events %v, last %v\n%s", kinds, last, out)
+	}
+}
