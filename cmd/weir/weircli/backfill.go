@@ -25,6 +25,7 @@ type backfillOpts struct {
 	maxConcurrent, concurrency    int
 	minTasks, maxConsecutive      int
 	maxFailureRate                float64
+	leaseTimeout                  time.Duration
 	dryRun, wait, local, failOnly bool
 }
 
@@ -90,6 +91,7 @@ func (a *app) runFlags(cmd *cobra.Command, o *backfillOpts) {
 	f.BoolVar(&o.local, "local", false, "with --wait and a shared store: run the tasks in this process too")
 	f.IntVarP(&o.concurrency, "concurrency", "c", 4, "tasks this process runs at once")
 	f.StringVar(&o.progress, "progress", progressAuto, "auto (bars on a terminal, else lines), bars, plain, json (NDJSON on stdout) or none")
+	f.DurationVar(&o.leaseTimeout, "lease-timeout", 30*time.Second, "when this process runs tasks: how long its leases live without a heartbeat")
 }
 
 var poolName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
@@ -105,6 +107,17 @@ func parseRate(s string) (float64, error) {
 		r /= 60
 	}
 	return r, nil
+}
+
+// checkRun checks the flags of runFlags.
+func (o backfillOpts) checkRun() error {
+	if o.concurrency < 1 {
+		return fmt.Errorf("--concurrency %d must be at least 1", o.concurrency)
+	}
+	if o.leaseTimeout < time.Second {
+		return fmt.Errorf("--lease-timeout %s must be at least 1s", o.leaseTimeout)
+	}
+	return nil
 }
 
 // backfillParams checks the flags and turns them into enqueue options.
@@ -161,8 +174,8 @@ func (o backfillOpts) params() (scheduler.PlanRequest, scheduler.EnqueueOpts, er
 		return req, eo, errors.New("--min-tasks and --max-consecutive-failures must be 0 or more")
 	}
 	eo.Breaker = store.Breaker{MaxFailureRate: o.maxFailureRate, MinTasks: o.minTasks, MaxConsecutive: o.maxConsecutive}
-	if o.concurrency < 1 {
-		return req, eo, fmt.Errorf("--concurrency %d must be at least 1", o.concurrency)
+	if err := o.checkRun(); err != nil {
+		return req, eo, err
 	}
 	return req, eo, nil
 }
@@ -275,7 +288,8 @@ func (a *app) runBackfillHere(ctx context.Context, st store.Store, g *lineage.Gr
 		return err
 	}
 	defer bucket.Close()
-	ex := &scheduler.Executor{Store: st, Bucket: bucket, Concurrency: o.concurrency, Clock: a.cfg.Clock, Worker: a.cfg.Getenv("WEIR_WORKER_ID"), OnEvent: v.task}
+	ex := &scheduler.Executor{Store: st, Bucket: bucket, Concurrency: o.concurrency, Clock: a.cfg.Clock, Worker: a.cfg.Getenv("WEIR_WORKER_ID"),
+		LeaseTimeout: o.leaseTimeout, OnEvent: v.task}
 	stop := make(chan struct{})
 	shown := make(chan *snapshot, 1)
 	go func() { shown <- a.followView(ctx, st, id, v, stop) }()
@@ -475,6 +489,9 @@ func (a *app) backfillControlCommand(verb string) *cobra.Command {
 				return nil
 			}
 			// resume
+			if err := o.checkRun(); err != nil {
+				return usageError(err)
+			}
 			if run.Status == store.RunPaused || run.Status == store.RunTripped {
 				if run, err = st.RunSetStatus(ctx, store.RunSetStatusParams{ID: run.ID, To: store.RunRunning, Actor: by, Reason: reason, At: now}); err != nil {
 					return stateError(ctx, st, run.ID, err, "only a paused or tripped backfill can be resumed")
@@ -527,8 +544,8 @@ func (a *app) backfillRetryCommand() *cobra.Command {
 			if !o.failOnly {
 				return usageError(errors.New("retry re-runs failed tasks only: pass --failed-only (to run everything again, create a backfill with --reprocess all)"))
 			}
-			if o.concurrency < 1 {
-				return usageError(fmt.Errorf("--concurrency %d must be at least 1", o.concurrency))
+			if err := o.checkRun(); err != nil {
+				return usageError(err)
 			}
 			st, err := a.openStore(ctx)
 			if err != nil {
