@@ -2,8 +2,10 @@ package scheduler
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime/debug"
 	"time"
 
@@ -52,18 +54,26 @@ func (w *Worker) resolve(ctx context.Context, t *store.Task) (*taskInfo, error) 
 	return ti, nil
 }
 
-// runTask runs one leased attempt and records how it ended.
+// runTask runs one leased attempt and records how it ended. A task in its
+// compute phase computes and stages its output, then goes on to its verify
+// phase (a new attempt, fenced by a new token) in the same goroutine; a task
+// leased in its verify phase (its first verifier died, or verification hit
+// a passing error) only verifies and promotes what was staged.
 func (w *Worker) runTask(ctx context.Context, t *store.Task) {
 	// Bookkeeping must land even while the task is being interrupted.
 	bg := context.WithoutCancel(ctx)
 	started := w.Clock.Now()
 	w.emit(taskEvent(EventStarted, t))
+	cur := t // the attempt the task is in now
 	ti, err := w.resolve(ctx, t)
+	if err == nil && t.Phase != store.PhaseVerify {
+		cur, err = w.computePhase(ctx, t, ti)
+	}
 	if err == nil {
-		_, err = w.materialize(ctx, t, ti)
+		err = w.verifyPhase(ctx, cur, ti)
 	}
 	finished := w.Clock.Now()
-	ev := taskEvent(EventSucceeded, t)
+	ev := taskEvent(EventSucceeded, cur)
 	ev.Duration, ev.Err = finished.Sub(started), err
 	if err == nil {
 		w.emit(ev)
@@ -78,19 +88,19 @@ func (w *Worker) runTask(ctx context.Context, t *store.Task) {
 	case ctx.Err() != nil:
 		// Interrupted (the worker is stopping), not broken: give it back.
 		ev.Kind = EventReleased
-		if rerr := w.Store.TaskRelease(bg, store.TaskReleaseParams{ID: t.ID, LeaseToken: t.LeaseToken, Reason: "released: " + cause.Error(), At: finished}); rerr != nil && !errors.Is(rerr, store.ErrLeaseLost) {
-			w.Logger.Error("release task", "task", t.ID, "error", rerr)
+		if rerr := w.Store.TaskRelease(bg, store.TaskReleaseParams{ID: cur.ID, LeaseToken: cur.LeaseToken, Reason: "released: " + cause.Error(), At: finished}); rerr != nil && !errors.Is(rerr, store.ErrLeaseLost) {
+			w.Logger.Error("release task", "task", cur.ID, "error", rerr)
 		}
 		w.emit(ev)
 		return
 	}
-	fin := store.TaskFinishParams{ID: t.ID, LeaseToken: t.LeaseToken, State: store.TaskFailed, Error: err.Error(), At: finished}
-	if t.Attempt < t.MaxAttempts && !pipelines.IsPermanent(err) {
+	fin := store.TaskFinishParams{ID: cur.ID, LeaseToken: cur.LeaseToken, State: store.TaskFailed, Error: err.Error(), At: finished}
+	if cur.Attempt < cur.MaxAttempts && !pipelines.IsPermanent(err) {
 		policy := pipelines.RetryPolicy{} // resolving failed: default backoff
 		if ti != nil {
 			policy = ti.asset.Retry
 		}
-		ev.Kind, ev.RetryIn = EventRetrying, policy.Backoff(t.Attempt, w.jitter())
+		ev.Kind, ev.RetryIn = EventRetrying, policy.Backoff(cur.Attempt, w.jitter())
 		fin.State, fin.NotBefore = store.TaskPending, finished.Add(ev.RetryIn)
 	} else {
 		ev.Kind = EventFailed
@@ -100,7 +110,7 @@ func (w *Worker) runTask(ctx context.Context, t *store.Task) {
 		if errors.Is(ferr, store.ErrLeaseLost) {
 			ev.Kind = EventLeaseLost
 		} else {
-			w.Logger.Error("finish task", "task", t.ID, "error", ferr)
+			w.Logger.Error("finish task", "task", cur.ID, "error", ferr)
 		}
 		w.emit(ev)
 		return
@@ -111,21 +121,38 @@ func (w *Worker) runTask(ctx context.Context, t *store.Task) {
 	}
 }
 
-// materialize computes a task into a new version, audits it, runs the
-// checks, and promotes it fenced by the lease token (which also ends the
-// task), then publishes the pointers.
-func (w *Worker) materialize(ctx context.Context, t *store.Task, ti *taskInfo) (*store.TaskFinishResult, error) {
+// staged is what a compute phase wrote, kept on the task (JSON) for the
+// verify phase, which may run on another worker.
+type staged struct {
+	Version    string            `json:"version"`
+	Started    time.Time         `json:"started"`
+	Partitions []stagedPartition `json:"partitions"`
+}
+
+type stagedPartition struct {
+	Key            string        `json:"key"`
+	ManifestSHA256 string        `json:"manifest_sha256"`
+	Files          int           `json:"files"`
+	Bytes          int64         `json:"bytes"`
+	Inputs         []store.Input `json:"inputs,omitempty"`
+}
+
+// computePhase computes a task into a new version under its own prefix,
+// writes each partition's manifest (checksums taken as the bytes streamed
+// out), and stages it: the task moves to its verify phase, as a new attempt
+// leased to this worker, which it returns.
+func (w *Worker) computePhase(ctx context.Context, t *store.Task, ti *taskInfo) (*store.Task, error) {
 	a := ti.asset
 	started := w.Clock.Now()
 	inputs, reads, err := w.inputs(ctx, ti, started)
 	if err != nil {
-		return nil, err
+		return t, err
 	}
 	version := verify.NewVersionID(started)
 	stage := verify.NewStage(w.Bucket, a.Key, version, ti.keys)
 	task := pipelines.NewTask(a, ti.keys, ti.rng, inputs, stage)
 	task.RunID, task.Attempt = t.RunID, t.Attempt
-	task.Logger = w.Logger.With("run", t.RunID, "task", t.ID, "asset", a.Key, "partitions", partitions.FormatRange(ti.def, ti.rng), "attempt", t.Attempt)
+	task.Logger = w.taskLogger(t, ti)
 
 	cctx, cancel := ctx, context.CancelFunc(func() {})
 	if a.Timeout > 0 {
@@ -136,55 +163,109 @@ func (w *Worker) materialize(ctx context.Context, t *store.Task, ti *taskInfo) (
 	cancel()
 	if err != nil {
 		if timedOut {
-			return nil, fmt.Errorf("compute timed out after %s: %w", a.Timeout, err)
+			return t, fmt.Errorf("compute timed out after %s: %w", a.Timeout, err)
 		}
-		return nil, fmt.Errorf("compute: %w", err)
+		return t, fmt.Errorf("compute: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return t, err
 	}
-	sealed, err := stage.Seal(ctx)
+	sealed, err := stage.Commit(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("audit: %w", err)
+		return t, fmt.Errorf("stage: %w", err)
 	}
-	results, err := verify.RunChecks(ctx, a.Checks, stage)
+	out := staged{Version: version, Started: started.UTC()}
+	for k, s := range sealed {
+		out.Partitions = append(out.Partitions, stagedPartition{Key: s.Key, ManifestSHA256: s.ManifestSHA256, Files: len(s.Manifest.Files),
+			Bytes: s.Manifest.Bytes(), Inputs: reads(ti.rng.Lo + int64(k))})
+	}
+	data, err := json.Marshal(out)
+	if err != nil {
+		return t, err
+	}
+	v, err := w.Store.TaskStage(context.WithoutCancel(ctx), store.TaskStageParams{ID: t.ID, LeaseToken: t.LeaseToken, Staged: string(data),
+		At: w.Clock.Now(), LeaseFor: w.LeaseTimeout})
+	if err != nil {
+		return t, err
+	}
+	w.mu.Lock()
+	if h, ok := w.held[t.ID]; ok {
+		h.task = v // heartbeat the verify attempt's lease
+	}
+	w.mu.Unlock()
+	w.emit(taskEvent(EventStaged, t))
+	return v, nil
+}
+
+func (w *Worker) taskLogger(t *store.Task, ti *taskInfo) *slog.Logger {
+	return w.Logger.With("run", t.RunID, "task", t.ID, "asset", ti.asset.Key, "partitions", partitions.FormatRange(ti.def, ti.rng), "attempt", t.Attempt)
+}
+
+// verifyPhase re-reads the staged version from the bucket against its
+// manifests, runs the asset's checks on it, and promotes it fenced by the
+// attempt's lease token (which also ends the task), then publishes the
+// pointers. Bytes that are not the staged bytes, and failing blocking
+// checks, fail the task for good (a retry computes again); other errors
+// (the bucket timing out, say) retry the verification alone.
+func (w *Worker) verifyPhase(ctx context.Context, t *store.Task, ti *taskInfo) error {
+	a := ti.asset
+	var st staged
+	if err := json.Unmarshal([]byte(t.Staged), &st); err != nil {
+		return pipelines.Permanent(fmt.Errorf("task %d's staged output record is unreadable: %w", t.ID, err))
+	}
+	parts := make([]verify.PartitionVersion, len(st.Partitions))
+	for i, p := range st.Partitions {
+		parts[i] = verify.PartitionVersion{Key: p.Key, Version: st.Version, ManifestSHA256: p.ManifestSHA256}
+	}
+	version, err := verify.Verify(ctx, w.Bucket, a.Key, st.Version, parts)
+	var ce *verify.ChecksumError
+	switch {
+	case errors.As(err, &ce) || errors.Is(err, verify.ErrMissing):
+		return pipelines.Permanent(fmt.Errorf("verify: %w", err))
+	case err != nil:
+		return fmt.Errorf("verify: %w", err)
+	}
+	results, err := verify.RunChecks(ctx, a.Checks, version)
 	if len(results) > 0 {
+		logger := w.taskLogger(t, ti)
 		rows := make([]store.CheckResult, len(results))
 		for i, c := range results {
 			if !c.Passed && c.Warn {
-				task.Logger.Warn("check failed (warning only)", "check", c.Name, "error", c.Error)
+				logger.Warn("check failed (warning only)", "check", c.Name, "error", c.Error)
 			}
 			rows[i] = store.CheckResult{Asset: a.Key, Partitions: partitions.FormatRange(ti.def, ti.rng), RunID: t.RunID, TaskID: t.ID,
 				Attempt: t.Attempt, Name: c.Name, Warn: c.Warn, Passed: c.Passed, Value: c.Value, Error: c.Error, CheckedAt: w.Clock.Now()}
 		}
 		if rerr := w.Store.CheckResultInsertMany(context.WithoutCancel(ctx), rows); rerr != nil {
-			return nil, rerr
+			return rerr
 		}
 	}
 	if err != nil {
-		return nil, err
+		if ctx.Err() != nil {
+			return err
+		}
+		return pipelines.Permanent(err)
 	}
 	promoted := w.Clock.Now()
 	pp := store.MaterializationPromoteParams{TaskID: t.ID, LeaseToken: t.LeaseToken, RunID: t.RunID, Attempt: t.Attempt, Asset: a.Key,
-		CodeVersion: a.CodeVersion, StartedAt: started, PromotedAt: promoted}
-	for k, s := range sealed {
-		pp.Partitions = append(pp.Partitions, store.PromotedPartition{Key: s.Key, Version: version, ManifestSHA256: s.ManifestSHA256,
-			Files: len(s.Manifest.Files), Bytes: s.Manifest.Bytes(), Inputs: reads(ti.rng.Lo + int64(k))})
+		CodeVersion: a.CodeVersion, StartedAt: st.Started, PromotedAt: promoted}
+	for _, p := range st.Partitions {
+		pp.Partitions = append(pp.Partitions, store.PromotedPartition{Key: p.Key, Version: st.Version, ManifestSHA256: p.ManifestSHA256,
+			Files: p.Files, Bytes: p.Bytes, Inputs: p.Inputs})
 	}
-	res, err := w.Store.MaterializationPromote(context.WithoutCancel(ctx), pp)
-	if err != nil {
-		return nil, err
+	if _, err := w.Store.MaterializationPromote(context.WithoutCancel(ctx), pp); err != nil {
+		return err
 	}
 	// The store is the source of truth from here on; the pointers are for
 	// readers outside weir. A failed write is logged, not retried as a new
 	// attempt: the partition is promoted.
-	for _, s := range sealed {
-		ptr := verify.Pointer{Asset: a.Key, Partition: s.Key, Version: version, ManifestSHA256: s.ManifestSHA256, PromotedAt: promoted.UTC()}
+	for _, p := range st.Partitions {
+		ptr := verify.Pointer{Asset: a.Key, Partition: p.Key, Version: st.Version, ManifestSHA256: p.ManifestSHA256, PromotedAt: promoted.UTC()}
 		if err := verify.Publish(context.WithoutCancel(ctx), w.Bucket, ptr); err != nil {
-			task.Logger.Error("publish pointer", "partition", s.Key, "error", err)
+			w.Logger.Error("publish pointer", "asset", a.Key, "partition", p.Key, "error", err)
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // inputs opens the current versions of the upstream partitions the task

@@ -69,7 +69,7 @@ func TestCorruptionBeforeAuditIsCaught(t *testing.T) {
 				t.Fatalf("corrupted run %+v", res)
 			}
 			msg := res.Failures[0].Err
-			if !strings.Contains(msg, "checksum mismatch") || !strings.Contains(msg, "/data.txt") || strings.Count(msg, "sha256") < 1 {
+			if !strings.HasPrefix(msg, "verify: ") || !strings.Contains(msg, "checksum mismatch") || !strings.Contains(msg, "/data.txt") || strings.Count(msg, "sha256") < 1 {
 				t.Fatalf("error does not name the file and checksums: %s", msg)
 			}
 			after, _ := st.PartitionCurrentList(ctx, "a", []string{"2024-01-01"})

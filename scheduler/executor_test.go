@@ -291,7 +291,8 @@ func TestBackoffWaitsOnTheClock(t *testing.T) {
 	for ev := range events {
 		kinds = append(kinds, ev.Kind)
 	}
-	if res.Succeeded != 1 || res.Attempts != 2 || fmt.Sprint(kinds) != "[started retrying started succeeded]" {
+	// Attempts: the failed compute, the compute that staged, its verification.
+	if res.Succeeded != 1 || res.Attempts != 3 || fmt.Sprint(kinds) != "[started retrying started staged succeeded]" {
 		t.Fatalf("result %+v events %v", res, kinds)
 	}
 }

@@ -77,7 +77,10 @@ type EventKind string
 
 // Task events.
 const (
-	EventStarted   EventKind = "started"
+	EventStarted EventKind = "started"
+	// EventStaged: the compute phase wrote and staged the output; the
+	// verify phase follows.
+	EventStaged    EventKind = "staged"
 	EventSucceeded EventKind = "succeeded"
 	EventRetrying  EventKind = "retrying"
 	EventFailed    EventKind = "failed"

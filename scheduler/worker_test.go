@@ -3,7 +3,9 @@ package scheduler_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -73,8 +75,73 @@ func TestStalledWorkerLosesItsLease(t *testing.T) {
 	mats, _ := e.store.MaterializationList(context.Background(), store.MaterializationListParams{Asset: "a"})
 	tasks, _ := e.store.TaskList(context.Background(), store.TaskListParams{RunID: run.ID})
 	_, attempts, _ := e.store.TaskGet(context.Background(), tasks[0].ID)
-	if len(mats) != 1 || mats[0].Attempt != 2 || len(attempts) != 2 || attempts[0].Worker != "A" || attempts[0].State != store.TaskFailed ||
-		attempts[1].Worker != "B" || attempts[1].State != store.TaskSucceeded {
+	// A's compute attempt expired; B computed (attempt 2) and verified and
+	// promoted (attempt 3).
+	if len(mats) != 1 || mats[0].Attempt != 3 || len(attempts) != 3 || attempts[0].Worker != "A" || attempts[0].State != store.TaskFailed ||
+		attempts[1].Worker != "B" || attempts[1].Phase != store.PhaseCompute || attempts[1].State != store.TaskSucceeded ||
+		attempts[2].Worker != "B" || attempts[2].Phase != store.PhaseVerify || attempts[2].State != store.TaskSucceeded {
 		t.Fatalf("materializations %+v attempts %+v %+v", mats, attempts[0], attempts[len(attempts)-1])
+	}
+}
+
+// TestVerificationRetriesWithoutRecomputing: verification is a step of its
+// own. Worker A computes and stages a partition, then stalls in a check
+// and stops heartbeating; worker B, a minute later, reaps the lease and
+// verifies and promotes the staged version without computing it again. The
+// attempts show each phase.
+func TestVerificationRetriesWithoutRecomputing(t *testing.T) {
+	var computes atomic.Int32
+	stalled, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	e := newEnv(t, &pipelines.Asset{Key: "a", Partitions: daily, Retry: pipelines.RetryPolicy{MaxAttempts: 2},
+		Compute: func(ctx context.Context, task *pipelines.Task) error {
+			computes.Add(1)
+			return writeKey(ctx, task)
+		},
+		Checks: []pipelines.Check{{Name: "slow check", Func: func(ctx context.Context, s pipelines.Staged) (string, error) {
+			first := false
+			once.Do(func() { first = true })
+			if first {
+				close(stalled)
+				<-release
+			}
+			return "ok", nil
+		}}},
+	})
+	plan, err := (&scheduler.Planner{Graph: e.graph, Status: e.store}).Plan(context.Background(), scheduler.PlanRequest{Selection: "a", Partitions: "2024-01-01"}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _ := plan.Expand()
+	run, _, err := scheduler.Enqueue(context.Background(), e.store, g, scheduler.EnqueueOpts{Now: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &scheduler.Worker{Store: e.store, Bucket: e.bucket, Graph: e.graph, ID: "A", Clock: clock.NewFake(t0), LeaseTimeout: 30 * time.Second}
+	actx, stopA := context.WithCancel(context.Background())
+	aDone := make(chan error)
+	go func() { aDone <- a.Run(actx) }()
+	<-stalled
+	if tk, _, _ := e.store.TaskGet(context.Background(), 1); tk.Phase != store.PhaseVerify || tk.State != store.TaskRunning {
+		t.Fatalf("task while A verifies: %s %s", tk.Phase, tk.State)
+	}
+	b := &scheduler.Worker{Store: e.store, Bucket: e.bucket, Graph: e.graph, ID: "B", Clock: clock.NewFake(t0.Add(time.Minute)), LeaseTimeout: 30 * time.Second, RunID: run.ID}
+	if err := b.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	stopA()
+	<-aDone
+	_, attempts, _ := e.store.TaskGet(context.Background(), 1)
+	var got []string
+	for _, at := range attempts {
+		got = append(got, fmt.Sprintf("%d %s %s %s", at.Attempt, at.Phase, at.Worker, at.State))
+	}
+	want := "[1 compute A succeeded 2 verify A failed 3 verify B succeeded]"
+	if fmt.Sprint(got) != want || computes.Load() != 1 {
+		t.Fatalf("attempts %v (want %s), %d computes (want 1)", got, want, computes.Load())
+	}
+	if r, _ := e.store.RunGet(context.Background(), run.ID); r.Status != store.RunSucceeded {
+		t.Fatalf("run %s", r.Status)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -140,11 +141,23 @@ type Sealed struct {
 	ManifestSHA256 string
 }
 
-// Seal audits the stage: every partition wrote at least one file and closed
-// every writer, and each file's bytes, read back from the bucket, have the
-// size and SHA-256 recorded while writing. Then it writes each partition's
-// manifest. Nothing is published: see Publish.
+// Commit ends the compute side of an attempt: every partition wrote at
+// least one file and closed every writer; each partition's manifest, with
+// the sizes and SHA-256 recorded while the bytes streamed out (and, for
+// Parquet files, the row count and Arrow schema from the footer), is written
+// next to its files. Nothing is re-read: Verify does that, as its own step.
+func (s *Stage) Commit(ctx context.Context) ([]Sealed, error) {
+	return s.commit(ctx, false)
+}
+
+// Seal is Commit and Verify in one call: each file's bytes, read back from
+// the bucket, must have the size and SHA-256 recorded while writing before
+// the manifest is written. Nothing is published: see Publish.
 func (s *Stage) Seal(ctx context.Context) ([]Sealed, error) {
+	return s.commit(ctx, true)
+}
+
+func (s *Stage) commit(ctx context.Context, reread bool) ([]Sealed, error) {
 	s.mu.Lock()
 	if len(s.open) > 0 {
 		var open []string
@@ -168,12 +181,14 @@ func (s *Stage) Seal(ctx context.Context) ([]Sealed, error) {
 			s.mu.Lock()
 			want := s.files[key][name]
 			s.mu.Unlock()
-			size, sum, err := hashObject(ctx, s.bucket, prefix+name)
-			if err != nil {
-				return nil, fmt.Errorf("verify staged file: %w", err)
-			}
-			if sum != want.SHA256 || size != want.Size {
-				return nil, &ChecksumError{Path: prefix + name, WantSHA256: want.SHA256, GotSHA256: sum, WantSize: want.Size, GotSize: size}
+			if reread {
+				size, sum, err := hashObject(ctx, s.bucket, prefix+name)
+				if err != nil {
+					return nil, fmt.Errorf("verify staged file: %w", err)
+				}
+				if sum != want.SHA256 || size != want.Size {
+					return nil, &ChecksumError{Path: prefix + name, WantSHA256: want.SHA256, GotSHA256: sum, WantSize: want.Size, GotSize: size}
+				}
 			}
 			if strings.HasSuffix(name, ".parquet") {
 				rows, schema, err := connectors.ParquetFooter(ctx, s.bucket, prefix+name)
@@ -194,4 +209,79 @@ func (s *Stage) Seal(ctx context.Context) ([]Sealed, error) {
 		out = append(out, Sealed{Key: key, Manifest: m, ManifestSHA256: sum})
 	}
 	return out, nil
+}
+
+// Verify re-reads a staged (or published) version from the bucket: its
+// manifest against manifestSHA256, then every file it lists against its
+// size and SHA-256, streamed (memory stays flat whatever the size). A
+// mismatch is a *ChecksumError naming the file and both checksums. It
+// returns the version's files for checks to read (checked again as they
+// are read).
+func Verify(ctx context.Context, b *blob.Bucket, asset, version string, parts []PartitionVersion) (*Version, error) {
+	v := &Version{bucket: b, asset: asset, manifests: map[string]*Manifest{}}
+	var errs []error
+	for _, p := range parts {
+		m, err := ReadManifest(ctx, b, asset, p.Key, version, p.ManifestSHA256)
+		if err != nil {
+			return nil, err
+		}
+		v.keys = append(v.keys, p.Key)
+		v.manifests[p.Key] = m
+		prefix := VersionPrefix(asset, p.Key, version)
+		for _, f := range m.Files {
+			size, sum, err := hashObject(ctx, b, prefix+f.Name)
+			switch {
+			case err != nil:
+				return nil, fmt.Errorf("verify %s: %w", prefix+f.Name, err)
+			case size != f.Size || sum != f.SHA256:
+				errs = append(errs, &ChecksumError{Path: prefix + f.Name, WantSHA256: f.SHA256, GotSHA256: sum, WantSize: f.Size, GotSize: size})
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// Version is a verified version of some partitions of an asset, read
+// through its manifests: what checks read (it implements
+// pipelines.Staged).
+type Version struct {
+	bucket    *blob.Bucket
+	asset     string
+	keys      []string
+	manifests map[string]*Manifest
+}
+
+// Keys returns the partitions.
+func (v *Version) Keys() []string { return slices.Clone(v.keys) }
+
+// Manifest returns partition key's manifest.
+func (v *Version) Manifest(key string) *Manifest { return v.manifests[key] }
+
+// Files returns the file names of partition key.
+func (v *Version) Files(key string) []string {
+	m := v.manifests[key]
+	if m == nil {
+		return nil
+	}
+	names := make([]string, len(m.Files))
+	for i, f := range m.Files {
+		names[i] = f.Name
+	}
+	return names
+}
+
+// Open opens a file of partition key; reading to EOF checks it again.
+func (v *Version) Open(ctx context.Context, key, name string) (io.ReadCloser, error) {
+	m := v.manifests[key]
+	if m == nil {
+		return nil, fmt.Errorf("partition %q is not part of this version of %s (partitions: %q)", key, v.asset, v.keys)
+	}
+	f, err := m.File(name)
+	if err != nil {
+		return nil, err
+	}
+	return openChecked(ctx, v.bucket, VersionPrefix(v.asset, key, m.Version)+name, f)
 }

@@ -86,6 +86,14 @@ type Store interface {
 	// final failure skips every pending task downstream, transitively, and
 	// returns them. The run is finished when its last task is.
 	TaskFinish(ctx context.Context, p TaskFinishParams) (*TaskFinishResult, error)
+	// TaskStage ends the compute phase of the attempt holding LeaseToken
+	// (ErrLeaseLost otherwise) and starts its verify phase as a new attempt
+	// of the same task, leased to the same worker with a new token, which
+	// it returns. Staged records what the compute phase wrote, so that any
+	// worker can verify and promote it if this one dies; the verify phase
+	// retries on its own, with a fresh budget of the task's attempts,
+	// without computing again.
+	TaskStage(ctx context.Context, p TaskStageParams) (*Task, error)
 	// TaskRelease returns a leased task to pending without using up an
 	// attempt's outcome (a worker shutting down).
 	TaskRelease(ctx context.Context, p TaskReleaseParams) error
@@ -230,6 +238,12 @@ const (
 // back (shutting down); it does not count against the task's attempts.
 const AttemptReleased TaskState = "released"
 
+// Task phases: a task computes its output, then verifies and promotes it.
+const (
+	PhaseCompute = "compute"
+	PhaseVerify  = "verify"
+)
+
 // TaskStates lists every task state, in lifecycle order.
 var TaskStates = []TaskState{TaskPending, TaskRunning, TaskSucceeded, TaskFailed, TaskSkipped, TaskCancelled}
 
@@ -298,12 +312,18 @@ type Task struct {
 	StartedAt      time.Time
 	FinishedAt     time.Time
 	Error          string
+	// Phase is PhaseCompute or PhaseVerify.
+	Phase string
+	// Staged is what the compute phase wrote (the scheduler's JSON), set
+	// once the task is in its verify phase.
+	Staged string
 }
 
 // TaskAttempt is one attempt of a task.
 type TaskAttempt struct {
 	TaskID     int64
 	Attempt    int
+	Phase      string
 	Worker     string
 	State      TaskState
 	StartedAt  time.Time
@@ -547,6 +567,15 @@ type TaskFinishResult struct {
 	// RunFinished is set when this was the run's last unfinished task.
 	RunFinished bool
 	RunStatus   RunStatus
+}
+
+// TaskStageParams ends a compute phase.
+type TaskStageParams struct {
+	ID         int64
+	LeaseToken int64
+	Staged     string
+	At         time.Time
+	LeaseFor   time.Duration
 }
 
 // TaskReleaseParams gives a lease back.

@@ -52,7 +52,7 @@ func ExampleRun() {
 	// ASSET  REQUESTED  FRESH  TO RUN  TASKS
 	// hello  all        0      all     1
 	//
-	// run 1 succeeded in 0s: 1 succeeded, 0 failed, 0 skipped (1 task, 1 attempt)
+	// run 1 succeeded in 0s: 1 succeeded, 0 failed, 0 skipped (1 task, 2 attempts in compute and verify phases)
 	// ASSET  SUCCEEDED  FAILED  SKIPPED
 	// hello  all        -       -
 	// exit 0

@@ -321,7 +321,7 @@ func (a *app) printResult(rj runResultJSON, took time.Duration) {
 	if rj.NotRun > 0 {
 		counts += fmt.Sprintf(", %d not run", rj.NotRun)
 	}
-	fmt.Fprintf(w, "\nrun %d %s in %s: %s (%s, %s)\n", rj.RunID, rj.Status, took.Round(time.Millisecond), counts,
+	fmt.Fprintf(w, "\nrun %d %s in %s: %s (%s, %s in compute and verify phases)\n", rj.RunID, rj.Status, took.Round(time.Millisecond), counts,
 		plural(int64(rj.Tasks), "task"), plural(int64(rj.Attempts), "attempt"))
 	if rj.NotRun > 0 {
 		fmt.Fprintln(w, "ASSET\tSUCCEEDED\tFAILED\tSKIPPED\tNOT RUN")

@@ -43,9 +43,9 @@ func (a *app) tasksCommand() *cobra.Command {
 				return a.json(out)
 			}
 			w := a.table()
-			fmt.Fprintln(w, "TASK\tRUN\tASSET\tPARTITIONS\tSTATE\tATTEMPTS\tWORKER\tERROR")
+			fmt.Fprintln(w, "TASK\tRUN\tASSET\tPARTITIONS\tSTATE\tPHASE\tATTEMPTS\tWORKER\tERROR")
 			for _, t := range out {
-				fmt.Fprintf(w, "%d\t%d\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", t.ID, t.RunID, t.Asset, t.Partitions, t.State, t.Attempts, t.MaxAttempts,
+				fmt.Fprintf(w, "%d\t%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", t.ID, t.RunID, t.Asset, t.Partitions, t.State, t.Phase, t.Attempts, t.MaxAttempts,
 					dash(t.Worker), dash(firstLine(t.Error)))
 			}
 			return w.Flush()
@@ -78,6 +78,7 @@ func (a *app) tasksCommand() *cobra.Command {
 			tj := toTaskJSON(t)
 			type attemptJSON struct {
 				Attempt  int             `json:"attempt"`
+				Phase    string          `json:"phase"`
 				Worker   string          `json:"worker"`
 				State    store.TaskState `json:"state"`
 				Started  time.Time       `json:"started_at"`
@@ -86,7 +87,7 @@ func (a *app) tasksCommand() *cobra.Command {
 			}
 			var aj []attemptJSON
 			for _, at := range attempts {
-				j := attemptJSON{Attempt: at.Attempt, Worker: at.Worker, State: at.State, Started: at.StartedAt, Error: at.Error}
+				j := attemptJSON{Attempt: at.Attempt, Phase: at.Phase, Worker: at.Worker, State: at.State, Started: at.StartedAt, Error: at.Error}
 				if !at.FinishedAt.IsZero() {
 					f := at.FinishedAt
 					j.Finished = &f
@@ -99,19 +100,19 @@ func (a *app) tasksCommand() *cobra.Command {
 			w := a.table()
 			for _, r := range [][2]string{
 				{"task", strconv.FormatInt(tj.ID, 10)}, {"run", strconv.FormatInt(tj.RunID, 10)}, {"asset", tj.Asset}, {"partitions", tj.Partitions},
-				{"state", string(tj.State)}, {"attempts", fmt.Sprintf("%d of %d", tj.Attempts, tj.MaxAttempts)}, {"pool", tj.Pool},
+				{"state", string(tj.State)}, {"phase", tj.Phase}, {"attempts", fmt.Sprintf("%d of %d", tj.Attempts, tj.MaxAttempts)}, {"pool", tj.Pool},
 				{"worker", dash(tj.Worker)}, {"error", dash(tj.Error)},
 			} {
 				fmt.Fprintf(w, "%s:\t%s\n", r[0], r[1])
 			}
 			fmt.Fprintln(w)
-			fmt.Fprintln(w, "ATTEMPT\tWORKER\tSTATE\tSTARTED\tTOOK\tERROR")
+			fmt.Fprintln(w, "ATTEMPT\tPHASE\tWORKER\tSTATE\tSTARTED\tTOOK\tERROR")
 			for _, at := range aj {
 				took := "-"
 				if at.Finished != nil {
 					took = at.Finished.Sub(at.Started).Round(time.Millisecond).String()
 				}
-				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", at.Attempt, at.Worker, at.State, fmtTime(at.Started), took, dash(firstLine(at.Error)))
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", at.Attempt, at.Phase, at.Worker, at.State, fmtTime(at.Started), took, dash(firstLine(at.Error)))
 			}
 			return w.Flush()
 		},
@@ -130,16 +131,18 @@ func validState(s string) bool {
 }
 
 type taskJSON struct {
-	ID          int64           `json:"id"`
-	RunID       int64           `json:"run_id"`
-	Asset       string          `json:"asset"`
-	Partitions  string          `json:"partitions"`
-	State       store.TaskState `json:"state"`
-	Attempts    int             `json:"attempts"`
-	MaxAttempts int             `json:"max_attempts"`
-	Pool        string          `json:"pool"`
-	Worker      string          `json:"worker,omitempty"`
-	Error       string          `json:"error,omitempty"`
+	ID         int64           `json:"id"`
+	RunID      int64           `json:"run_id"`
+	Asset      string          `json:"asset"`
+	Partitions string          `json:"partitions"`
+	State      store.TaskState `json:"state"`
+	// Phase is compute, or verify once the output is staged.
+	Phase       string `json:"phase"`
+	Attempts    int    `json:"attempts"`
+	MaxAttempts int    `json:"max_attempts"`
+	Pool        string `json:"pool"`
+	Worker      string `json:"worker,omitempty"`
+	Error       string `json:"error,omitempty"`
 }
 
 func toTaskJSON(t *store.Task) taskJSON {
@@ -147,6 +150,6 @@ func toTaskJSON(t *store.Task) taskJSON {
 	if t.PartitionCount > 1 {
 		parts += "..." + t.PartitionLast
 	}
-	return taskJSON{ID: t.ID, RunID: t.RunID, Asset: t.Asset, Partitions: parts, State: t.State, Attempts: t.Attempt, MaxAttempts: t.MaxAttempts,
+	return taskJSON{ID: t.ID, RunID: t.RunID, Asset: t.Asset, Partitions: parts, State: t.State, Phase: t.Phase, Attempts: t.Attempt, MaxAttempts: t.MaxAttempts,
 		Pool: t.Pool, Worker: t.Worker, Error: t.Error}
 }

@@ -40,8 +40,36 @@ var dialect = sqlstore.Dialect{
 	Notify:        "SELECT pg_notify('" + channel + "', '')",
 	MapErr:        mapErr,
 	Retryable:     retryable,
+	CopyFrom:      copyFrom,
+	Analyze:       "ANALYZE tasks",
 	Migrations:    migrations,
 }
+
+// copyFrom bulk-loads rows with COPY on the pgx connection under
+// database/sql, inside its open transaction.
+func copyFrom(ctx context.Context, driverConn any, table string, columns []string, next func() ([]any, bool)) (int64, error) {
+	c, ok := driverConn.(*stdlib.Conn)
+	if !ok {
+		return 0, fmt.Errorf("copy into %s: driver connection is %T, not pgx's", table, driverConn)
+	}
+	return c.Conn().CopyFrom(ctx, pgx.Identifier{table}, columns, &rowSource{next: next})
+}
+
+// rowSource adapts a row function to pgx.CopyFromSource.
+type rowSource struct {
+	next func() ([]any, bool)
+	row  []any
+}
+
+func (r *rowSource) Next() bool {
+	var ok bool
+	r.row, ok = r.next()
+	return ok
+}
+
+func (r *rowSource) Values() ([]any, error) { return r.row, nil }
+
+func (r *rowSource) Err() error { return nil }
 
 // retryable: deadlock victims and serialization failures succeed when run
 // again.

@@ -157,4 +157,11 @@ CREATE INDEX run_events_run ON run_events (run_id, id);
 CREATE INDEX materializations_run ON materializations (run_id);
 CREATE INDEX check_results_run ON check_results (run_id);
 `,
+	// 3: verification as its own phase of a task: what the compute phase
+	// staged, and each attempt's phase.
+	`
+ALTER TABLE tasks ADD COLUMN phase TEXT NOT NULL DEFAULT 'compute';
+ALTER TABLE tasks ADD COLUMN staged TEXT NOT NULL DEFAULT '';
+ALTER TABLE task_attempts ADD COLUMN phase TEXT NOT NULL DEFAULT 'compute';
+`,
 }

@@ -6,17 +6,68 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/weir-dev/weir/internal/store"
 )
 
+// analyzeAfter is the size of a run after whose insert the dialect's
+// Analyze runs.
+const analyzeAfter = 5000
+
 // insertBatch is how many tasks one INSERT statement carries.
 const insertBatch = 2600 / taskInsertCols
 
-const taskInsertCols = 14
+var taskInsertColumns = []string{"id", "run_id", "asset", "partition_first", "partition_last", "partition_count", "state",
+	"max_attempts", "base_attempts", "pool", "priority", "rank", "waiting", "dependents"}
+
+const taskInsertCols = 14 // len(taskInsertColumns)
+
+// insertRows inserts task rows with multi-row INSERTs, a full batch
+// prepared once (parsing it costs more than running it).
+func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, rows iter.Seq[[]any]) error {
+	insert := `INSERT INTO tasks (` + strings.Join(taskInsertColumns, ", ") + `) VALUES `
+	args := make([]any, 0, insertBatch*taskInsertCols)
+	n := 0
+	var full *sql.Stmt
+	defer func() {
+		if full != nil {
+			full.Close()
+		}
+	}()
+	flush := func() error {
+		if n == 0 {
+			return nil
+		}
+		var err error
+		switch {
+		case n < insertBatch:
+			_, err = tx.ExecContext(ctx, s.q(insert+rowsOf(n, taskInsertCols)), args...)
+		case full == nil:
+			if full, err = tx.PrepareContext(ctx, s.q(insert+rowsOf(n, taskInsertCols))); err != nil {
+				return err
+			}
+			fallthrough
+		default:
+			_, err = full.ExecContext(ctx, args...)
+		}
+		args, n = args[:0], 0
+		return err
+	}
+	for row := range rows {
+		args = append(args, row...)
+		if n++; n == insertBatch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
+	}
+	return flush()
+}
 
 // RunInsert stores the run and its tasks in one transaction, streaming the
 // tasks in batches.
@@ -28,8 +79,8 @@ func (s *Store) RunInsert(ctx context.Context, p store.RunInsertParams) (*store.
 	if p.Order == "" {
 		p.Order = "oldest-first"
 	}
-	var runID, first int64
-	err = s.tx(ctx, func(tx *sql.Tx) error {
+	var runID, first, count int64
+	err = s.txConn(ctx, func(conn *sql.Conn, tx *sql.Tx) error {
 		if s.d.RunInsertLock != "" {
 			if _, err := tx.ExecContext(ctx, s.d.RunInsertLock); err != nil {
 				return err
@@ -48,58 +99,41 @@ func (s *Store) RunInsert(ctx context.Context, p store.RunInsertParams) (*store.
 		}
 		next := first
 		waitsFor := map[int64][]int64{} // task of another run -> tasks of this run reading it
-		args := make([]any, 0, insertBatch*taskInsertCols)
-		n := 0
-		const insertTasks = `INSERT INTO tasks (id, run_id, asset, partition_first, partition_last, partition_count, state,
-			max_attempts, base_attempts, pool, priority, rank, waiting, dependents) VALUES `
-		var full *sql.Stmt // a full batch, prepared once: parsing it costs more than running it
-		defer func() {
-			if full != nil {
-				full.Close()
+		rows := func(yield func([]any) bool) {
+			if p.Tasks == nil {
+				return
 			}
-		}()
-		flush := func() error {
-			if n == 0 {
-				return nil
-			}
-			var err error
-			switch {
-			case n < insertBatch:
-				_, err = tx.ExecContext(ctx, s.q(insertTasks+rowsOf(n, taskInsertCols)), args...)
-			case full == nil:
-				if full, err = tx.PrepareContext(ctx, s.q(insertTasks+rowsOf(n, taskInsertCols))); err != nil {
-					return err
-				}
-				fallthrough
-			default:
-				_, err = full.ExecContext(ctx, args...)
-			}
-			args, n = args[:0], 0
-			return err
-		}
-		if p.Tasks != nil {
 			for t := range p.Tasks {
 				pool := t.Pool
 				if p.Pool != "" {
 					pool = p.Pool
 				}
 				attempts := max(t.MaxAttempts, 1)
-				args = append(args, next, runID, t.Asset, t.PartitionFirst, t.PartitionLast, t.PartitionCount, store.TaskPending,
-					attempts, attempts, pool, p.Priority+t.Priority, t.Rank, t.Waiting, store.EncodeDependents(first, t.Dependents))
 				for _, ext := range t.WaitsFor {
 					waitsFor[ext] = append(waitsFor[ext], next)
 				}
+				row := []any{next, runID, t.Asset, t.PartitionFirst, t.PartitionLast, t.PartitionCount, string(store.TaskPending),
+					attempts, attempts, pool, p.Priority + t.Priority, t.Rank, t.Waiting, store.EncodeDependents(first, t.Dependents)}
 				next++
-				if n++; n == insertBatch {
-					if err := flush(); err != nil {
-						return err
-					}
+				if !yield(row) {
+					return
 				}
 			}
 		}
-		if err := flush(); err != nil {
+		if s.d.CopyFrom != nil {
+			pull, stop := iter.Pull(rows)
+			defer stop()
+			err := conn.Raw(func(dc any) error {
+				_, err := s.d.CopyFrom(ctx, dc, "tasks", taskInsertColumns, func() ([]any, bool) { return pull() })
+				return err
+			})
+			if err != nil {
+				return err
+			}
+		} else if err := s.insertRows(ctx, tx, rows); err != nil {
 			return err
 		}
+		count = next - first
 		if err := s.waitForOtherRuns(ctx, tx, waitsFor); err != nil {
 			return err
 		}
@@ -110,6 +144,11 @@ func (s *Store) RunInsert(ctx context.Context, p store.RunInsertParams) (*store.
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("insert run: %w", err)
+	}
+	if n := count; n >= analyzeAfter && s.d.Analyze != "" {
+		if _, err := s.db.ExecContext(ctx, s.d.Analyze); err != nil {
+			return nil, 0, fmt.Errorf("insert run: analyze after %d tasks: %w", n, s.mapErr(err))
+		}
 	}
 	s.waker.Notify()
 	run, err := s.RunGet(ctx, runID)
@@ -437,8 +476,9 @@ func (s *Store) RunRetryFailed(ctx context.Context, p store.RunRetryFailedParams
 		if status == store.RunCancelled || status == store.RunRunning || status == store.RunPaused {
 			return fmt.Errorf("run %d is %s; retry re-queues the failed tasks of a finished or tripped run: %w", p.ID, status, store.ErrRunState)
 		}
+		// A retry computes again: verification failed on these bytes.
 		r, err := tx.ExecContext(ctx, s.q(`UPDATE tasks SET state = 'pending', max_attempts = attempt + base_attempts, not_before = NULL,
-			error = '', finished_at = NULL WHERE run_id = ? AND state = 'failed'`), p.ID)
+			error = '', finished_at = NULL, phase = 'compute', staged = '' WHERE run_id = ? AND state = 'failed'`), p.ID)
 		if err != nil {
 			return err
 		}

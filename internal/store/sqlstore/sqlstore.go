@@ -38,6 +38,14 @@ type Dialect struct {
 	Notify string
 	// MapErr maps the driver's errors to the store's.
 	MapErr func(error) error
+	// CopyFrom, if set, bulk-loads rows into table on the driver
+	// connection driverConn, inside its open transaction (PostgreSQL's
+	// COPY). next returns the rows one by one, false after the last.
+	CopyFrom func(ctx context.Context, driverConn any, table string, columns []string, next func() ([]any, bool)) (int64, error)
+	// Analyze, if set, runs after a run of many tasks is stored, so the
+	// planner's statistics know the new rows (PostgreSQL chose a sort of
+	// every pending task over the ready-task index without it).
+	Analyze string
 	// Retryable, if set, reports errors after which a transaction is run
 	// again from the start (a deadlock victim, a serialization failure).
 	Retryable func(error) bool
@@ -174,6 +182,25 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 			return err
 		}
 	}
+}
+
+// txConn runs fn in a transaction on a connection of its own, which fn may
+// reach below database/sql (conn.Raw) for the driver's bulk load.
+func (s *Store) txConn(ctx context.Context, fn func(*sql.Conn, *sql.Tx) error) error {
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return s.mapErr(err)
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		return s.mapErr(err)
+	}
+	if err := fn(conn, tx); err != nil {
+		tx.Rollback()
+		return s.mapErr(err)
+	}
+	return s.mapErr(tx.Commit())
 }
 
 func (s *Store) tx1(ctx context.Context, fn func(*sql.Tx) error) error {

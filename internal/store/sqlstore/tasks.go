@@ -12,14 +12,14 @@ import (
 )
 
 const taskColumns = `id, run_id, asset, partition_first, partition_last, partition_count, state, attempt, max_attempts, pool, priority,
-	rank, waiting, not_before, lease_token, lease_expires_at, worker, started_at, finished_at, error`
+	rank, waiting, not_before, lease_token, lease_expires_at, worker, started_at, finished_at, error, phase, staged`
 
 // scanTask scans taskColumns, then extra destinations.
 func scanTask(row scanner, extra ...any) (*store.Task, error) {
 	var t store.Task
 	var notBefore, expires, started, finished dbTime
 	dest := []any{&t.ID, &t.RunID, &t.Asset, &t.PartitionFirst, &t.PartitionLast, &t.PartitionCount, &t.State, &t.Attempt, &t.MaxAttempts,
-		&t.Pool, &t.Priority, &t.Rank, &t.Waiting, &notBefore, &t.LeaseToken, &expires, &t.Worker, &started, &finished, &t.Error}
+		&t.Pool, &t.Priority, &t.Rank, &t.Waiting, &notBefore, &t.LeaseToken, &expires, &t.Worker, &started, &finished, &t.Error, &t.Phase, &t.Staged}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
@@ -146,11 +146,11 @@ func (s *Store) TaskLeaseMany(ctx context.Context, p store.TaskLeaseManyParams) 
 			return err
 		}
 		sort.Slice(res.Tasks, func(i, j int) bool { return lessTask(res.Tasks[i], res.Tasks[j]) })
-		args := make([]any, 0, 5*len(res.Tasks))
+		args := make([]any, 0, 6*len(res.Tasks))
 		for _, t := range res.Tasks {
-			args = append(args, t.ID, t.Attempt, p.Worker, store.TaskRunning, s.t(p.Now))
+			args = append(args, t.ID, t.Attempt, t.Phase, p.Worker, store.TaskRunning, s.t(p.Now))
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO task_attempts (task_id, attempt, worker, state, started_at) VALUES `+rowsOf(len(res.Tasks), 5)), args...); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO task_attempts (task_id, attempt, phase, worker, state, started_at) VALUES `+rowsOf(len(res.Tasks), 6)), args...); err != nil {
 			return err
 		}
 		return s.recordStarts(ctx, tx, runs, p.Now)
@@ -558,6 +558,35 @@ func (s *Store) finishRunIfDone(ctx context.Context, runID int64, at time.Time) 
 	return finished, err
 }
 
+// TaskStage ends a compute phase and starts the verify phase.
+func (s *Store) TaskStage(ctx context.Context, p store.TaskStageParams) (*store.Task, error) {
+	var t *store.Task
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		t, err = scanTask(tx.QueryRowContext(ctx, s.q(`UPDATE tasks SET phase = 'verify', staged = ?, attempt = attempt + 1,
+				max_attempts = attempt + base_attempts, lease_token = lease_token + 1, lease_expires_at = ?, started_at = ?, error = ''
+			WHERE id = ? AND lease_token = ? AND state = 'running' AND phase = 'compute' RETURNING `+taskColumns),
+			p.Staged, s.t(p.At.Add(p.LeaseFor)), s.t(p.At), p.ID, p.LeaseToken))
+		if errors.Is(err, sql.ErrNoRows) {
+			return store.ErrLeaseLost
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE task_attempts SET state = 'succeeded', finished_at = ? WHERE task_id = ? AND attempt = ?`),
+			s.t(p.At), p.ID, t.Attempt-1); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO task_attempts (task_id, attempt, phase, worker, state, started_at) VALUES (?, ?, 'verify', ?, 'running', ?)`),
+			p.ID, t.Attempt, t.Worker, s.t(p.At))
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("stage task %d: %w", p.ID, err)
+	}
+	return t, nil
+}
+
 // TaskRelease returns a leased task to pending. The released attempt does
 // not count against the task's attempts.
 func (s *Store) TaskRelease(ctx context.Context, p store.TaskReleaseParams) error {
@@ -672,7 +701,7 @@ func (s *Store) TaskGet(ctx context.Context, id int64) (*store.Task, []*store.Ta
 	if err != nil {
 		return nil, nil, fmt.Errorf("get task %d: %w", id, s.mapErr(err))
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT task_id, attempt, worker, state, started_at, finished_at, error FROM task_attempts WHERE task_id = ? ORDER BY attempt`), id)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT task_id, attempt, phase, worker, state, started_at, finished_at, error FROM task_attempts WHERE task_id = ? ORDER BY attempt`), id)
 	if err != nil {
 		return nil, nil, fmt.Errorf("get task %d: %w", id, s.mapErr(err))
 	}
@@ -681,7 +710,7 @@ func (s *Store) TaskGet(ctx context.Context, id int64) (*store.Task, []*store.Ta
 	for rows.Next() {
 		var a store.TaskAttempt
 		var started, finished dbTime
-		if err := rows.Scan(&a.TaskID, &a.Attempt, &a.Worker, &a.State, &started, &finished, &a.Error); err != nil {
+		if err := rows.Scan(&a.TaskID, &a.Attempt, &a.Phase, &a.Worker, &a.State, &started, &finished, &a.Error); err != nil {
 			return nil, nil, err
 		}
 		a.StartedAt, a.FinishedAt = started.t, finished.t
