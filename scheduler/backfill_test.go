@@ -217,14 +217,7 @@ func TestBackfillThrottlesHoldAcrossWorkers(t *testing.T) {
 	}
 	dsn := pgtest.DSN(t)
 	ctx := context.Background()
-	open := func() store.Store {
-		st, err := postgres.Open(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		return st
-	}
+	open := func() store.Store { return openPostgres(t, dsn) }
 	main := open()
 	// Each task works 400 ms, so at 5 starts/s three would overlap
 	// without the cap of 2.
@@ -301,4 +294,16 @@ func TestBackfillThrottlesHoldAcrossWorkers(t *testing.T) {
 		t.Fatalf("%d tasks, %d samples, peak %d", len(tasks), samples, peak)
 	}
 	t.Logf("%d tasks in %s, %d samples of the store, at most %d running", len(tasks), starts[len(starts)-1].Sub(starts[0]), samples, peak)
+}
+
+// openPostgres opens a store on dsn (a connection pool of its own, as on a
+// host of its own); the test closes it.
+func openPostgres(t *testing.T, dsn string) store.Store {
+	t.Helper()
+	st, err := postgres.Open(context.Background(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }

@@ -11,7 +11,6 @@ import (
 	"gocloud.dev/blob/memblob"
 
 	"github.com/weir-dev/weir/internal/store"
-	"github.com/weir-dev/weir/internal/store/postgres"
 	"github.com/weir-dev/weir/internal/store/postgres/pgtest"
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/pipelines"
@@ -25,14 +24,7 @@ import (
 func TestPoolQuotaHoldsAcrossWorkers(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	ctx := context.Background()
-	open := func() store.Store {
-		st, err := postgres.Open(ctx, dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		return st
-	}
+	open := func() store.Store { return openPostgres(t, dsn) }
 	var inCompute, peakCompute atomic.Int32
 	graph := lineage.NewGraph(pipelines.MustDefinitions(&pipelines.Asset{Key: "load", Partitions: daily, Pool: "warehouse",
 		Compute: func(ctx context.Context, task *pipelines.Task) error {

@@ -27,15 +27,7 @@ func TestStalledWorkerLosesItsLease(t *testing.T) {
 		}
 		return writeKey(ctx, task)
 	}})
-	plan, err := (&scheduler.Planner{Graph: e.graph, Status: e.store}).Plan(context.Background(), scheduler.PlanRequest{Selection: "a", Partitions: "2024-01-01"}, t0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, _ := plan.Expand()
-	run, _, err := scheduler.Enqueue(context.Background(), e.store, g, scheduler.EnqueueOpts{Now: t0})
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := enqueue(t, e.store, e.graph, scheduler.PlanRequest{Selection: "a", Partitions: "2024-01-01"}, scheduler.EnqueueOpts{})
 
 	// Worker A's clock never moves: it never heartbeats.
 	aEvents := make(chan scheduler.Event, 8)
@@ -108,15 +100,7 @@ func TestVerificationRetriesWithoutRecomputing(t *testing.T) {
 			return "ok", nil
 		}}},
 	})
-	plan, err := (&scheduler.Planner{Graph: e.graph, Status: e.store}).Plan(context.Background(), scheduler.PlanRequest{Selection: "a", Partitions: "2024-01-01"}, t0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, _ := plan.Expand()
-	run, _, err := scheduler.Enqueue(context.Background(), e.store, g, scheduler.EnqueueOpts{Now: t0})
-	if err != nil {
-		t.Fatal(err)
-	}
+	run := enqueue(t, e.store, e.graph, scheduler.PlanRequest{Selection: "a", Partitions: "2024-01-01"}, scheduler.EnqueueOpts{})
 	a := &scheduler.Worker{Store: e.store, Bucket: e.bucket, Graph: e.graph, ID: "A", Clock: clock.NewFake(t0), LeaseTimeout: 30 * time.Second}
 	actx, stopA := context.WithCancel(context.Background())
 	aDone := make(chan error)

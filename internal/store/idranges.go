@@ -13,25 +13,7 @@ type IDRange struct{ Lo, Hi int64 }
 // compact form drivers store: ranges of absolute task ids, "12-20,31".
 // Dependents of a task are mostly consecutive (a time window maps to a run
 // of tasks), so this is short.
-func EncodeDependents(first int64, positions []int32) string {
-	var b strings.Builder
-	for i := 0; i < len(positions); {
-		j := i
-		for j+1 < len(positions) && positions[j+1] == positions[j]+1 {
-			j++
-		}
-		if b.Len() > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(strconv.FormatInt(first+int64(positions[i]), 10))
-		if j > i {
-			b.WriteByte('-')
-			b.WriteString(strconv.FormatInt(first+int64(positions[j]), 10))
-		}
-		i = j + 1
-	}
-	return b.String()
-}
+func EncodeDependents(first int64, positions []int32) string { return encodeRanges(first, positions) }
 
 // DecodeDependents reads what EncodeDependents wrote.
 func DecodeDependents(s string) ([]IDRange, error) {
@@ -57,20 +39,23 @@ func DecodeDependents(s string) ([]IDRange, error) {
 }
 
 // EncodeIDs encodes ascending task ids in the form EncodeDependents writes.
-func EncodeIDs(ids []int64) string {
+func EncodeIDs(ids []int64) string { return encodeRanges(0, ids) }
+
+// encodeRanges writes base+v for ascending vs, consecutive runs as ranges.
+func encodeRanges[T int32 | int64](base int64, vs []T) string {
 	var b strings.Builder
-	for i := 0; i < len(ids); {
+	for i := 0; i < len(vs); {
 		j := i
-		for j+1 < len(ids) && ids[j+1] == ids[j]+1 {
+		for j+1 < len(vs) && vs[j+1] == vs[j]+1 {
 			j++
 		}
 		if b.Len() > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(strconv.FormatInt(ids[i], 10))
+		b.WriteString(strconv.FormatInt(base+int64(vs[i]), 10))
 		if j > i {
 			b.WriteByte('-')
-			b.WriteString(strconv.FormatInt(ids[j], 10))
+			b.WriteString(strconv.FormatInt(base+int64(vs[j]), 10))
 		}
 		i = j + 1
 	}

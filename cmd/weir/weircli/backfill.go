@@ -189,20 +189,12 @@ func (a *app) backfillCreate(ctx context.Context, o backfillOpts) error {
 	if err != nil {
 		return usageError(err)
 	}
-	g, err := a.graph()
-	if err != nil {
-		return err
-	}
-	st, err := a.openStore(ctx)
+	g, st, plan, err := a.planFor(ctx, req)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	now := a.cfg.Clock.Now()
-	plan, err := (&scheduler.Planner{Graph: g, Status: st}).Plan(ctx, req, now)
-	if err != nil {
-		return usageError(err)
-	}
+	now := plan.Now
 	pj := toPlanJSON(plan)
 	if o.dryRun || plan.Empty() {
 		est, err := estimate(ctx, st, plan, eo.Throttle, o.concurrency)
@@ -341,20 +333,28 @@ func (a *app) backfillOutcome(ctx context.Context, st store.Store, id int64, las
 		id, plural(run.Tasks[store.TaskPending]+run.Tasks[store.TaskRunning], "task"), id))
 }
 
-// backfill loads the backfill named on the command line.
-func (a *app) backfill(ctx context.Context, st store.Store, arg string) (*store.Run, error) {
+// openBackfill opens the store and loads the backfill named on the command
+// line; the caller closes the store.
+func (a *app) openBackfill(ctx context.Context, arg string) (store.Store, *store.Run, error) {
 	id, err := parseID("backfill", arg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	st, err := a.openStore(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
 	run, err := st.RunGet(ctx, id)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && run.Kind != "backfill") {
-		return nil, usageError(fmt.Errorf("backfill %d does not exist (weir backfill list shows the backfills)", id))
+		err = usageError(fmt.Errorf("backfill %d does not exist (weir backfill list shows the backfills)", id))
+	} else if err != nil {
+		err = failedError(err)
 	}
 	if err != nil {
-		return nil, failedError(err)
+		st.Close()
+		return nil, nil, err
 	}
-	return run, nil
+	return st, run, nil
 }
 
 func (a *app) backfillListCommand() *cobra.Command {
@@ -415,15 +415,11 @@ func (a *app) backfillStatusCommand() *cobra.Command {
 			if err != nil {
 				return usageError(err)
 			}
-			st, err := a.openStore(ctx)
+			st, run, err := a.openBackfill(ctx, args[0])
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			run, err := a.backfill(ctx, st, args[0])
-			if err != nil {
-				return err
-			}
 			if watch && run.Status.Active() {
 				a.followView(ctx, st, run.ID, v, a.untilDone(ctx, st, run.ID))
 				if run, err = st.RunGet(context.WithoutCancel(ctx), run.ID); err != nil {
@@ -459,15 +455,11 @@ func (a *app) backfillControlCommand(verb string) *cobra.Command {
 		Args:  exactArgs(1, "one backfill id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			st, err := a.openStore(ctx)
+			st, run, err := a.openBackfill(ctx, args[0])
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			run, err := a.backfill(ctx, st, args[0])
-			if err != nil {
-				return err
-			}
 			by, now := scheduler.CurrentUser(a.cfg.Getenv), a.cfg.Clock.Now()
 			switch verb {
 			case "pause":
@@ -547,15 +539,11 @@ func (a *app) backfillRetryCommand() *cobra.Command {
 			if err := o.checkRun(); err != nil {
 				return usageError(err)
 			}
-			st, err := a.openStore(ctx)
+			st, run, err := a.openBackfill(ctx, args[0])
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			run, err := a.backfill(ctx, st, args[0])
-			if err != nil {
-				return err
-			}
 			res, err := st.RunRetryFailed(ctx, store.RunRetryFailedParams{ID: run.ID, Actor: scheduler.CurrentUser(a.cfg.Getenv), At: a.cfg.Clock.Now()})
 			if err != nil {
 				return stateError(ctx, st, run.ID, err, "retry re-queues the failed tasks of a backfill that completed with failures or tripped")

@@ -91,15 +91,11 @@ version it promoted with its manifest's SHA-256 and its check results.
 		Args:        exactArgs(1, "one backfill id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			st, err := a.openStore(ctx)
+			st, run, err := a.openBackfill(ctx, args[0])
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			run, err := a.backfill(ctx, st, args[0])
-			if err != nil {
-				return err
-			}
 			r, err := a.buildReport(ctx, st, run)
 			if err != nil {
 				return failedError(err)

@@ -132,20 +132,12 @@ func (a *app) materialize(cmd *cobra.Command, o materializeOpts) error {
 	if err != nil {
 		return usageError(err)
 	}
-	g, err := a.graph()
-	if err != nil {
-		return err
-	}
-	st, err := a.openStore(ctx)
+	req := scheduler.PlanRequest{Selection: o.selection, Partitions: o.partition + o.rangeExpr, Reprocess: reprocess}
+	g, st, plan, err := a.planFor(ctx, req)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	req := scheduler.PlanRequest{Selection: o.selection, Partitions: o.partition + o.rangeExpr, Reprocess: reprocess}
-	plan, err := (&scheduler.Planner{Graph: g, Status: st}).Plan(ctx, req, a.cfg.Clock.Now())
-	if err != nil {
-		return usageError(err)
-	}
 	pj := toPlanJSON(plan)
 	var requested int64
 	for _, ap := range plan.Assets {
@@ -219,6 +211,25 @@ func (a *app) materialize(cmd *cobra.Command, o materializeOpts) error {
 		return failedError(err)
 	}
 	return a.report(res, &pj)
+}
+
+// planFor validates the assets, opens the store and plans req at the
+// clock's now; the caller closes the store.
+func (a *app) planFor(ctx context.Context, req scheduler.PlanRequest) (*lineage.Graph, store.Store, *scheduler.Plan, error) {
+	g, err := a.graph()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	st, err := a.openStore(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	plan, err := (&scheduler.Planner{Graph: g, Status: st}).Plan(ctx, req, a.cfg.Clock.Now())
+	if err != nil {
+		st.Close()
+		return nil, nil, nil, usageError(err)
+	}
+	return g, st, plan, nil
 }
 
 // embedded reports whether the store is the embedded SQLite one, where

@@ -54,7 +54,7 @@ var (
 )
 
 // transcript runs each command and records it, its exit code, stdout and
-// stderr, with version ids masked.
+// stderr, with version ids, checksums and the temp dir masked.
 func (c *cli) transcript(cmds ...[]string) string {
 	var b strings.Builder
 	for _, args := range cmds {
@@ -65,7 +65,8 @@ func (c *cli) transcript(cmds ...[]string) string {
 		}
 		fmt.Fprintf(&b, "[exit %d]\n\n", code)
 	}
-	masked := versionID.ReplaceAllString(b.String(), "YYYYMMDDTHHMMSS.mmmZ-xxxxxxxxxxxx")
+	masked := strings.ReplaceAll(b.String(), c.dir, "$TMPDIR")
+	masked = versionID.ReplaceAllString(masked, "YYYYMMDDTHHMMSS.mmmZ-xxxxxxxxxxxx")
 	return sha256Hex.ReplaceAllString(masked, "<sha256>")
 }
 
@@ -114,6 +115,7 @@ func TestJSONOutput(t *testing.T) {
 		[]string{"materialize", "--select", "raw_orders", "--partition-range", "2024-01-01...2024-01-02", "-q", "-c", "1", "-o", "json"},
 		[]string{"assets", "show", "raw_orders", "-o", "json"},
 		[]string{"runs", "list", "-o", "json"},
+		[]string{"lineage", "events", "1"},
 	))
 }
 

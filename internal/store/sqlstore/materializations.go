@@ -70,15 +70,7 @@ func (s *Store) MaterializationList(ctx context.Context, p store.Materialization
 	}
 	q := `SELECT id, asset, partition_key, version, run_id, task_id, attempt, code_version, manifest_sha256, files, bytes, started_at, promoted_at
 		FROM materializations WHERE 1 = 1`
-	var args []any
-	if p.Asset != "" {
-		q += ` AND asset = ?`
-		args = append(args, p.Asset)
-	}
-	if p.RunID != 0 {
-		q += ` AND run_id = ?`
-		args = append(args, p.RunID)
-	}
+	q, args := whereAssetRun(q, p.Asset, p.RunID)
 	if p.PartitionKey != "" {
 		q += ` AND partition_key = ?`
 		args = append(args, p.PartitionKey)
@@ -267,16 +259,8 @@ func (s *Store) CheckResultList(ctx context.Context, p store.CheckResultListPara
 	if limit <= 0 {
 		limit = 20
 	}
-	q := `SELECT id, asset, partitions, run_id, task_id, attempt, name, warn, passed, value, error, checked_at FROM check_results WHERE 1 = 1`
-	var args []any
-	if p.Asset != "" {
-		q += ` AND asset = ?`
-		args = append(args, p.Asset)
-	}
-	if p.RunID != 0 {
-		q += ` AND run_id = ?`
-		args = append(args, p.RunID)
-	}
+	q, args := whereAssetRun(`SELECT id, asset, partitions, run_id, task_id, attempt, name, warn, passed, value, error, checked_at
+		FROM check_results WHERE 1 = 1`, p.Asset, p.RunID)
 	rows, err := s.db.QueryContext(ctx, s.q(q+` ORDER BY id DESC LIMIT ?`), append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("list check results of %s: %w", p.Asset, s.mapErr(err))
@@ -293,4 +277,19 @@ func (s *Store) CheckResultList(ctx context.Context, p store.CheckResultListPara
 		out = append(out, r)
 	}
 	return out, s.mapErr(rows.Err())
+}
+
+// whereAssetRun adds the optional asset and run filters to a query that
+// ends in a WHERE clause.
+func whereAssetRun(q, asset string, runID int64) (string, []any) {
+	var args []any
+	if asset != "" {
+		q += ` AND asset = ?`
+		args = append(args, asset)
+	}
+	if runID != 0 {
+		q += ` AND run_id = ?`
+		args = append(args, runID)
+	}
+	return q, args
 }
