@@ -307,3 +307,36 @@ func openPostgres(t *testing.T, dsn string) store.Store {
 	t.Cleanup(func() { st.Close() })
 	return st
 }
+
+// TestRunWaitsForAnotherRunsTasks: a run that reads partitions queued in
+// another run does not queue them again; its tasks wait for that run's, and
+// an executor working on it alone (the embedded store, one process) runs
+// the other run's tasks too, so neither is stuck.
+func TestRunWaitsForAnotherRunsTasks(t *testing.T) {
+	e := newEnv(t,
+		&pipelines.Asset{Key: "up", Partitions: daily, Compute: writeKey},
+		&pipelines.Asset{Key: "down", Partitions: daily, Deps: []pipelines.Dep{pipelines.On("up")}, Compute: writeKey},
+	)
+	first := enqueue(t, e.store, e.graph, scheduler.PlanRequest{Selection: "up", Partitions: "2024-01-01...2024-01-10"}, scheduler.EnqueueOpts{})
+	_, err := (&scheduler.Planner{Graph: e.graph, Status: e.store}).Plan(context.Background(),
+		scheduler.PlanRequest{Selection: "down", Partitions: "2024-01-05...2024-01-12"}, t0)
+	var missing *scheduler.MissingUpstreamError
+	if !errors.As(err, &missing) || missing.Partitions != "2024-01-11...2024-01-12" {
+		t.Fatalf("plan reading partly queued upstream: %v (want only 2024-01-11...2024-01-12 missing)", err)
+	}
+	second := enqueue(t, e.store, e.graph, scheduler.PlanRequest{Selection: "+down", Partitions: "2024-01-05...2024-01-12"}, scheduler.EnqueueOpts{})
+	if fmt.Sprint(second.WaitsFor) != fmt.Sprint([]int64{first.ID}) || second.TaskCount() != 10 { // up 11, 12; down 05...12
+		t.Fatalf("second run waits for %v with %d tasks", second.WaitsFor, second.TaskCount())
+	}
+	res, err := (&scheduler.Executor{Store: e.store, Bucket: e.bucket, Clock: e.clock}).Resume(context.Background(), e.graph, second.ID)
+	if err != nil || res.Status != store.RunSucceeded {
+		t.Fatalf("second run %v %v", res, err)
+	}
+	if r, _ := e.store.RunGet(context.Background(), first.ID); r.Status != store.RunSucceeded {
+		t.Fatalf("first run %s: its tasks did not run with the run waiting for them", r.Status)
+	}
+	status, _ := e.store.PartitionStatusList(context.Background(), "down")
+	if len(status) != 8 {
+		t.Fatalf("down has %d partitions, want 8", len(status))
+	}
+}

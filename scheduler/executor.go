@@ -113,7 +113,9 @@ func (e *Executor) Resume(ctx context.Context, graph *lineage.Graph, runID int64
 	}
 	total := int(run.TaskCount())
 	done := int(run.Tasks[store.TaskSucceeded] + run.Tasks[store.TaskFailed] + run.Tasks[store.TaskSkipped] + run.Tasks[store.TaskCancelled])
-	w := &Worker{Store: e.Store, Bucket: e.Bucket, Graph: graph, ID: e.Worker, Concurrency: e.Concurrency, RunID: runID,
+	// Tasks of the runs this one waits for run here too: on the embedded
+	// store there may be no other worker.
+	w := &Worker{Store: e.Store, Bucket: e.Bucket, Graph: graph, ID: e.Worker, Concurrency: e.Concurrency, RunID: runID, AlsoRunIDs: run.WaitsFor,
 		LeaseTimeout: e.LeaseTimeout, Clock: e.Clock, Logger: e.Logger, Jitter: e.Jitter}
 	if e.OnEvent != nil {
 		w.OnEvent = func(ev Event) {

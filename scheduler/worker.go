@@ -40,6 +40,10 @@ type Worker struct {
 	// RunID limits the worker to one run and makes Run return once that
 	// run has finished. 0 means every run, until the context ends.
 	RunID int64
+	// AlsoRunIDs, with RunID, lets the worker run tasks of these runs too:
+	// the runs whose tasks RunID's tasks wait for (store.Run.WaitsFor), so
+	// a run waiting for another is not stuck when this is the only worker.
+	AlsoRunIDs []int64
 	// LeaseTimeout is how long a lease lives without a heartbeat; the
 	// worker heartbeats every third of it. Defaults to 30s.
 	LeaseTimeout time.Duration
@@ -186,7 +190,7 @@ loop:
 		wake := w.Store.TaskWake()
 		poll := w.PollInterval
 		if running < w.Concurrency {
-			lr, err := w.Store.TaskLeaseMany(ctx, store.TaskLeaseManyParams{Worker: w.ID, Pools: w.Pools, RunID: w.RunID,
+			lr, err := w.Store.TaskLeaseMany(ctx, store.TaskLeaseManyParams{Worker: w.ID, Pools: w.Pools, RunID: w.RunID, AlsoRunIDs: w.AlsoRunIDs,
 				Limit: w.Concurrency - running, Now: w.Clock.Now(), LeaseFor: w.LeaseTimeout, AgeEvery: w.AgeEvery})
 			if err != nil && ctx.Err() == nil {
 				w.Logger.Error("lease tasks", "error", err)

@@ -275,6 +275,9 @@ type Run struct {
 	// Plan is the caller's summary of the run's plan (JSON), stored with
 	// the run.
 	Plan string
+	// WaitsFor are the other runs whose tasks some of this run's tasks
+	// wait for (see TaskInsertParams.WaitsFor), as they were at insert.
+	WaitsFor []int64
 	// Tasks counts the run's tasks by state.
 	Tasks map[TaskState]int64
 }
@@ -476,8 +479,8 @@ type RunProgressParams struct {
 // RunProgress is a run's progress.
 type RunProgress struct {
 	Assets []AssetProgress
-	// StartedSince and FinishedSince count tasks started and succeeded
-	// since RunProgressParams.Since.
+	// StartedSince counts compute attempts started, FinishedSince tasks
+	// succeeded, since RunProgressParams.Since.
 	StartedSince, FinishedSince int64
 	// MeanTask is the mean duration of the run's latest succeeded tasks.
 	MeanTask time.Duration
@@ -515,6 +518,8 @@ type TaskLeaseManyParams struct {
 	Pools []string
 	// RunID limits leasing to one run; 0 means every run.
 	RunID int64
+	// AlsoRunIDs, with RunID, adds these runs (the runs RunID waits for).
+	AlsoRunIDs []int64
 	// Limit caps the batch. Defaults to 1.
 	Limit int
 	// Now is the caller's clock; leases expire at Now + LeaseFor.

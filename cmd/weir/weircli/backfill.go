@@ -280,6 +280,9 @@ func (a *app) runBackfillHere(ctx context.Context, st store.Store, g *lineage.Gr
 		return err
 	}
 	defer bucket.Close()
+	if run, err := st.RunGet(ctx, id); err == nil && len(run.WaitsFor) > 0 && o.progress != progressJSON {
+		fmt.Fprintf(a.cfg.Stderr, "backfill %d reads partitions queued in run %s; their tasks run here too\n", id, joinIDs(run.WaitsFor))
+	}
 	ex := &scheduler.Executor{Store: st, Bucket: bucket, Concurrency: o.concurrency, Clock: a.cfg.Clock, Worker: a.cfg.Getenv("WEIR_WORKER_ID"),
 		LeaseTimeout: o.leaseTimeout, OnEvent: v.task}
 	stop := make(chan struct{})
@@ -555,6 +558,15 @@ func (a *app) backfillRetryCommand() *cobra.Command {
 	cmd.Flags().BoolVar(&o.failOnly, "failed-only", false, "re-run the failed tasks and nothing that succeeded (required)")
 	a.runFlags(cmd, &o)
 	return cmd
+}
+
+// joinIDs lists ids for a message.
+func joinIDs(ids []int64) string {
+	s := make([]string, len(ids))
+	for i, id := range ids {
+		s[i] = strconv.FormatInt(id, 10)
+	}
+	return strings.Join(s, ", ")
 }
 
 // stateError explains a status change the store refused (bad input, exit

@@ -199,12 +199,16 @@ func (b *barsView) snapshot(s *snapshot, final bool) {
 			return b.status
 		})))
 	}
+	width := 0
+	for _, ap := range s.Assets {
+		width = max(width, len(ap.Asset))
+	}
 	for _, ap := range s.Assets {
 		bar, ok := b.bars[ap.Asset]
 		if !ok {
 			name := ap.Asset
 			bar = b.p.AddBar(ap.Total,
-				mpb.PrependDecorators(decor.Name(ap.Asset, decor.WC{C: decor.DindentRight | decor.DextraSpace}), decor.CountersNoUnit("%d/%d")),
+				mpb.PrependDecorators(decor.Name(ap.Asset, decor.WC{W: width + 1, C: decor.DindentRight}), decor.CountersNoUnit("%d/%d", decor.WC{W: 12, C: decor.DindentRight})),
 				mpb.AppendDecorators(decor.Percentage(decor.WC{W: 5}), decor.Any(func(decor.Statistics) string {
 					b.mu.Lock()
 					defer b.mu.Unlock()

@@ -164,4 +164,8 @@ ALTER TABLE tasks ADD COLUMN phase TEXT NOT NULL DEFAULT 'compute';
 ALTER TABLE tasks ADD COLUMN staged TEXT NOT NULL DEFAULT '';
 ALTER TABLE task_attempts ADD COLUMN phase TEXT NOT NULL DEFAULT 'compute';
 `,
+	// 4: the runs whose tasks a run's tasks wait for (ranges, "4,7-9").
+	`
+ALTER TABLE runs ADD COLUMN waits_for TEXT NOT NULL DEFAULT '';
+`,
 }

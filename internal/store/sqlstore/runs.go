@@ -134,8 +134,14 @@ func (s *Store) RunInsert(ctx context.Context, p store.RunInsertParams) (*store.
 			return err
 		}
 		count = next - first
-		if err := s.waitForOtherRuns(ctx, tx, waitsFor); err != nil {
+		runs, err := s.waitForOtherRuns(ctx, tx, waitsFor)
+		if err != nil {
 			return err
+		}
+		if len(runs) > 0 {
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE runs SET waits_for = ? WHERE id = ?`), store.EncodeIDs(runs), runID); err != nil {
+				return err
+			}
 		}
 		if err := s.event(ctx, tx, runID, p.CreatedAt, "created", p.CreatedBy, fmt.Sprintf("%d tasks", next-first)); err != nil {
 			return err
@@ -156,44 +162,48 @@ func (s *Store) RunInsert(ctx context.Context, p store.RunInsertParams) (*store.
 }
 
 // waitForOtherRuns makes tasks of the new run dependents of the tasks of
-// other runs they read, where those are still pending or running. The
-// update locks the other task's row, so a worker finishing it either
-// commits first (and it is seen succeeded) or sees the new dependents.
-func (s *Store) waitForOtherRuns(ctx context.Context, tx *sql.Tx, waitsFor map[int64][]int64) error {
+// other runs they read, where those are still pending or running, and
+// returns those runs. The update locks the other task's row, so a worker
+// finishing it either commits first (and it is seen succeeded) or sees the
+// new dependents.
+func (s *Store) waitForOtherRuns(ctx context.Context, tx *sql.Tx, waitsFor map[int64][]int64) ([]int64, error) {
 	exts := make([]int64, 0, len(waitsFor))
 	for ext := range waitsFor {
 		exts = append(exts, ext)
 	}
 	slices.Sort(exts) // lock in id order
+	var runs []int64
 	for _, ext := range exts {
 		ids := waitsFor[ext]
 		slices.Sort(ids)
 		ids = slices.Compact(ids)
 		enc := store.EncodeIDs(ids)
 		var got int64
+		var extRun int64
 		err := tx.QueryRowContext(ctx, s.q(`UPDATE tasks SET dependents = CASE WHEN dependents = '' THEN ? ELSE dependents || ',' || ? END
-			WHERE id = ? AND state IN ('pending', 'running') RETURNING id`), enc, enc, ext).Scan(&got)
+			WHERE id = ? AND state IN ('pending', 'running') RETURNING id, run_id`), enc, enc, ext).Scan(&got, &extRun)
 		if errors.Is(err, sql.ErrNoRows) {
 			var state store.TaskState
 			var runID int64
 			if err := tx.QueryRowContext(ctx, s.q(`SELECT state, run_id FROM tasks WHERE id = ?`), ext).Scan(&state, &runID); err != nil {
-				return fmt.Errorf("task %d of another run: %w", ext, err)
+				return nil, fmt.Errorf("task %d of another run: %w", ext, err)
 			}
 			if state == store.TaskSucceeded {
 				continue
 			}
-			return fmt.Errorf("task %d of run %d, whose partitions this run reads, ended %s while the run was being stored; plan again", ext, runID, state)
+			return nil, fmt.Errorf("task %d of run %d, whose partitions this run reads, ended %s while the run was being stored; plan again", ext, runID, state)
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
+		runs = append(runs, extRun)
 		for _, r := range idRanges(ids) {
 			if _, err := tx.ExecContext(ctx, s.q(`UPDATE tasks SET waiting = waiting + 1 WHERE id BETWEEN ? AND ?`), r.Lo, r.Hi); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
-	return nil
+	return dedup(runs), nil
 }
 
 func idRanges(ids []int64) []store.IDRange {
@@ -228,16 +238,25 @@ func (s *Store) RunFinish(ctx context.Context, p store.RunFinishParams) error {
 
 const runColumns = `id, kind, selection, assets, partitions, reprocess, status, created_by, created_at, finished_at, error,
 	priority, task_order, pool, max_concurrent, rate_per_sec, breaker_max_failure_rate, breaker_min_tasks, breaker_max_consecutive,
-	breaker_finished, breaker_failed, breaker_consecutive, trip_reason, plan`
+	breaker_finished, breaker_failed, breaker_consecutive, trip_reason, plan, waits_for`
 
 func scanRun(row scanner) (*store.Run, error) {
 	var r store.Run
-	var assets string
+	var assets, waitsFor string
 	var created, finished dbTime
 	if err := row.Scan(&r.ID, &r.Kind, &r.Selection, &assets, &r.Partitions, &r.Reprocess, &r.Status, &r.CreatedBy, &created, &finished, &r.Error,
 		&r.Priority, &r.Order, &r.Pool, &r.Throttle.MaxConcurrent, &r.Throttle.RatePerSec, &r.Breaker.MaxFailureRate, &r.Breaker.MinTasks,
-		&r.Breaker.MaxConsecutive, &r.BreakerFinished, &r.BreakerFailed, &r.BreakerConsecutive, &r.TripReason, &r.Plan); err != nil {
+		&r.Breaker.MaxConsecutive, &r.BreakerFinished, &r.BreakerFailed, &r.BreakerConsecutive, &r.TripReason, &r.Plan, &waitsFor); err != nil {
 		return nil, err
+	}
+	ranges, err := store.DecodeDependents(waitsFor)
+	if err != nil {
+		return nil, fmt.Errorf("run %d: waits_for column: %w", r.ID, err)
+	}
+	for _, rg := range ranges {
+		for id := rg.Lo; id <= rg.Hi; id++ {
+			r.WaitsFor = append(r.WaitsFor, id)
+		}
 	}
 	if err := json.Unmarshal([]byte(assets), &r.Assets); err != nil {
 		return nil, fmt.Errorf("run %d: assets column: %w", r.ID, err)
@@ -562,7 +581,7 @@ func (s *Store) RunProgress(ctx context.Context, p store.RunProgressParams) (*st
 			p.ID, s.t(p.Since)).Scan(&out.FinishedSince); err != nil {
 			return nil, s.mapErr(err)
 		}
-		if err := s.db.QueryRowContext(ctx, s.q(`SELECT count(*) FROM task_attempts WHERE task_id IN (SELECT id FROM tasks WHERE run_id = ?) AND started_at >= ?`),
+		if err := s.db.QueryRowContext(ctx, s.q(`SELECT count(*) FROM task_attempts WHERE task_id IN (SELECT id FROM tasks WHERE run_id = ?) AND phase = 'compute' AND started_at >= ?`),
 			p.ID, s.t(p.Since)).Scan(&out.StartedSince); err != nil {
 			return nil, s.mapErr(err)
 		}

@@ -196,8 +196,11 @@ func (s *Store) leasableRuns(ctx context.Context, tx *sql.Tx, p store.TaskLeaseM
 	q := `SELECT id, priority, max_concurrent, rate_per_sec, created_at, last_lease_at FROM runs WHERE status = 'running'`
 	var args []any
 	if p.RunID != 0 {
-		q += ` AND id = ?`
-		args = append(args, p.RunID)
+		ids := append([]int64{p.RunID}, p.AlsoRunIDs...)
+		q += ` AND id IN (` + marks(len(ids)) + `)`
+		for _, id := range ids {
+			args = append(args, id)
+		}
 	}
 	rows, err := tx.QueryContext(ctx, s.q(q+` ORDER BY id`), args...)
 	if err != nil {

@@ -225,6 +225,9 @@ func runBackfills(t *testing.T, fresh func(t *testing.T) store.Store) {
 		s := fresh(t)
 		run1, x := insert(t, s, task{}, task{})
 		run2, y := insert(t, s, task{waitsFor: []int64{x}}, task{waitsFor: []int64{x, x + 1}})
+		if fmt.Sprint(run2.WaitsFor) != fmt.Sprint([]int64{run1.ID}) {
+			t.Fatalf("run %d waits for runs %v, want [%d]", run2.ID, run2.WaitsFor, run1.ID)
+		}
 		if got := leaseAt(t, s, t0, 10); fmt.Sprint(ids(got.Tasks)) != fmt.Sprint([]int64{x, x + 1}) {
 			t.Fatalf("leased %v, want only run %d's tasks", ids(got.Tasks), run1.ID)
 		} else {
