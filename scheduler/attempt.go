@@ -137,6 +137,19 @@ type stagedPartition struct {
 	Inputs         []store.Input `json:"inputs,omitempty"`
 }
 
+// StagedVersion returns the version a task in its verify phase staged and
+// has not promoted yet; ok is false for other tasks.
+func StagedVersion(t *store.Task) (version string, ok bool) {
+	if t.Phase != store.PhaseVerify || t.State == store.TaskSucceeded {
+		return "", false
+	}
+	var st staged
+	if json.Unmarshal([]byte(t.Staged), &st) != nil || st.Version == "" {
+		return "", false
+	}
+	return st.Version, true
+}
+
 // computePhase computes a task into a new version under its own prefix,
 // writes each partition's manifest (checksums taken as the bytes streamed
 // out), and stages it: the task moves to its verify phase, as a new attempt

@@ -108,6 +108,8 @@ func TestVerificationRetriesWithoutRecomputing(t *testing.T) {
 	<-stalled
 	if tk, _, _ := e.store.TaskGet(context.Background(), 1); tk.Phase != store.PhaseVerify || tk.State != store.TaskRunning {
 		t.Fatalf("task while A verifies: %s %s", tk.Phase, tk.State)
+	} else if v, ok := scheduler.StagedVersion(tk); !ok || v == "" {
+		t.Fatalf("staged version of a task being verified: %q %v (gc must keep it)", v, ok)
 	}
 	b := &scheduler.Worker{Store: e.store, Bucket: e.bucket, Graph: e.graph, ID: "B", Clock: clock.NewFake(t0.Add(time.Minute)), LeaseTimeout: 30 * time.Second, RunID: run.ID}
 	if err := b.Run(context.Background()); err != nil {
@@ -122,6 +124,11 @@ func TestVerificationRetriesWithoutRecomputing(t *testing.T) {
 		got = append(got, fmt.Sprintf("%d %s %s %s", at.Attempt, at.Phase, at.Worker, at.State))
 	}
 	want := "[1 compute A succeeded 2 verify A failed 3 verify B succeeded]"
+	if tk, _, _ := e.store.TaskGet(context.Background(), 1); tk.State != store.TaskSucceeded {
+		t.Errorf("task %s", tk.State)
+	} else if _, ok := scheduler.StagedVersion(tk); ok {
+		t.Errorf("a promoted task still reports a staged version")
+	}
 	if fmt.Sprint(got) != want || computes.Load() != 1 {
 		t.Fatalf("attempts %v (want %s), %d computes (want 1)", got, want, computes.Load())
 	}

@@ -177,3 +177,19 @@ func TestBackfillProgressJSON(t *testing.T) {
 		t.Fatalf("events %v, last %v\n%s", kinds, last, out)
 	}
 }
+
+func TestBackfillBreakerTripsAtTheFailureRate(t *testing.T) {
+	f := &flakyPipeline{fail: map[string]bool{"2024-01-03": true, "2024-01-04": true, "2024-01-05": true}}
+	c := newCLI(t, f.assets()...)
+	// -c 1, oldest first, downstream first: flaky 01, after 01, flaky 02,
+	// after 02 succeed; flaky 03 fails (1 of 5 finished: 20%); flaky 04
+	// fails (2 of 6: 33% > 30%): tripped. Skipped tasks do not count.
+	_, errs, code := c.run("backfill", "create", "--select", "*", "--from", "2024-01-01", "--to", "2024-01-10",
+		"--max-failure-rate", "0.3", "--min-tasks", "5", "--wait", "-c", "1", "--progress", "none")
+	if code != 1 || !strings.Contains(errs, "tripped its circuit breaker: 2 of 6 finished tasks failed (33% > 30%, after at least 5)") {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	if got := f.take(); len(got) != 6 {
+		t.Fatalf("computed %v, want 6 partitions before the trip", got)
+	}
+}

@@ -1,6 +1,7 @@
 package weircli
 
 import (
+	"context"
 	"fmt"
 	"sort"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/weir-dev/weir/internal/store"
+	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/verify"
 )
 
@@ -62,6 +64,12 @@ younger than --older-than (a running attempt may be writing it).`,
 				for _, s := range status {
 					current[s.PartitionKey] = s.Version
 				}
+				// Staged versions of tasks waiting to be verified are not
+				// garbage: their verify phase reads them.
+				awaiting, err := stagedVersions(ctx, st, key)
+				if err != nil {
+					return failedError(err)
+				}
 				mats, err := st.MaterializationList(ctx, store.MaterializationListParams{Asset: key, Limit: -1})
 				if err != nil {
 					return failedError(err)
@@ -78,7 +86,7 @@ younger than --older-than (a running attempt may be writing it).`,
 				}
 				for _, v := range stored {
 					made, ok := verify.VersionTime(v.Version)
-					if !ok || v.Version == current[v.Partition] || !made.Before(cutoff) {
+					if !ok || v.Version == current[v.Partition] || awaiting[v.Version] || !made.Before(cutoff) {
 						continue
 					}
 					rank, wasPromoted := promoted[v.Partition+"/"+v.Version]
@@ -143,4 +151,20 @@ func parseAge(s string) (time.Duration, error) {
 		return d, nil
 	}
 	return 0, fmt.Errorf("--older-than %q is not a duration like 36h or 30d", s)
+}
+
+// stagedVersions returns the versions that unfinished tasks of asset have
+// staged and not yet verified.
+func stagedVersions(ctx context.Context, st store.Store, asset string) (map[string]bool, error) {
+	tasks, err := st.TaskActiveList(ctx, asset)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, t := range tasks {
+		if v, ok := scheduler.StagedVersion(t); ok {
+			out[v] = true
+		}
+	}
+	return out, nil
 }

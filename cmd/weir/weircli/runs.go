@@ -42,9 +42,9 @@ func (a *app) runsCommand() *cobra.Command {
 				return a.json(out)
 			}
 			w := a.table()
-			fmt.Fprintln(w, "RUN\tSTATUS\tSELECTION\tPARTITIONS\tTASKS\tSUCCEEDED\tFAILED\tSKIPPED\tQUEUED\tBY\tCREATED\tTOOK")
+			fmt.Fprintln(w, "RUN\tKIND\tSTATUS\tSELECTION\tPARTITIONS\tTASKS\tSUCCEEDED\tFAILED\tSKIPPED\tQUEUED\tBY\tCREATED\tTOOK")
 			for _, r := range out {
-				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", r.ID, r.Status, r.Selection, dash(r.Partitions), r.TaskCount,
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", r.ID, r.Kind, r.Status, r.Selection, dash(r.Partitions), r.TaskCount,
 					r.Tasks[string(store.TaskSucceeded)], r.Tasks[string(store.TaskFailed)], r.Tasks[string(store.TaskSkipped)]+r.Tasks[string(store.TaskCancelled)],
 					r.Tasks[string(store.TaskPending)]+r.Tasks[string(store.TaskRunning)], r.CreatedBy, fmtTime(r.CreatedAt), took(r))
 			}
