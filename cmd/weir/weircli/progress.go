@@ -33,12 +33,14 @@ type view interface {
 	task(ev scheduler.Event)
 }
 
-// newView picks the view for mode: auto means bars when stderr is a
-// terminal, else plain lines.
+// newView picks the view for mode: auto means bars when stdout and stderr
+// are terminals, else plain lines.
 func (a *app) newView(mode string) (view, error) {
 	switch mode {
 	case progressAuto:
-		if isTerminal(a.cfg.Stderr) {
+		// Bars only for a person at a terminal: when either output is
+		// redirected (a log, a pipe, CI), plain lines.
+		if isTerminal(a.cfg.Stdout) && isTerminal(a.cfg.Stderr) {
 			return a.newBars(), nil
 		}
 		return &plainView{w: a.cfg.Stderr}, nil
