@@ -1,12 +1,15 @@
 package weircli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
+	"gocloud.dev/blob"
 
+	"github.com/weir-dev/weir/internal/store"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/verify"
@@ -14,13 +17,19 @@ import (
 
 func (a *app) verifyCommand() *cobra.Command {
 	var selection, rangeExpr string
+	var repair bool
 	cmd := &cobra.Command{
-		Use:   "verify --select EXPR [--partition-range A...B]",
+		Use:   "verify --select EXPR [--partition-range A...B] [--repair-pointers]",
 		Short: "Re-verify published partitions against their manifests and the state store; exit 1 on any mismatch",
 		Long: `verify reads every current version of the selected partitions back from object
 storage: the manifest against the checksum the state store recorded at promotion,
 each file against its size and SHA-256, and the partition's _current.json pointer
-against the store. It exits 1 if anything does not match: run it nightly.`,
+against the store. It exits 1 if anything does not match: run it nightly.
+
+A pointer is written after the promotion commits, so a process killed in between
+leaves it missing or naming the previous version. --repair-pointers rewrites
+such pointers from the state store, for versions whose files verify; altered
+files are never repaired, only reported.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -78,6 +87,13 @@ against the store. It exits 1 if anything does not match: run it nightly.`,
 					if m != nil {
 						r.Files, r.Bytes = len(m.Files), m.Bytes()
 					}
+					if err != nil && repair {
+						if fixed, rerr := a.repairPointer(ctx, st, bucket, key, ps); rerr != nil {
+							err = errors.Join(err, rerr)
+						} else if fixed {
+							r.Problem, err = "pointer repaired", nil
+						}
+					}
 					if err != nil {
 						r.OK, r.Problem = false, strings.ReplaceAll(err.Error(), "\n", "; ")
 						bad++
@@ -97,6 +113,9 @@ against the store. It exits 1 if anything does not match: run it nightly.`,
 				fmt.Fprintln(w, "ASSET\tPARTITION\tVERSION\tFILES\tBYTES\tRESULT")
 				for _, r := range rows {
 					result := "ok"
+					if r.Problem != "" {
+						result = "ok (" + r.Problem + ")"
+					}
 					if !r.OK {
 						result = "MISMATCH: " + r.Problem
 					}
@@ -113,5 +132,30 @@ against the store. It exits 1 if anything does not match: run it nightly.`,
 	}
 	cmd.Flags().StringVarP(&selection, "select", "s", "", "assets to verify (required)")
 	cmd.Flags().StringVar(&rangeExpr, "partition-range", "", "only these partitions (FIRST...LAST, or keys)")
+	cmd.Flags().BoolVar(&repair, "repair-pointers", false, "rewrite missing or stale pointers of versions whose files verify")
 	return cmd
+}
+
+// repairPointer rewrites a partition's pointer from the state store when the
+// current version's manifest and files verify and only the pointer is
+// missing or stale. It reports whether it wrote one.
+func (a *app) repairPointer(ctx context.Context, st store.Store, b *blob.Bucket, asset string, ps store.PartitionStatus) (bool, error) {
+	if _, err := verify.Verify(ctx, b, asset, ps.Version, []verify.PartitionVersion{{Key: ps.PartitionKey, Version: ps.Version, ManifestSHA256: ps.ManifestSHA256}}); err != nil {
+		return false, nil // the files themselves are wrong: report, never paper over
+	}
+	ptr, err := verify.ReadPointer(ctx, b, asset, ps.PartitionKey)
+	if err == nil && ptr.Version == ps.Version && ptr.ManifestSHA256 == ps.ManifestSHA256 {
+		return false, nil
+	}
+	mats, err := st.MaterializationList(ctx, store.MaterializationListParams{Asset: asset, PartitionKey: ps.PartitionKey, Limit: -1})
+	if err != nil {
+		return false, err
+	}
+	for _, m := range mats {
+		if m.Version == ps.Version {
+			return true, verify.Publish(ctx, b, verify.Pointer{Asset: asset, Partition: ps.PartitionKey, Version: m.Version,
+				ManifestSHA256: m.ManifestSHA256, PromotedAt: m.PromotedAt.UTC()})
+		}
+	}
+	return false, fmt.Errorf("no materialization of %s %s version %s in the state store", asset, ps.PartitionKey, ps.Version)
 }

@@ -229,6 +229,9 @@ func TestVerifyDetectsAlteredFiles(t *testing.T) {
 		[]string{"verify", "--select", "raw_orders"},
 		[]string{"verify", "--select", "raw_orders", "--partition-range", "2024-01-01", "-o", "json"},
 		[]string{"verify"},
+		// The missing pointer is rewritten; the altered file is not.
+		[]string{"verify", "--select", "raw_orders", "--repair-pointers"},
+		[]string{"verify", "--select", "raw_orders", "--partition-range", "2024-01-03"},
 	))
 }
 
