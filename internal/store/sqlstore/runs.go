@@ -637,6 +637,9 @@ func mean(ds []time.Duration) time.Duration {
 // countBreaker adds a finished task to its run's circuit breaker and trips
 // it when a condition holds. It changes nothing for runs without one.
 func (s *Store) countBreaker(ctx context.Context, tx *sql.Tx, t *store.Task, failed bool, at time.Time) error {
+	if _, none := s.noBreaker.Load(t.RunID); none {
+		return nil // a run's breaker is set at insert, never later
+	}
 	inc := 0
 	if failed {
 		inc = 1
@@ -650,6 +653,7 @@ func (s *Store) countBreaker(ctx context.Context, tx *sql.Tx, t *store.Task, fai
 		RETURNING status, breaker_max_failure_rate, breaker_min_tasks, breaker_max_consecutive, breaker_finished, breaker_failed, breaker_consecutive`),
 		inc, inc, t.RunID).Scan(&status, &b.MaxFailureRate, &b.MinTasks, &b.MaxConsecutive, &finishedN, &failedN, &consecutive)
 	if errors.Is(err, sql.ErrNoRows) {
+		s.noBreaker.Store(t.RunID, true)
 		return nil
 	}
 	if err != nil || status != store.RunRunning || !failed {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/weir-dev/weir/internal/store"
@@ -59,6 +60,9 @@ type Store struct {
 	d       Dialect
 	waker   store.Waker
 	closers []func() error
+	// noBreaker caches the runs without a circuit breaker (run id ->
+	// true), so finishing their tasks skips the breaker's statement.
+	noBreaker sync.Map
 }
 
 var _ store.Store = (*Store)(nil)
