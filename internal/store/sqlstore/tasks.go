@@ -567,9 +567,9 @@ func (s *Store) TaskStage(ctx context.Context, p store.TaskStageParams) (*store.
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var err error
 		t, err = scanTask(tx.QueryRowContext(ctx, s.q(`UPDATE tasks SET phase = 'verify', staged = ?, attempt = attempt + 1,
-				max_attempts = attempt + base_attempts, lease_token = lease_token + 1, lease_expires_at = ?, started_at = ?, error = ''
+				max_attempts = attempt + base_attempts, lease_token = lease_token + 1, lease_expires_at = ?, error = ''
 			WHERE id = ? AND lease_token = ? AND state = 'running' AND phase = 'compute' RETURNING `+taskColumns),
-			p.Staged, s.t(p.At.Add(p.LeaseFor)), s.t(p.At), p.ID, p.LeaseToken))
+			p.Staged, s.t(p.At.Add(p.LeaseFor)), p.ID, p.LeaseToken))
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrLeaseLost
 		}
