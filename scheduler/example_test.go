@@ -9,6 +9,7 @@ import (
 
 	"gocloud.dev/blob/memblob"
 
+	"github.com/weir-dev/weir/internal/store"
 	"github.com/weir-dev/weir/internal/store/sqlite"
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/partitions"
@@ -59,4 +60,37 @@ func ExamplePlanner() {
 	// sessions: run 2024-01-01...2024-01-03, skip 0 fresh
 	// succeeded 6 tasks
 	// fresh now: true
+}
+
+// Store a throttled backfill: any worker on any host may run it, and the
+// state store holds it to 2 running tasks and 5 starts a second.
+func ExampleEnqueue() {
+	ctx := context.Background()
+	dir, _ := os.MkdirTemp("", "weir-example-")
+	defer os.RemoveAll(dir)
+	st, _ := sqlite.Open(ctx, filepath.Join(dir, "state.db"))
+	defer st.Close()
+
+	hours := partitions.MustTimeWindow(partitions.TimeWindowOpts{Grain: partitions.Hourly, Start: "2024-01-01", Location: "UTC"})
+	graph := lineage.NewGraph(pipelines.MustDefinitions(&pipelines.Asset{Key: "clicks", Partitions: hours,
+		Compute: func(context.Context, *pipelines.Task) error { return nil }}))
+	now := time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC)
+	plan, err := (&scheduler.Planner{Graph: graph, Status: st}).Plan(ctx,
+		scheduler.PlanRequest{Selection: "clicks", Partitions: "2024-01-01T00:00+00:00...2024-01-31T23:00+00:00", Reprocess: scheduler.ReprocessAll}, now)
+	if err != nil {
+		panic(err)
+	}
+	tasks, _ := plan.Expand()
+	run, _, err := scheduler.Enqueue(ctx, st, tasks, scheduler.EnqueueOpts{Kind: "backfill", CreatedBy: "oncall", Now: now,
+		Priority: store.PriorityLow, Order: scheduler.NewestFirst,
+		Throttle: store.Throttle{MaxConcurrent: 2, RatePerSec: 5},
+		Breaker:  store.Breaker{MaxFailureRate: 0.2, MinTasks: 20}})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(run.Kind, run.ID, run.Status, run.TaskCount(), "tasks,", run.Order)
+	fmt.Printf("at most %d running, %g starts/s\n", run.Throttle.MaxConcurrent, run.Throttle.RatePerSec)
+	// Output:
+	// backfill 1 running 744 tasks, newest-first
+	// at most 2 running, 5 starts/s
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/weir-dev/weir/cmd/weir/weircli"
+	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
 )
 
@@ -55,5 +56,60 @@ func ExampleRun() {
 	// run 1 succeeded in 0s: 1 succeeded, 0 failed, 0 skipped (1 task, 2 attempts in compute and verify phases)
 	// ASSET  SUCCEEDED  FAILED  SKIPPED
 	// hello  all        -       -
+	// exit 0
+}
+
+// A backfill re-runs partitions under throttles that hold across every
+// worker; --wait runs it here on the embedded store.
+func ExampleRun_backfill() {
+	dir, _ := os.MkdirTemp("", "weir-example-")
+	defer os.RemoveAll(dir)
+	days := partitions.MustTimeWindow(partitions.TimeWindowOpts{Grain: partitions.Daily, Start: "2023-12-01"})
+	events := &pipelines.Asset{
+		Key:        "events",
+		Partitions: days,
+		Compute: func(ctx context.Context, t *pipelines.Task) error {
+			w, err := t.Output.Create(ctx, t.Keys[0], "events.txt")
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(w, "events of", t.Keys[0])
+			return w.Close()
+		},
+	}
+	cfg := weircli.Config{
+		Assets: []*pipelines.Asset{events},
+		Stdout: os.Stdout,
+		Stderr: os.Stdout,
+		Clock:  fixedClock{},
+		Getenv: func(k string) string {
+			return map[string]string{
+				"WEIR_STORE": "sqlite://" + filepath.Join(dir, "state.db"),
+				"WEIR_BLOB":  "file://" + filepath.Join(dir, "blobs"),
+				"WEIR_USER":  "oncall",
+			}[k]
+		},
+	}
+	code := weircli.Run(context.Background(), cfg, []string{"backfill", "create", "--select", "events", "--from", "2023-12-01", "--to", "2023-12-05",
+		"--max-concurrent", "2", "--priority", "low", "--wait", "--progress", "none"})
+	fmt.Println("exit", code)
+	// Output:
+	// plan: 5 tasks for 1 asset (reprocess missing)
+	// ASSET   REQUESTED                FRESH  TO RUN                   TASKS
+	// events  2023-12-01...2023-12-05  0      2023-12-01...2023-12-05  5
+	// backfill 1 created: 5 tasks, priority low, at most 2 running
+	//
+	// backfill:    1
+	// status:      completed
+	// selection:   events
+	// partitions:  2023-12-01...2023-12-05 (reprocess missing, oldest-first)
+	// created:     2024-01-01 00:00:00Z by oncall
+	// throttle:    priority low, at most 2 running
+	// breaker:     off
+	// progress:    5 of 5 tasks done (100%), 0 running, 0 tasks/min, 0.0 starts/s
+	// finished:    2024-01-01 00:00:00Z (took 0s)
+	//
+	// ASSET   PARTITIONS  PENDING  RUNNING  SUCCEEDED  FAILED  SKIPPED  CANCELLED  FRESH  QUEUED ELSEWHERE
+	// events  5           0        0        5          0       0        0          0      0
 	// exit 0
 }
