@@ -339,25 +339,7 @@ func (a *app) backfillOutcome(ctx context.Context, st store.Store, id int64, las
 // openBackfill opens the store and loads the backfill named on the command
 // line; the caller closes the store.
 func (a *app) openBackfill(ctx context.Context, arg string) (store.Store, *store.Run, error) {
-	id, err := parseID("backfill", arg)
-	if err != nil {
-		return nil, nil, err
-	}
-	st, err := a.openStore(ctx)
-	if err != nil {
-		return nil, nil, err
-	}
-	run, err := st.RunGet(ctx, id)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && run.Kind != "backfill") {
-		err = usageError(fmt.Errorf("backfill %d does not exist (weir backfill list shows the backfills)", id))
-	} else if err != nil {
-		err = failedError(err)
-	}
-	if err != nil {
-		st.Close()
-		return nil, nil, err
-	}
-	return st, run, nil
+	return a.openRun(ctx, arg, "backfill")
 }
 
 func (a *app) backfillListCommand() *cobra.Command {

@@ -24,15 +24,11 @@ weir run as its parent. Datasets are "<asset>/<partition>" in the namespace of
 		Args: exactArgs(1, "one run id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			st, err := a.openStore(ctx)
+			st, run, err := a.openRun(ctx, args[0], "")
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			run, err := a.run(ctx, st, args[0])
-			if err != nil {
-				return err
-			}
 			evs, err := openlineage.FromRun(ctx, st, run.ID, redactURL(a.blob))
 			if err != nil {
 				return failedError(err)

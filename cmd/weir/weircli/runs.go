@@ -59,15 +59,11 @@ func (a *app) runsCommand() *cobra.Command {
 		Args:  exactArgs(1, "one run id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			st, err := a.openStore(ctx)
+			st, run, err := a.openRun(ctx, args[0], "")
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			run, err := a.run(ctx, st, args[0])
-			if err != nil {
-				return err
-			}
 			id := run.ID
 			tasks, err := st.TaskList(ctx, store.TaskListParams{RunID: id})
 			if err != nil {
@@ -88,15 +84,11 @@ func (a *app) runsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := a.openStore(ctx)
+			st, run, err := a.openRun(ctx, args[0], "")
 			if err != nil {
 				return err
 			}
 			defer st.Close()
-			run, err := a.run(ctx, st, args[0])
-			if err != nil {
-				return err
-			}
 			id := run.ID
 			if run.Status == store.RunPaused || run.Status == store.RunTripped {
 				return usageError(fmt.Errorf("run %d is %s; weir backfill resume %d lets it start tasks again", id, run.Status, id))
@@ -132,20 +124,33 @@ func parseID(kind, arg string) (int64, error) {
 	return id, nil
 }
 
-// run loads the run named on the command line; a missing one is bad input.
-func (a *app) run(ctx context.Context, st store.Store, arg string) (*store.Run, error) {
-	id, err := parseID("run", arg)
+// openRun opens the store and loads the run named on the command line (a
+// missing one is bad input); with kind set, the run must be of that kind.
+// The caller closes the store.
+func (a *app) openRun(ctx context.Context, arg, kind string) (store.Store, *store.Run, error) {
+	noun, list := "run", "weir runs list shows the runs"
+	if kind == "backfill" {
+		noun, list = kind, "weir backfill list shows the backfills"
+	}
+	id, err := parseID(noun, arg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	st, err := a.openStore(ctx)
+	if err != nil {
+		return nil, nil, err
 	}
 	run, err := st.RunGet(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, usageError(fmt.Errorf("run %d does not exist (weir runs list shows the runs)", id))
+	if errors.Is(err, store.ErrNotFound) || (err == nil && kind != "" && run.Kind != kind) {
+		err = usageError(fmt.Errorf("%s %d does not exist (%s)", noun, id, list))
+	} else if err != nil {
+		err = failedError(err)
 	}
 	if err != nil {
-		return nil, failedError(err)
+		st.Close()
+		return nil, nil, err
 	}
-	return run, nil
+	return st, run, nil
 }
 
 type runJSON struct {
