@@ -340,3 +340,30 @@ func TestRunWaitsForAnotherRunsTasks(t *testing.T) {
 		t.Fatalf("down has %d partitions, want 8", len(status))
 	}
 }
+
+// TestNewestFirstOrder: a newest-first backfill starts with its latest
+// partitions (and, as always, finishes a partition's chain before starting
+// older ones).
+func TestNewestFirstOrder(t *testing.T) {
+	var mu sync.Mutex
+	var order []string
+	record := func(ctx context.Context, task *pipelines.Task) error {
+		mu.Lock()
+		order = append(order, task.Asset.Key+" "+task.Keys[0])
+		mu.Unlock()
+		return writeKey(ctx, task)
+	}
+	e := newEnv(t,
+		&pipelines.Asset{Key: "up", Partitions: daily, Compute: record},
+		&pipelines.Asset{Key: "down", Partitions: daily, Deps: []pipelines.Dep{pipelines.On("up")}, Compute: record},
+	)
+	run := enqueue(t, e.store, e.graph, scheduler.PlanRequest{Selection: "*", Partitions: "2024-01-01...2024-01-03"},
+		scheduler.EnqueueOpts{Kind: "backfill", Order: scheduler.NewestFirst})
+	if _, err := (&scheduler.Executor{Store: e.store, Bucket: e.bucket, Clock: e.clock, Concurrency: 1}).Resume(context.Background(), e.graph, run.ID); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"up 2024-01-03", "down 2024-01-03", "up 2024-01-02", "down 2024-01-02", "up 2024-01-01", "down 2024-01-01"}
+	if !slices.Equal(order, want) {
+		t.Fatalf("order %v, want %v", order, want)
+	}
+}

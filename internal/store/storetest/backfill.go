@@ -54,6 +54,18 @@ func runBackfills(t *testing.T, fresh func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("RunPoolOverridesTaskPools", func(t *testing.T) {
+		s := fresh(t)
+		run, _ := insertRun(t, s, store.RunInsertParams{Pool: "backfills"}, task{pool: "warehouse"}, task{})
+		tasks, err := s.TaskList(ctx, store.TaskListParams{RunID: run.ID})
+		if err != nil || len(tasks) != 2 || tasks[0].Pool != "backfills" || tasks[1].Pool != "backfills" || run.Pool != "backfills" {
+			t.Fatalf("tasks %+v, %v", tasks, err)
+		}
+		if got := lease(t, s, store.TaskLeaseManyParams{Pools: []string{"warehouse"}}); len(got) != 0 {
+			t.Fatalf("a worker of the asset's pool leased %d tasks of a run moved to another pool", len(got))
+		}
+	})
+
 	t.Run("RateSpacesStarts", func(t *testing.T) {
 		s := fresh(t)
 		insertRun(t, s, store.RunInsertParams{Throttle: store.Throttle{RatePerSec: 4}}, make([]task, 6)...)
