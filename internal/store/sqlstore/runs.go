@@ -418,14 +418,18 @@ func (s *Store) RunCancel(ctx context.Context, p store.RunCancelParams) (*store.
 			WHERE finished_at IS NULL AND task_id IN (SELECT id FROM tasks WHERE run_id = ? AND state = 'running')`), reason, s.t(p.At), p.ID); err != nil {
 			return err
 		}
+		var lo, hi int64
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM tasks WHERE run_id = ?`), p.ID).Scan(&lo, &hi); err != nil {
+			return err
+		}
 		rows, err := tx.QueryContext(ctx, s.q(`UPDATE tasks SET state = 'cancelled', lease_token = lease_token + 1, lease_expires_at = NULL,
 				error = ?, finished_at = ?
 			WHERE run_id = ? AND state IN ('pending', 'running') RETURNING dependents`), reason, s.t(p.At), p.ID)
 		if err != nil {
 			return err
 		}
-		var frontier []store.IDRange
-		lo, hi := int64(1)<<62, int64(0)
+		// Only dependents outside the run matter: its own are cancelled.
+		var outside []store.IDRange
 		for rows.Next() {
 			var deps string
 			if err := rows.Scan(&deps); err != nil {
@@ -437,22 +441,17 @@ func (s *Store) RunCancel(ctx context.Context, p store.RunCancelParams) (*store.
 				rows.Close()
 				return err
 			}
-			frontier = append(frontier, ranges...)
+			for _, r := range ranges {
+				if r.Hi > hi || r.Lo < lo {
+					outside = append(outside, r)
+				}
+			}
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM tasks WHERE run_id = ?`), p.ID).Scan(&lo, &hi); err != nil {
-			return err
-		}
 		// Tasks of other runs that waited for a cancelled one never run.
-		var outside []store.IDRange
-		for _, r := range frontier {
-			if r.Hi > hi || r.Lo < lo {
-				outside = append(outside, r)
-			}
-		}
 		res.Skipped, err = s.skipDownstream(ctx, tx, fmt.Sprintf("not run: the run it waited for (%d) was cancelled", p.ID), outside, p.At)
 		if err != nil {
 			return err
@@ -463,8 +462,11 @@ func (s *Store) RunCancel(ctx context.Context, p store.RunCancelParams) (*store.
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE runs SET status = 'cancelled', error = ?, finished_at = ? WHERE id = ?`), reason, s.t(p.At), p.ID); err != nil {
 			return err
 		}
-		return s.event(ctx, tx, p.ID, p.At, "cancelled", p.Actor, fmt.Sprintf("%d pending tasks cancelled, %d running interrupted; %s",
-			res.Pending, res.Interrupted, p.Reason))
+		detail := fmt.Sprintf("%d pending tasks cancelled, %d running interrupted", res.Pending, res.Interrupted)
+		if p.Reason != "" {
+			detail += "; " + p.Reason
+		}
+		return s.event(ctx, tx, p.ID, p.At, "cancelled", p.Actor, detail)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("cancel run %d: %w", p.ID, err)

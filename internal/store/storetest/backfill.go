@@ -202,6 +202,23 @@ func runBackfills(t *testing.T, fresh func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("CancelSkipsTasksOfOtherRunsWaitingForIt", func(t *testing.T) {
+		s := fresh(t)
+		run1, x := insert(t, s, task{}, task{})
+		run2, y := insert(t, s, task{waitsFor: []int64{x + 1}}, task{dependents: nil})
+		res, err := s.RunCancel(ctx, store.RunCancelParams{ID: run1.ID, Actor: "oncall", At: t0})
+		if err != nil || len(res.Skipped) != 1 || res.Skipped[0].ID != y {
+			t.Fatalf("cancel %+v %v: want task %d of run %d skipped", res, err, y, run2.ID)
+		}
+		got := lease(t, s, store.TaskLeaseManyParams{Limit: 10})
+		if len(got) != 1 || got[0].ID != y+1 {
+			t.Fatalf("leased %v, want only %d", ids(got), y+1)
+		}
+		if fin := finish(t, s, got[0], store.TaskSucceeded); !fin.RunFinished || fin.RunStatus != store.RunFailed {
+			t.Fatalf("run %d after its last task: %+v", run2.ID, fin)
+		}
+	})
+
 	t.Run("RetryFailedRequeuesOnlyFailedAndSkipped", func(t *testing.T) {
 		s := fresh(t)
 		// 0 -> 1, and 2 independent.
