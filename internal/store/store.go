@@ -482,8 +482,6 @@ type RunProgress struct {
 	// StartedSince counts compute attempts started, FinishedSince tasks
 	// succeeded, since RunProgressParams.Since.
 	StartedSince, FinishedSince int64
-	// MeanTask is the mean duration of the run's latest succeeded tasks.
-	MeanTask time.Duration
 }
 
 // AssetProgress counts one asset's tasks and partitions in one state.

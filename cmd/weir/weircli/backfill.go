@@ -117,7 +117,7 @@ func (o backfillOpts) checkRun() error {
 	if o.leaseTimeout < time.Second {
 		return fmt.Errorf("--lease-timeout %s must be at least 1s", o.leaseTimeout)
 	}
-	return nil
+	return checkProgress(o.progress)
 }
 
 // backfillParams checks the flags and turns them into enqueue options.
@@ -477,9 +477,6 @@ func (a *app) backfillControlCommand(verb string) *cobra.Command {
 			} else if run.Status != store.RunRunning {
 				return usageError(fmt.Errorf("backfill %d is %s; nothing to resume (weir backfill retry %d --failed-only re-runs failed tasks)",
 					run.ID, backfillStatus(run), run.ID))
-			}
-			if _, err := a.newView(o.progress); err != nil {
-				return usageError(err)
 			}
 			return a.resumeHere(ctx, st, run.ID, o)
 		},

@@ -24,6 +24,7 @@ func TestBackfillTour(t *testing.T) {
 		[]string{"backfill", "list"},
 		[]string{"backfill", "status", "2"},
 		[]string{"backfill", "pause", "2", "--reason", "warehouse maintenance"},
+		[]string{"backfill", "resume", "2", "--progress", "fancy"},
 		[]string{"backfill", "status", "2"},
 		[]string{"runs", "resume", "2"},
 		[]string{"backfill", "resume", "2", "-c", "1", "--progress", "none"},

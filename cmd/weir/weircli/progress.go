@@ -33,9 +33,21 @@ type view interface {
 	task(ev scheduler.Event)
 }
 
+// checkProgress checks a --progress mode.
+func checkProgress(mode string) error {
+	switch mode {
+	case progressAuto, progressBars, progressPlain, progressJSON, progressNone:
+		return nil
+	}
+	return fmt.Errorf("--progress %q is not one of auto, bars, plain, json, none", mode)
+}
+
 // newView picks the view for mode: auto means bars when stdout and stderr
 // are terminals, else plain lines.
 func (a *app) newView(mode string) (view, error) {
+	if err := checkProgress(mode); err != nil {
+		return nil, err
+	}
 	switch mode {
 	case progressAuto:
 		// Bars only for a person at a terminal: when either output is
@@ -50,10 +62,8 @@ func (a *app) newView(mode string) (view, error) {
 		return &plainView{w: a.cfg.Stderr}, nil
 	case progressJSON:
 		return &jsonView{enc: json.NewEncoder(a.cfg.Stdout)}, nil
-	case progressNone:
-		return noView{}, nil
 	}
-	return nil, fmt.Errorf("--progress %q is not one of auto, bars, plain, json, none", mode)
+	return noView{}, nil
 }
 
 func isTerminal(w io.Writer) bool {

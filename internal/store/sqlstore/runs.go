@@ -588,28 +588,15 @@ func (s *Store) RunProgress(ctx context.Context, p store.RunProgressParams) (*st
 			return nil, s.mapErr(err)
 		}
 	}
-	ds, err := s.durations(ctx, `run_id = ?`, p.ID, 200)
-	if err != nil {
-		return nil, fmt.Errorf("progress of run %d: %w", p.ID, err)
-	}
-	out.MeanTask = mean(ds)
 	return out, nil
 }
 
 // TaskDurations returns the durations of an asset's latest succeeded tasks.
 func (s *Store) TaskDurations(ctx context.Context, asset string, limit int) ([]time.Duration, error) {
-	ds, err := s.durations(ctx, `asset = ?`, asset, limit)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT started_at, finished_at FROM tasks WHERE asset = ? AND state = 'succeeded'
+		ORDER BY finished_at DESC LIMIT ?`), asset, max(limit, 1))
 	if err != nil {
-		return nil, fmt.Errorf("durations of %s: %w", asset, err)
-	}
-	return ds, nil
-}
-
-func (s *Store) durations(ctx context.Context, where string, arg any, limit int) ([]time.Duration, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT started_at, finished_at FROM tasks WHERE `+where+` AND state = 'succeeded'
-		ORDER BY finished_at DESC LIMIT ?`), arg, max(limit, 1))
-	if err != nil {
-		return nil, s.mapErr(err)
+		return nil, fmt.Errorf("durations of %s: %w", asset, s.mapErr(err))
 	}
 	defer rows.Close()
 	var out []time.Duration
@@ -623,17 +610,6 @@ func (s *Store) durations(ctx context.Context, where string, arg any, limit int)
 		}
 	}
 	return out, s.mapErr(rows.Err())
-}
-
-func mean(ds []time.Duration) time.Duration {
-	if len(ds) == 0 {
-		return 0
-	}
-	var sum time.Duration
-	for _, d := range ds {
-		sum += d
-	}
-	return sum / time.Duration(len(ds))
 }
 
 // countBreaker adds a finished task to its run's circuit breaker and trips
