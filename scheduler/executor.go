@@ -112,7 +112,7 @@ func (e *Executor) Resume(ctx context.Context, graph *lineage.Graph, runID int64
 		return nil, err
 	}
 	total := int(run.TaskCount())
-	done := int(run.Tasks[store.TaskSucceeded] + run.Tasks[store.TaskFailed] + run.Tasks[store.TaskSkipped] + run.Tasks[store.TaskCancelled])
+	done := int(run.Done())
 	// Tasks of the runs this one waits for run here too: on the embedded
 	// store there may be no other worker.
 	w := &Worker{Store: e.Store, Bucket: e.Bucket, Graph: graph, ID: e.Worker, Concurrency: e.Concurrency, RunID: runID, AlsoRunIDs: run.WaitsFor,

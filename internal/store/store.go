@@ -282,6 +282,12 @@ type Run struct {
 	Tasks map[TaskState]int64
 }
 
+// Done returns the number of tasks that have ended: succeeded, failed,
+// skipped or cancelled.
+func (r *Run) Done() int64 {
+	return r.Tasks[TaskSucceeded] + r.Tasks[TaskFailed] + r.Tasks[TaskSkipped] + r.Tasks[TaskCancelled]
+}
+
 // TaskCount returns the number of tasks in all.
 func (r *Run) TaskCount() int64 {
 	var n int64

@@ -349,26 +349,19 @@ func (a *app) backfillListCommand() *cobra.Command {
 		Short: "List backfills, newest first",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if limit < 1 {
-				return usageError(fmt.Errorf("--limit %d must be at least 1", limit))
-			}
-			st, err := a.openStore(cmd.Context())
+			runs, err := a.listRuns(cmd.Context(), "backfill", limit)
 			if err != nil {
 				return err
-			}
-			defer st.Close()
-			runs, err := st.RunList(cmd.Context(), store.RunListParams{Kind: "backfill", Limit: limit})
-			if err != nil {
-				return failedError(err)
 			}
 			type row struct {
 				runJSON
 				Status   string `json:"status"`
 				Throttle string `json:"throttle"`
+				done     int64
 			}
 			out := make([]row, 0, len(runs))
 			for _, r := range runs {
-				out = append(out, row{toRunJSON(r), backfillStatus(r), throttleString(r)})
+				out = append(out, row{toRunJSON(r), backfillStatus(r), throttleString(r), r.Done()})
 			}
 			if a.output == "json" {
 				return a.json(out)
@@ -376,8 +369,7 @@ func (a *app) backfillListCommand() *cobra.Command {
 			w := a.table()
 			fmt.Fprintln(w, "BACKFILL\tSTATUS\tSELECTION\tPARTITIONS\tDONE\tFAILED\tTHROTTLE\tBY\tCREATED")
 			for _, r := range out {
-				done := r.Tasks[string(store.TaskSucceeded)] + r.Tasks[string(store.TaskFailed)] + r.Tasks[string(store.TaskSkipped)] + r.Tasks[string(store.TaskCancelled)]
-				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d/%d\t%d\t%s\t%s\t%s\n", r.ID, r.Status, r.Selection, dash(r.Partitions), done, r.TaskCount,
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d/%d\t%d\t%s\t%s\t%s\n", r.ID, r.Status, r.Selection, dash(r.Partitions), r.done, r.TaskCount,
 					r.Tasks[string(store.TaskFailed)], r.Throttle, r.CreatedBy, fmtTime(r.CreatedAt))
 			}
 			return w.Flush()

@@ -79,7 +79,7 @@ func takeSnapshot(ctx context.Context, st store.Store, runID int64, now time.Tim
 	}
 	s := &snapshot{Event: "progress", RunID: runID, Status: backfillStatus(run), At: now.UTC(), Throttle: throttleString(run),
 		Breaker: breakerString(run), TripReason: run.TripReason, TasksTotal: run.TaskCount(), Running: run.Tasks[store.TaskRunning]}
-	s.TasksDone = run.Tasks[store.TaskSucceeded] + run.Tasks[store.TaskFailed] + run.Tasks[store.TaskSkipped] + run.Tasks[store.TaskCancelled]
+	s.TasksDone = run.Done()
 	index := map[string]int{}
 	for _, key := range run.Assets {
 		index[key] = len(s.Assets)

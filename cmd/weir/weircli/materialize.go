@@ -282,7 +282,7 @@ func (a *app) follow(ctx context.Context, st store.Store, g *lineage.Graph, runI
 			}
 			return failedError(err)
 		}
-		done := run.Tasks[store.TaskSucceeded] + run.Tasks[store.TaskFailed] + run.Tasks[store.TaskSkipped] + run.Tasks[store.TaskCancelled]
+		done := run.Done()
 		if !quiet && done != last {
 			fmt.Fprintf(a.cfg.Stderr, "[%d/%d] run %d: %d succeeded, %d failed, %d running\n", done, run.TaskCount(), runID,
 				run.Tasks[store.TaskSucceeded], run.Tasks[store.TaskFailed], run.Tasks[store.TaskRunning])

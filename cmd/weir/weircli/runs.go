@@ -22,17 +22,9 @@ func (a *app) runsCommand() *cobra.Command {
 		Short: "List runs, newest first",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if limit < 1 {
-				return usageError(fmt.Errorf("--limit %d must be at least 1", limit))
-			}
-			st, err := a.openStore(cmd.Context())
+			runs, err := a.listRuns(cmd.Context(), "", limit)
 			if err != nil {
 				return err
-			}
-			defer st.Close()
-			runs, err := st.RunList(cmd.Context(), store.RunListParams{Limit: limit})
-			if err != nil {
-				return failedError(err)
 			}
 			out := make([]runJSON, 0, len(runs))
 			for _, r := range runs {
@@ -113,6 +105,23 @@ func (a *app) runsCommand() *cobra.Command {
 	resume.Flags().IntVarP(&concurrency, "concurrency", "c", 4, "tasks running at once")
 	cmd.AddCommand(list, show, resume)
 	return cmd
+}
+
+// listRuns returns the newest limit runs (of kind, if set).
+func (a *app) listRuns(ctx context.Context, kind string, limit int) ([]*store.Run, error) {
+	if limit < 1 {
+		return nil, usageError(fmt.Errorf("--limit %d must be at least 1", limit))
+	}
+	st, err := a.openStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	runs, err := st.RunList(ctx, store.RunListParams{Kind: kind, Limit: limit})
+	if err != nil {
+		return nil, failedError(err)
+	}
+	return runs, nil
 }
 
 // parseID reads a positive id given on the command line.
