@@ -54,8 +54,8 @@ type querier interface {
 //
 // It reads each running run's ready tasks through the per-run index
 // (tasks_ready_run), so a throttled or paused run with a million ready
-// tasks costs nothing to step over, and merges them by the runs' effective
-// priority.
+// tasks costs nothing to step over, and merges them by priority (the task's,
+// raised by its run's aging), rank and id.
 func (s *Store) TaskLeaseMany(ctx context.Context, p store.TaskLeaseManyParams) (*store.LeaseResult, error) {
 	limit := max(p.Limit, 1)
 	ageEvery := p.AgeEvery
@@ -163,12 +163,12 @@ func (s *Store) TaskLeaseMany(ctx context.Context, p store.TaskLeaseManyParams) 
 
 // leaseRun is a running run as leasing sees it.
 type leaseRun struct {
-	id        int64
-	effective int // priority + aging
-	aging     int
-	rate      float64
-	tat       time.Time
-	lastLease time.Time
+	id            int64
+	aging         int // added to its tasks' priority
+	maxConcurrent int
+	rate          float64
+	tat           time.Time
+	lastLease     time.Time
 	// room is how many tasks the run may start now (-1: no cap of its
 	// own); until, when it is 0 for its rate, when the next may.
 	room   int
@@ -189,11 +189,11 @@ type leaseCand struct {
 // starved run does get its turn, and no run ages without bound.
 const maxAging = 3 * store.PriorityStep
 
-// leasableRuns returns the running runs, highest effective priority first,
-// with what their throttles let them start now. Throttled runs are read
+// leasableRuns returns the running runs with their aging and what their
+// throttles let them start now. Throttled runs are read
 // under their row lock, so their counts hold across leasers.
 func (s *Store) leasableRuns(ctx context.Context, tx *sql.Tx, p store.TaskLeaseManyParams, ageEvery time.Duration) ([]*leaseRun, error) {
-	q := `SELECT id, priority, max_concurrent, rate_per_sec, created_at, last_lease_at FROM runs WHERE status = 'running'`
+	q := `SELECT id, max_concurrent, rate_per_sec, created_at, last_lease_at FROM runs WHERE status = 'running'`
 	var args []any
 	if p.RunID != 0 {
 		ids := append([]int64{p.RunID}, p.AlsoRunIDs...)
@@ -208,12 +208,10 @@ func (s *Store) leasableRuns(ctx context.Context, tx *sql.Tx, p store.TaskLeaseM
 	}
 	var runs []*leaseRun
 	var throttled []*leaseRun
-	maxConc := map[int64]int{}
 	for rows.Next() {
 		r := &leaseRun{room: -1}
-		var mc int
 		var created, last dbTime
-		if err := rows.Scan(&r.id, &r.effective, &mc, &r.rate, &created, &last); err != nil {
+		if err := rows.Scan(&r.id, &r.maxConcurrent, &r.rate, &created, &last); err != nil {
 			rows.Close()
 			return nil, err
 		}
@@ -224,11 +222,9 @@ func (s *Store) leasableRuns(ctx context.Context, tx *sql.Tx, p store.TaskLeaseM
 		r.lastLease = last.t
 		if waited := p.Now.Sub(since); waited > 0 {
 			r.aging = min(int(waited/ageEvery)*store.PriorityStep, maxAging)
-			r.effective += r.aging
 		}
 		runs = append(runs, r)
-		if mc > 0 || r.rate > 0 {
-			maxConc[r.id] = mc
+		if r.maxConcurrent > 0 || r.rate > 0 {
 			throttled = append(throttled, r)
 		}
 	}
@@ -246,12 +242,12 @@ func (s *Store) leasableRuns(ctx context.Context, tx *sql.Tx, p store.TaskLeaseM
 			r.room = 0
 			continue
 		}
-		if mc := maxConc[r.id]; mc > 0 {
+		if r.maxConcurrent > 0 {
 			var running int
 			if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM tasks WHERE run_id = ? AND state = 'running'`), r.id).Scan(&running); err != nil {
 				return nil, err
 			}
-			r.room = max(mc-running, 0)
+			r.room = max(r.maxConcurrent-running, 0)
 		}
 		if r.rate > 0 {
 			// GCRA without burst: starts are at least 1/rate apart.
@@ -263,7 +259,6 @@ func (s *Store) leasableRuns(ctx context.Context, tx *sql.Tx, p store.TaskLeaseM
 			}
 		}
 	}
-	sort.SliceStable(runs, func(i, j int) bool { return runs[i].effective > runs[j].effective })
 	return runs, nil
 }
 
