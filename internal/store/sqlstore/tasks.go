@@ -474,18 +474,10 @@ func (s *Store) finishRuns(ctx context.Context, res *store.TaskFinishResult, at 
 		return nil
 	}
 	var err error
-	if res.RunFinished, err = s.finishRunIfDone(ctx, res.Task.RunID, at); err != nil || res.RunFinished {
-		if res.RunFinished {
-			run, gerr := s.RunGet(ctx, res.Task.RunID)
-			if gerr != nil {
-				return gerr
-			}
-			res.RunStatus = run.Status
-		}
-		if err != nil {
-			return err
-		}
+	if res.RunStatus, err = s.finishRunIfDone(ctx, res.Task.RunID, at); err != nil {
+		return err
 	}
+	res.RunFinished = res.RunStatus != ""
 	others := map[int64]bool{res.Task.RunID: true}
 	for _, t := range res.Skipped {
 		if !others[t.RunID] {
@@ -504,8 +496,9 @@ func (s *Store) finishRuns(ctx context.Context, res *store.TaskFinishResult, at 
 // workers ending a run's last tasks at once could each see the other's task
 // still open (under READ COMMITTED) and neither would end the run. After
 // commit, the last finisher to commit sees every other finish. A paused or
-// tripped run with nothing left open ends too.
-func (s *Store) finishRunIfDone(ctx context.Context, runID int64, at time.Time) (finished bool, err error) {
+// tripped run with nothing left open ends too. It returns the status it
+// ended the run with, "" if it did not end it.
+func (s *Store) finishRunIfDone(ctx context.Context, runID int64, at time.Time) (ended store.RunStatus, err error) {
 	open := func(q querier) (bool, error) {
 		var one int
 		err := q.QueryRowContext(ctx, s.q(`SELECT 1 FROM tasks WHERE run_id = ? AND state IN ('pending', 'running') LIMIT 1`), runID).Scan(&one)
@@ -515,10 +508,10 @@ func (s *Store) finishRunIfDone(ctx context.Context, runID int64, at time.Time) 
 		return err == nil, err
 	}
 	if o, err := open(s.db); o || err != nil {
-		return false, s.mapErr(err)
+		return "", s.mapErr(err)
 	}
 	err = s.tx(ctx, func(tx *sql.Tx) error {
-		finished = false
+		ended = ""
 		status, err := s.lockRun(ctx, tx, runID)
 		if err != nil {
 			return err
@@ -546,14 +539,14 @@ func (s *Store) finishRunIfDone(ctx context.Context, runID int64, at time.Time) 
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?`), final, msg, s.t(at), runID); err != nil {
 			return err
 		}
-		finished = true
+		ended = final
 		detail := string(final)
 		if msg != "" {
 			detail += ": " + msg
 		}
 		return s.event(ctx, tx, runID, at, "finished", "weir", detail)
 	})
-	return finished, err
+	return ended, err
 }
 
 // TaskStage ends a compute phase and starts the verify phase.
