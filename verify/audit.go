@@ -21,12 +21,8 @@ func Audit(ctx context.Context, b *blob.Bucket, asset, partition, version, manif
 	var errs []error
 	prefix := VersionPrefix(asset, partition, version)
 	for _, f := range m.Files {
-		size, sum, err := hashObject(ctx, b, prefix+f.Name)
-		switch {
-		case err != nil:
+		if err := checkFile(ctx, b, prefix+f.Name, f); err != nil {
 			errs = append(errs, err)
-		case size != f.Size || sum != f.SHA256:
-			errs = append(errs, &ChecksumError{Path: prefix + f.Name, WantSHA256: f.SHA256, GotSHA256: sum, WantSize: f.Size, GotSize: size})
 		}
 	}
 	ptr, err := ReadPointer(ctx, b, asset, partition)

@@ -161,6 +161,19 @@ func openChecked(ctx context.Context, b *blob.Bucket, key string, f File) (io.Re
 
 var copyBufs = sync.Pool{New: func() any { b := make([]byte, 256<<10); return &b }}
 
+// checkFile re-reads key, streamed, and compares its size and SHA-256 with
+// want: a mismatch is a *ChecksumError; a failed read is returned as it is.
+func checkFile(ctx context.Context, b *blob.Bucket, key string, want File) error {
+	size, sum, err := hashObject(ctx, b, key)
+	if err != nil {
+		return err
+	}
+	if size != want.Size || sum != want.SHA256 {
+		return &ChecksumError{Path: key, WantSHA256: want.SHA256, GotSHA256: sum, WantSize: want.Size, GotSize: size}
+	}
+	return nil
+}
+
 // hashObject streams key and returns its size and SHA-256.
 func hashObject(ctx context.Context, b *blob.Bucket, key string) (int64, string, error) {
 	r, err := b.NewReader(ctx, key, nil)

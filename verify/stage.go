@@ -182,12 +182,12 @@ func (s *Stage) commit(ctx context.Context, reread bool) ([]Sealed, error) {
 			want := s.files[key][name]
 			s.mu.Unlock()
 			if reread {
-				size, sum, err := hashObject(ctx, s.bucket, prefix+name)
-				if err != nil {
+				var ce *ChecksumError
+				switch err := checkFile(ctx, s.bucket, prefix+name, want); {
+				case errors.As(err, &ce):
+					return nil, err
+				case err != nil:
 					return nil, fmt.Errorf("verify staged file: %w", err)
-				}
-				if sum != want.SHA256 || size != want.Size {
-					return nil, &ChecksumError{Path: prefix + name, WantSHA256: want.SHA256, GotSHA256: sum, WantSize: want.Size, GotSize: size}
 				}
 			}
 			if strings.HasSuffix(name, ".parquet") {
@@ -229,12 +229,12 @@ func Verify(ctx context.Context, b *blob.Bucket, asset, version string, parts []
 		v.manifests[p.Key] = m
 		prefix := VersionPrefix(asset, p.Key, version)
 		for _, f := range m.Files {
-			size, sum, err := hashObject(ctx, b, prefix+f.Name)
-			switch {
+			var ce *ChecksumError
+			switch err := checkFile(ctx, b, prefix+f.Name, f); {
+			case errors.As(err, &ce):
+				errs = append(errs, err)
 			case err != nil:
 				return nil, fmt.Errorf("verify %s: %w", prefix+f.Name, err)
-			case size != f.Size || sum != f.SHA256:
-				errs = append(errs, &ChecksumError{Path: prefix + f.Name, WantSHA256: f.SHA256, GotSHA256: sum, WantSize: f.Size, GotSize: size})
 			}
 		}
 	}
