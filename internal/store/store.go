@@ -60,8 +60,8 @@ type Store interface {
 	RunRetryFailed(ctx context.Context, p RunRetryFailedParams) (*RunRetryResult, error)
 	// RunEventList returns a run's audit trail, oldest first.
 	RunEventList(ctx context.Context, runID int64) ([]RunEvent, error)
-	// RunProgress counts a run's tasks and partitions per asset and state,
-	// and its recent pace.
+	// RunProgress reads a run and counts its tasks and partitions per asset
+	// and state, and its recent pace.
 	RunProgress(ctx context.Context, p RunProgressParams) (*RunProgress, error)
 	// TaskDurations returns how long the latest succeeded tasks of an asset
 	// took, newest first, at most limit of them.
@@ -484,6 +484,9 @@ type RunProgressParams struct {
 
 // RunProgress is a run's progress.
 type RunProgress struct {
+	// Run is the run, its task counts taken from Assets (one scan of its
+	// tasks, not two).
+	Run    *Run
 	Assets []AssetProgress
 	// StartedSince counts compute attempts started, FinishedSince tasks
 	// succeeded, since RunProgressParams.Since.

@@ -69,14 +69,11 @@ const progressWindow = time.Minute
 
 // takeSnapshot reads a backfill's progress from the store.
 func takeSnapshot(ctx context.Context, st store.Store, runID int64, now time.Time) (*snapshot, error) {
-	run, err := st.RunGet(ctx, runID)
-	if err != nil {
-		return nil, err
-	}
 	pr, err := st.RunProgress(ctx, store.RunProgressParams{ID: runID, Since: now.Add(-progressWindow)})
 	if err != nil {
 		return nil, err
 	}
+	run := pr.Run
 	s := &snapshot{Event: "progress", RunID: runID, Status: backfillStatus(run), At: now.UTC(), Throttle: throttleString(run),
 		Breaker: breakerString(run), TripReason: run.TripReason, TasksTotal: run.TaskCount(), Running: run.Tasks[store.TaskRunning]}
 	s.TasksDone = run.Done()

@@ -555,7 +555,11 @@ func (s *Store) RunEventList(ctx context.Context, runID int64) ([]store.RunEvent
 
 // RunProgress counts a run's tasks per asset and state.
 func (s *Store) RunProgress(ctx context.Context, p store.RunProgressParams) (*store.RunProgress, error) {
-	out := &store.RunProgress{}
+	run, err := scanRun(s.db.QueryRowContext(ctx, s.q(`SELECT `+runColumns+` FROM runs WHERE id = ?`), p.ID))
+	if err != nil {
+		return nil, fmt.Errorf("progress of run %d: %w", p.ID, s.mapErr(err))
+	}
+	out := &store.RunProgress{Run: run}
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT asset, state, count(*), sum(partition_count) FROM tasks WHERE run_id = ? GROUP BY asset, state`), p.ID)
 	if err != nil {
 		return nil, fmt.Errorf("progress of run %d: %w", p.ID, s.mapErr(err))
@@ -567,6 +571,7 @@ func (s *Store) RunProgress(ctx context.Context, p store.RunProgressParams) (*st
 			return nil, err
 		}
 		out.Assets = append(out.Assets, a)
+		run.Tasks[a.State] += a.Tasks
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
