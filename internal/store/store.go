@@ -30,6 +30,8 @@ var (
 	// ErrRunState: the run's status does not allow the change asked for
 	// (resuming a finished run, say); the error names the status.
 	ErrRunState = errors.New("not allowed in the run's status")
+	// ErrNothingToRetry: the run has no failed or skipped task to retry.
+	ErrNothingToRetry = errors.New("no failed or skipped tasks to retry")
 )
 
 // Store is the state store.

@@ -543,14 +543,14 @@ func joinIDs(ids []int64) string {
 // stateError explains a status change the store refused (bad input, exit
 // 2) in the backfill's own terms; other errors exit 1.
 func stateError(ctx context.Context, st store.Store, id int64, err error, rule string) error {
-	if !errors.Is(err, store.ErrRunState) {
+	if !errors.Is(err, store.ErrRunState) && !errors.Is(err, store.ErrNothingToRetry) {
 		return failedError(err)
 	}
 	run, gerr := st.RunGet(ctx, id)
 	if gerr != nil {
 		return usageError(err)
 	}
-	if strings.Contains(err.Error(), "no failed or skipped tasks") {
+	if errors.Is(err, store.ErrNothingToRetry) {
 		return usageError(fmt.Errorf("backfill %d (%s) has no failed tasks to retry", id, backfillStatus(run)))
 	}
 	return usageError(fmt.Errorf("backfill %d is %s; %s", id, backfillStatus(run), rule))

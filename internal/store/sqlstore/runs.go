@@ -513,7 +513,7 @@ func (s *Store) RunRetryFailed(ctx context.Context, p store.RunRetryFailedParams
 		}
 		res.Skipped, _ = r.RowsAffected()
 		if res.Failed+res.Skipped == 0 {
-			return fmt.Errorf("run %d (%s) has no failed or skipped tasks to retry: %w", p.ID, status, store.ErrRunState)
+			return fmt.Errorf("run %d (%s): %w", p.ID, status, store.ErrNothingToRetry)
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE runs SET status = 'running', error = '', finished_at = NULL,
 			breaker_finished = 0, breaker_failed = 0, breaker_consecutive = 0 WHERE id = ?`), p.ID); err != nil {

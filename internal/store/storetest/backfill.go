@@ -245,7 +245,7 @@ func runBackfills(t *testing.T, fresh func(t *testing.T) store.Store) {
 		if fin := finish(t, s, last.Tasks[0], store.TaskSucceeded); !fin.RunFinished || fin.RunStatus != store.RunSucceeded {
 			t.Fatalf("last finish %+v", fin)
 		}
-		if _, err := s.RunRetryFailed(ctx, store.RunRetryFailedParams{ID: run.ID, Actor: "oncall", At: t0}); err == nil {
+		if _, err := s.RunRetryFailed(ctx, store.RunRetryFailedParams{ID: run.ID, Actor: "oncall", At: t0}); !errors.Is(err, store.ErrNothingToRetry) {
 			t.Fatal("retrying a run without failures succeeded")
 		}
 	})
