@@ -246,7 +246,7 @@ func runBackfills(t *testing.T, fresh func(t *testing.T) store.Store) {
 			t.Fatalf("last finish %+v", fin)
 		}
 		if _, err := s.RunRetryFailed(ctx, store.RunRetryFailedParams{ID: run.ID, Actor: "oncall", At: t0}); !errors.Is(err, store.ErrNothingToRetry) {
-			t.Fatal("retrying a run without failures succeeded")
+			t.Fatalf("retrying a run without failures: %v, want ErrNothingToRetry", err)
 		}
 	})
 
