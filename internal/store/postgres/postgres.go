@@ -8,14 +8,19 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"errors"
 	"fmt"
+	"hash/crc32"
+	"io/fs"
 	"net/url"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
 
 	"github.com/weir-dev/weir/internal/store"
 	"github.com/weir-dev/weir/internal/store/sqlstore"
@@ -42,7 +47,31 @@ var dialect = sqlstore.Dialect{
 	Retryable:     retryable,
 	CopyFrom:      copyFrom,
 	Analyze:       "ANALYZE tasks",
-	Migrations:    migrations,
+}
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// schema returns the versioned schema, locked per PostgreSQL schema: the
+// advisory lock's id is derived from the schema name, so stores in
+// different schemas of one database migrate independently.
+func schema(schemaName string) (sqlstore.Schema, error) {
+	id := int64(crc32.ChecksumIEEE([]byte("weir migrations " + schemaName)))
+	locker, err := lock.NewPostgresSessionLocker(lock.WithLockID(id), lock.WithLockTimeout(1, 300))
+	if err != nil {
+		return sqlstore.Schema{}, err
+	}
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return sqlstore.Schema{}, err
+	}
+	return sqlstore.Schema{
+		FS:            sub,
+		Goose:         goose.DialectPostgres,
+		SessionLocker: locker,
+		AdoptLock:     fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", id),
+		TableExists:   "SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = $1",
+	}, nil
 }
 
 // copyFrom bulk-loads rows with COPY on the pgx connection under
@@ -96,7 +125,21 @@ func Open(ctx context.Context, dsn string) (*sqlstore.Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("cannot reach PostgreSQL at %s:%d (database %q, user %q): %w", cfg.Host, cfg.Port, cfg.Database, cfg.User, mapErr(err))
 	}
-	s, err := sqlstore.New(ctx, db, dialect)
+	var schemaName string
+	if err := db.QueryRowContext(ctx, "SELECT coalesce(current_schema(), '')").Scan(&schemaName); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open postgres store %s: %w", redact(dsn), mapErr(err))
+	}
+	if schemaName == "" {
+		db.Close()
+		return nil, fmt.Errorf("open postgres store %s: no schema to use: the search_path names no schema that exists (create it, or fix search_path)", redact(dsn))
+	}
+	d := dialect
+	if d.Schema, err = schema(schemaName); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s, err := sqlstore.New(ctx, db, d)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open postgres store %s: %w", redact(dsn), err)

@@ -37,3 +37,8 @@ func BenchmarkLeaseBatch(b *testing.B) {
 		return s
 	})
 }
+
+func TestMigrations(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	storetest.Migrations(t, func(t *testing.T) (store.Store, error) { return postgres.Open(context.Background(), dsn) })
+}

@@ -8,14 +8,18 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"embed"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/gofrs/flock"
+	"github.com/pressly/goose/v3"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -41,6 +45,11 @@ func init() {
 
 // Open opens (creating if needed, with its directory) the SQLite database at
 // path and applies pending migrations.
+//
+// Processes opening one file at once take turns: the check that an
+// existing file is a store, and the migrations, run under an exclusive lock
+// on PATH-lock beside it (SQLite itself has no lock that spans reading the
+// schema version and applying a migration).
 func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	if strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("sqlite store path %q may not contain '?' or '#'", path)
@@ -49,6 +58,18 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 		}
+	}
+	fl := flock.New(path + "-lock")
+	if _, err := fl.TryLockContext(ctx, 10*time.Millisecond); err != nil {
+		return nil, fmt.Errorf("open sqlite store %s: lock %s: %w", path, fl.Path(), err)
+	}
+	defer fl.Unlock()
+	// A file that exists but is empty is not a new store: SQLite would
+	// take it for one, and every run, task and version it recorded would
+	// be gone without a word.
+	if fi, err := os.Stat(path); err == nil && fi.Size() == 0 {
+		return nil, fmt.Errorf("%w: %s is empty (0 bytes) but a store was there, or another program made it; "+
+			"restore it from a backup, or delete it to start a new store", ErrEmptyFile, path)
 	}
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
@@ -65,11 +86,29 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	return s, nil
 }
 
+// ErrEmptyFile: the store's file exists but holds nothing.
+var ErrEmptyFile = errors.New("sqlite store file is empty")
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+func schema() sqlstore.Schema {
+	sub, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		panic(err) // the embedded directory is part of this package
+	}
+	return sqlstore.Schema{
+		FS:          sub,
+		Goose:       goose.DialectSQLite3,
+		TableExists: "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+	}
+}
+
 var dialect = sqlstore.Dialect{
-	Name:       "sqlite",
-	Time:       func(t time.Time) any { return t.UTC().Format(sqlstore.TimeLayout) },
-	MapErr:     mapErr,
-	Migrations: migrations,
+	Name:   "sqlite",
+	Time:   func(t time.Time) any { return t.UTC().Format(sqlstore.TimeLayout) },
+	MapErr: mapErr,
+	Schema: schema(),
 	// One connection and BEGIN IMMEDIATE serialize writers: no row locks,
 	// and max(id)+1 is safe for consecutive task ids.
 }

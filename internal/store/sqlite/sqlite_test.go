@@ -2,6 +2,8 @@ package sqlite_test
 
 import (
 	"context"
+	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -54,4 +56,25 @@ func BenchmarkLeaseBatch(b *testing.B) {
 		}
 		return s
 	})
+}
+
+func TestMigrations(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	storetest.Migrations(t, func(t *testing.T) (store.Store, error) { return sqlite.Open(context.Background(), path) })
+}
+
+// TestEmptyFileIsNotANewStore: a state file truncated to 0 bytes is
+// refused, not silently taken for a new, empty store.
+func TestEmptyFileIsNotANewStore(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := sqlite.Open(context.Background(), path)
+	if !errors.Is(err, sqlite.ErrEmptyFile) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("open an empty file: %v", err)
+	}
+	if fi, _ := os.Stat(path); fi.Size() != 0 {
+		t.Fatalf("the empty file was changed: %d bytes", fi.Size())
+	}
 }

@@ -50,8 +50,8 @@ type Dialect struct {
 	// Retryable, if set, reports errors after which a transaction is run
 	// again from the start (a deadlock victim, a serialization failure).
 	Retryable func(error) bool
-	// Migrations are the schema versions, applied in order, each once.
-	Migrations []string
+	// Schema is the driver's versioned schema.
+	Schema Schema
 }
 
 // Store implements store.Store.
@@ -71,7 +71,7 @@ var _ store.Store = (*Store)(nil)
 // of db.
 func New(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
 	s := &Store{db: db, d: d}
-	if err := s.migrate(ctx); err != nil {
+	if err := Migrate(ctx, db, d.Schema, s.mapErr); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -137,44 +137,6 @@ func (s *Store) mapErr(err error) error {
 		return s.d.MapErr(err)
 	}
 	return err
-}
-
-func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)`); err != nil {
-		return s.mapErr(err)
-	}
-	var have int
-	if err := s.db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
-		return s.mapErr(err)
-	}
-	if have > len(s.d.Migrations) {
-		return fmt.Errorf("database schema version %d is newer than this weir knows (%d); upgrade weir", have, len(s.d.Migrations))
-	}
-	for v := have + 1; v <= len(s.d.Migrations); v++ {
-		err := s.tx(ctx, func(tx *sql.Tx) error {
-			if s.d.RunInsertLock != "" { // migrations from several processes at once take turns
-				if _, err := tx.ExecContext(ctx, s.d.RunInsertLock); err != nil {
-					return err
-				}
-				var again int
-				if err := tx.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&again); err != nil {
-					return err
-				}
-				if again >= v {
-					return nil
-				}
-			}
-			if _, err := tx.ExecContext(ctx, s.d.Migrations[v-1]); err != nil {
-				return fmt.Errorf("migration %d: %w", v, err)
-			}
-			_, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), v, time.Now().UTC().Format(time.RFC3339))
-			return err
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // tx runs fn in a transaction, again (up to 4 times) when the database
