@@ -74,6 +74,10 @@ type Worker struct {
 type heldTask struct {
 	task   *store.Task
 	cancel context.CancelCauseFunc
+	// staging is set while TaskStage moves the task's lease token on to
+	// its verify attempt: a heartbeat that carried the old token may be
+	// refused meanwhile, and that says nothing about the new lease.
+	staging bool
 }
 
 // EventKind says what happened to a task.
@@ -284,9 +288,15 @@ func (w *Worker) heartbeats(ctx context.Context) {
 			w.Logger.Error("heartbeat", "error", err)
 			continue
 		}
+		sent := make(map[int64]int64, len(leases))
+		for _, l := range leases {
+			sent[l.TaskID] = l.Token
+		}
 		w.mu.Lock()
 		for _, id := range lost {
-			if h, ok := w.held[id]; ok {
+			// Only the lease this heartbeat carried is lost: the task may
+			// have moved on to its verify attempt (a new token) since.
+			if h, ok := w.held[id]; ok && !h.staging && h.task.LeaseToken == sent[id] {
 				h.cancel(store.ErrLeaseLost)
 			}
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/weir-dev/weir/internal/store"
 	"github.com/weir-dev/weir/pipelines"
 	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/verify"
 )
 
 func TestStalledWorkerLosesItsLease(t *testing.T) {
@@ -134,5 +135,141 @@ func TestVerificationRetriesWithoutRecomputing(t *testing.T) {
 	}
 	if r, _ := e.store.RunGet(context.Background(), run.ID); r.Status != store.RunSucceeded {
 		t.Fatalf("run %s", r.Status)
+	}
+}
+
+// stageRaceStore forces the interleaving of issue 10 item 2: a heartbeat
+// copies the compute attempt's token, TaskStage moves the token on to the
+// verify attempt, and only then does the heartbeat reach the store with the
+// old token.
+type stageRaceStore struct {
+	store.Store
+	hbEntered, staged, secondHB chan struct{}
+	heartbeats                  atomic.Int32
+}
+
+func (s *stageRaceStore) TaskHeartbeat(ctx context.Context, p store.TaskHeartbeatParams) ([]int64, error) {
+	if len(p.Leases) > 0 {
+		switch s.heartbeats.Add(1) {
+		case 1:
+			close(s.hbEntered)
+			<-s.staged
+		case 2:
+			close(s.secondHB)
+		}
+	}
+	return s.Store.TaskHeartbeat(ctx, p)
+}
+
+func (s *stageRaceStore) TaskStage(ctx context.Context, p store.TaskStageParams) (*store.Task, error) {
+	<-s.hbEntered
+	defer close(s.staged)
+	return s.Store.TaskStage(ctx, p)
+}
+
+// TestHeartbeatDuringStageKeepsTheVerifyLease: a heartbeat refused for the
+// compute attempt's token, after the task moved on to its verify attempt,
+// must not cancel the live verify attempt.
+func TestHeartbeatDuringStageKeepsTheVerifyLease(t *testing.T) {
+	inCheck := make(chan struct{})
+	rs := &stageRaceStore{hbEntered: make(chan struct{}), staged: make(chan struct{}), secondHB: make(chan struct{})}
+	e := newEnv(t, &pipelines.Asset{Key: "a", Partitions: daily, Compute: writeKey,
+		Checks: []pipelines.Check{{Name: "waits for the next heartbeat", Func: func(ctx context.Context, s pipelines.Staged) (string, error) {
+			close(inCheck)
+			select { // by the second heartbeat, the first one's losses were acted on
+			case <-rs.secondHB:
+			case <-ctx.Done():
+			}
+			return "ok", context.Cause(ctx)
+		}}}})
+	rs.Store = e.store
+	run := enqueue(t, e.store, e.graph, scheduler.PlanRequest{Selection: "a", Partitions: "2024-01-01"}, scheduler.EnqueueOpts{})
+	clk := clock.NewFake(t0)
+	var lost atomic.Int32
+	w := &scheduler.Worker{Store: rs, Bucket: e.bucket, Graph: e.graph, ID: "A", Clock: clk, LeaseTimeout: 30 * time.Second, RunID: run.ID,
+		OnEvent: func(ev scheduler.Event) {
+			if ev.Kind == scheduler.EventLeaseLost {
+				lost.Add(1)
+			}
+		}}
+	done := make(chan error, 1)
+	go func() { done <- w.Run(context.Background()) }()
+	stop := make(chan struct{})
+	defer close(stop)
+	// heartbeat, reaper and the lease loop all wait on the clock: the first
+	// heartbeat copies the compute attempt's token.
+	clk.BlockUntil(3, stop)
+	clk.Advance(10 * time.Second)
+	<-inCheck
+	clk.BlockUntil(3, stop)
+	clk.Advance(10 * time.Second)
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second): // the live verify attempt was cancelled: the run waits for its lease to expire
+		t.Fatalf("worker did not finish the run; %d lease-lost events", lost.Load())
+	}
+	_, attempts, _ := e.store.TaskGet(context.Background(), 1)
+	var got []string
+	for _, at := range attempts {
+		got = append(got, fmt.Sprintf("%d %s %s", at.Attempt, at.Phase, at.State))
+	}
+	if want := "[1 compute succeeded 2 verify succeeded]"; fmt.Sprint(got) != want || lost.Load() != 0 {
+		t.Fatalf("attempts %v (want %s), %d lease-lost events (want 0)", got, want, lost.Load())
+	}
+}
+
+// promoteStallStore stalls the first promotion after it commits, before the
+// worker publishes its pointer.
+type promoteStallStore struct {
+	store.Store
+	committed, release chan struct{}
+	once               sync.Once
+}
+
+func (s *promoteStallStore) MaterializationPromote(ctx context.Context, p store.MaterializationPromoteParams) (*store.TaskFinishResult, error) {
+	res, err := s.Store.MaterializationPromote(ctx, p)
+	s.once.Do(func() {
+		close(s.committed)
+		<-s.release
+	})
+	return res, err
+}
+
+// TestStalledPointerWriterDoesNotRegress: worker A promotes version 1 and
+// stalls before writing the pointer; worker B promotes and publishes
+// version 2; A's late pointer write must not leave version 1 named.
+func TestStalledPointerWriterDoesNotRegress(t *testing.T) {
+	e := newEnv(t, &pipelines.Asset{Key: "a", Partitions: daily, Compute: writeKey})
+	ss := &promoteStallStore{Store: e.store, committed: make(chan struct{}), release: make(chan struct{})}
+	req := scheduler.PlanRequest{Selection: "a", Partitions: "2024-01-01", Reprocess: scheduler.ReprocessAll}
+	run1 := enqueue(t, e.store, e.graph, req, scheduler.EnqueueOpts{})
+	a := &scheduler.Worker{Store: ss, Bucket: e.bucket, Graph: e.graph, ID: "A", Clock: clock.NewFake(t0), RunID: run1.ID}
+	aDone := make(chan error, 1)
+	go func() { aDone <- a.Run(context.Background()) }()
+	<-ss.committed
+
+	run2 := enqueue(t, e.store, e.graph, req, scheduler.EnqueueOpts{})
+	b := &scheduler.Worker{Store: e.store, Bucket: e.bucket, Graph: e.graph, ID: "B", Clock: clock.NewFake(t0.Add(time.Hour)), RunID: run2.ID}
+	if err := b.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	close(ss.release)
+	if err := <-aDone; err != nil {
+		t.Fatal(err)
+	}
+	cur, err := e.store.PartitionCurrentList(context.Background(), "a", []string{"2024-01-01"})
+	if err != nil || len(cur) != 1 {
+		t.Fatal(cur, err)
+	}
+	mats, _ := e.store.MaterializationList(context.Background(), store.MaterializationListParams{Asset: "a", Limit: -1})
+	ptr, err := verify.ReadPointer(context.Background(), e.bucket, "a", "2024-01-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(mats) != 2 || ptr.Version != cur[0].Version || mats[0].Version != cur[0].Version {
+		t.Fatalf("pointer names %s, the store's current version is %s (materializations, newest first: %s, %s)", ptr.Version, cur[0].Version, mats[0].Version, mats[1].Version)
 	}
 }

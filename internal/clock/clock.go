@@ -85,6 +85,21 @@ func (f *Fake) WaitForWaiter(done <-chan struct{}) bool {
 	}
 }
 
+// BlockUntil blocks until at least n After channels are pending or done
+// closes; it reports whether they are.
+func (f *Fake) BlockUntil(n int, done <-chan struct{}) bool {
+	for {
+		if f.Waiters() >= n {
+			return true
+		}
+		select {
+		case <-f.added:
+		case <-done:
+			return false
+		}
+	}
+}
+
 // Advance moves the clock by d and fires the waiters it passes.
 func (f *Fake) Advance(d time.Duration) {
 	f.mu.Lock()
