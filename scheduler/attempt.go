@@ -196,18 +196,29 @@ func (w *Worker) computePhase(ctx context.Context, t *store.Task, ti *taskInfo) 
 	if err != nil {
 		return t, err
 	}
+	w.setStaging(t.ID, true, nil)
 	v, err := w.Store.TaskStage(context.WithoutCancel(ctx), store.TaskStageParams{ID: t.ID, LeaseToken: t.LeaseToken, Staged: string(data),
 		At: w.Clock.Now(), LeaseFor: w.LeaseTimeout})
 	if err != nil {
+		w.setStaging(t.ID, false, nil)
 		return t, err
 	}
-	w.mu.Lock()
-	if h, ok := w.held[t.ID]; ok {
-		h.task = v // heartbeat the verify attempt's lease
-	}
-	w.mu.Unlock()
+	w.setStaging(t.ID, false, v) // heartbeat the verify attempt's lease from now on
 	w.emit(taskEvent(EventStaged, t))
 	return v, nil
+}
+
+// setStaging marks a held task as moving to its verify attempt (on), or
+// done moving, with the attempt it holds now (v, if not nil).
+func (w *Worker) setStaging(id int64, on bool, v *store.Task) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if h, ok := w.held[id]; ok {
+		h.staging = on
+		if v != nil {
+			h.task = v
+		}
+	}
 }
 
 func (w *Worker) taskLogger(t *store.Task, ti *taskInfo) *slog.Logger {
@@ -274,7 +285,7 @@ func (w *Worker) verifyPhase(ctx context.Context, t *store.Task, ti *taskInfo) e
 	// attempt: the partition is promoted.
 	for _, p := range st.Partitions {
 		ptr := verify.Pointer{Asset: a.Key, Partition: p.Key, Version: st.Version, ManifestSHA256: p.ManifestSHA256, PromotedAt: promoted.UTC()}
-		if err := verify.Publish(context.WithoutCancel(ctx), w.Bucket, ptr); err != nil {
+		if err := verify.Publish(context.WithoutCancel(ctx), w.Bucket, ptr, CurrentPointer(w.Store, a.Key, p.Key)); err != nil {
 			w.Logger.Error("publish pointer", "asset", a.Key, "partition", p.Key, "error", err)
 		}
 	}

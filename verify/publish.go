@@ -3,6 +3,7 @@ package verify
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -21,10 +22,56 @@ type Pointer struct {
 	PromotedAt     time.Time `json:"promoted_at"`
 }
 
+// CurrentFunc returns the pointer the state store says a partition should
+// have now: its current version. ok is false when it has none.
+type CurrentFunc func(ctx context.Context) (p Pointer, ok bool, err error)
+
+// maxPublishRounds bounds Publish's repair loop: each round follows a
+// promotion that committed while this writer was publishing.
+const maxPublishRounds = 5
+
 // Publish writes the pointer of a version the state store has promoted.
 // Call it only after the promotion transaction committed; the store stays
 // the source of truth, and publishing again is harmless.
-func Publish(ctx context.Context, b *blob.Bucket, p Pointer) error {
+//
+// A writer can stall between its promotion's commit and its pointer write
+// while a newer version is promoted and published; its late write would
+// name the older version. So, when current is not nil, Publish re-reads the
+// store's current version after writing, reads the pointer back, and
+// writes the store's version again until the two agree. Every write is
+// followed by such a check by the same writer, so once promotions stop the
+// last check leaves the pointer naming the store's current version. Object
+// stores offer no compare-and-swap that gocloud.dev/blob exposes (only
+// IfNotExist), hence the read-back.
+func Publish(ctx context.Context, b *blob.Bucket, p Pointer, current CurrentFunc) error {
+	want := p
+	for range maxPublishRounds {
+		if err := writePointer(ctx, b, want); err != nil {
+			return err
+		}
+		if current == nil {
+			return nil
+		}
+		cur, ok, err := current(ctx)
+		if err != nil {
+			return fmt.Errorf("publish %s: read the current version back: %w", PointerKey(p.Asset, p.Partition), err)
+		}
+		if !ok {
+			return nil
+		}
+		got, err := ReadPointer(ctx, b, p.Asset, p.Partition)
+		if err != nil && !errors.Is(err, ErrMissing) {
+			return err
+		}
+		if got != nil && got.Version == cur.Version && got.ManifestSHA256 == cur.ManifestSHA256 {
+			return nil
+		}
+		want = cur
+	}
+	return fmt.Errorf("publish %s: the current version kept changing over %d rounds", PointerKey(p.Asset, p.Partition), maxPublishRounds)
+}
+
+func writePointer(ctx context.Context, b *blob.Bucket, p Pointer) error {
 	data, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {
 		return err

@@ -41,7 +41,7 @@ func TestStageSealPublishRead(t *testing.T) {
 	if len(sealed) != 2 || len(sealed[1].Manifest.Files) != 2 || sealed[1].Manifest.Bytes() != 11 {
 		t.Fatalf("sealed %+v", sealed)
 	}
-	if err := Publish(ctx, b, Pointer{Asset: "orders", Partition: "2024-01-02", Version: "v1", ManifestSHA256: sealed[1].ManifestSHA256, PromotedAt: time.Unix(0, 0)}); err != nil {
+	if err := Publish(ctx, b, Pointer{Asset: "orders", Partition: "2024-01-02", Version: "v1", ManifestSHA256: sealed[1].ManifestSHA256, PromotedAt: time.Unix(0, 0)}, nil); err != nil {
 		t.Fatal(err)
 	}
 	p, err := ReadPointer(ctx, b, "orders", "2024-01-02")

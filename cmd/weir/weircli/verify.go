@@ -154,7 +154,7 @@ func (a *app) repairPointer(ctx context.Context, st store.Store, b *blob.Bucket,
 	for _, m := range mats {
 		if m.Version == ps.Version {
 			return true, verify.Publish(ctx, b, verify.Pointer{Asset: asset, Partition: ps.PartitionKey, Version: m.Version,
-				ManifestSHA256: m.ManifestSHA256, PromotedAt: m.PromotedAt.UTC()})
+				ManifestSHA256: m.ManifestSHA256, PromotedAt: m.PromotedAt.UTC()}, scheduler.CurrentPointer(st, asset, ps.PartitionKey))
 		}
 	}
 	return false, fmt.Errorf("no materialization of %s %s version %s in the state store", asset, ps.PartitionKey, ps.Version)
