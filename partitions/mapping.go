@@ -127,9 +127,11 @@ func (allPartitions) Upstream(down, up Definition, s Subset, now time.Time) (Sub
 
 // TimeWindowMapping maps a downstream time window to the upstream windows
 // that overlap it, after widening it by StartOffset and EndOffset downstream
-// windows. The zero value maps each window to the overlapping windows, which
-// also maps hourly to daily (the day containing the hour) and daily to
-// hourly (the 23, 24 or 25 hours of the day). Upstream windows before the
+// windows. The zero value maps each window to the overlapping windows;
+// between hourly and coarser windows, an hour belongs to the one window its
+// start falls in, so it maps hourly to daily (the day containing the hour's
+// start) and daily to hourly (the 23, 24 or 25 hours that start in the day),
+// also where hours are not aligned with local midnight. Upstream windows before the
 // upstream's first partition are dropped: the trailing 7 days of the first
 // day is that day alone.
 type TimeWindowMapping struct {
@@ -191,8 +193,21 @@ func (m TimeWindowMapping) upstream(down, up *TimeWindow, s Subset, now time.Tim
 
 func (m TimeWindowMapping) mapRange(down, up *TimeWindow, r Range, n int64) Range {
 	from, _ := down.Window(r.Lo + m.StartOffset)
-	_, to := down.Window(r.Hi - 1 + m.EndOffset)
-	return clipRange(up.Overlapping(from, to), n)
+	lastFrom, to := down.Window(r.Hi - 1 + m.EndOffset)
+	var out Range
+	switch {
+	case up.grain == Hourly && down.grain != Hourly:
+		// A day (week, month) reads the hours that start in it: where
+		// hours are not aligned with local midnight (a half-hour offset),
+		// the hour across midnight belongs to the day it starts in only.
+		out = Range{up.firstStarting(from), up.firstStarting(to)}
+	case down.grain == Hourly && up.grain != Hourly:
+		// An hour reads the one day (week, month) its start falls in.
+		out = Range{up.Containing(from), up.Containing(lastFrom) + 1}
+	default:
+		out = up.Overlapping(from, to)
+	}
+	return clipRange(out, n)
 }
 
 // UpstreamRange maps r between two time-window definitions.

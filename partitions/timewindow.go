@@ -154,10 +154,14 @@ func (w *TimeWindow) boundary(s, what string) (int64, error) {
 	}
 	switch w.grain {
 	case Hourly:
-		layout := "2006-01-02T15:04"
-		if len(s) == len("2006-01-02") {
-			layout = "2006-01-02"
+		if len(s) == len("2006-01-02") { // the start of that day
+			d, err := time.Parse("2006-01-02", s)
+			if err != nil {
+				return 0, bad("is not a date (2024-01-01) or an hour (2024-01-01T06:00)")
+			}
+			return midnight(d.Year(), d.Month(), d.Day(), w.loc).Unix(), nil
 		}
+		layout := "2006-01-02T15:04"
 		t, err := time.ParseInLocation(layout, s, w.loc)
 		if err != nil {
 			return 0, bad("is not a date (2024-01-01) or an hour (2024-01-01T06:00)")
@@ -240,14 +244,55 @@ func (w *TimeWindow) Window(i int64) (start, end time.Time) {
 			n = 7
 		}
 		d := day(w.start + i*n)
-		s := time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, w.loc)
-		e := time.Date(d.Year(), d.Month(), d.Day()+int(n), 0, 0, 0, 0, w.loc)
-		return s, e
+		return midnight(d.Year(), d.Month(), d.Day(), w.loc), midnight(d.Year(), d.Month(), d.Day()+int(n), w.loc)
 	default:
 		m := w.start + i
-		s := time.Date(int(floorDiv(m, 12)), time.Month(m-floorDiv(m, 12)*12+1), 1, 0, 0, 0, 0, w.loc)
-		return s, s.AddDate(0, 1, 0)
+		y, mo := int(floorDiv(m, 12)), time.Month(m-floorDiv(m, 12)*12+1)
+		return midnight(y, mo, 1, w.loc), midnight(y, mo+1, 1, w.loc)
 	}
+}
+
+// midnight returns the first instant of the civil date y-m-d (normalized
+// as time.Date does) in loc. Where clocks skip midnight (they move forward
+// at 00:00, as in America/Havana) the day starts at the transition, which
+// local clocks read as 01:00; where midnight comes twice (clocks move back
+// across it, as in Antarctica/Casey in 2019) it starts at the first. For
+// such times time.Date may return an instant of the day before, or the
+// second midnight.
+func midnight(y int, m time.Month, d int, loc *time.Location) time.Time {
+	civil := time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+	startsDay := func(t time.Time) bool {
+		return !localDate(t, loc).Before(civil) && localDate(t.Add(-time.Second), loc).Before(civil)
+	}
+	s := time.Date(y, m, d, 0, 0, 0, 0, loc)
+	if startsDay(s) {
+		return s
+	}
+	// The day starts when a clock in the offset in force just before it
+	// reads midnight: try the offsets in force around it.
+	for k := -5; k <= 5; k++ {
+		_, off := civil.Add(time.Duration(k) * 6 * time.Hour).In(loc).Zone()
+		if t := civil.Add(-time.Duration(off) * time.Second).In(loc); startsDay(t) {
+			return t
+		}
+	}
+	return s // no zone of the tz database gets here
+}
+
+// localDate returns t's civil date in loc, as midnight UTC.
+func localDate(t time.Time, loc *time.Location) time.Time {
+	y, m, d := t.In(loc).Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// firstStarting returns the index of the first window that starts at or
+// after t.
+func (w *TimeWindow) firstStarting(t time.Time) int64 {
+	i := w.Containing(t)
+	if s, _ := w.Window(i); s.Before(t) {
+		i++
+	}
+	return i
 }
 
 // Containing returns the index of the window that contains t (possibly
@@ -261,13 +306,7 @@ func (w *TimeWindow) Containing(t time.Time) int64 {
 		return monthNumber(lt.Year(), lt.Month()) - w.start
 	}
 	d := time.Date(lt.Year(), lt.Month(), lt.Day(), 0, 0, 0, 0, time.UTC).Unix() / secondsPerDay
-	// Where midnight does not exist, time.Date in loc moved the window's
-	// start later; t before that start belongs to the day before.
-	i := w.indexOfUnit(d)
-	if s, _ := w.Window(i); t.Before(s) {
-		i--
-	}
-	return i
+	return w.indexOfUnit(d)
 }
 
 // Overlapping returns the indexes of the windows that overlap [from, to).
