@@ -311,6 +311,13 @@ func (w *Worker) reaper(ctx context.Context) {
 		if err != nil && ctx.Err() == nil {
 			w.Logger.Error("reap expired leases", "error", err)
 		}
+		// A process that died after its run's last task committed left
+		// the run active.
+		if ended, err := w.Store.RunFinishIdle(ctx, w.Clock.Now()); err != nil && ctx.Err() == nil {
+			w.Logger.Error("finish idle runs", "error", err)
+		} else if len(ended) > 0 {
+			w.Logger.Info("finished runs whose last task had ended", "runs", ended)
+		}
 		for _, r := range res {
 			ev := taskEvent(EventReaped, r.Task)
 			ev.Err = errors.New(r.Task.Error)

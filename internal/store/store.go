@@ -103,6 +103,11 @@ type Store interface {
 	// back to pending, or failed (with its dependents skipped) once the
 	// attempts are used up. Safe to run from every worker at once.
 	TaskReapExpired(ctx context.Context, p TaskReapExpiredParams) ([]*TaskFinishResult, error)
+	// RunFinishIdle ends the active runs that have no pending or running
+	// task left, as finishing their last task would have: a process that
+	// died between that commit and the run's completion check left them
+	// active. It returns the ids of the runs it ended.
+	RunFinishIdle(ctx context.Context, at time.Time) ([]int64, error)
 	// TaskList returns tasks in id order.
 	TaskList(ctx context.Context, p TaskListParams) ([]*Task, error)
 	// TaskGet returns one task with its attempts.

@@ -549,6 +549,39 @@ func (s *Store) finishRunIfDone(ctx context.Context, runID int64, at time.Time) 
 	return ended, err
 }
 
+// RunFinishIdle ends active runs with no open task.
+func (s *Store) RunFinishIdle(ctx context.Context, at time.Time) ([]int64, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT id FROM runs WHERE status IN ('running', 'paused', 'tripped')
+		AND NOT EXISTS (SELECT 1 FROM tasks WHERE tasks.run_id = runs.id AND tasks.state IN ('pending', 'running')) ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("find idle runs: %w", s.mapErr(err))
+	}
+	var idle []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		idle = append(idle, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("find idle runs: %w", s.mapErr(err))
+	}
+	var ended []int64
+	for _, id := range idle {
+		status, err := s.finishRunIfDone(ctx, id, at)
+		if err != nil {
+			return ended, fmt.Errorf("finish idle run %d: %w", id, err)
+		}
+		if status != "" {
+			ended = append(ended, id)
+		}
+	}
+	return ended, nil
+}
+
 // TaskStage ends a compute phase and starts the verify phase.
 func (s *Store) TaskStage(ctx context.Context, p store.TaskStageParams) (*store.Task, error) {
 	var t *store.Task

@@ -136,6 +136,34 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("RunFinishIdleEndsRunsLeftActive", func(t *testing.T) {
+		s := fresh(t)
+		done, _ := insert(t, s, task{}, task{})
+		open, _ := insert(t, s, task{})
+		got := lease(t, s, store.TaskLeaseManyParams{Limit: 2, RunID: done.ID})
+		finish(t, s, got[0], store.TaskSucceeded)
+		// The process finishing the last task dies after its commit,
+		// before the run's completion check.
+		mustExec(t, rawDB(t, s), fmt.Sprintf(`UPDATE tasks SET state = 'failed', lease_expires_at = NULL WHERE id = %d`, got[1].ID))
+		if r, _ := s.RunGet(ctx, done.ID); r.Status != store.RunRunning {
+			t.Fatalf("run %s before the sweep", r.Status)
+		}
+		ended, err := s.RunFinishIdle(ctx, t0.Add(time.Minute))
+		if err != nil || fmt.Sprint(ended) != fmt.Sprint([]int64{done.ID}) {
+			t.Fatalf("RunFinishIdle = %v, %v; want [%d]", ended, err, done.ID)
+		}
+		r, _ := s.RunGet(ctx, done.ID)
+		if r.Status != store.RunFailed || r.Error != "1 of 2 tasks failed" || !r.FinishedAt.Equal(t0.Add(time.Minute)) {
+			t.Fatalf("swept run %+v", r)
+		}
+		if r, _ := s.RunGet(ctx, open.ID); r.Status != store.RunRunning {
+			t.Fatalf("a run with a pending task was ended: %s", r.Status)
+		}
+		if again, err := s.RunFinishIdle(ctx, t0.Add(time.Minute)); err != nil || len(again) != 0 {
+			t.Fatalf("second sweep %v %v", again, err)
+		}
+	})
+
 	t.Run("LeaseFollowsDependenciesPriorityAndRank", func(t *testing.T) {
 		s := fresh(t)
 		// 0 -> 1 -> 2, and 3 independent with high priority.
