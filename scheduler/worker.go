@@ -204,7 +204,7 @@ loop:
 				tasks = lr.Tasks
 				// A rate-limited run may start its next task then.
 				if !lr.ThrottledUntil.IsZero() {
-					poll = min(poll, max(lr.ThrottledUntil.Sub(w.Clock.Now()), time.Millisecond))
+					poll = min(poll, max(lr.ThrottledFor, time.Millisecond))
 				}
 			}
 			for _, t := range tasks {

@@ -549,8 +549,11 @@ type TaskLeaseManyParams struct {
 type LeaseResult struct {
 	Tasks []*Task
 	// ThrottledUntil, if set, is when a rate-limited run may start its
-	// next task: ask again then.
+	// next task: ask again then. It is on the store's clock (the
+	// database's, on a store shared by hosts); ThrottledFor is the same
+	// moment as a wait from now.
 	ThrottledUntil time.Time
+	ThrottledFor   time.Duration
 }
 
 // TaskHeartbeatParams extends leases.

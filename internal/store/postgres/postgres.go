@@ -107,10 +107,23 @@ func retryable(err error) bool {
 	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
 }
 
+// Opts configures a PostgreSQL store.
+type Opts struct {
+	// CallerClock measures leases and throttles on the times callers pass
+	// (an injected clock, in tests) instead of the database's clock.
+	// Defaults to false: hosts' clocks need not agree.
+	CallerClock bool
+}
+
 // Open connects to the PostgreSQL database at dsn (a postgres:// URL; a
 // search_path parameter selects a schema), applies pending migrations and
 // starts listening for wake-ups.
 func Open(ctx context.Context, dsn string) (*sqlstore.Store, error) {
+	return OpenOpts(ctx, dsn, Opts{})
+}
+
+// OpenOpts is Open with options.
+func OpenOpts(ctx context.Context, dsn string, opts Opts) (*sqlstore.Store, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("store URL %s: %w", redact(dsn), err)
@@ -135,6 +148,9 @@ func Open(ctx context.Context, dsn string) (*sqlstore.Store, error) {
 		return nil, fmt.Errorf("open postgres store %s: no schema to use: the search_path names no schema that exists (create it, or fix search_path)", redact(dsn))
 	}
 	d := dialect
+	if !opts.CallerClock {
+		d.ClockQuery = "SELECT clock_timestamp()"
+	}
 	if d.Schema, err = schema(schemaName); err != nil {
 		db.Close()
 		return nil, err

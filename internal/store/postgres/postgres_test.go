@@ -12,7 +12,8 @@ import (
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := postgres.Open(context.Background(), pgtest.DSN(t))
+		// The suite moves time with its own clock.
+		s, err := postgres.OpenOpts(context.Background(), pgtest.DSN(t), postgres.Opts{CallerClock: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -30,7 +31,7 @@ func TestUnreachable(t *testing.T) {
 
 func BenchmarkLeaseBatch(b *testing.B) {
 	storetest.BenchmarkLeaseBatch(b, func(b *testing.B) store.Store {
-		s, err := postgres.Open(context.Background(), pgtest.DSN(b)+"&sslmode=disable")
+		s, err := postgres.OpenOpts(context.Background(), pgtest.DSN(b)+"&sslmode=disable", postgres.Opts{CallerClock: true})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -41,4 +42,16 @@ func BenchmarkLeaseBatch(b *testing.B) {
 func TestMigrations(t *testing.T) {
 	dsn := pgtest.DSN(t)
 	storetest.Migrations(t, func(t *testing.T) (store.Store, error) { return postgres.Open(context.Background(), dsn) })
+}
+
+// TestHostClocksMayDisagree: with the database's clock, a host whose clock
+// runs an hour ahead neither reaps a live lease nor starts a rate-limited
+// run's task early, and one an hour behind does not lease for an hour.
+func TestHostClocksMayDisagree(t *testing.T) {
+	s, err := postgres.Open(context.Background(), pgtest.DSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	storetest.DatabaseClock(t, s, "SELECT clock_timestamp()")
 }

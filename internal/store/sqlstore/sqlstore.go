@@ -52,6 +52,12 @@ type Dialect struct {
 	Retryable func(error) bool
 	// Schema is the driver's versioned schema.
 	Schema Schema
+	// ClockQuery, if set, reads the database's clock. Leases (their
+	// expiry, heartbeats, reaping), retry delays and rate spacing are then
+	// measured on it instead of the callers' clocks, so hosts whose clocks
+	// disagree neither steal live leases nor start tasks faster than a
+	// run's rate. The callers' times still stamp what happened.
+	ClockQuery string
 }
 
 // Store implements store.Store.
@@ -117,6 +123,19 @@ func (s *Store) q(query string) string {
 		b.WriteByte(query[i])
 	}
 	return b.String()
+}
+
+// now returns the time leases and throttles are measured in: the
+// database's when the dialect reads it, else the caller's.
+func (s *Store) now(ctx context.Context, tx *sql.Tx, caller time.Time) (time.Time, error) {
+	if s.d.ClockQuery == "" {
+		return caller, nil
+	}
+	var t dbTime
+	if err := tx.QueryRowContext(ctx, s.d.ClockQuery).Scan(&t); err != nil {
+		return time.Time{}, fmt.Errorf("read the database's clock: %w", err)
+	}
+	return t.t, nil
 }
 
 func (s *Store) t(t time.Time) any {

@@ -63,8 +63,13 @@ func (s *Store) TaskLeaseMany(ctx context.Context, p store.TaskLeaseManyParams) 
 		ageEvery = 5 * time.Minute
 	}
 	res := &store.LeaseResult{}
+	caller := p.Now
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		*res = store.LeaseResult{}
+		var err error
+		if p.Now, err = s.now(ctx, tx, caller); err != nil {
+			return err
+		}
 		runs, err := s.leasableRuns(ctx, tx, p, ageEvery)
 		if err != nil || len(runs) == 0 {
 			return err
@@ -107,6 +112,9 @@ func (s *Store) TaskLeaseMany(ctx context.Context, p store.TaskLeaseManyParams) 
 			if err := rows.Err(); err != nil {
 				return err
 			}
+		}
+		if !res.ThrottledUntil.IsZero() {
+			res.ThrottledFor = res.ThrottledUntil.Sub(p.Now)
 		}
 		sort.Slice(cands, func(i, j int) bool {
 			a, b := cands[i], cands[j]
@@ -337,9 +345,13 @@ func (s *Store) TaskHeartbeat(ctx context.Context, p store.TaskHeartbeatParams) 
 	var lost []int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		lost = lost[:0]
+		now, err := s.now(ctx, tx, p.Now)
+		if err != nil {
+			return err
+		}
 		for _, l := range p.Leases {
 			res, err := tx.ExecContext(ctx, s.q(`UPDATE tasks SET lease_expires_at = ? WHERE id = ? AND lease_token = ? AND state = 'running'`),
-				s.t(p.Now.Add(p.LeaseFor)), l.TaskID, l.Token)
+				s.t(now.Add(p.LeaseFor)), l.TaskID, l.Token)
 			if err != nil {
 				return err
 			}
@@ -364,8 +376,16 @@ func (s *Store) TaskFinish(ctx context.Context, p store.TaskFinishParams) (*stor
 	}
 	var res *store.TaskFinishResult
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		fp := p
+		if !p.NotBefore.IsZero() && s.d.ClockQuery != "" { // the retry delay, on the clock leasing compares with
+			now, err := s.now(ctx, tx, p.At)
+			if err != nil {
+				return err
+			}
+			fp.NotBefore = now.Add(p.NotBefore.Sub(p.At))
+		}
 		var err error
-		res, err = s.finish(ctx, tx, p)
+		res, err = s.finish(ctx, tx, fp)
 		return err
 	})
 	if err != nil {
@@ -586,11 +606,14 @@ func (s *Store) RunFinishIdle(ctx context.Context, at time.Time) ([]int64, error
 func (s *Store) TaskStage(ctx context.Context, p store.TaskStageParams) (*store.Task, error) {
 	var t *store.Task
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var err error
+		now, err := s.now(ctx, tx, p.At)
+		if err != nil {
+			return err
+		}
 		t, err = scanTask(tx.QueryRowContext(ctx, s.q(`UPDATE tasks SET phase = 'verify', staged = ?, attempt = attempt + 1,
 				max_attempts = attempt + base_attempts, lease_token = lease_token + 1, lease_expires_at = ?, error = ''
 			WHERE id = ? AND lease_token = ? AND state = 'running' AND phase = 'compute' RETURNING `+taskColumns),
-			p.Staged, s.t(p.At.Add(p.LeaseFor)), p.ID, p.LeaseToken))
+			p.Staged, s.t(now.Add(p.LeaseFor)), p.ID, p.LeaseToken))
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrLeaseLost
 		}
@@ -644,8 +667,13 @@ func (s *Store) TaskReapExpired(ctx context.Context, p store.TaskReapExpiredPara
 		limit = 100
 	}
 	var out []*store.TaskFinishResult
+	caller := p.Now
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		out = out[:0]
+		var err error
+		if p.Now, err = s.now(ctx, tx, caller); err != nil {
+			return err
+		}
 		expired, err := s.queryTasks(ctx, tx, `SELECT `+taskColumns+` FROM tasks WHERE state = 'running' AND lease_expires_at < ?
 			ORDER BY lease_expires_at LIMIT ?`+s.d.SkipLocked, s.t(p.Now), limit)
 		if err != nil {
