@@ -140,8 +140,7 @@ func (w *Worker) defaults() error {
 		return errors.New("worker needs a Store, a Bucket and a Graph")
 	}
 	if w.ID == "" {
-		host, _ := os.Hostname()
-		w.ID = fmt.Sprintf("%s:%d", host, os.Getpid())
+		w.ID = fmt.Sprintf("%s:%d", hostname(), os.Getpid())
 	}
 	if w.Concurrency <= 0 {
 		w.Concurrency = 4
@@ -179,6 +178,15 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err := w.defaults(); err != nil {
 		return err
 	}
+	if err := w.Store.WorkerRegister(ctx, store.WorkerRegisterParams{ID: w.ID, Host: hostname(), PID: os.Getpid(), Pools: w.Pools,
+		Concurrency: w.Concurrency, LeaseTimeout: w.LeaseTimeout, At: w.Clock.Now()}); err != nil {
+		return err
+	}
+	defer func() {
+		if err := w.Store.WorkerStop(context.WithoutCancel(ctx), w.ID, w.Clock.Now()); err != nil {
+			w.Logger.Error("record the worker's stop", "error", err)
+		}
+	}()
 	// hard ends running tasks: at the end of the grace period.
 	hard, stopHard := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer stopHard(nil)
@@ -280,10 +288,9 @@ func (w *Worker) heartbeats(ctx context.Context) {
 			leases = append(leases, store.Lease{TaskID: h.task.ID, Token: h.task.LeaseToken})
 		}
 		w.mu.Unlock()
-		if len(leases) == 0 {
-			continue
-		}
-		lost, err := w.Store.TaskHeartbeat(ctx, store.TaskHeartbeatParams{Leases: leases, Now: w.Clock.Now(), LeaseFor: w.LeaseTimeout})
+		// Heartbeat also without leases: `weir workers list` shows the
+		// worker alive.
+		lost, err := w.Store.TaskHeartbeat(ctx, store.TaskHeartbeatParams{Leases: leases, Now: w.Clock.Now(), LeaseFor: w.LeaseTimeout, Worker: w.ID})
 		if err != nil {
 			w.Logger.Error("heartbeat", "error", err)
 			continue
@@ -307,7 +314,7 @@ func (w *Worker) heartbeats(ctx context.Context) {
 // reaper returns the expired leases of dead workers to the queue.
 func (w *Worker) reaper(ctx context.Context) {
 	for {
-		res, err := w.Store.TaskReapExpired(ctx, store.TaskReapExpiredParams{Now: w.Clock.Now()})
+		res, err := w.Store.TaskReapExpired(ctx, store.TaskReapExpiredParams{Now: w.Clock.Now(), DeadWorkers: w.deadLocalWorkers(ctx)})
 		if err != nil && ctx.Err() == nil {
 			w.Logger.Error("reap expired leases", "error", err)
 		}
@@ -332,6 +339,35 @@ func (w *Worker) reaper(ctx context.Context) {
 		case <-w.Clock.After(w.LeaseTimeout / 2):
 		}
 	}
+}
+
+// deadLocalWorkers returns the workers registered on this host whose
+// process no longer exists (killed, crashed): their leases need not wait
+// to expire. Workers on other hosts are left to their leases' expiry.
+func (w *Worker) deadLocalWorkers(ctx context.Context) []string {
+	workers, err := w.Store.WorkerList(ctx, store.WorkerListParams{Host: hostname(), Active: true})
+	if err != nil {
+		if ctx.Err() == nil {
+			w.Logger.Error("list this host's workers", "error", err)
+		}
+		return nil
+	}
+	var dead []string
+	for _, o := range workers {
+		if o.ID != w.ID && o.PID != os.Getpid() && processGone(o.PID) {
+			dead = append(dead, o.ID)
+		}
+	}
+	return dead
+}
+
+// hostname names this host in the workers registry.
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "unknown-host"
+	}
+	return h
 }
 
 // recordFailure marks the partitions of a failed task, and of the tasks

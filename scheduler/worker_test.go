@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -271,5 +274,48 @@ func TestStalledPointerWriterDoesNotRegress(t *testing.T) {
 	}
 	if len(mats) != 2 || ptr.Version != cur[0].Version || mats[0].Version != cur[0].Version {
 		t.Fatalf("pointer names %s, the store's current version is %s (materializations, newest first: %s, %s)", ptr.Version, cur[0].Version, mats[0].Version, mats[1].Version)
+	}
+}
+
+// TestDeadLocalWorkersLeaseIsReapedAtOnce: a worker process on this host
+// that no longer exists holds a lease that has not expired; a new worker
+// reaps it at once instead of waiting for the expiry (issue 10 item 7).
+func TestDeadLocalWorkersLeaseIsReapedAtOnce(t *testing.T) {
+	e := newEnv(t, &pipelines.Asset{Key: "a", Partitions: daily, Retry: pipelines.RetryPolicy{MaxAttempts: 2}, Compute: writeKey})
+	run := enqueue(t, e.store, e.graph, scheduler.PlanRequest{Selection: "a", Partitions: "2024-01-01"}, scheduler.EnqueueOpts{})
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	ctx := context.Background()
+	if err := e.store.WorkerRegister(ctx, store.WorkerRegisterParams{ID: "killed", Host: host, PID: gone.Process.Pid, Concurrency: 1,
+		LeaseTimeout: time.Hour, At: t0}); err != nil {
+		t.Fatal(err)
+	}
+	lr, err := e.store.TaskLeaseMany(ctx, store.TaskLeaseManyParams{Worker: "killed", Limit: 1, Now: t0, LeaseFor: time.Hour})
+	if err != nil || len(lr.Tasks) != 1 {
+		t.Fatal(lr, err)
+	}
+	// The new worker's clock stays where the dead lease is an hour from
+	// expiring.
+	w := &scheduler.Worker{Store: e.store, Bucket: e.bucket, Graph: e.graph, ID: "new", Clock: clock.NewFake(t0), RunID: run.ID}
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the new worker waited for the dead worker's lease to expire")
+	}
+	_, attempts, _ := e.store.TaskGet(ctx, lr.Tasks[0].ID)
+	if len(attempts) != 3 || attempts[0].Worker != "killed" || !strings.Contains(attempts[0].Error, "process is gone") || attempts[2].State != store.TaskSucceeded {
+		t.Fatalf("attempts %+v", attempts)
+	}
+	ws, _ := e.store.WorkerList(ctx, store.WorkerListParams{})
+	if len(ws) != 2 || ws[0].ID != "killed" || ws[0].State(t0) != store.WorkerStopped {
+		t.Fatalf("workers %+v", ws)
 	}
 }

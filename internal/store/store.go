@@ -127,6 +127,14 @@ type Store interface {
 	// run now.
 	PoolList(ctx context.Context) ([]Pool, error)
 
+	// WorkerRegister records a worker that starts; TaskHeartbeat with its
+	// id keeps its last heartbeat.
+	WorkerRegister(ctx context.Context, p WorkerRegisterParams) error
+	// WorkerStop records that a worker stopped.
+	WorkerStop(ctx context.Context, id string, at time.Time) error
+	// WorkerList returns workers by id, each with its running tasks.
+	WorkerList(ctx context.Context, p WorkerListParams) ([]*Worker, error)
+
 	// MaterializationPromote makes a task attempt's verified versions
 	// current and ends the task as succeeded, in one transaction fenced by
 	// the attempt's lease token: materialization rows with their inputs,
@@ -561,6 +569,9 @@ type TaskHeartbeatParams struct {
 	Leases   []Lease
 	Now      time.Time
 	LeaseFor time.Duration
+	// Worker, if set, is the registered worker that heartbeats (see
+	// WorkerRegister): its last heartbeat is recorded too.
+	Worker string
 }
 
 // Lease identifies a held lease: a task and its fencing token.
@@ -613,6 +624,70 @@ type TaskReapExpiredParams struct {
 	Now time.Time
 	// Limit caps the tasks reaped per call. Defaults to 100.
 	Limit int
+	// DeadWorkers are workers known to be gone (a process on the caller's
+	// host that no longer exists): their leases are reaped at once,
+	// whatever their expiry, and the workers recorded as stopped.
+	DeadWorkers []string
+}
+
+// Worker is a registered worker process.
+type Worker struct {
+	ID          string
+	Host        string
+	PID         int
+	Pools       []string // empty: every pool
+	Concurrency int
+	// LeaseTimeout is how long its leases live without a heartbeat; it
+	// heartbeats every third of it.
+	LeaseTimeout time.Duration
+	StartedAt    time.Time
+	HeartbeatAt  time.Time
+	StoppedAt    time.Time // zero while it runs
+	// Running counts the tasks it holds leases on now.
+	Running int
+}
+
+// WorkerState says whether a worker is running, stopped, or lost (it
+// stopped heartbeating without saying it stopped).
+type WorkerState string
+
+// Worker states.
+const (
+	WorkerRunning WorkerState = "running"
+	WorkerStopped WorkerState = "stopped"
+	WorkerLost    WorkerState = "lost"
+)
+
+// State returns the worker's state at now: lost once it has not
+// heartbeated for a lease timeout.
+func (w *Worker) State(now time.Time) WorkerState {
+	switch {
+	case !w.StoppedAt.IsZero():
+		return WorkerStopped
+	case now.Sub(w.HeartbeatAt) > w.LeaseTimeout:
+		return WorkerLost
+	}
+	return WorkerRunning
+}
+
+// WorkerRegisterParams registers a worker as it starts. A worker id
+// registered before (a restarted worker) starts afresh.
+type WorkerRegisterParams struct {
+	ID           string
+	Host         string
+	PID          int
+	Pools        []string
+	Concurrency  int
+	LeaseTimeout time.Duration
+	At           time.Time
+}
+
+// WorkerListParams filters workers.
+type WorkerListParams struct {
+	// Host, if set, keeps the workers of that host.
+	Host string
+	// Active keeps the workers that have not said they stopped.
+	Active bool
 }
 
 // PoolSetParams sets a pool quota.

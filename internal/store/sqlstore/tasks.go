@@ -349,6 +349,11 @@ func (s *Store) TaskHeartbeat(ctx context.Context, p store.TaskHeartbeatParams) 
 		if err != nil {
 			return err
 		}
+		if p.Worker != "" {
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE workers SET heartbeat_at = ? WHERE id = ?`), s.t(now), p.Worker); err != nil {
+				return err
+			}
+		}
 		for _, l := range p.Leases {
 			res, err := tx.ExecContext(ctx, s.q(`UPDATE tasks SET lease_expires_at = ? WHERE id = ? AND lease_token = ? AND state = 'running'`),
 				s.t(now.Add(p.LeaseFor)), l.TaskID, l.Token)
@@ -674,14 +679,30 @@ func (s *Store) TaskReapExpired(ctx context.Context, p store.TaskReapExpiredPara
 		if p.Now, err = s.now(ctx, tx, caller); err != nil {
 			return err
 		}
+		dead, err := s.reapDeadWorkers(ctx, tx, p.DeadWorkers, p.Now)
+		if err != nil {
+			return err
+		}
 		expired, err := s.queryTasks(ctx, tx, `SELECT `+taskColumns+` FROM tasks WHERE state = 'running' AND lease_expires_at < ?
 			ORDER BY lease_expires_at LIMIT ?`+s.d.SkipLocked, s.t(p.Now), limit)
 		if err != nil {
 			return err
 		}
+		deadIDs := map[int64]bool{}
+		for _, t := range dead {
+			deadIDs[t.ID] = true
+		}
 		for _, t := range expired {
+			if !deadIDs[t.ID] {
+				dead = append(dead, t)
+			}
+		}
+		for _, t := range dead {
 			fp := store.TaskFinishParams{ID: t.ID, LeaseToken: t.LeaseToken, State: store.TaskPending, NotBefore: p.Now, At: p.Now,
 				Error: fmt.Sprintf("lease expired at %s: worker %s stopped heartbeating", t.LeaseExpiresAt.Format("2006-01-02T15:04:05Z"), t.Worker)}
+			if deadIDs[t.ID] {
+				fp.Error = fmt.Sprintf("worker %s's process is gone (lease reaped before it expired)", t.Worker)
+			}
 			if t.Attempt >= t.MaxAttempts {
 				fp.State, fp.NotBefore = store.TaskFailed, p.Now.Add(0)
 				fp.Error += fmt.Sprintf("; no attempts left (%d of %d)", t.Attempt, t.MaxAttempts)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -133,6 +134,62 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 		if all, _ := s.TaskList(ctx, store.TaskListParams{Limit: 5}); len(all) != 5 {
 			t.Fatalf("limit: %d tasks", len(all))
+		}
+	})
+
+	t.Run("WorkersAndTheLeasesOfDeadOnes", func(t *testing.T) {
+		s := fresh(t)
+		for _, id := range []string{"w1", "w2"} {
+			if err := s.WorkerRegister(ctx, store.WorkerRegisterParams{ID: id, Host: "h1", PID: 41, Pools: []string{"etl", "ml"}, Concurrency: 4,
+				LeaseTimeout: time.Minute, At: t0}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, first := insert(t, s, task{maxAtt: 3}, task{maxAtt: 3})
+		got := lease(t, s, store.TaskLeaseManyParams{Limit: 1, Worker: "w1"})
+		if _, err := s.TaskHeartbeat(ctx, store.TaskHeartbeatParams{Leases: nil, Now: t0.Add(20 * time.Second), LeaseFor: time.Minute, Worker: "w2"}); err != nil {
+			t.Fatal(err)
+		}
+		ws, err := s.WorkerList(ctx, store.WorkerListParams{Host: "h1", Active: true})
+		if err != nil || len(ws) != 2 {
+			t.Fatalf("workers %v %v", ws, err)
+		}
+		w1, w2 := ws[0], ws[1]
+		if w1.ID != "w1" || w1.Running != 1 || w1.PID != 41 || fmt.Sprint(w1.Pools) != "[etl ml]" || w1.Concurrency != 4 || w1.LeaseTimeout != time.Minute ||
+			!w1.StartedAt.Equal(t0) || w2.Running != 0 || !w2.HeartbeatAt.Equal(t0.Add(20*time.Second)) {
+			t.Fatalf("workers %+v %+v", w1, w2)
+		}
+		if st := w1.State(t0.Add(61 * time.Second)); st != store.WorkerLost {
+			t.Fatalf("w1 silent for 61 s with a 1 min lease: %s", st)
+		}
+		if st := w2.State(t0.Add(61 * time.Second)); st != store.WorkerRunning {
+			t.Fatalf("w2 heartbeated 41 s ago: %s", st)
+		}
+		// w1's process is gone: its lease is reaped before it expires.
+		reaped, err := s.TaskReapExpired(ctx, store.TaskReapExpiredParams{Now: t0.Add(time.Second), DeadWorkers: []string{"w1"}})
+		if err != nil || len(reaped) != 1 || reaped[0].Task.ID != got[0].ID || reaped[0].Task.State != store.TaskPending ||
+			!strings.Contains(reaped[0].Task.Error, "process is gone") {
+			t.Fatalf("reaped %v %v", reaped, err)
+		}
+		if again := lease(t, s, store.TaskLeaseManyParams{Limit: 2, Worker: "w2", Now: t0.Add(time.Second)}); len(again) != 2 || again[0].ID != first {
+			t.Fatalf("after reaping w1, w2 leased %v", ids(again))
+		}
+		if err := s.WorkerStop(ctx, "w2", t0.Add(2*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+		ws, _ = s.WorkerList(ctx, store.WorkerListParams{})
+		if len(ws) != 2 || ws[0].State(t0) != store.WorkerStopped || ws[1].State(t0) != store.WorkerStopped || !ws[1].StoppedAt.Equal(t0.Add(2*time.Second)) {
+			t.Fatalf("after w1 was reaped and w2 stopped: %+v %+v", ws[0], ws[1])
+		}
+		if active, _ := s.WorkerList(ctx, store.WorkerListParams{Active: true}); len(active) != 0 {
+			t.Fatalf("active workers %+v", active)
+		}
+		// A restarted worker starts afresh.
+		if err := s.WorkerRegister(ctx, store.WorkerRegisterParams{ID: "w1", Host: "h2", PID: 7, Concurrency: 1, LeaseTimeout: time.Second, At: t0.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
+		}
+		if ws, _ := s.WorkerList(ctx, store.WorkerListParams{Active: true}); len(ws) != 1 || ws[0].Host != "h2" || !ws[0].StoppedAt.IsZero() || ws[0].Pools != nil {
+			t.Fatalf("restarted worker %+v", ws)
 		}
 	})
 
