@@ -178,6 +178,9 @@ func (w *Worker) computePhase(ctx context.Context, t *store.Task, ti *taskInfo) 
 		if timedOut {
 			return t, fmt.Errorf("compute timed out after %s: %w", a.Timeout, err)
 		}
+		if bad := corruptInput(err, inputs); bad != nil {
+			return t, pipelines.Permanent(fmt.Errorf("compute: corrupt input, not retried: %w", bad))
+		}
 		return t, fmt.Errorf("compute: %w", err)
 	}
 	if err := ctx.Err(); err != nil {
@@ -348,6 +351,25 @@ func (w *Worker) inputs(ctx context.Context, ti *taskInfo, now time.Time) ([]pip
 		return out
 	}
 	return ins, reads, nil
+}
+
+// corruptInput returns the integrity failure behind a compute's error: a
+// checksum mismatch or missing file in err's chain, or one an input met
+// (the compute may have lost the error's type, passing it through DuckDB,
+// say). Bytes that are wrong stay wrong: retrying cannot help.
+func corruptInput(err error, inputs []pipelines.Input) error {
+	var ce *verify.ChecksumError
+	if errors.As(err, &ce) {
+		return ce
+	}
+	for _, in := range inputs {
+		if c, ok := in.(interface{ Corrupt() error }); ok {
+			if bad := c.Corrupt(); bad != nil {
+				return bad
+			}
+		}
+	}
+	return nil
 }
 
 // compute calls fn, turning a panic into an error with its stack.

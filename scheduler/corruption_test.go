@@ -139,3 +139,50 @@ func flipStaged(ctx context.Context, b *blob.Bucket, prefix string) error {
 		}
 	}
 }
+
+// TestCorruptInputFailsAtOnce: a promoted upstream file changes in the
+// bucket. The downstream compute that reads it fails for good on its first
+// attempt (no retry with backoff: the bytes stay wrong), naming the file
+// and both checksums, also when the compute passes the error on without
+// its type (as through DuckDB).
+func TestCorruptInputFailsAtOnce(t *testing.T) {
+	for _, wrap := range []struct {
+		name string
+		fn   func(error) error
+	}{
+		{"typed", func(err error) error { return fmt.Errorf("read upstream: %w", err) }},
+		{"untyped", func(err error) error { return fmt.Errorf("duckdb: %v", err) }},
+	} {
+		t.Run(wrap.name, func(t *testing.T) {
+			var downAttempts atomic.Int32
+			e := newEnv(t,
+				&pipelines.Asset{Key: "up", Partitions: daily, Compute: writeKey},
+				&pipelines.Asset{Key: "down", Partitions: daily, Deps: []pipelines.Dep{pipelines.On("up")}, Retry: pipelines.RetryPolicy{MaxAttempts: 3},
+					Compute: func(ctx context.Context, task *pipelines.Task) error {
+						downAttempts.Add(1)
+						if err := writeKey(ctx, task); err != nil {
+							return wrap.fn(err)
+						}
+						return nil
+					}},
+			)
+			ctx := context.Background()
+			if res := e.run(t, scheduler.PlanRequest{Selection: "up", Partitions: "2024-01-01"}); res.Status != store.RunSucceeded {
+				t.Fatalf("up: %+v", res)
+			}
+			cur, _ := e.store.PartitionCurrentList(ctx, "up", []string{"2024-01-01"})
+			key := verify.VersionPrefix("up", "2024-01-01", cur[0].Version) + "data.txt"
+			if err := e.bucket.WriteAll(ctx, key, []byte("up=2024-01-0X"), nil); err != nil {
+				t.Fatal(err)
+			}
+			res := e.run(t, scheduler.PlanRequest{Selection: "down", Partitions: "2024-01-01"})
+			if res.Status != store.RunFailed || len(res.Failures) != 1 || downAttempts.Load() != 1 || res.Failures[0].Attempts != 1 {
+				t.Fatalf("run %s, failures %+v, %d computes; want one failed attempt", res.Status, res.Failures, downAttempts.Load())
+			}
+			msg := res.Failures[0].Err
+			if !strings.Contains(msg, "corrupt input") || !strings.Contains(msg, key) || strings.Count(msg, "sha256") != 1 || strings.Count(msg, "recorded") != 1 {
+				t.Fatalf("error does not name the file and both checksums: %s", msg)
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package verify
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -29,6 +30,7 @@ type Input struct {
 
 	mu        sync.Mutex
 	manifests map[string]*Manifest
+	corrupt   error // the first integrity failure met
 }
 
 // NewInput returns a reader of the given versions of asset.
@@ -71,7 +73,7 @@ func (in *Input) manifest(ctx context.Context, key string) (*Manifest, error) {
 	}
 	m, err := ReadManifest(ctx, in.bucket, in.asset, key, v.Version, v.ManifestSHA256)
 	if err != nil {
-		return nil, err
+		return nil, in.note(err)
 	}
 	in.mu.Lock()
 	in.manifests[key] = m
@@ -102,5 +104,33 @@ func (in *Input) Open(ctx context.Context, key, name string) (io.ReadCloser, err
 	if err != nil {
 		return nil, err
 	}
-	return openChecked(ctx, in.bucket, VersionPrefix(in.asset, key, m.Version)+name, f)
+	r, err := openChecked(ctx, in.bucket, VersionPrefix(in.asset, key, m.Version)+name, f)
+	if err != nil {
+		return nil, in.note(err)
+	}
+	r.onMismatch = func(err error) { in.note(err) }
+	return r, nil
+}
+
+// Corrupt returns the first checksum mismatch or missing file this reader
+// met, nil if none. Corrupt input is permanent: a caller decides so from
+// here, since a compute function (or the library it handed the reader to,
+// DuckDB say) may not pass the error on with its type.
+func (in *Input) Corrupt() error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.corrupt
+}
+
+// note records err if it is an integrity failure, and returns it.
+func (in *Input) note(err error) error {
+	var ce *ChecksumError
+	if errors.As(err, &ce) || errors.Is(err, ErrMissing) {
+		in.mu.Lock()
+		if in.corrupt == nil {
+			in.corrupt = err
+		}
+		in.mu.Unlock()
+	}
+	return err
 }

@@ -125,6 +125,8 @@ type checkedReader struct {
 	want File
 	h    hashState
 	n    int64
+	// onMismatch, if set, is told of a mismatch at EOF.
+	onMismatch func(error)
 }
 
 type hashState interface {
@@ -138,7 +140,11 @@ func (c *checkedReader) Read(p []byte) (int, error) {
 	c.n += int64(n)
 	if err == io.EOF {
 		if got := hex.EncodeToString(c.h.Sum(nil)); got != c.want.SHA256 || c.n != c.want.Size {
-			return n, &ChecksumError{Path: c.path, WantSHA256: c.want.SHA256, GotSHA256: got, WantSize: c.want.Size, GotSize: c.n}
+			err := &ChecksumError{Path: c.path, WantSHA256: c.want.SHA256, GotSHA256: got, WantSize: c.want.Size, GotSize: c.n}
+			if c.onMismatch != nil {
+				c.onMismatch(err)
+			}
+			return n, err
 		}
 	}
 	return n, err
@@ -148,7 +154,7 @@ func (c *checkedReader) Close() error { return c.r.Close() }
 
 // openChecked opens key for reading with the size and checksum of f
 // checked at EOF.
-func openChecked(ctx context.Context, b *blob.Bucket, key string, f File) (io.ReadCloser, error) {
+func openChecked(ctx context.Context, b *blob.Bucket, key string, f File) (*checkedReader, error) {
 	r, err := b.NewReader(ctx, key, nil)
 	if err != nil {
 		if gcerrors.Code(err) == gcerrors.NotFound {
