@@ -2,6 +2,7 @@ package connectors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -14,6 +15,8 @@ import (
 	_ "gocloud.dev/blob/gcsblob"   // gs://
 	_ "gocloud.dev/blob/memblob"   // mem://
 	_ "gocloud.dev/blob/s3blob"    // s3://
+
+	"github.com/weir-dev/weir/internal/urlredact"
 )
 
 // BlobSchemes lists the object-storage URL schemes weir opens.
@@ -28,20 +31,25 @@ var BlobSchemes = []string{"file", "mem", "s3", "gs", "azblob"}
 func OpenBucket(ctx context.Context, rawURL string) (*blob.Bucket, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme == "" {
-		return nil, fmt.Errorf("blob URL %q is not a URL like file://.weir/blobs (schemes: %s)", rawURL, schemeList())
+		return nil, fmt.Errorf("%w %q: not a URL like file://.weir/blobs (schemes: %s)", ErrBadURL, urlredact.URL(rawURL), schemeList())
 	}
 	switch u.Scheme {
 	case "file":
 		return openFile(ctx, u)
 	case "mem", "s3", "gs", "azblob":
 		b, err := blob.OpenBucket(ctx, rawURL)
-		if err != nil {
-			return nil, fmt.Errorf("open blob %s: %w", rawURL, err)
+		if err != nil { // opening contacts nothing: the URL's options are wrong
+			return nil, fmt.Errorf("%w %s: %w", ErrBadURL, urlredact.URL(rawURL), err)
 		}
 		return b, nil
 	}
-	return nil, fmt.Errorf("blob URL %q: scheme %q is not supported (schemes: %s)", rawURL, u.Scheme, schemeList())
+	return nil, fmt.Errorf("%w %q: scheme %q is not supported (schemes: %s)", ErrBadURL, urlredact.URL(rawURL), u.Scheme, schemeList())
 }
+
+// ErrBadURL is wrapped by errors about a blob URL itself (its syntax, an
+// unknown scheme, options its driver refuses), as opposed to a bucket that
+// could not be reached.
+var ErrBadURL = errors.New("bad blob URL")
 
 func schemeList() string { return strings.Join(BlobSchemes, "://, ") + "://" }
 
@@ -50,7 +58,7 @@ func schemeList() string { return strings.Join(BlobSchemes, "://, ") + "://" }
 func openFile(ctx context.Context, u *url.URL) (*blob.Bucket, error) {
 	dir := u.Host + u.Path // file://.weir/blobs parses as host ".weir", path "/blobs"
 	if dir == "" {
-		return nil, fmt.Errorf("blob URL %q names no directory; use file://DIR, e.g. file://.weir/blobs", u.Redacted())
+		return nil, fmt.Errorf("%w %q: names no directory; use file://DIR, e.g. file://.weir/blobs", ErrBadURL, u.Redacted())
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/weir-dev/weir/internal/store"
+	"github.com/weir-dev/weir/internal/urlredact"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
 	"github.com/weir-dev/weir/verify"
@@ -94,7 +95,7 @@ func (w *Worker) runTask(ctx context.Context, t *store.Task) {
 		w.emit(ev)
 		return
 	}
-	fin := store.TaskFinishParams{ID: cur.ID, LeaseToken: cur.LeaseToken, State: store.TaskFailed, Error: err.Error(), At: finished}
+	fin := store.TaskFinishParams{ID: cur.ID, LeaseToken: cur.LeaseToken, State: store.TaskFailed, Error: urlredact.Text(err.Error()), At: finished}
 	if cur.Attempt < cur.MaxAttempts && !pipelines.IsPermanent(err) {
 		policy := pipelines.RetryPolicy{} // resolving failed: default backoff
 		if ti != nil {

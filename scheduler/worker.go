@@ -140,7 +140,7 @@ func (w *Worker) defaults() error {
 		return errors.New("worker needs a Store, a Bucket and a Graph")
 	}
 	if w.ID == "" {
-		w.ID = fmt.Sprintf("%s:%d", hostname(), os.Getpid())
+		w.ID = DefaultWorkerID()
 	}
 	if w.Concurrency <= 0 {
 		w.Concurrency = 4
@@ -360,6 +360,9 @@ func (w *Worker) deadLocalWorkers(ctx context.Context) []string {
 	}
 	return dead
 }
+
+// DefaultWorkerID names a worker that was given no id: HOST:PID.
+func DefaultWorkerID() string { return fmt.Sprintf("%s:%d", hostname(), os.Getpid()) }
 
 // hostname names this host in the workers registry.
 func hostname() string {

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/weir-dev/weir/internal/urlredact"
 )
 
 // Sentinel errors every driver maps its own errors to.
@@ -814,16 +816,21 @@ func Register(scheme string, open OpenFunc) {
 func Open(ctx context.Context, rawURL string) (Store, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Scheme == "" {
-		return nil, fmt.Errorf("store URL %q is not a URL like sqlite://.weir/state.db (supported schemes: %s)", rawURL, schemes())
+		return nil, fmt.Errorf("%w %q: not a URL like sqlite://.weir/state.db (supported schemes: %s)", ErrBadURL, urlredact.URL(rawURL), schemes())
 	}
 	driversMu.Lock()
 	open, ok := drivers[u.Scheme]
 	driversMu.Unlock()
 	if !ok {
-		return nil, fmt.Errorf("store URL %q: no driver for scheme %q (supported schemes: %s)", rawURL, u.Scheme, schemes())
+		return nil, fmt.Errorf("%w %q: no driver for scheme %q (supported schemes: %s)", ErrBadURL, urlredact.URL(rawURL), u.Scheme, schemes())
 	}
 	return open(ctx, u)
 }
+
+// ErrBadURL is wrapped by errors about a store URL itself (its syntax, an
+// unknown scheme, options the driver does not take), as opposed to a store
+// that could not be reached or opened.
+var ErrBadURL = errors.New("bad store URL")
 
 func schemes() string {
 	driversMu.Lock()

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"os"
 	"os/signal"
 	"slices"
@@ -27,6 +26,7 @@ import (
 	"github.com/weir-dev/weir/internal/store"
 	_ "github.com/weir-dev/weir/internal/store/postgres" // postgres://
 	_ "github.com/weir-dev/weir/internal/store/sqlite"   // sqlite://
+	"github.com/weir-dev/weir/internal/urlredact"
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/pipelines"
 )
@@ -97,7 +97,7 @@ func Run(ctx context.Context, cfg Config, args []string) int {
 		err = ee.err
 	}
 	if err != nil {
-		lines := strings.Split(strings.TrimRight(err.Error(), "\n"), "\n")
+		lines := strings.Split(strings.TrimRight(urlredact.Text(err.Error()), "\n"), "\n")
 		fmt.Fprintf(cfg.Stderr, "weir: %s\n", lines[0])
 		for _, l := range lines[1:] {
 			fmt.Fprintf(cfg.Stderr, "  %s\n", l)
@@ -170,13 +170,8 @@ blob root); --store and --blob (or WEIR_STORE and WEIR_BLOB) point elsewhere.`,
 // table and json: a comma-separated list, the first the default.
 const outputFormats = "weir/output-formats"
 
-// redactURL hides a password in a URL.
-func redactURL(s string) string {
-	if u, err := url.Parse(s); err == nil {
-		return u.Redacted()
-	}
-	return s
-}
+// redactURL hides the secrets in a URL.
+func redactURL(s string) string { return urlredact.URL(s) }
 
 func envOr(getenv func(string) string, key, def string) string {
 	if v := getenv(key); v != "" {
@@ -194,18 +189,27 @@ func (a *app) graph() (*lineage.Graph, error) {
 	return lineage.NewGraph(defs), nil
 }
 
+// openStore opens --store. A malformed URL is bad usage (exit 2); a store
+// that cannot be reached or opened is an operational failure (exit 1).
 func (a *app) openStore(ctx context.Context) (store.Store, error) {
 	s, err := store.Open(ctx, a.store)
-	if err != nil {
+	if errors.Is(err, store.ErrBadURL) {
 		return nil, usageError(err)
+	}
+	if err != nil {
+		return nil, failedError(err)
 	}
 	return s, nil
 }
 
+// openBucket opens --blob; exit codes as openStore's.
 func (a *app) openBucket(ctx context.Context) (*blob.Bucket, error) {
 	b, err := connectors.OpenBucket(ctx, a.blob)
-	if err != nil {
+	if errors.Is(err, connectors.ErrBadURL) {
 		return nil, usageError(err)
+	}
+	if err != nil {
+		return nil, failedError(err)
 	}
 	return b, nil
 }

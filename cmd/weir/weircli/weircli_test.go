@@ -136,6 +136,8 @@ func TestBadInput(t *testing.T) {
 		[]string{"materialize", "--select", "*", "--partition", "2024-01-01", "--concurrency", "0"},
 		[]string{"--store", "mysql://db", "runs", "list"},
 		[]string{"--store", "postgres://nobody@127.0.0.1:1/weir?connect_timeout=2", "worker"},
+		[]string{"--store", "postgres://app:s3cr3t@127.0.0.1:1/weir?connect_timeout=2", "runs", "list"},
+		[]string{"--store", "postgres://app:s3cr3t@127.0.0.1:1/weir?connect_timeout=2&sslmode=nonsense", "runs", "list"},
 		[]string{"--blob", "ftp://x", "materialize", "--select", "*", "--partition", "2024-01-01"},
 		[]string{"runs", "show", "42"},
 		[]string{"runs", "show", "abc"},

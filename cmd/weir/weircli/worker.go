@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/weir-dev/weir/internal/urlredact"
 	"github.com/weir-dev/weir/scheduler"
 )
 
@@ -68,7 +69,7 @@ exits at once (the leases then expire and other workers take the tasks).`,
 				return err
 			}
 			defer closeAll()
-			log := slog.New(slog.NewTextHandler(a.cfg.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			log := a.logger()
 			w := &scheduler.Worker{Store: st, Bucket: bucket, Graph: g, ID: id, Concurrency: concurrency, Pools: slices.Clone(pools),
 				LeaseTimeout: lease, Grace: grace, PollInterval: poll, Clock: a.cfg.Clock, Logger: log, OnEvent: a.workerEvent}
 			// The first signal stops leasing (ctx); a second one exits now.
@@ -91,7 +92,10 @@ exits at once (the leases then expire and other workers take the tasks).`,
 				case <-wctx.Done():
 				}
 			}()
-			log.Info("worker started", "id", w.ID, "store", a.store, "pools", strings.Join(pools, ","), "concurrency", concurrency)
+			if w.ID == "" {
+				w.ID = scheduler.DefaultWorkerID()
+			}
+			log.Info("worker started", "id", w.ID, "store", redactURL(a.store), "pools", dash(strings.Join(pools, ",")), "concurrency", concurrency)
 			if err := w.Run(wctx); err != nil {
 				return failedError(err)
 			}
@@ -123,4 +127,19 @@ func (a *app) workerEvent(ev scheduler.Event) {
 		}
 		fmt.Fprintf(a.cfg.Stderr, "%-7s run %d task %d %s %s (attempt %d)%s\n", ev.Kind, ev.RunID, ev.TaskID, ev.Asset, ev.Partitions, ev.Attempt, msg)
 	}
+}
+
+// logger logs at info level to stderr, with secrets in URLs hidden.
+func (a *app) logger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(a.cfg.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo,
+		ReplaceAttr: func(_ []string, at slog.Attr) slog.Attr {
+			if at.Value.Kind() == slog.KindString {
+				at.Value = slog.StringValue(urlredact.Text(at.Value.String()))
+			} else if at.Value.Kind() == slog.KindAny {
+				if err, ok := at.Value.Any().(error); ok {
+					at.Value = slog.StringValue(urlredact.Text(err.Error()))
+				}
+			}
+			return at
+		}}))
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/weir-dev/weir/internal/store"
 	"github.com/weir-dev/weir/internal/store/sqlstore"
+	"github.com/weir-dev/weir/internal/urlredact"
 )
 
 func init() {
@@ -126,7 +127,7 @@ func Open(ctx context.Context, dsn string) (*sqlstore.Store, error) {
 func OpenOpts(ctx context.Context, dsn string, opts Opts) (*sqlstore.Store, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
-		return nil, fmt.Errorf("store URL %s: %w", redact(dsn), err)
+		return nil, fmt.Errorf("%w %s: %w", store.ErrBadURL, redact(dsn), err)
 	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(16)
@@ -213,9 +214,4 @@ func mapErr(err error) error {
 	return err
 }
 
-func redact(dsn string) string {
-	if u, err := url.Parse(dsn); err == nil {
-		return u.Redacted()
-	}
-	return "(unparsable URL)"
-}
+func redact(dsn string) string { return urlredact.URL(dsn) }

@@ -30,14 +30,14 @@ import (
 func init() {
 	store.Register("sqlite", func(ctx context.Context, u *url.URL) (store.Store, error) {
 		if len(u.Query()) > 0 {
-			return nil, fmt.Errorf("store URL %q: sqlite takes no options (got %q)", u.Redacted(), u.RawQuery)
+			return nil, fmt.Errorf("%w %q: sqlite takes no options (got %q)", store.ErrBadURL, u.Redacted(), u.RawQuery)
 		}
 		path := u.Host + u.Path // sqlite://.weir/state.db is relative, sqlite:///var/weir.db absolute
 		if u.Opaque != "" {
 			path = u.Opaque
 		}
 		if path == "" {
-			return nil, fmt.Errorf("store URL %q names no file; use sqlite://PATH, e.g. sqlite://.weir/state.db", u.Redacted())
+			return nil, fmt.Errorf("%w %q: names no file; use sqlite://PATH, e.g. sqlite://.weir/state.db", store.ErrBadURL, u.Redacted())
 		}
 		return Open(ctx, path)
 	})
@@ -52,7 +52,7 @@ func init() {
 // schema version and applying a migration).
 func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	if strings.ContainsAny(path, "?#") {
-		return nil, fmt.Errorf("sqlite store path %q may not contain '?' or '#'", path)
+		return nil, fmt.Errorf("%w: sqlite store path %q may not contain '?' or '#'", store.ErrBadURL, path)
 	}
 	if dir := filepath.Dir(path); dir != "." {
 		if err := os.MkdirAll(dir, 0o755); err != nil {

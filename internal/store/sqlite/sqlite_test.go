@@ -39,10 +39,10 @@ func TestOpenURL(t *testing.T) {
 	s.Close()
 	for _, tc := range []struct{ url, want string }{
 		{"mysql://x", `no driver for scheme "mysql" (supported schemes: sqlite://)`},
-		{"state.db", "is not a URL"},
+		{"state.db", `bad store URL "state.db": not a URL`},
 		{"sqlite://x.db?cache=shared", "sqlite takes no options"},
 	} {
-		if _, err := store.Open(ctx, tc.url); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := store.Open(ctx, tc.url); !errors.Is(err, store.ErrBadURL) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Open(%q) = %v, want %q", tc.url, err, tc.want)
 		}
 	}
