@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/weir-dev/weir/internal/store"
@@ -65,6 +66,12 @@ func Enqueue(ctx context.Context, st store.Store, g *TaskGraph, opts EnqueueOpts
 	order, err := ParseOrder(string(opts.Order))
 	if err != nil {
 		return nil, 0, err
+	}
+	if err := opts.Throttle.Validate(); err != nil {
+		return nil, 0, fmt.Errorf("enqueue: throttle: %w", err)
+	}
+	if b := opts.Breaker; math.IsNaN(b.MaxFailureRate) || b.MaxFailureRate < 0 || b.MaxFailureRate > 1 || b.MinTasks < 0 || b.MaxConsecutive < 0 {
+		return nil, 0, fmt.Errorf("enqueue: breaker %+v: the failure rate is a share from 0 to 1, the counts 0 or more", b)
 	}
 	p := g.Plan
 	params := store.RunInsertParams{Kind: opts.Kind, Selection: p.Request.Selection, Partitions: p.Request.Partitions,

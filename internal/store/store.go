@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 	"net/url"
 	"sort"
 	"strings"
@@ -218,6 +219,18 @@ type Throttle struct {
 	// RatePerSec caps task starts per second (spaced at least 1/rate
 	// apart); 0 means no cap.
 	RatePerSec float64
+}
+
+// Validate reports a throttle that cannot hold: a negative cap, or a rate
+// that is negative, not a number or infinite.
+func (t Throttle) Validate() error {
+	if t.MaxConcurrent < 0 {
+		return fmt.Errorf("max concurrent %d must be 0 (no cap) or more", t.MaxConcurrent)
+	}
+	if math.IsNaN(t.RatePerSec) || math.IsInf(t.RatePerSec, 0) || t.RatePerSec < 0 {
+		return fmt.Errorf("rate %g per second must be a finite number, 0 (no cap) or more", t.RatePerSec)
+	}
+	return nil
 }
 
 // Breaker is a run's circuit breaker: when a condition holds, the run

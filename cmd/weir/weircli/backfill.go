@@ -2,6 +2,7 @@ package weircli
 
 import (
 	"context"
+	"math"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -96,15 +97,23 @@ func (a *app) runFlags(cmd *cobra.Command, o *backfillOpts) {
 
 var poolName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
 
-// parseRate reads R/s or R/m as starts per second.
+// Bounds of --rate: slower than one start an hour is a pause, faster than
+// the store can lease is no limit.
+const (
+	minRatePerSec = 1.0 / 3600
+	maxRatePerSec = 100_000
+)
+
+// parseRate reads R/s, R/m or R/h as starts per second.
 func parseRate(s string) (float64, error) {
 	num, unit, ok := strings.Cut(s, "/")
 	r, err := strconv.ParseFloat(num, 64)
-	if !ok || err != nil || r <= 0 || (unit != "s" && unit != "m") {
-		return 0, fmt.Errorf("--rate %q is not a positive R/s or R/m, e.g. 5/s or 120/m", s)
+	per := map[string]float64{"s": 1, "m": 60, "h": 3600}[unit]
+	if !ok || err != nil || per == 0 || math.IsNaN(r) || math.IsInf(r, 0) {
+		return 0, fmt.Errorf("--rate %q is not a rate R/s, R/m or R/h, e.g. 5/s, 120/m or 30/h", s)
 	}
-	if unit == "m" {
-		r /= 60
+	if r /= per; r < minRatePerSec || r > maxRatePerSec {
+		return 0, fmt.Errorf("--rate %q is out of range: allowed are 1/h to %d/s", s, maxRatePerSec)
 	}
 	return r, nil
 }
@@ -167,7 +176,7 @@ func (o backfillOpts) params() (scheduler.PlanRequest, scheduler.EnqueueOpts, er
 	if eo.Priority, err = parsePriority(o.priority); err != nil {
 		return req, eo, err
 	}
-	if o.maxFailureRate < 0 || o.maxFailureRate > 1 {
+	if math.IsNaN(o.maxFailureRate) || o.maxFailureRate < 0 || o.maxFailureRate > 1 {
 		return req, eo, fmt.Errorf("--max-failure-rate %g is not a share between 0 and 1 (0.2 trips above 20%% failed)", o.maxFailureRate)
 	}
 	if o.minTasks < 0 || o.maxConsecutive < 0 {

@@ -140,17 +140,33 @@ younger than --older-than (a running attempt may be writing it).`,
 	return cmd
 }
 
+// maxAge bounds --older-than: a hundred years, far below where a
+// time.Duration overflows (292 years) and wraps to "minutes ago".
+const maxAge = 100 * 365 * 24 * time.Hour
+
 // parseAge reads a duration that may also be in days ("30d").
 func parseAge(s string) (time.Duration, error) {
-	if d, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(d)
-		if err == nil && n >= 0 {
-			return time.Duration(n) * 24 * time.Hour, nil
+	bad := fmt.Errorf("--older-than %q is not a duration like 36h or 30d", s)
+	var d time.Duration
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.ParseInt(days, 10, 64)
+		if err != nil || n < 0 {
+			return 0, bad
 		}
-	} else if d, err := time.ParseDuration(s); err == nil && d >= 0 {
-		return d, nil
+		if n > int64(maxAge/(24*time.Hour)) {
+			return 0, fmt.Errorf("--older-than %q is out of range: at most %dd", s, maxAge/(24*time.Hour))
+		}
+		d = time.Duration(n) * 24 * time.Hour
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil || d < 0 {
+			return 0, bad
+		}
 	}
-	return 0, fmt.Errorf("--older-than %q is not a duration like 36h or 30d", s)
+	if d > maxAge {
+		return 0, fmt.Errorf("--older-than %q is out of range: at most %dd", s, maxAge/(24*time.Hour))
+	}
+	return d, nil
 }
 
 // stagedVersions returns the versions that unfinished tasks of asset have

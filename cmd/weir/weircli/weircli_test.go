@@ -205,6 +205,8 @@ func TestPoolsAndWorkerInput(t *testing.T) {
 		[]string{"pools", "list"},
 		[]string{"pools", "set", "bad/name", "--max", "3"},
 		[]string{"pools", "set", "warehouse", "--max", "-2"},
+		[]string{"worker", "--grace", "-1s"},
+		[]string{"worker", "--poll", "0s"},
 		[]string{"pools", "set", "warehouse"},
 		[]string{"worker", "--pool", "nosuchpool"},
 		[]string{"worker", "--concurrency", "0"},
@@ -254,6 +256,9 @@ func TestGC(t *testing.T) {
 		[]string{"gc", "--dry-run"},
 		[]string{"verify", "--select", "raw_orders"},
 		[]string{"gc", "--older-than", "soon"},
+		[]string{"gc", "--older-than", "106752d"},
+		[]string{"gc", "--older-than", "2562047h"},
+		[]string{"gc", "--older-than", "-1h"},
 		[]string{"gc", "--keep-versions", "0"},
 	))
 	// Objects, not directories: file:// keeps emptied directories.

@@ -45,6 +45,12 @@ exits at once (the leases then expire and other workers take the tasks).`,
 			if lease < time.Second {
 				return usageError(fmt.Errorf("--lease-timeout %s must be at least 1s", lease))
 			}
+			if grace < 0 {
+				return usageError(fmt.Errorf("--grace %s must be 0 or more", grace))
+			}
+			if poll < time.Millisecond {
+				return usageError(fmt.Errorf("--poll %s must be at least 1ms", poll))
+			}
 			g, err := a.graph()
 			if err != nil {
 				return err
