@@ -113,6 +113,9 @@ type Store interface {
 	RunFinishIdle(ctx context.Context, at time.Time) ([]int64, error)
 	// TaskList returns tasks in id order.
 	TaskList(ctx context.Context, p TaskListParams) ([]*Task, error)
+	// TaskRetryList returns, for a run, the tasks that needed more than
+	// one attempt in a phase, by task id and phase.
+	TaskRetryList(ctx context.Context, runID int64) ([]TaskRetry, error)
 	// TaskGet returns one task with its attempts.
 	TaskGet(ctx context.Context, id int64) (*Task, []*TaskAttempt, error)
 	// TaskActiveList returns the unfinished (pending or running) tasks of an
@@ -200,6 +203,19 @@ const (
 
 // Active reports whether the run may still start or finish tasks.
 func (s RunStatus) Active() bool { return s == RunRunning || s == RunPaused || s == RunTripped }
+
+// RunQueued is how a running run shows while every task of it is pending:
+// no worker runs it now. It is not stored; Run.State derives it.
+const RunQueued RunStatus = "queued"
+
+// State is the run's status as every command shows it: its stored status,
+// except that a running run all of whose tasks are pending is queued.
+func (r *Run) State() RunStatus {
+	if r.Status == RunRunning && r.TaskCount() > 0 && r.Tasks[TaskPending] == r.TaskCount() {
+		return RunQueued
+	}
+	return r.Status
+}
 
 // Run priorities: higher leases first. Interactive and scheduled runs are
 // PriorityHigh by default, backfills PriorityNormal.
@@ -356,6 +372,26 @@ type Task struct {
 	// Staged is what the compute phase wrote (the scheduler's JSON), set
 	// once the task is in its verify phase.
 	Staged string
+	// BaseAttempts is the attempts each phase may take (the asset's retry
+	// policy).
+	BaseAttempts int
+}
+
+// PhaseAttempt returns which attempt of its current phase the task is on
+// (or ended on), counting neither the other phase's attempts nor released
+// ones: compare it with BaseAttempts.
+func (t *Task) PhaseAttempt() int {
+	// Each phase starts with MaxAttempts - BaseAttempts attempts behind
+	// it, and a release raises MaxAttempts with the attempt it gave back.
+	return t.Attempt - (t.MaxAttempts - t.BaseAttempts)
+}
+
+// TaskRetry says that a task needed more than one attempt in a phase.
+type TaskRetry struct {
+	TaskID int64
+	Phase  string
+	// Attempts counts the phase's attempts, released ones not included.
+	Attempts int
 }
 
 // TaskAttempt is one attempt of a task.
@@ -543,7 +579,7 @@ type RunFinishParams struct {
 type RunListParams struct {
 	// Kind, if set, keeps runs of that kind (materialize, backfill).
 	Kind string
-	// Limit caps the number of runs. Defaults to 50.
+	// Limit caps the number of runs. Defaults to 50; -1 means all.
 	Limit int
 }
 

@@ -2,10 +2,10 @@ package weircli
 
 import (
 	"context"
-	"math"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -236,7 +236,7 @@ func (a *app) backfillCreate(ctx context.Context, o backfillOpts) error {
 		return failedError(err)
 	}
 	if a.output == "json" && !o.wait {
-		return a.json(map[string]any{"backfill": run.ID, "status": backfillStatus(run), "tasks": run.TaskCount(), "plan": pj})
+		return a.json(map[string]any{"backfill": run.ID, "status": string(run.State()), "tasks": run.TaskCount(), "plan": pj})
 	}
 	if a.output != "json" && o.progress != progressJSON {
 		a.printPlan(pj)
@@ -314,7 +314,7 @@ func (a *app) backfillOutcome(ctx context.Context, st store.Store, id int64, las
 	if err != nil {
 		return failedError(err)
 	}
-	if last == nil || last.Status != backfillStatus(run) {
+	if last == nil || last.Status != string(run.State()) {
 		if last, err = takeSnapshot(ctx, st, id, a.cfg.Clock.Now()); err != nil {
 			return failedError(err)
 		}
@@ -334,8 +334,9 @@ func (a *app) backfillOutcome(ctx context.Context, st store.Store, id int64, las
 		return nil
 	case store.RunFailed:
 		return failedError(fmt.Errorf("backfill %d completed with failures: %s (weir backfill retry %d --failed-only re-runs them; weir backfill report %d)", id, run.Error, id, id))
-	case store.RunPaused:
-		return failedError(fmt.Errorf("backfill %d is paused; weir backfill resume %d carries on", id, id))
+	case store.RunPaused: // an operator's decision, not a failure
+		fmt.Fprintf(a.cfg.Stdout, "backfill %d is paused: running tasks finished, nothing more starts; weir backfill resume %d carries on\n", id, id)
+		return nil
 	case store.RunTripped:
 		return failedError(fmt.Errorf("backfill %d tripped its circuit breaker: %s; weir backfill resume %d or cancel %d", id, run.TripReason, id, id))
 	case store.RunCancelled:
@@ -364,27 +365,26 @@ func (a *app) backfillListCommand() *cobra.Command {
 			}
 			type row struct {
 				runJSON
-				Status   string `json:"status"`
 				Throttle string `json:"throttle"`
-				done     int64
 			}
 			out := make([]row, 0, len(runs))
 			for _, r := range runs {
-				out = append(out, row{toRunJSON(r), backfillStatus(r), throttleString(r), r.Done()})
+				out = append(out, row{toRunJSON(r), throttleString(r)})
 			}
 			if a.output == "json" {
 				return a.json(out)
 			}
 			w := a.table()
-			fmt.Fprintln(w, "BACKFILL\tSTATUS\tSELECTION\tPARTITIONS\tDONE\tFAILED\tTHROTTLE\tBY\tCREATED")
+			fmt.Fprintln(w, "BACKFILL\tSTATUS\tSELECTION\tPARTITIONS\tSUCCEEDED\tFAILED\tSKIPPED\tCANCELLED\tTHROTTLE\tBY\tCREATED")
 			for _, r := range out {
-				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d/%d\t%d\t%s\t%s\t%s\n", r.ID, r.Status, r.Selection, dash(r.Partitions), r.done, r.TaskCount,
-					r.Tasks[string(store.TaskFailed)], r.Throttle, r.CreatedBy, fmtTime(r.CreatedAt))
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d/%d\t%d\t%d\t%d\t%s\t%s\t%s\n", r.ID, r.Status, r.Selection, dash(r.Partitions),
+					r.Tasks[string(store.TaskSucceeded)], r.TaskCount, r.Tasks[string(store.TaskFailed)], r.Tasks[string(store.TaskSkipped)],
+					r.Tasks[string(store.TaskCancelled)], r.Throttle, r.CreatedBy, fmtTime(r.CreatedAt))
 			}
 			return w.Flush()
 		},
 	}
-	cmd.Flags().IntVar(&limit, "limit", 20, "how many backfills")
+	cmd.Flags().IntVar(&limit, "limit", 20, "how many backfills at most (0: all)")
 	return cmd
 }
 
@@ -455,16 +455,7 @@ func (a *app) backfillControlCommand(verb string) *cobra.Command {
 				fmt.Fprintf(a.cfg.Stdout, "backfill %d paused: no new task starts (running ones finish); weir backfill resume %d carries on\n", run.ID, run.ID)
 				return nil
 			case "cancel":
-				res, err := st.RunCancel(ctx, store.RunCancelParams{ID: run.ID, Actor: by, Reason: reason, At: now})
-				if err != nil {
-					return stateError(ctx, st, run.ID, err, "only a running, paused or tripped backfill can be cancelled")
-				}
-				fmt.Fprintf(a.cfg.Stdout, "backfill %d cancelled: %s will not start, %s interrupted (their outputs are not promoted)\n",
-					run.ID, plural(res.Pending, "pending task"), plural(res.Interrupted, "running task"))
-				if len(res.Skipped) > 0 {
-					fmt.Fprintf(a.cfg.Stdout, "%s of other runs that waited for it will not run\n", plural(int64(len(res.Skipped)), "task"))
-				}
-				return nil
+				return a.cancelRun(ctx, st, run, by, reason)
 			}
 			// resume
 			if err := o.checkRun(); err != nil {
@@ -477,7 +468,7 @@ func (a *app) backfillControlCommand(verb string) *cobra.Command {
 				fmt.Fprintf(a.cfg.Stdout, "backfill %d resumed\n", run.ID)
 			} else if run.Status != store.RunRunning {
 				return usageError(fmt.Errorf("backfill %d is %s; nothing to resume (weir backfill retry %d --failed-only re-runs failed tasks)",
-					run.ID, backfillStatus(run), run.ID))
+					run.ID, string(run.State()), run.ID))
 			}
 			return a.resumeHere(ctx, st, run.ID, o)
 		},
@@ -560,7 +551,31 @@ func stateError(ctx context.Context, st store.Store, id int64, err error, rule s
 		return usageError(err)
 	}
 	if errors.Is(err, store.ErrNothingToRetry) {
-		return usageError(fmt.Errorf("backfill %d (%s) has no failed tasks to retry", id, backfillStatus(run)))
+		return usageError(fmt.Errorf("backfill %d (%s) has no failed tasks to retry", id, run.State()))
 	}
-	return usageError(fmt.Errorf("backfill %d is %s; %s", id, backfillStatus(run), rule))
+	return usageError(fmt.Errorf("%s %d is %s; %s", runNoun(run), id, run.State(), rule))
+}
+
+// runNoun names a run as its commands do: "backfill" or "run".
+func runNoun(r *store.Run) string {
+	if r.Kind == "backfill" {
+		return "backfill"
+	}
+	return "run"
+}
+
+// cancelRun cancels a run of any kind: nothing more starts, running
+// attempts lose their leases (they publish nothing), in one transaction.
+func (a *app) cancelRun(ctx context.Context, st store.Store, run *store.Run, by, reason string) error {
+	noun := runNoun(run)
+	res, err := st.RunCancel(ctx, store.RunCancelParams{ID: run.ID, Actor: by, Reason: reason, At: a.cfg.Clock.Now()})
+	if err != nil {
+		return stateError(ctx, st, run.ID, err, "only a queued, running, paused or tripped "+noun+" can be cancelled")
+	}
+	fmt.Fprintf(a.cfg.Stdout, "%s %d cancelled: %s will not start, %s interrupted (their outputs are not promoted)\n",
+		noun, run.ID, plural(res.Pending, "pending task"), plural(res.Interrupted, "running task"))
+	if len(res.Skipped) > 0 {
+		fmt.Fprintf(a.cfg.Stdout, "%s of other runs that waited for it will not run\n", plural(int64(len(res.Skipped)), "task"))
+	}
+	return nil
 }

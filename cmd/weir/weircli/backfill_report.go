@@ -53,13 +53,34 @@ type eventJSON struct {
 }
 
 type taskRowJSON struct {
-	Task       int64   `json:"task"`
-	Asset      string  `json:"asset"`
-	Partitions string  `json:"partitions"`
-	State      string  `json:"state"`
-	Attempts   int     `json:"attempts"`
-	Seconds    float64 `json:"seconds"`
-	Error      string  `json:"error,omitempty"`
+	Task        int64  `json:"task"`
+	Asset       string `json:"asset"`
+	Partitions  string `json:"partitions"`
+	State       string `json:"state"`
+	Phase       string `json:"phase"`
+	Attempts    int    `json:"attempts"` // in Phase, of MaxAttempts
+	MaxAttempts int    `json:"max_attempts"`
+	// ComputeAttempts and VerifyAttempts count each phase's attempts
+	// (released ones not included), in the retried list.
+	ComputeAttempts int     `json:"compute_attempts,omitempty"`
+	VerifyAttempts  int     `json:"verify_attempts,omitempty"`
+	Seconds         float64 `json:"seconds"`
+	Error           string  `json:"error,omitempty"`
+}
+
+// attempts shows a row's attempts as the user configured them: per phase.
+func (t taskRowJSON) attempts() string {
+	if t.ComputeAttempts == 0 && t.VerifyAttempts == 0 {
+		return fmt.Sprintf("%s %d of %d", t.Phase, t.Attempts, t.MaxAttempts)
+	}
+	var parts []string
+	if t.ComputeAttempts > 0 {
+		parts = append(parts, fmt.Sprintf("compute %d", t.ComputeAttempts))
+	}
+	if t.VerifyAttempts > 0 {
+		parts = append(parts, fmt.Sprintf("verify %d", t.VerifyAttempts))
+	}
+	return strings.Join(parts, ", ") + fmt.Sprintf(" (of %d each)", t.MaxAttempts)
 }
 
 // outputJSON is one promoted partition version of the backfill.
@@ -115,7 +136,7 @@ func (a *app) buildReport(ctx context.Context, st store.Store, run *store.Run) (
 		return nil, err
 	}
 	rj := toRunJSON(run)
-	r := &reportJSON{Backfill: run.ID, Status: backfillStatus(run), Selection: run.Selection, Assets: run.Assets, Partitions: run.Partitions,
+	r := &reportJSON{Backfill: run.ID, Status: string(run.State()), Selection: run.Selection, Assets: run.Assets, Partitions: run.Partitions,
 		Reprocess: run.Reprocess, Order: run.Order, Throttle: throttleString(run), Breaker: breakerString(run), CreatedBy: run.CreatedBy,
 		CreatedAt: run.CreatedAt, FinishedAt: rj.FinishedAt, Summary: s.Assets, Events: []eventJSON{}, Failures: []taskRowJSON{},
 		Retried: []taskRowJSON{}, Outputs: []outputJSON{}}
@@ -130,11 +151,23 @@ func (a *app) buildReport(ctx context.Context, st store.Store, run *store.Run) (
 	if err != nil {
 		return nil, err
 	}
+	retries, err := st.TaskRetryList(ctx, run.ID)
+	if err != nil {
+		return nil, err
+	}
+	retried := map[int64]map[string]int{}
+	for _, rt := range retries {
+		if retried[rt.TaskID] == nil {
+			retried[rt.TaskID] = map[string]int{}
+		}
+		retried[rt.TaskID][rt.Phase] = rt.Attempts
+	}
 	var secs []float64
 	for _, t := range tasks {
 		r.Tasks.Total++
 		r.Tasks.Attempts += t.Attempt
-		row := taskRowJSON{Task: t.ID, Asset: t.Asset, Partitions: toTaskJSON(t).Partitions, State: string(t.State), Attempts: t.Attempt, Error: firstLine(t.Error)}
+		row := taskRowJSON{Task: t.ID, Asset: t.Asset, Partitions: toTaskJSON(t).Partitions, State: string(t.State), Phase: t.Phase,
+			Attempts: t.PhaseAttempt(), MaxAttempts: t.BaseAttempts, Error: firstLine(t.Error)}
 		if t.State == store.TaskSucceeded && !t.StartedAt.IsZero() {
 			row.Seconds = t.FinishedAt.Sub(t.StartedAt).Seconds()
 			secs = append(secs, row.Seconds)
@@ -142,7 +175,8 @@ func (a *app) buildReport(ctx context.Context, st store.Store, run *store.Run) (
 		if t.State == store.TaskFailed {
 			r.Failures = append(r.Failures, row)
 		}
-		if t.Attempt > 1 {
+		if phases, ok := retried[t.ID]; ok {
+			row.ComputeAttempts, row.VerifyAttempts = phases[store.PhaseCompute], phases[store.PhaseVerify]
 			r.Retried = append(r.Retried, row)
 		}
 	}
@@ -229,9 +263,9 @@ func writeReportMD(w io.Writer, r *reportJSON) {
 			fmt.Fprintln(w, "None.")
 			return
 		}
-		fmt.Fprintln(w, "| task | asset | partitions | state | attempts | error |\n|---:|---|---|---|---:|---|")
+		fmt.Fprintln(w, "| task | asset | partitions | state | attempts | error |\n|---:|---|---|---|---|---|")
 		for _, t := range rows {
-			fmt.Fprintf(w, "| %d | %s | %s | %s | %d | %s |\n", t.Task, t.Asset, t.Partitions, t.State, t.Attempts, mdCell(t.Error))
+			fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s |\n", t.Task, t.Asset, t.Partitions, t.State, t.attempts(), mdCell(t.Error))
 		}
 	}
 	taskTable("Failed tasks", r.Failures)

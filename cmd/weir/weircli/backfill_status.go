@@ -10,22 +10,6 @@ import (
 	"github.com/weir-dev/weir/internal/store"
 )
 
-// backfillStatus names a run's status in the backfill vocabulary.
-func backfillStatus(r *store.Run) string {
-	switch r.Status {
-	case store.RunRunning:
-		if r.Tasks[store.TaskPending] == r.TaskCount() && r.TaskCount() > 0 && r.Tasks[store.TaskRunning] == 0 {
-			return "requested"
-		}
-		return "running"
-	case store.RunSucceeded:
-		return "completed"
-	case store.RunFailed:
-		return "completed-with-failures"
-	}
-	return string(r.Status)
-}
-
 // snapshot is a backfill's progress at one moment, counted in partitions.
 type snapshot struct {
 	Event  string          `json:"event"`
@@ -33,10 +17,16 @@ type snapshot struct {
 	Status string          `json:"status"`
 	At     time.Time       `json:"at"`
 	Assets []assetProgress `json:"assets"`
-	// Tasks
-	TasksDone  int64 `json:"tasks_done"`
-	TasksTotal int64 `json:"tasks_total"`
-	Running    int64 `json:"tasks_running"`
+	// Tasks by state; they add up to TasksTotal. TasksEnded counts the
+	// succeeded, failed, skipped and cancelled ones.
+	TasksTotal     int64 `json:"tasks_total"`
+	TasksEnded     int64 `json:"tasks_ended"`
+	Pending        int64 `json:"tasks_pending"`
+	Running        int64 `json:"tasks_running"`
+	TasksSucceeded int64 `json:"tasks_succeeded"`
+	TasksFailed    int64 `json:"tasks_failed"`
+	TasksSkipped   int64 `json:"tasks_skipped"`
+	TasksCancelled int64 `json:"tasks_cancelled"`
 	// PerMinute is the pace of finished tasks over the last minute.
 	PerMinute  int64   `json:"tasks_per_minute"`
 	StartsPerS float64 `json:"starts_per_second"`
@@ -74,9 +64,11 @@ func takeSnapshot(ctx context.Context, st store.Store, runID int64, now time.Tim
 		return nil, err
 	}
 	run := pr.Run
-	s := &snapshot{Event: "progress", RunID: runID, Status: backfillStatus(run), At: now.UTC(), Throttle: throttleString(run),
+	s := &snapshot{Event: "progress", RunID: runID, Status: string(run.State()), At: now.UTC(), Throttle: throttleString(run),
 		Breaker: breakerString(run), TripReason: run.TripReason, TasksTotal: run.TaskCount(), Running: run.Tasks[store.TaskRunning]}
-	s.TasksDone = run.Done()
+	s.TasksEnded, s.Pending = run.Done(), run.Tasks[store.TaskPending]
+	s.TasksSucceeded, s.TasksFailed = run.Tasks[store.TaskSucceeded], run.Tasks[store.TaskFailed]
+	s.TasksSkipped, s.TasksCancelled = run.Tasks[store.TaskSkipped], run.Tasks[store.TaskCancelled]
 	index := map[string]int{}
 	for _, key := range run.Assets {
 		index[key] = len(s.Assets)
@@ -119,7 +111,7 @@ func takeSnapshot(ctx context.Context, st store.Store, runID int64, now time.Tim
 		s.PerMinute = int64(float64(pr.FinishedSince) / window.Minutes())
 		s.StartsPerS = float64(pr.StartedSince) / window.Seconds()
 	}
-	if left := s.TasksTotal - s.TasksDone; left > 0 && pr.FinishedSince > 0 && window > 0 && run.Status == store.RunRunning {
+	if left := s.TasksTotal - s.TasksEnded; left > 0 && pr.FinishedSince > 0 && window > 0 && run.Status == store.RunRunning {
 		s.ETASeconds = float64(left) / (float64(pr.FinishedSince) / window.Seconds())
 	}
 	return s, nil
@@ -204,12 +196,7 @@ func (a *app) printSnapshot(run *store.Run, s *snapshot) error {
 	if s.TripReason != "" {
 		fmt.Fprintf(w, "tripped:\t%s\n", s.TripReason)
 	}
-	pct := 0.0
-	if s.TasksTotal > 0 {
-		pct = 100 * float64(s.TasksDone) / float64(s.TasksTotal)
-	}
-	fmt.Fprintf(w, "progress:\t%d of %d tasks done (%.0f%%), %d running, %d tasks/min, %.1f starts/s", s.TasksDone, s.TasksTotal,
-		pct, s.Running, s.PerMinute, s.StartsPerS)
+	fmt.Fprintf(w, "progress:\t%s; %d tasks/min, %.1f starts/s", s.taskCounts(), s.PerMinute, s.StartsPerS)
 	if s.ETASeconds > 0 {
 		fmt.Fprintf(w, ", ETA %s", (time.Duration(s.ETASeconds) * time.Second).String())
 	}
@@ -224,4 +211,23 @@ func (a *app) printSnapshot(run *store.Run, s *snapshot) error {
 			ap.Cancelled, ap.Fresh, ap.Elsewhere)
 	}
 	return w.Flush()
+}
+
+// taskCounts says how the backfill's tasks stand, every state counted once:
+// "3 of 124 tasks succeeded (2%), 121 cancelled, 0 running".
+func (s *snapshot) taskCounts() string {
+	pct := 0.0
+	if s.TasksTotal > 0 {
+		pct = 100 * float64(s.TasksSucceeded) / float64(s.TasksTotal)
+	}
+	out := fmt.Sprintf("%d of %d tasks succeeded (%.0f%%)", s.TasksSucceeded, s.TasksTotal, pct)
+	for _, c := range []struct {
+		n    int64
+		what string
+	}{{s.TasksFailed, "failed"}, {s.TasksSkipped, "skipped"}, {s.TasksCancelled, "cancelled"}, {s.Pending, "pending"}} {
+		if c.n > 0 {
+			out += fmt.Sprintf(", %d %s", c.n, c.what)
+		}
+	}
+	return out + fmt.Sprintf(", %d running", s.Running)
 }

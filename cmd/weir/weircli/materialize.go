@@ -274,6 +274,7 @@ func (a *app) report(res *scheduler.Result, pj *planJSON) error {
 // follow waits for a queued run that workers execute, printing progress.
 func (a *app) follow(ctx context.Context, st store.Store, g *lineage.Graph, runID int64, pj planJSON, quiet bool) error {
 	last := int64(-1)
+	idleSince, warned := a.cfg.Clock.Now(), false
 	for {
 		run, err := st.RunGet(ctx, runID)
 		if err != nil {
@@ -287,6 +288,13 @@ func (a *app) follow(ctx context.Context, st store.Store, g *lineage.Graph, runI
 			fmt.Fprintf(a.cfg.Stderr, "[%d/%d] run %d: %d succeeded, %d failed, %d running\n", done, run.TaskCount(), runID,
 				run.Tasks[store.TaskSucceeded], run.Tasks[store.TaskFailed], run.Tasks[store.TaskRunning])
 			last = done
+		}
+		if run.Tasks[store.TaskRunning] > 0 || done != last {
+			idleSince = a.cfg.Clock.Now()
+		} else if !warned && a.cfg.Clock.Now().Sub(idleSince) >= noWorkerWarning && !a.anyWorker(ctx, st) {
+			fmt.Fprintf(a.cfg.Stderr, "no worker has leased a task of run %d for %s: start one with weir worker --store ... (or weir runs resume %d runs it here)\n",
+				runID, noWorkerWarning, runID)
+			warned = true
 		}
 		if run.Status != store.RunRunning {
 			res, err := scheduler.RunResult(ctx, st, g, runID)
@@ -302,6 +310,24 @@ func (a *app) follow(ctx context.Context, st store.Store, g *lineage.Graph, runI
 		case <-a.cfg.Clock.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// noWorkerWarning is how long --wait watches a run start nothing before it
+// says no worker is running.
+const noWorkerWarning = 10 * time.Second
+
+// anyWorker reports whether a worker is heartbeating.
+func (a *app) anyWorker(ctx context.Context, st store.Store) bool {
+	ws, err := st.WorkerList(ctx, store.WorkerListParams{Active: true})
+	if err != nil {
+		return true // say nothing we do not know
+	}
+	for _, w := range ws {
+		if w.State(a.cfg.Clock.Now()) == store.WorkerRunning {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *app) printPlan(pj planJSON) {

@@ -124,14 +124,7 @@ type plainView struct {
 }
 
 func (p *plainView) snapshot(s *snapshot, final bool) {
-	line := fmt.Sprintf("backfill %d %s: %d/%d tasks done, %d running", s.RunID, s.Status, s.TasksDone, s.TasksTotal, s.Running)
-	var failed int64
-	for _, ap := range s.Assets {
-		failed += ap.Failed
-	}
-	if failed > 0 {
-		line += fmt.Sprintf(", %d partitions failed", failed)
-	}
+	line := fmt.Sprintf("backfill %d %s: %s", s.RunID, s.Status, s.taskCounts())
 	if s.ETASeconds > 0 {
 		line += fmt.Sprintf(", ETA %s", (time.Duration(s.ETASeconds) * time.Second).String())
 	}

@@ -43,7 +43,7 @@ func (a *app) runsCommand() *cobra.Command {
 			return w.Flush()
 		},
 	}
-	list.Flags().IntVar(&limit, "limit", 20, "how many runs")
+	list.Flags().IntVar(&limit, "limit", 20, "how many runs at most (0: all)")
 	var allTasks bool
 	show := &cobra.Command{
 		Use:   "show ID",
@@ -103,14 +103,33 @@ func (a *app) runsCommand() *cobra.Command {
 		},
 	}
 	resume.Flags().IntVarP(&concurrency, "concurrency", "c", 4, "tasks running at once")
-	cmd.AddCommand(list, show, resume)
+	var reason string
+	cancel := &cobra.Command{
+		Use:   "cancel ID",
+		Short: "Cancel a run of any kind: nothing more starts, running tasks are interrupted and publish nothing",
+		Args:  exactArgs(1, "one run id"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			st, run, err := a.openRun(ctx, args[0], "")
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			return a.cancelRun(ctx, st, run, scheduler.CurrentUser(a.cfg.Getenv), reason)
+		},
+	}
+	cancel.Flags().StringVar(&reason, "reason", "", "why, for the audit trail")
+	cmd.AddCommand(list, show, resume, cancel)
 	return cmd
 }
 
 // listRuns returns the newest limit runs (of kind, if set).
 func (a *app) listRuns(ctx context.Context, kind string, limit int) ([]*store.Run, error) {
-	if limit < 1 {
-		return nil, usageError(fmt.Errorf("--limit %d must be at least 1", limit))
+	if limit < 0 {
+		return nil, usageError(fmt.Errorf("--limit %d must be 0 (all) or more", limit))
+	}
+	if limit == 0 {
+		limit = -1 // all, as in tasks list
 	}
 	st, err := a.openStore(ctx)
 	if err != nil {
@@ -179,7 +198,7 @@ type runJSON struct {
 }
 
 func toRunJSON(r *store.Run) runJSON {
-	j := runJSON{ID: r.ID, Kind: r.Kind, Status: r.Status, Selection: r.Selection, Assets: r.Assets, Partitions: r.Partitions,
+	j := runJSON{ID: r.ID, Kind: r.Kind, Status: r.State(), Selection: r.Selection, Assets: r.Assets, Partitions: r.Partitions,
 		Reprocess: r.Reprocess, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, Error: r.Error, TaskCount: r.TaskCount(), Tasks: map[string]int64{}}
 	if !r.FinishedAt.IsZero() {
 		f := r.FinishedAt

@@ -43,9 +43,9 @@ func (a *app) tasksCommand() *cobra.Command {
 				return a.json(out)
 			}
 			w := a.table()
-			fmt.Fprintln(w, "TASK\tRUN\tASSET\tPARTITIONS\tSTATE\tPHASE\tATTEMPTS\tWORKER\tERROR")
+			fmt.Fprintln(w, "TASK\tRUN\tASSET\tPARTITIONS\tSTATE\tPHASE\tATTEMPT\tWORKER\tERROR")
 			for _, t := range out {
-				fmt.Fprintf(w, "%d\t%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", t.ID, t.RunID, t.Asset, t.Partitions, t.State, t.Phase, t.Attempts, t.MaxAttempts,
+				fmt.Fprintf(w, "%d\t%d\t%s\t%s\t%s\t%s\t%d/%d\t%s\t%s\n", t.ID, t.RunID, t.Asset, t.Partitions, t.State, t.Phase, t.Attempt, t.MaxAttempts,
 					dash(t.Worker), dash(firstLine(t.Error)))
 			}
 			return w.Flush()
@@ -100,7 +100,7 @@ func (a *app) tasksCommand() *cobra.Command {
 			w := a.table()
 			for _, r := range [][2]string{
 				{"task", strconv.FormatInt(tj.ID, 10)}, {"run", strconv.FormatInt(tj.RunID, 10)}, {"asset", tj.Asset}, {"partitions", tj.Partitions},
-				{"state", string(tj.State)}, {"phase", tj.Phase}, {"attempts", fmt.Sprintf("%d of %d", tj.Attempts, tj.MaxAttempts)}, {"pool", tj.Pool},
+				{"state", string(tj.State)}, {"phase", tj.Phase}, {"attempt", fmt.Sprintf("%d of %d in the %s phase (%d in all)", tj.Attempt, tj.MaxAttempts, tj.Phase, tj.Attempts)}, {"pool", tj.Pool},
 				{"worker", dash(tj.Worker)}, {"error", dash(tj.Error)},
 			} {
 				fmt.Fprintf(w, "%s:\t%s\n", r[0], r[1])
@@ -137,8 +137,11 @@ type taskJSON struct {
 	Partitions string          `json:"partitions"`
 	State      store.TaskState `json:"state"`
 	// Phase is compute, or verify once the output is staged.
-	Phase       string `json:"phase"`
-	Attempts    int    `json:"attempts"`
+	Phase    string `json:"phase"`
+	Attempts int    `json:"attempts"`
+	// Attempt is the attempt of the current phase, of MaxAttempts (the
+	// asset's retry policy, per phase); Attempts counts both phases'.
+	Attempt     int    `json:"attempt"`
 	MaxAttempts int    `json:"max_attempts"`
 	Pool        string `json:"pool"`
 	Worker      string `json:"worker,omitempty"`
@@ -150,6 +153,6 @@ func toTaskJSON(t *store.Task) taskJSON {
 	if t.PartitionCount > 1 {
 		parts += "..." + t.PartitionLast
 	}
-	return taskJSON{ID: t.ID, RunID: t.RunID, Asset: t.Asset, Partitions: parts, State: t.State, Phase: t.Phase, Attempts: t.Attempt, MaxAttempts: t.MaxAttempts,
+	return taskJSON{ID: t.ID, RunID: t.RunID, Asset: t.Asset, Partitions: parts, State: t.State, Phase: t.Phase, Attempts: t.Attempt, Attempt: t.PhaseAttempt(), MaxAttempts: t.BaseAttempts,
 		Pool: t.Pool, Worker: t.Worker, Error: t.Error}
 }

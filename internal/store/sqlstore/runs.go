@@ -281,7 +281,7 @@ func (s *Store) RunGet(ctx context.Context, id int64) (*store.Run, error) {
 // RunList returns runs, newest first.
 func (s *Store) RunList(ctx context.Context, p store.RunListParams) ([]*store.Run, error) {
 	limit := p.Limit
-	if limit <= 0 {
+	if limit == 0 {
 		limit = 50
 	}
 	q := `SELECT ` + runColumns + ` FROM runs`
@@ -290,7 +290,12 @@ func (s *Store) RunList(ctx context.Context, p store.RunListParams) ([]*store.Ru
 		q += ` WHERE kind = ?`
 		args = append(args, p.Kind)
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(q+` ORDER BY id DESC LIMIT ?`), append(args, limit)...)
+	q += ` ORDER BY id DESC`
+	if limit > 0 {
+		q += ` LIMIT ?`
+		args = append(args, limit)
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(q), args...)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", s.mapErr(err))
 	}

@@ -12,14 +12,14 @@ import (
 )
 
 const taskColumns = `id, run_id, asset, partition_first, partition_last, partition_count, state, attempt, max_attempts, pool, priority,
-	rank, waiting, not_before, lease_token, lease_expires_at, worker, started_at, finished_at, error, phase, staged`
+	rank, waiting, not_before, lease_token, lease_expires_at, worker, started_at, finished_at, error, phase, staged, base_attempts`
 
 // scanTask scans taskColumns, then extra destinations.
 func scanTask(row scanner, extra ...any) (*store.Task, error) {
 	var t store.Task
 	var notBefore, expires, started, finished dbTime
 	dest := []any{&t.ID, &t.RunID, &t.Asset, &t.PartitionFirst, &t.PartitionLast, &t.PartitionCount, &t.State, &t.Attempt, &t.MaxAttempts,
-		&t.Pool, &t.Priority, &t.Rank, &t.Waiting, &notBefore, &t.LeaseToken, &expires, &t.Worker, &started, &finished, &t.Error, &t.Phase, &t.Staged}
+		&t.Pool, &t.Priority, &t.Rank, &t.Waiting, &notBefore, &t.LeaseToken, &expires, &t.Worker, &started, &finished, &t.Error, &t.Phase, &t.Staged, &t.BaseAttempts}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
@@ -766,6 +766,26 @@ func (s *Store) TaskActiveList(ctx context.Context, asset string) ([]*store.Task
 		return nil, fmt.Errorf("active tasks of %s: %w", asset, s.mapErr(err))
 	}
 	return out, nil
+}
+
+// TaskRetryList returns a run's tasks that needed more than one attempt
+// in a phase.
+func (s *Store) TaskRetryList(ctx context.Context, runID int64) ([]store.TaskRetry, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT a.task_id, a.phase, count(*) FROM task_attempts a JOIN tasks t ON t.id = a.task_id
+		WHERE t.run_id = ? AND a.state != ? GROUP BY a.task_id, a.phase HAVING count(*) > 1 ORDER BY a.task_id, a.phase`), runID, store.AttemptReleased)
+	if err != nil {
+		return nil, fmt.Errorf("retried tasks of run %d: %w", runID, s.mapErr(err))
+	}
+	defer rows.Close()
+	var out []store.TaskRetry
+	for rows.Next() {
+		var r store.TaskRetry
+		if err := rows.Scan(&r.TaskID, &r.Phase, &r.Attempts); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, s.mapErr(rows.Err())
 }
 
 // TaskGet returns a task and its attempts.
