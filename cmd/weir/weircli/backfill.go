@@ -553,7 +553,7 @@ func stateError(ctx context.Context, st store.Store, id int64, err error, rule s
 	if errors.Is(err, store.ErrNothingToRetry) {
 		return usageError(fmt.Errorf("backfill %d (%s) has no failed tasks to retry", id, run.State()))
 	}
-	return usageError(fmt.Errorf("%s %d is %s; %s", runNoun(run), id, run.State(), rule))
+	return usageError(fmt.Errorf("%s %d has status %s; %s", runNoun(run), id, run.State(), rule))
 }
 
 // runNoun names a run as its commands do: "backfill" or "run".

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/weir-dev/weir/examples/nightly"
+	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
 )
 
@@ -179,7 +180,7 @@ func TestBackfillProgressJSON(t *testing.T) {
 			last = ev
 		}
 	}
-	if kinds["task/succeeded"] != 4 || kinds["task/started"] != 4 || last == nil || last["status"] != "completed" || last["tasks_done"] != 4.0 {
+	if kinds["task/succeeded"] != 4 || kinds["task/started"] != 4 || last == nil || last["status"] != "succeeded" || last["tasks_succeeded"] != 4.0 || last["tasks_ended"] != 4.0 {
 		t.Fatalf("events %v, last %v\n%s", kinds, last, out)
 	}
 }
@@ -198,4 +199,52 @@ func TestBackfillBreakerTripsAtTheFailureRate(t *testing.T) {
 	if got := f.take(); len(got) != 6 {
 		t.Fatalf("computed %v, want 6 partitions before the trip", got)
 	}
+}
+
+// TestBackfillPausedWhileRunningExitsZero: the process running a backfill
+// sees it paused by an operator: running tasks finish, it exits 0 and says
+// how to resume, counting the tasks left as pending (not done); resume then
+// finishes it.
+func TestBackfillPausedWhileRunningExitsZero(t *testing.T) {
+	var c *cli
+	var once sync.Once
+	day := &pipelines.Asset{Key: "day", Partitions: dailyFrom("2024-01-01"), Compute: func(ctx context.Context, task *pipelines.Task) error {
+		once.Do(func() {
+			if _, errs, code := c.run("backfill", "pause", "1", "--reason", "maintenance"); code != 0 {
+				t.Errorf("pause: exit %d: %s", code, errs)
+			}
+		})
+		return writeText(ctx, task)
+	}}
+	c = newCLI(t, day)
+	if _, errs, code := c.run("backfill", "create", "--select", "day", "--from", "2024-01-01", "--to", "2024-01-05"); code != 0 {
+		t.Fatalf("create: exit %d: %s", code, errs)
+	}
+	out, errs, code := c.run("backfill", "resume", "1", "-c", "1", "--progress", "none")
+	if code != 0 || !strings.Contains(out, "backfill 1 is paused") || !strings.Contains(out, "weir backfill resume 1") || !strings.Contains(out, "1 of 5 tasks succeeded (20%), 4 pending") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errs)
+	}
+	out, errs, code = c.run("backfill", "resume", "1", "-c", "1", "--progress", "none")
+	if code != 0 || !strings.Contains(out, "5 of 5 tasks succeeded (100%)") {
+		t.Fatalf("resume: exit %d\n%s\n%s", code, out, errs)
+	}
+}
+
+func dailyFrom(start string) partitions.Definition {
+	return partitions.MustTimeWindow(partitions.TimeWindowOpts{Grain: partitions.Daily, Start: start})
+}
+
+// writeText writes each partition's key as its one file.
+func writeText(ctx context.Context, task *pipelines.Task) error {
+	for _, k := range task.Keys {
+		w, err := task.Output.Create(ctx, k, "data.txt")
+		if err != nil {
+			return err
+		}
+		w.Write([]byte(k))
+		if err := w.Close(); err != nil {
+			return err
+		}
+	}
+	return nil
 }

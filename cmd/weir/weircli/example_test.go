@@ -100,13 +100,13 @@ func ExampleRun_backfill() {
 	// backfill 1 created: 5 tasks, priority low, at most 2 running
 	//
 	// backfill:    1
-	// status:      completed
+	// status:      succeeded
 	// selection:   events
 	// partitions:  2023-12-01...2023-12-05 (reprocess missing, oldest-first)
 	// created:     2024-01-01 00:00:00Z by oncall
 	// throttle:    priority low, at most 2 running
 	// breaker:     off
-	// progress:    5 of 5 tasks done (100%), 0 running, 0 tasks/min, 0.0 starts/s
+	// progress:    5 of 5 tasks succeeded (100%), 0 running; 0 tasks/min, 0.0 starts/s
 	// finished:    2024-01-01 00:00:00Z (took 0s)
 	//
 	// ASSET   PARTITIONS  PENDING  RUNNING  SUCCEEDED  FAILED  SKIPPED  CANCELLED  FRESH  QUEUED ELSEWHERE
