@@ -43,11 +43,15 @@ func (a *app) assetsShowCommand() *cobra.Command {
 	return cmd
 }
 
-// assetStatus is an asset's partitions as interval sets.
+// assetStatus is an asset's partitions as interval sets. Each existing
+// partition is in exactly one of materialized, failed and missing.
 type assetStatus struct {
 	def                       partitions.Definition
 	all, materialized, failed partitions.Subset
 	missing                   partitions.Subset
+	// failedWithVersion are the failed partitions whose last attempt
+	// failed after an earlier version was promoted: readers still get it.
+	failedWithVersion partitions.Subset
 }
 
 func (a *app) status(ctx context.Context, st store.Store, as *pipelines.Asset, now time.Time) (*assetStatus, error) {
@@ -59,28 +63,34 @@ func (a *app) status(ctx context.Context, st store.Store, as *pipelines.Asset, n
 	if err != nil {
 		return nil, failedError(err)
 	}
-	s := &assetStatus{def: def, all: partitions.All(def, now), materialized: cur.Materialized, failed: cur.Failed}
+	s := &assetStatus{def: def, all: partitions.All(def, now)}
+	s.failed = cur.Failed.Intersect(s.all)
+	s.materialized = cur.Materialized.Difference(cur.Failed).Intersect(s.all)
+	s.failedWithVersion = s.failed.Intersect(cur.Materialized)
 	s.missing = s.all.Difference(s.materialized).Difference(s.failed)
 	return s, nil
 }
 
 type assetJSON struct {
-	Key          string                `json:"key"`
-	Description  string                `json:"description,omitempty"`
-	Group        string                `json:"group,omitempty"`
-	Tags         []string              `json:"tags,omitempty"`
-	CodeVersion  string                `json:"code_version,omitempty"`
-	Pool         string                `json:"pool"`
-	Partitions   string                `json:"partitions"`
-	Deps         []depJSON             `json:"deps"`
-	Dependents   []string              `json:"dependents"`
-	Checks       []string              `json:"checks,omitempty"`
-	Existing     int64                 `json:"partitions_existing"`
-	Materialized rangesJSON            `json:"materialized"`
-	Failed       rangesJSON            `json:"failed"`
-	Missing      rangesJSON            `json:"missing"`
-	Latest       []materializationJSON `json:"latest_materializations,omitempty"`
-	CheckResults []checkJSON           `json:"latest_checks,omitempty"`
+	Key          string     `json:"key"`
+	Description  string     `json:"description,omitempty"`
+	Group        string     `json:"group,omitempty"`
+	Tags         []string   `json:"tags,omitempty"`
+	CodeVersion  string     `json:"code_version,omitempty"`
+	Pool         string     `json:"pool"`
+	Partitions   string     `json:"partitions"`
+	Deps         []depJSON  `json:"deps"`
+	Dependents   []string   `json:"dependents"`
+	Checks       []string   `json:"checks,omitempty"`
+	Existing     int64      `json:"partitions_existing"`
+	Materialized rangesJSON `json:"materialized"`
+	Failed       rangesJSON `json:"failed"`
+	Missing      rangesJSON `json:"missing"`
+	// FailedWithOlderVersion are the failed partitions that still serve
+	// an earlier promoted version; they are counted in Failed only.
+	FailedWithOlderVersion rangesJSON            `json:"failed_with_older_version"`
+	Latest                 []materializationJSON `json:"latest_materializations,omitempty"`
+	CheckResults           []checkJSON           `json:"latest_checks,omitempty"`
 }
 
 // result says how a check went, in a few words.
@@ -133,7 +143,8 @@ func ranges(def partitions.Definition, s partitions.Subset) rangesJSON {
 func describe(g *lineage.Graph, as *pipelines.Asset, s *assetStatus) assetJSON {
 	j := assetJSON{Key: as.Key, Description: as.Description, Group: as.Group, Tags: as.Tags, CodeVersion: as.CodeVersion, Pool: as.PoolName(),
 		Partitions: s.def.String(), Dependents: g.Dependents(as.Key), Existing: s.all.Len(),
-		Materialized: ranges(s.def, s.materialized), Failed: ranges(s.def, s.failed), Missing: ranges(s.def, s.missing)}
+		Materialized: ranges(s.def, s.materialized), Failed: ranges(s.def, s.failed), Missing: ranges(s.def, s.missing),
+		FailedWithOlderVersion: ranges(s.def, s.failedWithVersion)}
 	for _, d := range as.Deps {
 		j.Deps = append(j.Deps, depJSON{Asset: d.Asset, Mapping: g.Definitions().Mapping(as.Key, d.Asset).String()})
 	}
@@ -252,6 +263,9 @@ func (a *app) assetsShow(cmd *cobra.Command, args []string) error {
 		r    rangesJSON
 	}{{"materialized", j.Materialized}, {"failed", j.Failed}, {"missing", j.Missing}} {
 		fmt.Fprintf(w, "%s\t%d\t%s\n", r.name, r.r.Count, dash(r.r.Ranges))
+	}
+	if n := j.FailedWithOlderVersion.Count; n > 0 {
+		fmt.Fprintf(w, "\t\t(%d of the failed still serve an older version: %s)\n", n, j.FailedWithOlderVersion.Ranges)
 	}
 	if len(j.Latest) > 0 {
 		fmt.Fprintln(w)

@@ -248,3 +248,39 @@ func writeText(ctx context.Context, task *pipelines.Task) error {
 	}
 	return nil
 }
+
+// TestAssetStatusCountsAddUp: a partition whose last attempt failed after
+// an earlier version was promoted counts as failed only (noting the older
+// version it still serves); the statuses add up to the partitions.
+func TestAssetStatusCountsAddUp(t *testing.T) {
+	f := &flakyPipeline{fail: map[string]bool{}}
+	c := newCLI(t, f.assets()...)
+	if _, errs, code := c.run("materialize", "--select", "flaky", "--partition-range", "2024-01-01...2024-01-03", "-q"); code != 0 {
+		t.Fatal(errs)
+	}
+	f.mu.Lock()
+	f.fail["2024-01-02"], f.fail["2024-01-05"] = true, true
+	f.mu.Unlock()
+	c.run("materialize", "--select", "flaky", "--partition-range", "2024-01-01...2024-01-05", "--reprocess", "all", "-q")
+	out, errs, code := c.run("assets", "show", "flaky", "-o", "json")
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	var j struct {
+		Existing                      int64 `json:"partitions_existing"`
+		Materialized, Failed, Missing rangeCount
+		FailedWithOlderVersion        rangeCount `json:"failed_with_older_version"`
+	}
+	if err := json.Unmarshal([]byte(out), &j); err != nil {
+		t.Fatal(err)
+	}
+	if j.Materialized.Count+j.Failed.Count+j.Missing.Count != j.Existing || j.Materialized.Ranges != "2024-01-01,2024-01-03...2024-01-04" ||
+		j.Failed.Ranges != "2024-01-02,2024-01-05" || j.FailedWithOlderVersion.Ranges != "2024-01-02" {
+		t.Fatalf("status %+v", j)
+	}
+}
+
+type rangeCount struct {
+	Count  int64
+	Ranges string
+}
