@@ -23,9 +23,11 @@ func VersionTime(version string) (time.Time, bool) {
 
 // StoredVersion is a version prefix found in the bucket.
 type StoredVersion struct {
-	Asset, Partition, Version string
-	Files                     int
-	Bytes                     int64
+	Asset     string `json:"asset"`
+	Partition string `json:"partition"`
+	Version   string `json:"version"`
+	Files     int    `json:"files"`
+	Bytes     int64  `json:"bytes"`
 }
 
 // ListVersions lists the version prefixes of asset in the bucket.

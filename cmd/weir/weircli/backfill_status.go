@@ -106,12 +106,14 @@ func takeSnapshot(ctx context.Context, st store.Store, runID int64, now time.Tim
 	}
 	// The pace over the last minute, or since the backfill was created if
 	// that is less.
+	// A rate measured over less than a second (the first snapshot, taken
+	// as the backfill starts) says nothing: report none.
 	window := min(progressWindow, now.Sub(run.CreatedAt))
-	if window > 0 {
+	if window >= time.Second && s.TasksEnded > 0 {
 		s.PerMinute = int64(float64(pr.FinishedSince) / window.Minutes())
 		s.StartsPerS = float64(pr.StartedSince) / window.Seconds()
 	}
-	if left := s.TasksTotal - s.TasksEnded; left > 0 && pr.FinishedSince > 0 && window > 0 && run.Status == store.RunRunning {
+	if left := s.TasksTotal - s.TasksEnded; left > 0 && pr.FinishedSince > 0 && window >= time.Second && run.Status == store.RunRunning {
 		s.ETASeconds = float64(left) / (float64(pr.FinishedSince) / window.Seconds())
 	}
 	return s, nil

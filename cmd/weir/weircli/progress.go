@@ -244,9 +244,9 @@ func (b *barsView) paint(status, text string) string {
 	}
 	code := ""
 	switch status {
-	case "completed":
+	case "succeeded":
 		code = "32"
-	case "completed-with-failures", "failed", "tripped", "cancelled":
+	case "failed", "tripped", "cancelled":
 		code = "31"
 	case "paused":
 		code = "33"

@@ -65,7 +65,10 @@ func (a *app) runsCommand() *cobra.Command {
 		},
 	}
 	show.Flags().BoolVar(&allTasks, "tasks", false, "list every task, not just the ones that did not succeed")
-	var concurrency int
+	var (
+		concurrency int
+		quiet       bool
+	)
 	resume := &cobra.Command{
 		Use:   "resume ID",
 		Short: "Run the rest of a queued or interrupted run in this process",
@@ -93,8 +96,10 @@ func (a *app) runsCommand() *cobra.Command {
 				return err
 			}
 			defer bucket.Close()
-			ex := &scheduler.Executor{Store: st, Bucket: bucket, Concurrency: concurrency, Clock: a.cfg.Clock, OnEvent: a.progress,
-				Worker: a.cfg.Getenv("WEIR_WORKER_ID")}
+			ex := &scheduler.Executor{Store: st, Bucket: bucket, Concurrency: concurrency, Clock: a.cfg.Clock, Worker: a.cfg.Getenv("WEIR_WORKER_ID")}
+			if !quiet {
+				ex.OnEvent = a.progress
+			}
 			res, err := ex.Resume(ctx, g, id)
 			if err != nil {
 				return failedError(err)
@@ -103,6 +108,7 @@ func (a *app) runsCommand() *cobra.Command {
 		},
 	}
 	resume.Flags().IntVarP(&concurrency, "concurrency", "c", 4, "tasks running at once")
+	resume.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")
 	var reason string
 	cancel := &cobra.Command{
 		Use:   "cancel ID",

@@ -146,7 +146,7 @@ blob root); --store and --blob (or WEIR_STORE and WEIR_BLOB) point elsewhere.`,
 			allowed := "table,json"
 			if f, ok := cmd.Annotations[outputFormats]; ok {
 				allowed = f
-				if a.output == "table" { // the command's own default
+				if !cmd.Flags().Changed("output") { // the command's own default
 					a.output, _, _ = strings.Cut(f, ",")
 				}
 			}
@@ -242,6 +242,7 @@ func (a *app) openBoth(ctx context.Context) (st store.Store, b *blob.Bucket, clo
 func (a *app) json(v any) error {
 	enc := json.NewEncoder(a.cfg.Stdout)
 	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // "a -> b", not "a -\u003e b"
 	return enc.Encode(v)
 }
 

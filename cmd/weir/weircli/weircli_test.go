@@ -115,6 +115,8 @@ func TestJSONOutput(t *testing.T) {
 		[]string{"materialize", "--select", "raw_orders", "--partition-range", "2024-01-01...2024-01-02", "-q", "-c", "1", "-o", "json"},
 		[]string{"assets", "show", "raw_orders", "-o", "json"},
 		[]string{"runs", "list", "-o", "json"},
+		[]string{"validate", "-o", "json"},
+		[]string{"gc", "--dry-run", "--older-than", "0s", "-o", "json"},
 		[]string{"lineage", "events", "1"},
 	))
 }
@@ -161,6 +163,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	)
 	golden(t, "validate_cycle", c.transcript(
 		[]string{"validate"},
+		[]string{"validate", "-o", "json"},
 		[]string{"materialize", "--select", "*"},
 	))
 }
