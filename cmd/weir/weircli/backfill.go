@@ -15,12 +15,12 @@ import (
 
 	"github.com/weir-dev/weir/internal/store"
 	"github.com/weir-dev/weir/lineage"
-	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/scheduler"
 )
 
 type backfillOpts struct {
-	selection, from, to, keys     string
+	parts                         partitionFlags
+	selection                     string
 	reprocess, order, rate, pool  string
 	priority, progress            string
 	maxConcurrent, concurrency    int
@@ -57,20 +57,18 @@ process; with a shared store (postgres://) workers run it (weir worker).`,
 func (a *app) backfillCreateCommand() *cobra.Command {
 	var o backfillOpts
 	cmd := &cobra.Command{
-		Use:   "create --select EXPR (--from A --to B | --partitions K1,K2,...)",
+		Use:   "create --select EXPR (--from A --to B | --partition-range A...B | --partition K1,K2,...)",
 		Short: "Plan and store a backfill (--dry-run previews it, --wait runs it)",
 		Example: `  weir backfill create --select '*' --from 2024-01-01 --to 2024-01-31 --dry-run
   weir backfill create --select cleaned_orders+ --from 2024-01-01 --to 2024-12-31 --reprocess all \
       --max-concurrent 2 --rate 5/s --priority low --max-failure-rate 0.2 --min-tasks 20 --wait
-  weir backfill create --select daily_revenue --partitions 2024-03-01,2024-03-05 --reprocess all`,
+  weir backfill create --select daily_revenue --partition 2024-03-01,2024-03-05 --reprocess all`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.backfillCreate(cmd.Context(), o) },
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.selection, "select", "s", "", "assets to backfill (required)")
-	f.StringVar(&o.from, "from", "", "first partition (with --to)")
-	f.StringVar(&o.to, "to", "", "last partition, included (with --from)")
-	f.StringVar(&o.keys, "partitions", "", "explicit partitions K1,K2,... (instead of --from/--to)")
+	o.parts.register(f, "partitions to backfill")
 	f.StringVar(&o.reprocess, "reprocess", "missing", "which requested partitions run: missing, failed or all")
 	f.StringVar(&o.order, "order", "oldest-first", "oldest-first or newest-first")
 	f.IntVar(&o.maxConcurrent, "max-concurrent", 0, "running tasks of this backfill at most, across all workers (0: no limit)")
@@ -136,18 +134,9 @@ func (o backfillOpts) params() (scheduler.PlanRequest, scheduler.EnqueueOpts, er
 	if o.selection == "" {
 		return req, eo, errors.New("--select is required, e.g. --select '*' or --select cleaned_orders+")
 	}
-	switch {
-	case o.keys != "" && (o.from != "" || o.to != ""):
-		return req, eo, errors.New("give --from and --to, or --partitions, not both")
-	case o.keys != "":
-		if strings.Contains(o.keys, partitions.RangeSep) {
-			return req, eo, fmt.Errorf("--partitions %q lists keys K1,K2,...; for a range use --from and --to", o.keys)
-		}
-		req.Partitions = o.keys
-	case o.from != "" && o.to != "":
-		req.Partitions = o.from + partitions.RangeSep + o.to
-	case o.from != "" || o.to != "":
-		return req, eo, errors.New("--from and --to go together: both ends of the range, both included")
+	var err error
+	if req.Partitions, err = o.parts.expr(); err != nil {
+		return req, eo, err
 	}
 	if o.reprocess == "stale" {
 		return req, eo, errors.New("--reprocess stale needs staleness tracking (code and upstream versions), which weir does not have yet; use missing, failed or all")

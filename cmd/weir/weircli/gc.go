@@ -18,12 +18,13 @@ import (
 func (a *app) gcCommand() *cobra.Command {
 	var (
 		selection string
+		parts     partitionFlags
 		olderThan string
 		keep      int
 		dryRun    bool
 	)
 	cmd := &cobra.Command{
-		Use:   "gc [--select EXPR] [--older-than 30d] [--keep-versions N] [--dry-run]",
+		Use:   "gc [--select EXPR] [--partition K,... | --partition-range A...B | --from A --to B] [--older-than 30d] [--keep-versions N] [--dry-run]",
 		Short: "Delete attempts that were never promoted and old versions beyond the retention; never a current version",
 		Long: `gc deletes, among versions older than --older-than:
   - attempts that were never promoted (failed audits or checks, dead workers);
@@ -39,8 +40,12 @@ younger than --older-than (a running attempt may be writing it).`,
 			if keep < 1 {
 				return usageError(fmt.Errorf("--keep-versions %d must be at least 1 (the current version is always kept)", keep))
 			}
+			expr, err := parts.expr()
+			if err != nil {
+				return usageError(err)
+			}
 			ctx := cmd.Context()
-			_, keys, err := a.selectAssets(selection)
+			g, keys, err := a.selectAssets(selection)
 			if err != nil {
 				return err
 			}
@@ -56,6 +61,11 @@ younger than --older-than (a running attempt may be writing it).`,
 			}
 			var doomed []row
 			for _, key := range keys {
+				as, _ := g.Definitions().Asset(key)
+				named, err := a.partitionFilter(ctx, st, as, expr)
+				if err != nil {
+					return err
+				}
 				status, err := st.PartitionStatusList(ctx, key)
 				if err != nil {
 					return failedError(err)
@@ -86,7 +96,7 @@ younger than --older-than (a running attempt may be writing it).`,
 				}
 				for _, v := range stored {
 					made, ok := verify.VersionTime(v.Version)
-					if !ok || v.Version == current[v.Partition] || awaiting[v.Version] || !made.Before(cutoff) {
+					if !ok || !named(v.Partition) || v.Version == current[v.Partition] || awaiting[v.Version] || !made.Before(cutoff) {
 						continue
 					}
 					rank, wasPromoted := promoted[v.Partition+"/"+v.Version]
@@ -134,6 +144,7 @@ younger than --older-than (a running attempt may be writing it).`,
 	}
 	f := cmd.Flags()
 	f.StringVarP(&selection, "select", "s", "*", "assets to collect")
+	parts.register(f, "only versions of these partitions")
 	f.StringVar(&olderThan, "older-than", "30d", "only versions created longer ago than this (e.g. 36h, 30d)")
 	f.IntVar(&keep, "keep-versions", 3, "promoted versions to keep per partition, the current one included")
 	f.BoolVar(&dryRun, "dry-run", false, "list what would be deleted and the bytes; delete nothing")

@@ -11,14 +11,12 @@ import (
 
 	"github.com/weir-dev/weir/internal/store"
 	"github.com/weir-dev/weir/lineage"
-	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/scheduler"
 )
 
 type materializeOpts struct {
 	selection   string
-	partition   string
-	rangeExpr   string
+	parts       partitionFlags
 	reprocess   string
 	concurrency int
 	dryRun      bool
@@ -30,7 +28,7 @@ type materializeOpts struct {
 func (a *app) materializeCommand() *cobra.Command {
 	var o materializeOpts
 	cmd := &cobra.Command{
-		Use:   "materialize --select EXPR [--partition KEY | --partition-range A...B]",
+		Use:   "materialize --select EXPR [--partition K[,K...] | --partition-range A...B | --from A --to B]",
 		Short: "Plan and run the work that makes the selected partitions fresh",
 		Long: `materialize plans the tasks that make the selected assets' partitions fresh and
 stores them as a run. On the embedded store (sqlite://) it then runs them in this
@@ -51,8 +49,7 @@ group:NAME, * and commas for union. Partitions use each asset's key format, e.g.
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.selection, "select", "s", "", "assets to materialize (required)")
-	f.StringVarP(&o.partition, "partition", "p", "", "one partition key, or a list KEY,KEY")
-	f.StringVar(&o.rangeExpr, "partition-range", "", "partition range FIRST...LAST (both included)")
+	o.parts.register(f, "partitions to materialize")
 	f.StringVar(&o.reprocess, "reprocess", "missing", "which requested partitions run: missing, failed or all")
 	f.IntVarP(&o.concurrency, "concurrency", "c", 4, "tasks running at once")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan; store and run nothing")
@@ -119,11 +116,9 @@ func (a *app) materialize(cmd *cobra.Command, o materializeOpts) error {
 	if o.selection == "" {
 		return usageError(errors.New("--select is required, e.g. --select '*' or --select +daily_revenue"))
 	}
-	if o.partition != "" && o.rangeExpr != "" {
-		return usageError(errors.New("give --partition or --partition-range, not both"))
-	}
-	if o.rangeExpr != "" && !strings.Contains(o.rangeExpr, partitions.RangeSep) {
-		return usageError(fmt.Errorf("--partition-range %q is not FIRST...LAST; for one partition use --partition", o.rangeExpr))
+	parts, err := o.parts.expr()
+	if err != nil {
+		return usageError(err)
 	}
 	if o.concurrency < 1 {
 		return usageError(fmt.Errorf("--concurrency %d must be at least 1", o.concurrency))
@@ -132,7 +127,7 @@ func (a *app) materialize(cmd *cobra.Command, o materializeOpts) error {
 	if err != nil {
 		return usageError(err)
 	}
-	req := scheduler.PlanRequest{Selection: o.selection, Partitions: o.partition + o.rangeExpr, Reprocess: reprocess}
+	req := scheduler.PlanRequest{Selection: o.selection, Partitions: parts, Reprocess: reprocess}
 	g, st, plan, err := a.planFor(ctx, req)
 	if err != nil {
 		return err

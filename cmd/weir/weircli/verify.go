@@ -10,16 +10,16 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/weir-dev/weir/internal/store"
-	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/verify"
 )
 
 func (a *app) verifyCommand() *cobra.Command {
-	var selection, rangeExpr string
-	var repair bool
+	var selection string
+	var parts partitionFlags
+	var repair, verbose bool
 	cmd := &cobra.Command{
-		Use:   "verify --select EXPR [--partition-range A...B] [--repair-pointers]",
+		Use:   "verify [--select EXPR] [--partition K,... | --partition-range A...B | --from A --to B] [--repair-pointers] [-v]",
 		Short: "Re-verify published partitions against their manifests and the state store; exit 1 on any mismatch",
 		Long: `verify reads every current version of the selected partitions back from object
 storage: the manifest against the checksum the state store recorded at promotion,
@@ -33,8 +33,9 @@ files are never repaired, only reported.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			if selection == "" {
-				return usageError(errors.New("--select is required, e.g. --select '*'"))
+			rangeExpr, err := parts.expr()
+			if err != nil {
+				return usageError(err)
 			}
 			g, keys, err := a.selectAssets(selection)
 			if err != nil {
@@ -45,44 +46,23 @@ files are never repaired, only reported.`,
 				return err
 			}
 			defer closeAll()
-			type row struct {
-				Asset     string `json:"asset"`
-				Partition string `json:"partition"`
-				Version   string `json:"version"`
-				Files     int    `json:"files"`
-				Bytes     int64  `json:"bytes"`
-				OK        bool   `json:"ok"`
-				Problem   string `json:"problem,omitempty"`
-			}
-			var rows []row
+			var rows []verifyRow
 			bad := 0
 			for _, key := range keys {
 				as, _ := g.Definitions().Asset(key)
-				def, err := scheduler.BindDefinition(ctx, st, as)
+				named, err := a.partitionFilter(ctx, st, as, rangeExpr)
 				if err != nil {
-					return failedError(err)
-				}
-				var want partitions.Subset
-				if rangeExpr != "" && !partitions.IsUnpartitioned(def) {
-					if want, err = partitions.Parse(def, rangeExpr, a.cfg.Clock.Now()); err != nil {
-						return usageError(fmt.Errorf("asset %q: %w", key, err))
-					}
+					return err
 				}
 				status, err := st.PartitionStatusList(ctx, key)
 				if err != nil {
 					return failedError(err)
 				}
 				for _, ps := range status {
-					if ps.Version == "" {
+					if ps.Version == "" || !named(ps.PartitionKey) {
 						continue
 					}
-					if rangeExpr != "" && !partitions.IsUnpartitioned(def) {
-						i, err := def.Index(ps.PartitionKey)
-						if err != nil || !want.Contains(i) {
-							continue
-						}
-					}
-					r := row{Asset: key, Partition: ps.PartitionKey, Version: ps.Version, OK: true}
+					r := verifyRow{Asset: key, Partition: ps.PartitionKey, Version: ps.Version, OK: true}
 					m, err := verify.Audit(ctx, bucket, key, ps.PartitionKey, ps.Version, ps.ManifestSHA256)
 					if m != nil {
 						r.Files, r.Bytes = len(m.Files), m.Bytes()
@@ -103,26 +83,13 @@ files are never repaired, only reported.`,
 			}
 			if a.output == "json" {
 				if rows == nil {
-					rows = []row{}
+					rows = []verifyRow{}
 				}
 				if err := a.json(rows); err != nil {
 					return err
 				}
 			} else {
-				w := a.table()
-				fmt.Fprintln(w, "ASSET\tPARTITION\tVERSION\tFILES\tBYTES\tRESULT")
-				for _, r := range rows {
-					result := "ok"
-					if r.Problem != "" {
-						result = "ok (" + r.Problem + ")"
-					}
-					if !r.OK {
-						result = "MISMATCH: " + r.Problem
-					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%s\n", r.Asset, r.Partition, r.Version, r.Files, r.Bytes, result)
-				}
-				w.Flush()
-				fmt.Fprintf(a.cfg.Stdout, "%s verified, %d mismatched\n", plural(int64(len(rows)), "partition"), bad)
+				a.printVerify(rows, bad, verbose)
 			}
 			if bad > 0 {
 				return failedError(fmt.Errorf("%d of %d partitions do not match what was promoted", bad, len(rows)))
@@ -130,8 +97,9 @@ files are never repaired, only reported.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&selection, "select", "s", "", "assets to verify (required)")
-	cmd.Flags().StringVar(&rangeExpr, "partition-range", "", "only these partitions (FIRST...LAST, or keys)")
+	cmd.Flags().StringVarP(&selection, "select", "s", "*", "assets to verify")
+	parts.register(cmd.Flags(), "only these partitions")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "list every partition verified, not only the mismatches")
 	cmd.Flags().BoolVar(&repair, "repair-pointers", false, "rewrite missing or stale pointers of versions whose files verify")
 	return cmd
 }
@@ -158,4 +126,69 @@ func (a *app) repairPointer(ctx context.Context, st store.Store, b *blob.Bucket,
 		}
 	}
 	return false, fmt.Errorf("no materialization of %s %s version %s in the state store", asset, ps.PartitionKey, ps.Version)
+}
+
+// verifyRow is one partition's verification.
+type verifyRow struct {
+	Asset     string `json:"asset"`
+	Partition string `json:"partition"`
+	Version   string `json:"version"`
+	Files     int    `json:"files"`
+	Bytes     int64  `json:"bytes"`
+	OK        bool   `json:"ok"`
+	Problem   string `json:"problem,omitempty"`
+}
+
+// printVerify prints a summary per asset, then the mismatches and repairs
+// (every partition with verbose).
+func (a *app) printVerify(rows []verifyRow, bad int, verbose bool) {
+	type sum struct {
+		partitions, mismatched, repaired, files int
+		bytes                                   int64
+	}
+	var assets []string
+	sums := map[string]*sum{}
+	var shown []verifyRow
+	for _, r := range rows {
+		s := sums[r.Asset]
+		if s == nil {
+			s = &sum{}
+			sums[r.Asset] = s
+			assets = append(assets, r.Asset)
+		}
+		s.partitions++
+		s.files += r.Files
+		s.bytes += r.Bytes
+		switch {
+		case !r.OK:
+			s.mismatched++
+		case r.Problem != "":
+			s.repaired++
+		}
+		if verbose || !r.OK || r.Problem != "" {
+			shown = append(shown, r)
+		}
+	}
+	w := a.table()
+	fmt.Fprintln(w, "ASSET\tPARTITIONS\tFILES\tBYTES\tMISMATCHED\tREPAIRED")
+	for _, k := range assets {
+		s := sums[k]
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\n", k, s.partitions, s.files, s.bytes, s.mismatched, s.repaired)
+	}
+	if len(shown) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "ASSET\tPARTITION\tVERSION\tFILES\tBYTES\tRESULT")
+		for _, r := range shown {
+			result := "ok"
+			if r.Problem != "" {
+				result = "ok (" + r.Problem + ")"
+			}
+			if !r.OK {
+				result = "MISMATCH: " + r.Problem
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%d\t%s\n", r.Asset, r.Partition, r.Version, r.Files, r.Bytes, result)
+		}
+	}
+	w.Flush()
+	fmt.Fprintf(a.cfg.Stdout, "%s verified, %d mismatched\n", plural(int64(len(rows)), "partition"), bad)
 }

@@ -234,11 +234,13 @@ func TestVerifyDetectsAlteredFiles(t *testing.T) {
 	os.Remove(filepath.Join(c.dir, "blobs", "raw_orders", "2024-01-03", "_current.json"))
 	golden(t, "verify", first+c.transcript(
 		[]string{"verify", "--select", "raw_orders"},
-		[]string{"verify", "--select", "raw_orders", "--partition-range", "2024-01-01", "-o", "json"},
-		[]string{"verify"},
+		[]string{"verify", "--select", "raw_orders", "--partition", "2024-01-01", "-o", "json"},
+		[]string{"verify", "--partition-range", "2024-01-01"},
+		[]string{"verify", "--from", "2024-01-01", "--to", "2024-01-02", "-v"},
 		// The missing pointer is rewritten; the altered file is not.
 		[]string{"verify", "--select", "raw_orders", "--repair-pointers"},
-		[]string{"verify", "--select", "raw_orders", "--partition-range", "2024-01-03"},
+		[]string{"verify", "--select", "raw_orders", "--partition", "2024-01-03", "-v"},
+		[]string{"verify", "--partition", "2024-02-30"},
 	))
 }
 
@@ -254,6 +256,8 @@ func TestGC(t *testing.T) {
 	young := c.transcript([]string{"gc", "--dry-run"})
 	c.clock.Advance(31 * 24 * time.Hour)
 	golden(t, "gc", young+c.transcript(
+		[]string{"gc", "--dry-run", "--partition", "2024-01-02"},
+		[]string{"gc", "--dry-run", "--partition", "2024-01-01", "--from", "2024-01-01"},
 		[]string{"gc", "--dry-run"},
 		[]string{"gc"},
 		[]string{"gc", "--dry-run"},
