@@ -241,7 +241,7 @@ func (a *app) carryOn(ctx context.Context, st store.Store, g *lineage.Graph, id 
 	case o.wait && (a.embedded() || o.local):
 		return a.runBackfillHere(ctx, st, g, id, o, v)
 	case o.wait:
-		last := a.followView(ctx, st, id, v, a.untilDone(ctx, st, id))
+		last, _ := a.showWhile(ctx, st, id, v, func() error { a.waitDone(ctx, st, id); return nil })
 		return a.backfillOutcome(ctx, st, id, last)
 	case a.embedded():
 		fmt.Fprintf(a.cfg.Stdout, "run it here with weir backfill resume %d (or start weir worker); follow it with weir backfill status %d\n", id, id)
@@ -251,23 +251,18 @@ func (a *app) carryOn(ctx context.Context, st store.Store, g *lineage.Graph, id 
 	return nil
 }
 
-// untilDone returns a channel closed once the run is no longer running.
-func (a *app) untilDone(ctx context.Context, st store.Store, id int64) <-chan struct{} {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ctx.Err() == nil {
-			if run, err := st.RunGet(ctx, id); err == nil && run.Status != store.RunRunning {
-				return
-			}
-			select {
-			case <-ctx.Done():
-			case <-st.TaskWake():
-			case <-a.cfg.Clock.After(time.Second):
-			}
+// waitDone returns once the run is no longer running, or ctx ends.
+func (a *app) waitDone(ctx context.Context, st store.Store, id int64) {
+	for ctx.Err() == nil {
+		if run, err := st.RunGet(ctx, id); err == nil && run.Status != store.RunRunning {
+			return
 		}
-	}()
-	return done
+		select {
+		case <-ctx.Done():
+		case <-st.TaskWake():
+		case <-a.cfg.Clock.After(time.Second):
+		}
+	}
 }
 
 // runBackfillHere works on the backfill in this process until it ends, is
@@ -283,12 +278,10 @@ func (a *app) runBackfillHere(ctx context.Context, st store.Store, g *lineage.Gr
 	}
 	ex := &scheduler.Executor{Store: st, Bucket: bucket, Concurrency: o.concurrency, Clock: a.cfg.Clock, Worker: a.cfg.Getenv("WEIR_WORKER_ID"),
 		LeaseTimeout: o.leaseTimeout, OnEvent: v.task}
-	stop := make(chan struct{})
-	shown := make(chan *snapshot, 1)
-	go func() { shown <- a.followView(ctx, st, id, v, stop) }()
-	_, runErr := ex.Resume(ctx, g, id)
-	close(stop)
-	last := <-shown
+	last, runErr := a.showWhile(ctx, st, id, v, func() error {
+		_, err := ex.Resume(ctx, g, id)
+		return err
+	})
 	if runErr != nil {
 		return failedError(runErr)
 	}
@@ -396,7 +389,7 @@ func (a *app) backfillStatusCommand() *cobra.Command {
 			}
 			defer st.Close()
 			if watch && run.Status.Active() {
-				a.followView(ctx, st, run.ID, v, a.untilDone(ctx, st, run.ID))
+				a.showWhile(ctx, st, run.ID, v, func() error { a.waitDone(ctx, st, run.ID); return nil })
 				if run, err = st.RunGet(context.WithoutCancel(ctx), run.ID); err != nil {
 					return failedError(err)
 				}

@@ -12,8 +12,10 @@ import (
 
 // snapshot is a backfill's progress at one moment, counted in partitions.
 type snapshot struct {
-	Event  string          `json:"event"`
-	RunID  int64           `json:"backfill"`
+	Event string `json:"event"`
+	RunID int64  `json:"run_id"`
+	// Kind is the run's kind: backfill or materialize.
+	Kind   string          `json:"run_kind"`
 	Status string          `json:"status"`
 	At     time.Time       `json:"at"`
 	Assets []assetProgress `json:"assets"`
@@ -64,7 +66,7 @@ func takeSnapshot(ctx context.Context, st store.Store, runID int64, now time.Tim
 		return nil, err
 	}
 	run := pr.Run
-	s := &snapshot{Event: "progress", RunID: runID, Status: string(run.State()), At: now.UTC(), Throttle: throttleString(run),
+	s := &snapshot{Event: "progress", RunID: runID, Kind: run.Kind, Status: string(run.State()), At: now.UTC(), Throttle: throttleString(run),
 		Breaker: breakerString(run), TripReason: run.TripReason, TasksTotal: run.TaskCount(), Running: run.Tasks[store.TaskRunning]}
 	s.TasksEnded, s.Pending = run.Done(), run.Tasks[store.TaskPending]
 	s.TasksSucceeded, s.TasksFailed = run.Tasks[store.TaskSucceeded], run.Tasks[store.TaskFailed]
@@ -213,6 +215,14 @@ func (a *app) printSnapshot(run *store.Run, s *snapshot) error {
 			ap.Cancelled, ap.Fresh, ap.Elsewhere)
 	}
 	return w.Flush()
+}
+
+// noun names the run as its commands do.
+func (s *snapshot) noun() string {
+	if s.Kind == "backfill" {
+		return "backfill"
+	}
+	return "run"
 }
 
 // taskCounts says how the backfill's tasks stand, every state counted once:

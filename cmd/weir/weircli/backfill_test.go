@@ -284,3 +284,31 @@ type rangeCount struct {
 	Count  int64
 	Ranges string
 }
+
+// TestMaterializeProgressJSON: materialize shows progress as backfills do;
+// --progress json writes NDJSON task events and snapshots on stdout.
+func TestMaterializeProgressJSON(t *testing.T) {
+	c := newCLI(t, nightly.Assets()...)
+	out, errs, code := c.run("materialize", "--select", "raw_orders", "--partition-range", "2024-01-01...2024-01-03", "--progress", "json", "-c", "1")
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	kinds := map[string]int{}
+	var last map[string]any
+	for _, line := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("line %q: %v", line, err)
+		}
+		kinds[fmt.Sprint(ev["event"])+"/"+fmt.Sprint(ev["kind"])]++
+		if ev["event"] == "finished" {
+			last = ev
+		}
+	}
+	if kinds["task/succeeded"] != 3 || last == nil || last["run_kind"] != "materialize" || last["status"] != "succeeded" || last["tasks_succeeded"] != 3.0 || errs != "" {
+		t.Fatalf("events %v, last %v, stderr %q\n%s", kinds, last, errs, out)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"gocloud.dev/blob"
 
 	"github.com/weir-dev/weir/internal/store"
 	"github.com/weir-dev/weir/lineage"
@@ -21,6 +22,7 @@ type materializeOpts struct {
 	concurrency int
 	dryRun      bool
 	quiet       bool
+	progress    string
 	local       bool
 	wait        bool
 }
@@ -53,7 +55,8 @@ group:NAME, * and commas for union. Partitions use each asset's key format, e.g.
 	f.StringVar(&o.reprocess, "reprocess", "missing", "which requested partitions run: missing, failed or all")
 	f.IntVarP(&o.concurrency, "concurrency", "c", 4, "tasks running at once")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan; store and run nothing")
-	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress lines on stderr")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress (the same as --progress none)")
+	f.StringVar(&o.progress, "progress", progressAuto, "auto (bars on a terminal, else plain lines), bars, plain, json (NDJSON on stdout) or none")
 	f.BoolVar(&o.local, "local", false, "run the tasks in this process even with a shared store (the default on sqlite://)")
 	f.BoolVar(&o.wait, "wait", false, "with a shared store: wait for the workers to finish the run, showing progress")
 	return cmd
@@ -117,6 +120,13 @@ func (a *app) materialize(cmd *cobra.Command, o materializeOpts) error {
 		return usageError(errors.New("--select is required, e.g. --select '*' or --select +daily_revenue"))
 	}
 	parts, err := o.parts.expr()
+	if err != nil {
+		return usageError(err)
+	}
+	if o.quiet {
+		o.progress = progressNone
+	}
+	v, err := a.newView(o.progress)
 	if err != nil {
 		return usageError(err)
 	}
@@ -195,17 +205,28 @@ func (a *app) materialize(cmd *cobra.Command, o materializeOpts) error {
 				run.ID, plural(run.TaskCount(), "task"), run.ID)
 			return nil
 		}
-		return a.follow(ctx, st, g, run.ID, pj, o.quiet)
+		return a.follow(ctx, st, g, run.ID, pj, v)
 	}
-	ex := &scheduler.Executor{Store: st, Bucket: bucket, Concurrency: o.concurrency, Clock: a.cfg.Clock, Worker: a.cfg.Getenv("WEIR_WORKER_ID")}
-	if !o.quiet {
-		ex.OnEvent = a.progress
-	}
-	res, err := ex.Run(ctx, tg, scheduler.RunOpts{CreatedBy: by, Priority: store.PriorityHigh})
+	run, _, err := scheduler.Enqueue(ctx, st, tg, scheduler.EnqueueOpts{CreatedBy: by, Priority: store.PriorityHigh, Now: a.cfg.Clock.Now()})
 	if err != nil {
 		return failedError(err)
 	}
-	return a.report(res, &pj)
+	return a.runHere(ctx, st, bucket, g, run.ID, o.concurrency, v, &pj)
+}
+
+// runHere works on a run in this process until it ends (or ctx does),
+// showing progress in v, and reports the outcome.
+func (a *app) runHere(ctx context.Context, st store.Store, bucket *blob.Bucket, g *lineage.Graph, runID int64, concurrency int, v view, pj *planJSON) error {
+	ex := &scheduler.Executor{Store: st, Bucket: bucket, Concurrency: concurrency, Clock: a.cfg.Clock, Worker: a.cfg.Getenv("WEIR_WORKER_ID"), OnEvent: v.task}
+	var res *scheduler.Result
+	_, err := a.showWhile(ctx, st, runID, v, func() (err error) {
+		res, err = ex.Resume(ctx, g, runID)
+		return err
+	})
+	if err != nil {
+		return failedError(err)
+	}
+	return a.report(res, pj)
 }
 
 // planFor validates the assets, opens the store and plans req at the
@@ -267,42 +288,40 @@ func (a *app) report(res *scheduler.Result, pj *planJSON) error {
 }
 
 // follow waits for a queued run that workers execute, printing progress.
-func (a *app) follow(ctx context.Context, st store.Store, g *lineage.Graph, runID int64, pj planJSON, quiet bool) error {
-	last := int64(-1)
-	idleSince, warned := a.cfg.Clock.Now(), false
-	for {
+func (a *app) follow(ctx context.Context, st store.Store, g *lineage.Graph, runID int64, pj planJSON, v view) error {
+	_, _ = a.showWhile(ctx, st, runID, v, func() error { a.waitDoneWarning(ctx, st, runID); return nil })
+	if ctx.Err() != nil {
+		return failedError(fmt.Errorf("stopped following run %d; it goes on (weir runs show %d)", runID, runID))
+	}
+	res, err := scheduler.RunResult(context.WithoutCancel(ctx), st, g, runID)
+	if err != nil {
+		return failedError(err)
+	}
+	return a.report(res, &pj)
+}
+
+// waitDoneWarning waits as waitDone does, and says so once when the run
+// starts nothing for a while and no worker is heartbeating.
+func (a *app) waitDoneWarning(ctx context.Context, st store.Store, runID int64) {
+	idleSince, warned, last := a.cfg.Clock.Now(), false, int64(-1)
+	for ctx.Err() == nil {
 		run, err := st.RunGet(ctx, runID)
-		if err != nil {
-			if ctx.Err() != nil {
-				return failedError(fmt.Errorf("stopped following run %d; it goes on (weir runs show %d)", runID, runID))
+		if err == nil {
+			if run.Status != store.RunRunning {
+				return
 			}
-			return failedError(err)
-		}
-		done := run.Done()
-		if !quiet && done != last {
-			fmt.Fprintf(a.cfg.Stderr, "[%d/%d] run %d: %d succeeded, %d failed, %d running\n", done, run.TaskCount(), runID,
-				run.Tasks[store.TaskSucceeded], run.Tasks[store.TaskFailed], run.Tasks[store.TaskRunning])
-			last = done
-		}
-		if run.Tasks[store.TaskRunning] > 0 || done != last {
-			idleSince = a.cfg.Clock.Now()
-		} else if !warned && a.cfg.Clock.Now().Sub(idleSince) >= noWorkerWarning && !a.anyWorker(ctx, st) {
-			fmt.Fprintf(a.cfg.Stderr, "no worker has leased a task of run %d for %s: start one with weir worker --store ... (or weir runs resume %d runs it here)\n",
-				runID, noWorkerWarning, runID)
-			warned = true
-		}
-		if run.Status != store.RunRunning {
-			res, err := scheduler.RunResult(ctx, st, g, runID)
-			if err != nil {
-				return failedError(err)
+			if done := run.Done(); run.Tasks[store.TaskRunning] > 0 || done != last {
+				idleSince, last = a.cfg.Clock.Now(), done
+			} else if !warned && a.cfg.Clock.Now().Sub(idleSince) >= noWorkerWarning && !a.anyWorker(ctx, st) {
+				fmt.Fprintf(a.cfg.Stderr, "no worker has leased a task of run %d for %s: start one with weir worker --store ... (or weir runs resume %d runs it here)\n",
+					runID, noWorkerWarning, runID)
+				warned = true
 			}
-			return a.report(res, &pj)
 		}
 		select {
 		case <-ctx.Done():
-			return failedError(fmt.Errorf("stopped following run %d; it goes on (weir runs show %d)", runID, runID))
 		case <-st.TaskWake():
-		case <-a.cfg.Clock.After(500 * time.Millisecond):
+		case <-a.cfg.Clock.After(time.Second):
 		}
 	}
 }
@@ -374,22 +393,6 @@ func (a *app) printResult(rj runResultJSON, took time.Duration) {
 }
 
 // progress prints one line a task event to stderr.
-func (a *app) progress(ev scheduler.Event) {
-	width := len(fmt.Sprint(ev.Total))
-	prefix := fmt.Sprintf("[%*d/%d]", width, ev.Done, ev.Total)
-	switch ev.Kind {
-	case scheduler.EventSucceeded:
-		fmt.Fprintf(a.cfg.Stderr, "%s ok    %s %s (%s)\n", prefix, ev.Asset, ev.Partitions, ev.Duration.Round(time.Millisecond))
-	case scheduler.EventRetrying:
-		fmt.Fprintf(a.cfg.Stderr, "%s retry %s %s: attempt %d failed, next in %s: %s\n", prefix, ev.Asset, ev.Partitions, ev.Attempt,
-			ev.RetryIn.Round(time.Millisecond), firstLine(ev.Err.Error()))
-	case scheduler.EventFailed:
-		fmt.Fprintf(a.cfg.Stderr, "%s FAIL  %s %s after %d attempt(s): %s\n", prefix, ev.Asset, ev.Partitions, ev.Attempt, firstLine(ev.Err.Error()))
-	case scheduler.EventSkipped:
-		fmt.Fprintf(a.cfg.Stderr, "%s skip  %s %s (upstream failed)\n", prefix, ev.Asset, ev.Partitions)
-	}
-}
-
 func plural(n int64, noun string) string {
 	if n == 1 {
 		return "1 " + noun

@@ -75,11 +75,26 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
-// follow shows a backfill's progress until ctx ends: a snapshot when tasks
-// change (wake-ups) or every interval, and a final one. It returns the last
-// snapshot.
-func (a *app) followView(ctx context.Context, st store.Store, runID int64, v view, stop <-chan struct{}) *snapshot {
-	var last *snapshot
+// showWhile shows a run's progress in v while work runs: a first snapshot
+// before work starts, one each second while tasks change (and on a
+// terminal, bars), and a final one. It returns the last snapshot and
+// work's error.
+func (a *app) showWhile(ctx context.Context, st store.Store, runID int64, v view, work func() error) (*snapshot, error) {
+	first, err := takeSnapshot(context.WithoutCancel(ctx), st, runID, a.cfg.Clock.Now())
+	if err == nil {
+		v.snapshot(first, false)
+	}
+	stop := make(chan struct{})
+	shown := make(chan *snapshot, 1)
+	go func() { shown <- a.followView(ctx, st, runID, v, stop, first) }()
+	werr := work()
+	close(stop)
+	return <-shown, werr
+}
+
+// followView shows a run's progress until stop closes or ctx ends: a
+// snapshot every second, and a final one. It returns the last snapshot.
+func (a *app) followView(ctx context.Context, st store.Store, runID int64, v view, stop <-chan struct{}, last *snapshot) *snapshot {
 	take := func() {
 		s, err := takeSnapshot(context.WithoutCancel(ctx), st, runID, a.cfg.Clock.Now())
 		if err == nil {
@@ -87,19 +102,14 @@ func (a *app) followView(ctx context.Context, st store.Store, runID int64, v vie
 		}
 	}
 	for {
-		take()
-		if last != nil {
-			select {
-			case <-stop:
-				last.Event = "finished"
-				v.snapshot(last, true)
-				return last
-			default:
-			}
-			v.snapshot(last, false)
-		}
 		select {
 		case <-stop:
+			take()
+			if last != nil {
+				last.Event = "finished"
+				v.snapshot(last, true)
+			}
+			return last
 		case <-ctx.Done():
 			take()
 			if last != nil {
@@ -108,6 +118,10 @@ func (a *app) followView(ctx context.Context, st store.Store, runID int64, v vie
 			}
 			return last
 		case <-a.cfg.Clock.After(time.Second):
+			take()
+			if last != nil {
+				v.snapshot(last, false)
+			}
 		}
 	}
 }
@@ -124,7 +138,7 @@ type plainView struct {
 }
 
 func (p *plainView) snapshot(s *snapshot, final bool) {
-	line := fmt.Sprintf("backfill %d %s: %s", s.RunID, s.Status, s.taskCounts())
+	line := fmt.Sprintf("%s %d %s: %s", s.noun(), s.RunID, s.Status, s.taskCounts())
 	if s.ETASeconds > 0 {
 		line += fmt.Sprintf(", ETA %s", (time.Duration(s.ETASeconds) * time.Second).String())
 	}
@@ -165,7 +179,7 @@ func (j *jsonView) snapshot(s *snapshot, _ bool) {
 func (j *jsonView) task(ev scheduler.Event) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	j.enc.Encode(map[string]any{"event": "task", "kind": ev.Kind, "backfill": ev.RunID, "task": ev.TaskID, "asset": ev.Asset,
+	j.enc.Encode(map[string]any{"event": "task", "kind": ev.Kind, "run_id": ev.RunID, "task": ev.TaskID, "asset": ev.Asset,
 		"partitions": ev.Partitions, "attempt": ev.Attempt, "worker": ev.Worker, "error": errString(ev.Err)})
 }
 
@@ -187,7 +201,7 @@ func (a *app) newBars() *barsView {
 
 func (b *barsView) snapshot(s *snapshot, final bool) {
 	b.mu.Lock()
-	status := fmt.Sprintf("backfill %d %s · %s", s.RunID, s.Status, s.Throttle)
+	status := fmt.Sprintf("%s %d %s · %s", s.noun(), s.RunID, s.Status, s.Throttle)
 	if s.Status == string(store.RunTripped) {
 		status += " · " + s.TripReason
 	}

@@ -68,6 +68,7 @@ func (a *app) runsCommand() *cobra.Command {
 	var (
 		concurrency int
 		quiet       bool
+		progress    string
 	)
 	resume := &cobra.Command{
 		Use:   "resume ID",
@@ -96,19 +97,19 @@ func (a *app) runsCommand() *cobra.Command {
 				return err
 			}
 			defer bucket.Close()
-			ex := &scheduler.Executor{Store: st, Bucket: bucket, Concurrency: concurrency, Clock: a.cfg.Clock, Worker: a.cfg.Getenv("WEIR_WORKER_ID")}
-			if !quiet {
-				ex.OnEvent = a.progress
+			if quiet {
+				progress = progressNone
 			}
-			res, err := ex.Resume(ctx, g, id)
+			v, err := a.newView(progress)
 			if err != nil {
-				return failedError(err)
+				return usageError(err)
 			}
-			return a.report(res, nil)
+			return a.runHere(ctx, st, bucket, g, id, concurrency, v, nil)
 		},
 	}
 	resume.Flags().IntVarP(&concurrency, "concurrency", "c", 4, "tasks running at once")
-	resume.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress lines on stderr")
+	resume.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress (the same as --progress none)")
+	resume.Flags().StringVar(&progress, "progress", progressAuto, "auto (bars on a terminal, else plain lines), bars, plain, json or none")
 	var reason string
 	cancel := &cobra.Command{
 		Use:   "cancel ID",
