@@ -2,6 +2,7 @@ package weircli_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"os/exec"
@@ -308,4 +309,112 @@ func TestWorkerSIGTERMFinishesTheRunningTask(t *testing.T) {
 		attempts[1].State != store.TaskSucceeded {
 		t.Fatalf("task %+v attempts %+v", tasks[0], attempts)
 	}
+}
+
+// TestProcessesOpenAFreshStoreTogether: six weir processes (workers,
+// listings, a materialize) start at once against a fresh PostgreSQL schema
+// and a fresh SQLite file: none fails, and each schema version is applied
+// once (issue 10 item 1).
+func TestProcessesOpenAFreshStoreTogether(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test")
+	}
+	bin := testpipes(t)
+	for name, storeURL := range map[string]string{
+		"postgres": pgtest.DSN(t),
+		"sqlite":   "sqlite://" + filepath.Join(t.TempDir(), "state.db"),
+	} {
+		t.Run(name, func(t *testing.T) {
+			env := append(os.Environ(), "WEIR_STORE="+storeURL, "WEIR_BLOB=file://"+t.TempDir())
+			cmds := [][]string{{"runs", "list"}, {"workers", "list"}, {"pools", "list"}, {"tasks", "list"},
+				{"materialize", "--select", "extract", "--partition", "2024-01-01", "-q"}, {"backfill", "list"}}
+			var wg sync.WaitGroup
+			outs := make([][]byte, len(cmds))
+			errs := make([]error, len(cmds))
+			for i, args := range cmds {
+				wg.Go(func() {
+					cmd := exec.Command(bin, args...)
+					cmd.Env = env
+					outs[i], errs[i] = cmd.CombinedOutput()
+				})
+			}
+			wg.Wait()
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("weir %v: %v\n%s", cmds[i], err, outs[i])
+				}
+			}
+			st, err := store.Open(context.Background(), storeURL)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+			var applied, distinct int
+			if err := st.(interface{ DB() *sql.DB }).DB().QueryRow(`SELECT count(*), count(DISTINCT version_id) FROM weir_schema_version`).Scan(&applied, &distinct); err != nil {
+				t.Fatal(err)
+			}
+			if applied != distinct || applied < 2 {
+				t.Fatalf("%d schema versions recorded, %d distinct", applied, distinct)
+			}
+		})
+	}
+}
+
+// TestWorkersWithShortLeasesLoseNone: two worker processes with a 1 s lease
+// run 60 tasks without kills; no attempt is lost to a heartbeat that raced
+// the move to the verify phase (issue 10 item 2): every task takes exactly
+// its compute and verify attempts.
+func TestWorkersWithShortLeasesLoseNone(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test")
+	}
+	c := newCluster(t, 40)
+	c.weir("materialize", "--select", "*", "--partition-range", "2024-01-01...2024-01-20")
+	for _, id := range []string{"w1", "w2"} {
+		c.start(id, "worker", "--id", id, "--lease-timeout", "1s", "--poll", "50ms", "-c", "4")
+	}
+	ctx := context.Background()
+	c.waitFor("the run to finish", func() bool {
+		run, err := c.store.RunGet(ctx, 1)
+		return err == nil && run.Status != store.RunRunning
+	})
+	tasks, _ := c.store.TaskList(ctx, store.TaskListParams{RunID: 1})
+	for _, tk := range tasks {
+		if tk.State != store.TaskSucceeded || tk.Attempt != 2 {
+			_, attempts, _ := c.store.TaskGet(ctx, tk.ID)
+			for _, at := range attempts {
+				t.Logf("task %d attempt %d %s %s %s: %s", tk.ID, at.Attempt, at.Phase, at.Worker, at.State, at.Error)
+			}
+			t.Fatalf("task %d %s after %d attempts, want succeeded after 2 (compute, verify)", tk.ID, tk.State, tk.Attempt)
+		}
+	}
+}
+
+// TestWorkerFinishesARunLeftRunning: a process died after its run's last
+// task committed and before the run's completion check (issue 10 item 5):
+// the run is running with nothing open. A worker process started later
+// ends it.
+func TestWorkerFinishesARunLeftRunning(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test")
+	}
+	c := newCluster(t, 5)
+	c.weir("materialize", "--select", "extract", "--partition-range", "2024-01-01...2024-01-03")
+	c.startWorker("w1")
+	ctx := context.Background()
+	c.waitFor("the run to finish", func() bool {
+		run, err := c.store.RunGet(ctx, 1)
+		return err == nil && run.Status == store.RunSucceeded
+	})
+	c.signal("w1", syscall.SIGTERM)
+	// The state the crash leaves behind.
+	db := c.store.(interface{ DB() *sql.DB }).DB()
+	if _, err := db.Exec(`UPDATE runs SET status = 'running', finished_at = NULL WHERE id = 1`); err != nil {
+		t.Fatal(err)
+	}
+	c.startWorker("w2")
+	c.waitFor("a worker to end the run", func() bool {
+		run, err := c.store.RunGet(ctx, 1)
+		return err == nil && run.Status == store.RunSucceeded
+	})
 }
