@@ -68,8 +68,8 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 	// take it for one, and every run, task and version it recorded would
 	// be gone without a word.
 	if fi, err := os.Stat(path); err == nil && fi.Size() == 0 {
-		return nil, fmt.Errorf("%w: %s is empty (0 bytes) but a store was there, or another program made it; "+
-			"restore it from a backup, or delete it to start a new store", ErrEmptyFile, path)
+		return nil, fmt.Errorf("%s: %w (0 bytes): a store was there, or another program made it; "+
+			"restore it from a backup, or delete it to start a new store", path, ErrEmptyFile)
 	}
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
@@ -87,7 +87,7 @@ func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
 }
 
 // ErrEmptyFile: the store's file exists but holds nothing.
-var ErrEmptyFile = errors.New("sqlite store file is empty")
+var ErrEmptyFile = errors.New("the sqlite store file is empty")
 
 //go:embed migrations/*.sql
 var migrations embed.FS
