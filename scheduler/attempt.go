@@ -9,10 +9,10 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/weir-dev/weir/internal/store"
 	"github.com/weir-dev/weir/internal/urlredact"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
+	"github.com/weir-dev/weir/store"
 	"github.com/weir-dev/weir/verify"
 )
 

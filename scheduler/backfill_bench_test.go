@@ -8,12 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weir-dev/weir/internal/store"
-	"github.com/weir-dev/weir/internal/store/postgres"
-	"github.com/weir-dev/weir/internal/store/postgres/pgtest"
-	"github.com/weir-dev/weir/internal/store/sqlite"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/store"
+	"github.com/weir-dev/weir/store/postgres"
+	"github.com/weir-dev/weir/store/postgres/pgtest"
+	"github.com/weir-dev/weir/store/sqlite"
 )
 
 // BenchmarkBackfillCreate plans, expands and stores a backfill of 87,600

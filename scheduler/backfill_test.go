@@ -13,12 +13,12 @@ import (
 	"gocloud.dev/blob/memblob"
 
 	"github.com/weir-dev/weir/examples/nightly"
-	"github.com/weir-dev/weir/internal/store"
-	"github.com/weir-dev/weir/internal/store/postgres"
-	"github.com/weir-dev/weir/internal/store/postgres/pgtest"
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/pipelines"
 	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/store"
+	"github.com/weir-dev/weir/store/postgres"
+	"github.com/weir-dev/weir/store/postgres/pgtest"
 	"github.com/weir-dev/weir/verify"
 )
 

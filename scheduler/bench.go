@@ -10,10 +10,10 @@ import (
 
 	"gocloud.dev/blob/memblob"
 
-	"github.com/weir-dev/weir/internal/store"
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
+	"github.com/weir-dev/weir/store"
 )
 
 // BenchOpts configures BenchDispatch.

@@ -6,9 +6,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weir-dev/weir/internal/store"
-	"github.com/weir-dev/weir/internal/store/sqlite"
 	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/store"
+	"github.com/weir-dev/weir/store/sqlite"
 )
 
 func TestBenchDispatchRuns(t *testing.T) {

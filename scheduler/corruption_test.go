@@ -13,11 +13,11 @@ import (
 
 	"github.com/weir-dev/weir/connectors"
 	"github.com/weir-dev/weir/internal/blobtest"
-	"github.com/weir-dev/weir/internal/store"
-	"github.com/weir-dev/weir/internal/store/sqlite"
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/pipelines"
 	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/store"
+	"github.com/weir-dev/weir/store/sqlite"
 	"github.com/weir-dev/weir/verify"
 )
 

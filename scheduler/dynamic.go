@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/weir-dev/weir/internal/store"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
+	"github.com/weir-dev/weir/store"
 )
 
 // DynamicDefinitions returns the dynamic partition definitions the assets

@@ -6,7 +6,7 @@ import (
 	"math"
 	"time"
 
-	"github.com/weir-dev/weir/internal/store"
+	"github.com/weir-dev/weir/store"
 )
 
 // Order says which partitions of a run start first.

@@ -9,12 +9,12 @@ import (
 
 	"gocloud.dev/blob/memblob"
 
-	"github.com/weir-dev/weir/internal/store"
-	"github.com/weir-dev/weir/internal/store/sqlite"
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
 	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/store"
+	"github.com/weir-dev/weir/store/sqlite"
 )
 
 // Plan a request, expand it into tasks and run them in this process.

@@ -9,10 +9,10 @@ import (
 
 	"gocloud.dev/blob"
 
-	"github.com/weir-dev/weir/internal/clock"
-	"github.com/weir-dev/weir/internal/store"
+	"github.com/weir-dev/weir/clock"
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/partitions"
+	"github.com/weir-dev/weir/store"
 )
 
 // Executor runs a plan in this process: it enqueues the run in the state

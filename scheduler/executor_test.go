@@ -18,14 +18,14 @@ import (
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/memblob"
 
+	"github.com/weir-dev/weir/clock"
 	"github.com/weir-dev/weir/connectors"
-	"github.com/weir-dev/weir/internal/clock"
-	"github.com/weir-dev/weir/internal/store"
-	"github.com/weir-dev/weir/internal/store/sqlite"
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
 	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/store"
+	"github.com/weir-dev/weir/store/sqlite"
 	"github.com/weir-dev/weir/verify"
 )
 

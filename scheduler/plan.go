@@ -9,10 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/weir-dev/weir/internal/store"
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
+	"github.com/weir-dev/weir/store"
 )
 
 // Reprocess says which requested partitions run again.

@@ -10,11 +10,11 @@ import (
 
 	"gocloud.dev/blob/memblob"
 
-	"github.com/weir-dev/weir/internal/store"
-	"github.com/weir-dev/weir/internal/store/postgres/pgtest"
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/pipelines"
 	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/store"
+	"github.com/weir-dev/weir/store/postgres/pgtest"
 )
 
 // TestPoolQuotaHoldsAcrossWorkers: 8 workers, each with its own connections

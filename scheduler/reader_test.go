@@ -13,10 +13,10 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/weir-dev/weir/internal/blobtest"
-	"github.com/weir-dev/weir/internal/store"
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/pipelines"
 	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/store"
 	"github.com/weir-dev/weir/verify"
 )
 

@@ -13,10 +13,10 @@ import (
 
 	"gocloud.dev/blob"
 
-	"github.com/weir-dev/weir/internal/clock"
-	"github.com/weir-dev/weir/internal/store"
+	"github.com/weir-dev/weir/clock"
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/partitions"
+	"github.com/weir-dev/weir/store"
 )
 
 // Worker leases runnable tasks from the state store and runs them: any

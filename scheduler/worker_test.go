@@ -12,10 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weir-dev/weir/internal/clock"
-	"github.com/weir-dev/weir/internal/store"
+	"github.com/weir-dev/weir/clock"
 	"github.com/weir-dev/weir/pipelines"
 	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/store"
 	"github.com/weir-dev/weir/verify"
 )
 

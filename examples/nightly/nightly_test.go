@@ -9,14 +9,14 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"github.com/weir-dev/weir/clock"
 	"github.com/weir-dev/weir/connectors"
 	"github.com/weir-dev/weir/examples/nightly"
 	"github.com/weir-dev/weir/internal/blobtest"
-	"github.com/weir-dev/weir/internal/clock"
-	"github.com/weir-dev/weir/internal/store"
-	"github.com/weir-dev/weir/internal/store/sqlite"
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/store"
+	"github.com/weir-dev/weir/store/sqlite"
 	"github.com/weir-dev/weir/verify"
 )
 

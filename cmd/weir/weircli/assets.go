@@ -8,11 +8,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/weir-dev/weir/internal/store"
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
 	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/store"
 )
 
 func (a *app) assetsCommand() *cobra.Command {

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/weir-dev/weir/internal/store"
 	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/store"
 )
 
 // estimateJSON is a dry run's guess at a backfill's duration, from how long

@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/weir-dev/weir/internal/store"
+	"github.com/weir-dev/weir/store"
 )
 
 // reportJSON is a backfill's audit report: what was asked, what ran, what

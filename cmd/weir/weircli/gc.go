@@ -10,8 +10,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/weir-dev/weir/internal/store"
 	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/store"
 	"github.com/weir-dev/weir/verify"
 )
 

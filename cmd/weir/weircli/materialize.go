@@ -10,9 +10,9 @@ import (
 	"github.com/spf13/cobra"
 	"gocloud.dev/blob"
 
-	"github.com/weir-dev/weir/internal/store"
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/store"
 )
 
 type materializeOpts struct {

@@ -5,8 +5,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/weir-dev/weir/internal/store"
 	"github.com/weir-dev/weir/pipelines"
+	"github.com/weir-dev/weir/store"
 )
 
 func (a *app) poolsCommand() *cobra.Command {

@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weir-dev/weir/internal/store"
-	"github.com/weir-dev/weir/internal/store/postgres"
-	"github.com/weir-dev/weir/internal/store/postgres/pgtest"
+	"github.com/weir-dev/weir/store"
+	"github.com/weir-dev/weir/store/postgres"
+	"github.com/weir-dev/weir/store/postgres/pgtest"
 )
 
 var (

@@ -12,8 +12,8 @@ import (
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
-	"github.com/weir-dev/weir/internal/store"
 	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/store"
 )
 
 // Progress modes of --progress.

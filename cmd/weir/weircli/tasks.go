@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/weir-dev/weir/internal/store"
+	"github.com/weir-dev/weir/store"
 )
 
 func (a *app) tasksCommand() *cobra.Command {

@@ -9,8 +9,8 @@ import (
 	"github.com/spf13/cobra"
 	"gocloud.dev/blob"
 
-	"github.com/weir-dev/weir/internal/store"
 	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/store"
 	"github.com/weir-dev/weir/verify"
 )
 

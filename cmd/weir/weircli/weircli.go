@@ -21,14 +21,14 @@ import (
 	"github.com/spf13/cobra"
 	"gocloud.dev/blob"
 
+	"github.com/weir-dev/weir/clock"
 	"github.com/weir-dev/weir/connectors"
-	"github.com/weir-dev/weir/internal/clock"
-	"github.com/weir-dev/weir/internal/store"
-	_ "github.com/weir-dev/weir/internal/store/postgres" // postgres://
-	_ "github.com/weir-dev/weir/internal/store/sqlite"   // sqlite://
 	"github.com/weir-dev/weir/internal/urlredact"
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/pipelines"
+	"github.com/weir-dev/weir/store"
+	_ "github.com/weir-dev/weir/store/postgres" // postgres://
+	_ "github.com/weir-dev/weir/store/sqlite"   // sqlite://
 )
 
 // Defaults for the embedded set-up: everything under ./.weir.

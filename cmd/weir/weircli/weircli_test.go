@@ -12,9 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weir-dev/weir/clock"
 	"github.com/weir-dev/weir/cmd/weir/weircli"
 	"github.com/weir-dev/weir/examples/nightly"
-	"github.com/weir-dev/weir/internal/clock"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
 )

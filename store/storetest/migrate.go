@@ -8,8 +8,8 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/weir-dev/weir/internal/store"
-	"github.com/weir-dev/weir/internal/store/sqlstore"
+	"github.com/weir-dev/weir/store"
+	"github.com/weir-dev/weir/store/internal/sqlstore"
 )
 
 // Migrations checks a driver's schema versioning. open opens the same

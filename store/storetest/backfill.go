@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weir-dev/weir/internal/store"
+	"github.com/weir-dev/weir/store"
 )
 
 // runBackfills checks what backfills rely on: run throttles, priority and

@@ -8,7 +8,7 @@ import (
 	"sort"
 	"time"
 
-	"github.com/weir-dev/weir/internal/store"
+	"github.com/weir-dev/weir/store"
 )
 
 const taskColumns = `id, run_id, asset, partition_first, partition_last, partition_count, state, attempt, max_attempts, pool, priority,

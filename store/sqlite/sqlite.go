@@ -23,8 +23,8 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
-	"github.com/weir-dev/weir/internal/store"
-	"github.com/weir-dev/weir/internal/store/sqlstore"
+	"github.com/weir-dev/weir/store"
+	"github.com/weir-dev/weir/store/internal/sqlstore"
 )
 
 func init() {
@@ -50,7 +50,7 @@ func init() {
 // existing file is a store, and the migrations, run under an exclusive lock
 // on PATH-lock beside it (SQLite itself has no lock that spans reading the
 // schema version and applying a migration).
-func Open(ctx context.Context, path string) (*sqlstore.Store, error) {
+func Open(ctx context.Context, path string) (store.Store, error) {
 	if strings.ContainsAny(path, "?#") {
 		return nil, fmt.Errorf("%w: sqlite store path %q may not contain '?' or '#'", store.ErrBadURL, path)
 	}

@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weir-dev/weir/internal/store"
+	"github.com/weir-dev/weir/store"
 )
 
 // DatabaseClock checks a store that measures leases and throttles on the

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weir-dev/weir/internal/store"
+	"github.com/weir-dev/weir/store"
 )
 
 // BenchmarkLeaseBatch measures the queue's statements alone: lease a batch

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/weir-dev/weir/internal/store"
-	"github.com/weir-dev/weir/internal/store/sqlite"
-	"github.com/weir-dev/weir/internal/store/storetest"
+	"github.com/weir-dev/weir/store"
+	"github.com/weir-dev/weir/store/sqlite"
+	"github.com/weir-dev/weir/store/storetest"
 )
 
 func TestConformance(t *testing.T) {

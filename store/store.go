@@ -39,6 +39,16 @@ var (
 
 // Store is the state store.
 type Store interface {
+	Queue
+	Catalog
+	// Close releases the store's connections.
+	Close() error
+}
+
+// Queue is the part of the store that runs work: runs and their tasks,
+// leases with fencing tokens, throttles, pools, workers, and promotion (the
+// fenced end of a task). Workers, the scheduler and backfill control use it.
+type Queue interface {
 	// RunInsert stores a run and its tasks in one transaction, so a run is
 	// never visible without its tasks. The tasks get consecutive ids, in
 	// the order given, starting at the returned first task id.
@@ -49,7 +59,6 @@ type Store interface {
 	RunGet(ctx context.Context, id int64) (*Run, error)
 	// RunList returns runs, newest first.
 	RunList(ctx context.Context, p RunListParams) ([]*Run, error)
-
 	// RunSetStatus pauses a running run or resumes a paused or tripped one,
 	// and records who did it. Any other change is refused with an error
 	// naming the run's status.
@@ -71,7 +80,6 @@ type Store interface {
 	// TaskDurations returns how long the latest succeeded tasks of an asset
 	// took, newest first, at most limit of them.
 	TaskDurations(ctx context.Context, asset string, limit int) ([]time.Duration, error)
-
 	// TaskLeaseMany leases up to Limit runnable tasks in one transaction:
 	// pending, every upstream task succeeded (waiting = 0), not_before
 	// passed, in one of Pools, of a run that is running, within each pool's
@@ -126,13 +134,11 @@ type Store interface {
 	// reaped), from this process and, where the driver can (PostgreSQL
 	// LISTEN/NOTIFY), from others. Wake-ups coalesce; poll as a fallback.
 	TaskWake() <-chan struct{}
-
 	// PoolSet sets a pool's quota of running tasks across all workers.
 	PoolSet(ctx context.Context, p PoolSetParams) error
 	// PoolList returns the pools with a quota, and how many of their tasks
 	// run now.
 	PoolList(ctx context.Context) ([]Pool, error)
-
 	// WorkerRegister records a worker that starts; TaskHeartbeat with its
 	// id keeps its last heartbeat.
 	WorkerRegister(ctx context.Context, p WorkerRegisterParams) error
@@ -140,7 +146,6 @@ type Store interface {
 	WorkerStop(ctx context.Context, id string, at time.Time) error
 	// WorkerList returns workers by id, each with its running tasks.
 	WorkerList(ctx context.Context, p WorkerListParams) ([]*Worker, error)
-
 	// MaterializationPromote makes a task attempt's verified versions
 	// current and ends the task as succeeded, in one transaction fenced by
 	// the attempt's lease token: materialization rows with their inputs,
@@ -150,12 +155,18 @@ type Store interface {
 	// success commit together, no reaper can hand a promoted task to
 	// another worker: promotion is exactly-once.
 	MaterializationPromote(ctx context.Context, p MaterializationPromoteParams) (*TaskFinishResult, error)
+}
+
+// Catalog is the part of the store that records what exists: promoted
+// versions with their inputs (runtime lineage), each partition's status,
+// check results and dynamic partition keys. Planning, lineage queries and
+// verification read it.
+type Catalog interface {
 	// MaterializationList returns materializations of an asset, newest
 	// first.
 	MaterializationList(ctx context.Context, p MaterializationListParams) ([]*Materialization, error)
 	// MaterializationInputs returns the versions a materialization read.
 	MaterializationInputs(ctx context.Context, materializationID int64) ([]Input, error)
-
 	// PartitionFail records that partitions failed to materialize (their
 	// current version, if any, stays current).
 	PartitionFail(ctx context.Context, p PartitionFailParams) error
@@ -166,12 +177,10 @@ type Store interface {
 	// PartitionCurrentList returns the current version of the given
 	// partitions; partitions without one are left out.
 	PartitionCurrentList(ctx context.Context, asset string, keys []string) ([]PartitionStatus, error)
-
 	// CheckResultInsertMany records the outcome of an attempt's checks.
 	CheckResultInsertMany(ctx context.Context, results []CheckResult) error
 	// CheckResultList returns an asset's check results, newest first.
 	CheckResultList(ctx context.Context, p CheckResultListParams) ([]CheckResult, error)
-
 	// DynamicPartitionAdd adds keys to a dynamic partitions definition,
 	// after the existing ones; keys already there are left alone. It returns
 	// how many were new.
@@ -179,9 +188,6 @@ type Store interface {
 	// DynamicPartitionList returns the keys of a dynamic definition in the
 	// order they were added.
 	DynamicPartitionList(ctx context.Context, name string) ([]string, error)
-
-	// Close releases the store's connections.
-	Close() error
 }
 
 // RunStatus is the state of a run.

@@ -4,10 +4,10 @@ import (
 	"context"
 	"testing"
 
-	"github.com/weir-dev/weir/internal/store"
-	"github.com/weir-dev/weir/internal/store/postgres"
-	"github.com/weir-dev/weir/internal/store/postgres/pgtest"
-	"github.com/weir-dev/weir/internal/store/storetest"
+	"github.com/weir-dev/weir/store"
+	"github.com/weir-dev/weir/store/postgres"
+	"github.com/weir-dev/weir/store/postgres/pgtest"
+	"github.com/weir-dev/weir/store/storetest"
 )
 
 func TestConformance(t *testing.T) {

@@ -22,9 +22,9 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 
-	"github.com/weir-dev/weir/internal/store"
-	"github.com/weir-dev/weir/internal/store/sqlstore"
 	"github.com/weir-dev/weir/internal/urlredact"
+	"github.com/weir-dev/weir/store"
+	"github.com/weir-dev/weir/store/internal/sqlstore"
 )
 
 func init() {
@@ -119,12 +119,12 @@ type Opts struct {
 // Open connects to the PostgreSQL database at dsn (a postgres:// URL; a
 // search_path parameter selects a schema), applies pending migrations and
 // starts listening for wake-ups.
-func Open(ctx context.Context, dsn string) (*sqlstore.Store, error) {
+func Open(ctx context.Context, dsn string) (store.Store, error) {
 	return OpenOpts(ctx, dsn, Opts{})
 }
 
 // OpenOpts is Open with options.
-func OpenOpts(ctx context.Context, dsn string, opts Opts) (*sqlstore.Store, error) {
+func OpenOpts(ctx context.Context, dsn string, opts Opts) (store.Store, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: %w", store.ErrBadURL, redact(dsn), err)

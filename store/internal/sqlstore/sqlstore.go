@@ -16,7 +16,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/weir-dev/weir/internal/store"
+	"github.com/weir-dev/weir/store"
 )
 
 // Dialect is what a database needs done its own way.
@@ -111,16 +111,32 @@ func (s *Store) q(query string) string {
 	if !s.d.Numbered {
 		return query
 	}
+	return numberPlaceholders(query)
+}
+
+// numberPlaceholders turns each '?' placeholder into $1, $2, ...; a '?'
+// inside a string literal ('a?b', quotes doubled inside) or a quoted
+// identifier ("a?b") is text, not a placeholder.
+func numberPlaceholders(query string) string {
 	var b strings.Builder
 	n := 0
+	var quote byte // the quote we are inside, 0 outside
 	for i := 0; i < len(query); i++ {
-		if query[i] == '?' {
+		c := query[i]
+		switch {
+		case quote != 0:
+			if c == quote {
+				quote = 0 // a doubled quote closes and reopens: same result
+			}
+		case c == '\'' || c == '"':
+			quote = c
+		case c == '?':
 			n++
 			b.WriteByte('$')
 			b.WriteString(strconv.Itoa(n))
 			continue
 		}
-		b.WriteByte(query[i])
+		b.WriteByte(c)
 	}
 	return b.String()
 }
