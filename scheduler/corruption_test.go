@@ -11,7 +11,7 @@ import (
 
 	"gocloud.dev/blob"
 
-	"github.com/weir-dev/weir/connectors"
+	"github.com/weir-dev/weir/connectors/bucket"
 	"github.com/weir-dev/weir/internal/blobtest"
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/pipelines"
@@ -101,7 +101,7 @@ func openBackend(t *testing.T, u string) (store.Store, *blob.Bucket) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bucket, err := connectors.OpenBucket(context.Background(), u)
+	bucket, err := bucket.Open(context.Background(), u)
 	if err != nil {
 		st.Close()
 		t.Fatal(err)

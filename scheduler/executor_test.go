@@ -19,7 +19,8 @@ import (
 	"gocloud.dev/blob/memblob"
 
 	"github.com/weir-dev/weir/clock"
-	"github.com/weir-dev/weir/connectors"
+	"github.com/weir-dev/weir/connectors/duckdb"
+	"github.com/weir-dev/weir/connectors/parquet"
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
@@ -389,8 +390,8 @@ func TestSQLChecksGatePromotion(t *testing.T) {
 	schema := arrow.NewSchema([]arrow.Field{{Name: "amount", Type: arrow.PrimitiveTypes.Float64}}, nil)
 	e := newEnv(t, &pipelines.Asset{Key: "orders", Partitions: daily,
 		Checks: []pipelines.Check{
-			verify.SQL("no negative amounts", "SELECT count(*) FROM data WHERE amount < 0", verify.ExpectZero),
-			verify.Warn(verify.RowCountAtLeast(100)),
+			duckdb.SQL("no negative amounts", "SELECT count(*) FROM data WHERE amount < 0", duckdb.ExpectZero),
+			verify.Warn(duckdb.RowCountAtLeast(100)),
 		},
 		Compute: func(ctx context.Context, task *pipelines.Task) error {
 			b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
@@ -399,7 +400,7 @@ func TestSQLChecksGatePromotion(t *testing.T) {
 				b.Field(0).(*array.Float64Builder).Append(-4)
 			}
 			tbl := array.NewTableFromRecords(schema, []arrow.RecordBatch{b.NewRecordBatch()})
-			return connectors.WriteParquetFile(ctx, task.Output, task.Keys[0], "data.parquet", tbl)
+			return parquet.WriteFile(ctx, task.Output, task.Keys[0], "data.parquet", tbl)
 		}})
 	req := scheduler.PlanRequest{Selection: "orders", Partitions: "2024-01-01"}
 	if res := e.run(t, req); res.Status != store.RunSucceeded {

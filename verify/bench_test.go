@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weir-dev/weir/connectors"
+	"github.com/weir-dev/weir/connectors/bucket"
 	"github.com/weir-dev/weir/verify"
 )
 
@@ -19,7 +19,7 @@ import (
 func stageFile(b *testing.B, size int64) *verify.Stage {
 	b.Helper()
 	ctx := context.Background()
-	bucket, err := connectors.OpenBucket(ctx, "file://"+b.TempDir())
+	bucket, err := bucket.Open(ctx, "file://"+b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func stageFile(b *testing.B, size int64) *verify.Stage {
 // they stream) into a file:// bucket.
 func BenchmarkChecksumWhileWriting(b *testing.B) {
 	ctx := context.Background()
-	bucket, _ := connectors.OpenBucket(ctx, "file://"+b.TempDir())
+	bucket, _ := bucket.Open(ctx, "file://"+b.TempDir())
 	defer bucket.Close()
 	buf := make([]byte, 1<<20)
 	rand.Read(buf)

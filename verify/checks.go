@@ -18,6 +18,12 @@ type CheckResult struct {
 	Error string
 }
 
+// Warn makes c a warning check: a failure is recorded, promotion goes on.
+func Warn(c pipelines.Check) pipelines.Check {
+	c.Warn = true
+	return c
+}
+
 // RunChecks runs every check against staged and returns all results. The
 // error joins the failures of blocking checks: non-nil means the output must
 // not be promoted. A check that panics fails.

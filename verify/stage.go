@@ -10,12 +10,9 @@ import (
 	"io"
 	"slices"
 	"sort"
-	"strings"
 	"sync"
 
 	"gocloud.dev/blob"
-
-	"github.com/weir-dev/weir/connectors"
 )
 
 // Stage is the output of one task attempt: one new version of each of the
@@ -190,8 +187,8 @@ func (s *Stage) commit(ctx context.Context, reread bool) ([]Sealed, error) {
 					return nil, fmt.Errorf("verify staged file: %w", err)
 				}
 			}
-			if strings.HasSuffix(name, ".parquet") {
-				rows, schema, err := connectors.ParquetFooter(ctx, s.bucket, prefix+name)
+			if audit := fileAuditor(name); audit != nil {
+				rows, schema, err := audit(ctx, s.bucket, prefix+name)
 				if err != nil {
 					return nil, fmt.Errorf("audit: %w", err)
 				}

@@ -23,7 +23,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"github.com/weir-dev/weir/connectors"
+	"github.com/weir-dev/weir/connectors/duckdb"
+	"github.com/weir-dev/weir/connectors/parquet"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
 	"github.com/weir-dev/weir/verify"
@@ -55,10 +56,10 @@ func Assets() []*pipelines.Asset {
 			CodeVersion: "1", Retry: retry, Timeout: 5 * time.Minute, Compute: computeCleanedOrders,
 			Checks: []pipelines.Check{
 				{Name: "has rows", Func: hasRows},
-				verify.SQL("no negative amounts", "SELECT count(*) FROM data WHERE amount <= 0", verify.ExpectZero),
-				verify.UniqueKey("order_id"),
-				verify.NoNulls("order_id", "currency", "ts"),
-				verify.Warn(verify.RowCountAtLeast(2500)), // a slow day is worth a look, not a stop
+				duckdb.SQL("no negative amounts", "SELECT count(*) FROM data WHERE amount <= 0", duckdb.ExpectZero),
+				duckdb.UniqueKey("order_id"),
+				duckdb.NoNulls("order_id", "currency", "ts"),
+				verify.Warn(duckdb.RowCountAtLeast(2500)), // a slow day is worth a look, not a stop
 			},
 		},
 		{
@@ -155,7 +156,7 @@ func computeRawOrders(ctx context.Context, t *pipelines.Task) error {
 			return pipelines.Permanent(err)
 		}
 		tbl := ordersTable(orders)
-		err = connectors.WriteParquetFile(ctx, t.Output, day, File, tbl)
+		err = parquet.WriteFile(ctx, t.Output, day, File, tbl)
 		tbl.Release()
 		if err != nil {
 			return err
@@ -207,7 +208,7 @@ func Clean(orders []Order, start, end time.Time) []Order {
 func computeCleanedOrders(ctx context.Context, t *pipelines.Task) error {
 	raw := t.Input("raw_orders")
 	for k, day := range t.Keys {
-		tbl, err := connectors.ReadParquetFile(ctx, raw, day, File, nil)
+		tbl, err := parquet.ReadFile(ctx, raw, day, File, nil)
 		if err != nil {
 			return err
 		}
@@ -215,7 +216,7 @@ func computeCleanedOrders(ctx context.Context, t *pipelines.Task) error {
 		tbl.Release()
 		start, end := Days.Window(t.Range.Lo + int64(k))
 		clean := ordersTable(Clean(orders, start, end))
-		err = connectors.WriteParquetFile(ctx, t.Output, day, File, clean)
+		err = parquet.WriteFile(ctx, t.Output, day, File, clean)
 		clean.Release()
 		if err != nil {
 			return err
@@ -227,7 +228,7 @@ func computeCleanedOrders(ctx context.Context, t *pipelines.Task) error {
 func hasRows(ctx context.Context, staged pipelines.Staged) (string, error) {
 	var rows []string
 	for _, k := range staged.Keys() {
-		tbl, err := connectors.ReadParquetFile(ctx, staged, k, File, nil)
+		tbl, err := parquet.ReadFile(ctx, staged, k, File, nil)
 		if err != nil {
 			return "", err
 		}
@@ -242,7 +243,7 @@ func hasRows(ctx context.Context, staged pipelines.Staged) (string, error) {
 }
 
 func computeDailyRevenue(ctx context.Context, t *pipelines.Task) error {
-	db, err := connectors.OpenDuckDB(ctx)
+	db, err := duckdb.Open(ctx)
 	if err != nil {
 		return err
 	}
@@ -261,7 +262,7 @@ func computeDailyRevenue(ctx context.Context, t *pipelines.Task) error {
 }
 
 func computeRevenue7d(ctx context.Context, t *pipelines.Task) error {
-	db, err := connectors.OpenDuckDB(ctx)
+	db, err := duckdb.Open(ctx)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/weir-dev/weir/clock"
-	"github.com/weir-dev/weir/connectors"
+	"github.com/weir-dev/weir/connectors/bucket"
+	"github.com/weir-dev/weir/connectors/parquet"
 	"github.com/weir-dev/weir/examples/nightly"
 	"github.com/weir-dev/weir/internal/blobtest"
 	"github.com/weir-dev/weir/lineage"
@@ -48,7 +49,7 @@ func testPipeline(t *testing.T, bucketURL string) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	bucket, err := connectors.OpenBucket(ctx, bucketURL)
+	bucket, err := bucket.Open(ctx, bucketURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +96,7 @@ func testPipeline(t *testing.T, bucketURL string) {
 	}
 	cur, _ := st.PartitionCurrentList(ctx, "revenue_7d", []string{"2024-01-09"})
 	in := verify.NewInput(bucket, "revenue_7d", []verify.PartitionVersion{{Key: "2024-01-09", Version: cur[0].Version, ManifestSHA256: cur[0].ManifestSHA256}})
-	tbl, err := connectors.ReadParquetFile(ctx, in, "2024-01-09", nightly.File, nil)
+	tbl, err := parquet.ReadFile(ctx, in, "2024-01-09", nightly.File, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
+	_ "gocloud.dev/blob/s3blob" // the s3:// URLs below open through the real driver
 )
 
 // S3URL starts an in-process S3 server holding bucket name and returns the

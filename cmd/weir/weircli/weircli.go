@@ -22,7 +22,7 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/weir-dev/weir/clock"
-	"github.com/weir-dev/weir/connectors"
+	"github.com/weir-dev/weir/connectors/bucket"
 	"github.com/weir-dev/weir/internal/urlredact"
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/pipelines"
@@ -204,8 +204,8 @@ func (a *app) openStore(ctx context.Context) (store.Store, error) {
 
 // openBucket opens --blob; exit codes as openStore's.
 func (a *app) openBucket(ctx context.Context) (*blob.Bucket, error) {
-	b, err := connectors.OpenBucket(ctx, a.blob)
-	if errors.Is(err, connectors.ErrBadURL) {
+	b, err := bucket.Open(ctx, a.blob)
+	if errors.Is(err, bucket.ErrBadURL) {
 		return nil, usageError(err)
 	}
 	if err != nil {

@@ -1,4 +1,4 @@
-package verify_test
+package duckdb_test
 
 import (
 	"context"
@@ -11,7 +11,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"gocloud.dev/blob/memblob"
 
-	"github.com/weir-dev/weir/connectors"
+	"github.com/weir-dev/weir/connectors/duckdb"
+	"github.com/weir-dev/weir/connectors/parquet"
 	"github.com/weir-dev/weir/pipelines"
 	"github.com/weir-dev/weir/verify"
 )
@@ -31,7 +32,7 @@ func TestSQLAndBuiltInChecks(t *testing.T) {
 	rec := b.NewRecordBatch()
 	tbl := array.NewTableFromRecords(schema, []arrow.RecordBatch{rec})
 	stage := verify.NewStage(memblob.OpenBucket(nil), "orders", "v1", []string{"2024-01-01"})
-	if err := connectors.WriteParquetFile(ctx, stage, "2024-01-01", "data.parquet", tbl); err != nil {
+	if err := parquet.WriteFile(ctx, stage, "2024-01-01", "data.parquet", tbl); err != nil {
 		t.Fatal(err)
 	}
 	now := func() time.Time { return at.Add(time.Hour) }
@@ -40,28 +41,28 @@ func TestSQLAndBuiltInChecks(t *testing.T) {
 		value  string
 		passes bool
 	}{
-		{verify.SQL("no negative amounts", "SELECT count(*) FROM data WHERE amount < 0", verify.ExpectZero), "1", false},
-		{verify.SQL("total", "SELECT sum(amount) > 0 FROM data", verify.ExpectTrue), "true", true},
-		{verify.RowCountAtLeast(4), "4", true},
-		{verify.RowCountAtLeast(5), "4", false},
-		{verify.NoNulls("amount"), "0", true},
-		{verify.NoNulls("id", "amount"), "1", false},
-		{verify.UniqueKey("id"), "1", false},
-		{verify.Freshness("ts", 2*time.Hour, now), "2024-01-01T12:00:00Z", true},
-		{verify.Freshness("ts", 30*time.Minute, now), "2024-01-01T12:00:00Z", false},
-		{verify.SchemaEquals("id VARCHAR", "amount DOUBLE", "ts TIMESTAMP WITH TIME ZONE"), "id VARCHAR, amount DOUBLE, ts TIMESTAMP WITH TIME ZONE", true},
-		{verify.SchemaEquals("id VARCHAR"), "id VARCHAR, amount DOUBLE, ts TIMESTAMP WITH TIME ZONE", false},
+		{duckdb.SQL("no negative amounts", "SELECT count(*) FROM data WHERE amount < 0", duckdb.ExpectZero), "1", false},
+		{duckdb.SQL("total", "SELECT sum(amount) > 0 FROM data", duckdb.ExpectTrue), "true", true},
+		{duckdb.RowCountAtLeast(4), "4", true},
+		{duckdb.RowCountAtLeast(5), "4", false},
+		{duckdb.NoNulls("amount"), "0", true},
+		{duckdb.NoNulls("id", "amount"), "1", false},
+		{duckdb.UniqueKey("id"), "1", false},
+		{duckdb.Freshness("ts", 2*time.Hour, now), "2024-01-01T12:00:00Z", true},
+		{duckdb.Freshness("ts", 30*time.Minute, now), "2024-01-01T12:00:00Z", false},
+		{duckdb.SchemaEquals("id VARCHAR", "amount DOUBLE", "ts TIMESTAMP WITH TIME ZONE"), "id VARCHAR, amount DOUBLE, ts TIMESTAMP WITH TIME ZONE", true},
+		{duckdb.SchemaEquals("id VARCHAR"), "id VARCHAR, amount DOUBLE, ts TIMESTAMP WITH TIME ZONE", false},
 	} {
 		value, err := tc.check.Func(ctx, stage)
 		if (err == nil) != tc.passes || value != tc.value {
 			t.Errorf("%s: value %q, err %v; want value %q, passes %v", tc.check.Name, value, err, tc.value, tc.passes)
 		}
 	}
-	if c := verify.Warn(verify.RowCountAtLeast(1)); !c.Warn {
+	if c := verify.Warn(duckdb.RowCountAtLeast(1)); !c.Warn {
 		t.Error("Warn did not mark the check")
 	}
 	empty := verify.NewStage(memblob.OpenBucket(nil), "orders", "v1", []string{"k"})
-	if _, err := verify.RowCountAtLeast(1).Func(ctx, empty); err == nil || !strings.Contains(err.Error(), "no Parquet file") {
+	if _, err := duckdb.RowCountAtLeast(1).Func(ctx, empty); err == nil || !strings.Contains(err.Error(), "no Parquet file") {
 		t.Errorf("no parquet: %v", err)
 	}
 }
@@ -74,7 +75,7 @@ func TestManifestDescribesParquet(t *testing.T) {
 	tbl := array.NewTableFromRecords(schema, []arrow.RecordBatch{b.NewRecordBatch()})
 	bucket := memblob.OpenBucket(nil)
 	stage := verify.NewStage(bucket, "t", "v1", []string{"k"})
-	if err := connectors.WriteParquetFile(ctx, stage, "k", "data.parquet", tbl); err != nil {
+	if err := parquet.WriteFile(ctx, stage, "k", "data.parquet", tbl); err != nil {
 		t.Fatal(err)
 	}
 	w, _ := stage.Create(ctx, "k", "broken.parquet")
@@ -84,7 +85,7 @@ func TestManifestDescribesParquet(t *testing.T) {
 		t.Fatalf("Seal accepted a broken Parquet file: %v", err)
 	}
 	stage = verify.NewStage(bucket, "t", "v2", []string{"k"})
-	connectors.WriteParquetFile(ctx, stage, "k", "data.parquet", tbl)
+	parquet.WriteFile(ctx, stage, "k", "data.parquet", tbl)
 	sealed, err := stage.Seal(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,8 @@
-package connectors
+// Package parquet writes and reads Apache Arrow tables as Parquet files of
+// a task's partitions, and audits staged Parquet files: importing it makes
+// every manifest record each Parquet file's row count and Arrow schema, read
+// from the footer with ranged reads.
+package parquet
 
 import (
 	"bytes"
@@ -9,12 +13,18 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet"
+	pq "github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
 	"github.com/apache/arrow-go/v18/parquet/file"
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"gocloud.dev/blob"
+
+	"github.com/weir-dev/weir/verify"
 )
+
+func init() {
+	verify.RegisterFileAuditor(".parquet", Footer)
+}
 
 // Creator creates files of a partition; pipelines.Output is one.
 type Creator interface {
@@ -26,32 +36,32 @@ type Opener interface {
 	Open(ctx context.Context, key, name string) (io.ReadCloser, error)
 }
 
-// WriteParquet writes tbl as a Zstd-compressed Parquet file.
-func WriteParquet(w io.Writer, tbl arrow.Table) error {
-	props := parquet.NewWriterProperties(parquet.WithCompression(compress.Codecs.Zstd), parquet.WithStats(true))
+// Write writes tbl as a Zstd-compressed Parquet file.
+func Write(w io.Writer, tbl arrow.Table) error {
+	props := pq.NewWriterProperties(pq.WithCompression(compress.Codecs.Zstd), pq.WithStats(true))
 	if err := pqarrow.WriteTable(tbl, w, 64*1024, props, pqarrow.DefaultWriterProps()); err != nil {
 		return fmt.Errorf("write parquet: %w", err)
 	}
 	return nil
 }
 
-// WriteParquetFile writes tbl as file name of partition key of out.
-func WriteParquetFile(ctx context.Context, out Creator, key, name string, tbl arrow.Table) error {
+// WriteFile writes tbl as file name of partition key of out.
+func WriteFile(ctx context.Context, out Creator, key, name string, tbl arrow.Table) error {
 	w, err := out.Create(ctx, key, name)
 	if err != nil {
 		return err
 	}
-	if err := WriteParquet(w, tbl); err != nil {
+	if err := Write(w, tbl); err != nil {
 		w.Close()
 		return fmt.Errorf("%s of partition %s: %w", name, key, err)
 	}
 	return w.Close()
 }
 
-// ReadParquetFile reads file name of partition key of in as an Arrow table.
+// ReadFile reads file name of partition key of in as an Arrow table.
 // The file is read to the end first, so a corrupt file fails its checksum
 // before Parquet decoding sees it. The caller releases the table.
-func ReadParquetFile(ctx context.Context, in Opener, key, name string, mem memory.Allocator) (arrow.Table, error) {
+func ReadFile(ctx context.Context, in Opener, key, name string, mem memory.Allocator) (arrow.Table, error) {
 	r, err := in.Open(ctx, key, name)
 	if err != nil {
 		return nil, err
@@ -71,9 +81,9 @@ func ReadParquetFile(ctx context.Context, in Opener, key, name string, mem memor
 	return tbl, nil
 }
 
-// ParquetFooter reads the row count and Arrow schema of a Parquet object
+// Footer reads the row count and Arrow schema of a Parquet object
 // from its footer, with ranged reads: the data pages are not downloaded.
-func ParquetFooter(ctx context.Context, b *blob.Bucket, key string) (rows int64, schema string, err error) {
+func Footer(ctx context.Context, b *blob.Bucket, key string) (rows int64, schema string, err error) {
 	attrs, err := b.Attributes(ctx, key)
 	if err != nil {
 		return 0, "", fmt.Errorf("parquet %s: %w", key, err)

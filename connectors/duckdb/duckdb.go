@@ -1,4 +1,9 @@
-package connectors
+// Package duckdb runs SQL in DuckDB (through duckdb-go, cgo) over the
+// Parquet files of a task's inputs, writes query results as Parquet, and
+// provides the SQL checks that gate promotion (SQL, NoNulls, UniqueKey,
+// Freshness, SchemaEquals, RowCountAtLeast). Only binaries that import it
+// link DuckDB.
+package duckdb
 
 import (
 	"context"
@@ -10,21 +15,23 @@ import (
 	"strings"
 
 	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" database/sql driver
+
+	"github.com/weir-dev/weir/connectors/parquet"
 )
 
-// DuckDB is an in-memory DuckDB database with a scratch directory, for SQL
+// DB is an in-memory DuckDB database with a scratch directory, for SQL
 // over Parquet inputs. DuckDB reads Parquet files from local paths, so
 // inputs are copied (and checksum-verified on the way) into the scratch
 // directory; query results go out as Parquet written by DuckDB itself.
-type DuckDB struct {
+type DB struct {
 	db  *sql.DB
 	dir string
 	n   int
 }
 
-// OpenDuckDB opens an in-memory DuckDB. Close it to remove the scratch
+// Open opens an in-memory DuckDB. Close it to remove the scratch
 // files.
-func OpenDuckDB(ctx context.Context) (*DuckDB, error) {
+func Open(ctx context.Context) (*DB, error) {
 	dir, err := os.MkdirTemp("", "weir-duckdb-")
 	if err != nil {
 		return nil, fmt.Errorf("open duckdb: %w", err)
@@ -41,14 +48,14 @@ func OpenDuckDB(ctx context.Context) (*DuckDB, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("open duckdb: %w", err)
 	}
-	return &DuckDB{db: db, dir: dir}, nil
+	return &DB{db: db, dir: dir}, nil
 }
 
-// DB returns the database for queries of your own.
-func (d *DuckDB) DB() *sql.DB { return d.db }
+// SQL returns the database for queries of your own.
+func (d *DB) SQL() *sql.DB { return d.db }
 
 // Close closes the database and removes the scratch files.
-func (d *DuckDB) Close() error {
+func (d *DB) Close() error {
 	err := d.db.Close()
 	if rerr := os.RemoveAll(d.dir); err == nil {
 		err = rerr
@@ -59,7 +66,7 @@ func (d *DuckDB) Close() error {
 // ParquetView creates (or replaces) view as the union of file name of every
 // partition in keys of in, via read_parquet. A view of no partitions is an
 // error: DuckDB cannot infer a schema from nothing.
-func (d *DuckDB) ParquetView(ctx context.Context, view string, in Opener, keys []string, name string) error {
+func (d *DB) ParquetView(ctx context.Context, view string, in parquet.Opener, keys []string, name string) error {
 	files := make([]PartitionFile, len(keys))
 	for i, k := range keys {
 		files[i] = PartitionFile{Key: k, Name: name}
@@ -72,7 +79,7 @@ type PartitionFile struct{ Key, Name string }
 
 // ParquetFilesView creates (or replaces) view as the union of the given
 // Parquet files of in.
-func (d *DuckDB) ParquetFilesView(ctx context.Context, view string, in Opener, files []PartitionFile) error {
+func (d *DB) ParquetFilesView(ctx context.Context, view string, in parquet.Opener, files []PartitionFile) error {
 	if len(files) == 0 {
 		return fmt.Errorf("duckdb view %s: no files to read", view)
 	}
@@ -91,7 +98,7 @@ func (d *DuckDB) ParquetFilesView(ctx context.Context, view string, in Opener, f
 	return nil
 }
 
-func (d *DuckDB) copyIn(ctx context.Context, in Opener, key, name string) (string, error) {
+func (d *DB) copyIn(ctx context.Context, in parquet.Opener, key, name string) (string, error) {
 	r, err := in.Open(ctx, key, name)
 	if err != nil {
 		return "", err
@@ -111,7 +118,7 @@ func (d *DuckDB) copyIn(ctx context.Context, in Opener, key, name string) (strin
 }
 
 // QueryToParquet runs query and writes its result as Parquet (Zstd) to w.
-func (d *DuckDB) QueryToParquet(ctx context.Context, query string, w io.Writer) error {
+func (d *DB) QueryToParquet(ctx context.Context, query string, w io.Writer) error {
 	d.n++
 	p := filepath.Join(d.dir, fmt.Sprintf("out-%06d.parquet", d.n))
 	q := fmt.Sprintf("COPY (%s) TO %s (FORMAT parquet, COMPRESSION zstd)", query, sqlString(p))
@@ -130,7 +137,7 @@ func (d *DuckDB) QueryToParquet(ctx context.Context, query string, w io.Writer) 
 
 // QueryToParquetFile runs query and writes the result as file name of
 // partition key of out.
-func (d *DuckDB) QueryToParquetFile(ctx context.Context, query string, out Creator, key, name string) error {
+func (d *DB) QueryToParquetFile(ctx context.Context, query string, out parquet.Creator, key, name string) error {
 	w, err := out.Create(ctx, key, name)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package verify
+package duckdb
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/weir-dev/weir/connectors"
 	"github.com/weir-dev/weir/pipelines"
 )
 
@@ -62,7 +61,7 @@ func number(v any) (float64, bool) {
 // "data": every Parquet file the attempt staged, of all its partitions.
 // The query returns one row; expect judges its first column.
 //
-//	verify.SQL("no negative amounts", "SELECT count(*) FROM data WHERE amount < 0", verify.ExpectZero)
+//	duckdb.SQL("no negative amounts", "SELECT count(*) FROM data WHERE amount < 0", duckdb.ExpectZero)
 func SQL(name, query string, expect Expect) pipelines.Check {
 	return pipelines.Check{Name: name, Func: func(ctx context.Context, staged pipelines.Staged) (string, error) {
 		v, err := queryStaged(ctx, staged, query)
@@ -77,12 +76,6 @@ func SQL(name, query string, expect Expect) pipelines.Check {
 	}}
 }
 
-// Warn makes c a warning check: a failure is recorded, promotion goes on.
-func Warn(c pipelines.Check) pipelines.Check {
-	c.Warn = true
-	return c
-}
-
 // RowCountAtLeast checks that the staged Parquet files hold at least n rows.
 func RowCountAtLeast(n int64) pipelines.Check {
 	return SQL(fmt.Sprintf("row count at least %d", n), "SELECT count(*) FROM data", ExpectAtLeast(float64(n)))
@@ -92,7 +85,7 @@ func RowCountAtLeast(n int64) pipelines.Check {
 func NoNulls(columns ...string) pipelines.Check {
 	var conds []string
 	for _, c := range columns {
-		conds = append(conds, connectors.QuoteIdent(c)+" IS NULL")
+		conds = append(conds, QuoteIdent(c)+" IS NULL")
 	}
 	return SQL("no nulls in "+strings.Join(columns, ", "), "SELECT count(*) FROM data WHERE "+strings.Join(conds, " OR "), ExpectZero)
 }
@@ -101,7 +94,7 @@ func NoNulls(columns ...string) pipelines.Check {
 func UniqueKey(columns ...string) pipelines.Check {
 	quoted := make([]string, len(columns))
 	for i, c := range columns {
-		quoted[i] = connectors.QuoteIdent(c)
+		quoted[i] = QuoteIdent(c)
 	}
 	cols := strings.Join(quoted, ", ")
 	return SQL("unique key "+strings.Join(columns, ", "),
@@ -113,7 +106,7 @@ func UniqueKey(columns ...string) pipelines.Check {
 func Freshness(column string, maxAge time.Duration, now func() time.Time) pipelines.Check {
 	name := fmt.Sprintf("%s fresher than %s", column, maxAge)
 	return pipelines.Check{Name: name, Func: func(ctx context.Context, staged pipelines.Staged) (string, error) {
-		v, err := queryStaged(ctx, staged, "SELECT max("+connectors.QuoteIdent(column)+") FROM data")
+		v, err := queryStaged(ctx, staged, "SELECT max("+QuoteIdent(column)+") FROM data")
 		if err != nil {
 			return "", err
 		}
@@ -138,7 +131,7 @@ func SchemaEquals(columns ...string) pipelines.Check {
 			return "", err
 		}
 		defer db.Close()
-		rows, err := db.DB().QueryContext(ctx, "SELECT column_name, column_type FROM (DESCRIBE data)")
+		rows, err := db.SQL().QueryContext(ctx, "SELECT column_name, column_type FROM (DESCRIBE data)")
 		if err != nil {
 			return "", err
 		}
@@ -160,19 +153,19 @@ func SchemaEquals(columns ...string) pipelines.Check {
 }
 
 // stagedDB opens DuckDB with the view "data" over the staged Parquet files.
-func stagedDB(ctx context.Context, staged pipelines.Staged) (*connectors.DuckDB, error) {
-	var files []connectors.PartitionFile
+func stagedDB(ctx context.Context, staged pipelines.Staged) (*DB, error) {
+	var files []PartitionFile
 	for _, k := range staged.Keys() {
 		for _, name := range staged.Files(k) {
 			if strings.HasSuffix(name, ".parquet") {
-				files = append(files, connectors.PartitionFile{Key: k, Name: name})
+				files = append(files, PartitionFile{Key: k, Name: name})
 			}
 		}
 	}
 	if len(files) == 0 {
 		return nil, errors.New("no Parquet file was staged (SQL checks read *.parquet)")
 	}
-	db, err := connectors.OpenDuckDB(ctx)
+	db, err := Open(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -190,7 +183,7 @@ func queryStaged(ctx context.Context, staged pipelines.Staged, query string) (an
 	}
 	defer db.Close()
 	var v any
-	if err := db.DB().QueryRowContext(ctx, query).Scan(&v); err != nil {
+	if err := db.SQL().QueryRowContext(ctx, query).Scan(&v); err != nil {
 		return nil, fmt.Errorf("%s: %w", query, err)
 	}
 	return v, nil

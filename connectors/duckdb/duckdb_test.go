@@ -1,11 +1,9 @@
-package connectors_test
+package duckdb_test
 
 import (
 	"bytes"
 	"context"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -13,7 +11,8 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
-	"github.com/weir-dev/weir/connectors"
+	"github.com/weir-dev/weir/connectors/duckdb"
+	"github.com/weir-dev/weir/connectors/parquet"
 )
 
 // files is an in-memory Creator and Opener.
@@ -42,14 +41,14 @@ func TestParquetAndDuckDB(t *testing.T) {
 	rec := b.NewRecordBatch()
 	tbl := array.NewTableFromRecords(schema, []arrow.RecordBatch{rec})
 	fs := files{}
-	if err := connectors.WriteParquetFile(ctx, fs, "d1", "data.parquet", tbl); err != nil {
+	if err := parquet.WriteFile(ctx, fs, "d1", "data.parquet", tbl); err != nil {
 		t.Fatal(err)
 	}
-	got, err := connectors.ReadParquetFile(ctx, fs, "d1", "data.parquet", nil)
+	got, err := parquet.ReadFile(ctx, fs, "d1", "data.parquet", nil)
 	if err != nil || got.NumRows() != 3 || got.Schema().Field(0).Name != "city" || !arrow.TypeEqual(got.Schema().Field(1).Type, arrow.PrimitiveTypes.Int64) {
 		t.Fatalf("read back %v rows, schema %v, %v", got.NumRows(), got.Schema(), err)
 	}
-	db, err := connectors.OpenDuckDB(ctx)
+	db, err := duckdb.Open(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,40 +57,18 @@ func TestParquetAndDuckDB(t *testing.T) {
 		t.Fatal(err)
 	}
 	var sum int64
-	if err := db.DB().QueryRowContext(ctx, "SELECT sum(n) FROM cities WHERE city = 'Berlin'").Scan(&sum); err != nil || sum != 4 {
+	if err := db.SQL().QueryRowContext(ctx, "SELECT sum(n) FROM cities WHERE city = 'Berlin'").Scan(&sum); err != nil || sum != 4 {
 		t.Fatalf("sum %d %v", sum, err)
 	}
 	if err := db.QueryToParquetFile(ctx, "SELECT city, sum(n)::BIGINT AS n FROM cities GROUP BY city ORDER BY city", fs, "d2", "agg.parquet"); err != nil {
 		t.Fatal(err)
 	}
-	agg, err := connectors.ReadParquetFile(ctx, fs, "d2", "agg.parquet", nil)
+	agg, err := parquet.ReadFile(ctx, fs, "d2", "agg.parquet", nil)
 	if err != nil || agg.NumRows() != 2 {
 		t.Fatalf("aggregate %v %v", agg, err)
 	}
 	fs["bad/data.parquet"] = bytes.NewBufferString("not parquet")
-	if _, err := connectors.ReadParquetFile(ctx, fs, "bad", "data.parquet", nil); err == nil || !strings.Contains(err.Error(), "not readable Parquet") {
+	if _, err := parquet.ReadFile(ctx, fs, "bad", "data.parquet", nil); err == nil || !strings.Contains(err.Error(), "not readable Parquet") {
 		t.Fatalf("corrupt parquet: %v", err)
-	}
-}
-
-func TestOpenBucket(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	t.Chdir(dir)
-	b, err := connectors.OpenBucket(ctx, "file://.weir/blobs")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.WriteAll(ctx, "a/b.txt", []byte("x"), nil); err != nil {
-		t.Fatal(err)
-	}
-	b.Close()
-	if _, err := os.Stat(filepath.Join(dir, ".weir", "blobs", "a", "b.txt")); err != nil {
-		t.Fatalf("relative file:// not under the working directory: %v", err)
-	}
-	for _, u := range []string{"ftp://x", "nope", "file://"} {
-		if _, err := connectors.OpenBucket(ctx, u); err == nil {
-			t.Errorf("OpenBucket(%q) accepted", u)
-		}
 	}
 }
