@@ -244,9 +244,9 @@ func (a *app) carryOn(ctx context.Context, st store.Store, g *lineage.Graph, id 
 		last, _ := a.showWhile(ctx, st, id, v, func() error { a.waitDone(ctx, st, id); return nil })
 		return a.backfillOutcome(ctx, st, id, last)
 	case a.embedded():
-		fmt.Fprintf(a.cfg.Stdout, "run it here with weir backfill resume %d (or start weir worker); follow it with weir backfill status %d\n", id, id)
+		fmt.Fprintf(a.cfg.Stdout, "run it here with "+a.cfg.Name+" backfill resume %d (or start "+a.cfg.Name+" worker); follow it with "+a.cfg.Name+" backfill status %d\n", id, id)
 	default:
-		fmt.Fprintf(a.cfg.Stdout, "workers run it (weir worker --store ...); follow it with weir backfill status %d --watch\n", id)
+		fmt.Fprintf(a.cfg.Stdout, "workers run it ("+a.cfg.Name+" worker --store ...); follow it with "+a.cfg.Name+" backfill status %d --watch\n", id)
 	}
 	return nil
 }
@@ -315,16 +315,16 @@ func (a *app) backfillOutcome(ctx context.Context, st store.Store, id int64, las
 	case store.RunSucceeded:
 		return nil
 	case store.RunFailed:
-		return failedError(fmt.Errorf("backfill %d completed with failures: %s (weir backfill retry %d --failed-only re-runs them; weir backfill report %d)", id, run.Error, id, id))
+		return failedError(fmt.Errorf("backfill %d completed with failures: %s ("+a.cfg.Name+" backfill retry %d --failed-only re-runs them; "+a.cfg.Name+" backfill report %d)", id, run.Error, id, id))
 	case store.RunPaused: // an operator's decision, not a failure
-		fmt.Fprintf(a.cfg.Stdout, "backfill %d is paused: running tasks finished, nothing more starts; weir backfill resume %d carries on\n", id, id)
+		fmt.Fprintf(a.cfg.Stdout, "backfill %d is paused: running tasks finished, nothing more starts; "+a.cfg.Name+" backfill resume %d carries on\n", id, id)
 		return nil
 	case store.RunTripped:
-		return failedError(fmt.Errorf("backfill %d tripped its circuit breaker: %s; weir backfill resume %d or cancel %d", id, run.TripReason, id, id))
+		return failedError(fmt.Errorf("backfill %d tripped its circuit breaker: %s; "+a.cfg.Name+" backfill resume %d or cancel %d", id, run.TripReason, id, id))
 	case store.RunCancelled:
 		return failedError(fmt.Errorf("backfill %d was cancelled: %s", id, run.Error))
 	}
-	return failedError(fmt.Errorf("backfill %d interrupted with %s left; weir backfill resume %d carries on (promoted partitions do not run again)",
+	return failedError(fmt.Errorf("backfill %d interrupted with %s left; "+a.cfg.Name+" backfill resume %d carries on (promoted partitions do not run again)",
 		id, plural(run.Tasks[store.TaskPending]+run.Tasks[store.TaskRunning], "task"), id))
 }
 
@@ -434,7 +434,7 @@ func (a *app) backfillControlCommand(verb string) *cobra.Command {
 				if _, err := st.RunSetStatus(ctx, store.RunSetStatusParams{ID: run.ID, To: store.RunPaused, Actor: by, Reason: reason, At: now}); err != nil {
 					return stateError(ctx, st, run.ID, err, "only a running backfill can be paused")
 				}
-				fmt.Fprintf(a.cfg.Stdout, "backfill %d paused: no new task starts (running ones finish); weir backfill resume %d carries on\n", run.ID, run.ID)
+				fmt.Fprintf(a.cfg.Stdout, "backfill %d paused: no new task starts (running ones finish); "+a.cfg.Name+" backfill resume %d carries on\n", run.ID, run.ID)
 				return nil
 			case "cancel":
 				return a.cancelRun(ctx, st, run, by, reason)
@@ -449,7 +449,7 @@ func (a *app) backfillControlCommand(verb string) *cobra.Command {
 				}
 				fmt.Fprintf(a.cfg.Stdout, "backfill %d resumed\n", run.ID)
 			} else if run.Status != store.RunRunning {
-				return usageError(fmt.Errorf("backfill %d is %s; nothing to resume (weir backfill retry %d --failed-only re-runs failed tasks)",
+				return usageError(fmt.Errorf("backfill %d is %s; nothing to resume ("+a.cfg.Name+" backfill retry %d --failed-only re-runs failed tasks)",
 					run.ID, string(run.State()), run.ID))
 			}
 			return a.resumeHere(ctx, st, run.ID, o)
@@ -470,7 +470,7 @@ func (a *app) resumeHere(ctx context.Context, st store.Store, id int64, o backfi
 		return usageError(err)
 	}
 	if !a.embedded() && !o.wait {
-		fmt.Fprintf(a.cfg.Stdout, "workers carry it on; follow it with weir backfill status %d --watch\n", id)
+		fmt.Fprintf(a.cfg.Stdout, "workers carry it on; follow it with "+a.cfg.Name+" backfill status %d --watch\n", id)
 		return nil
 	}
 	g, err := a.graph()

@@ -29,7 +29,7 @@ scratch database or schema.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !cmd.Flags().Changed("store") && a.cfg.Getenv("WEIR_STORE") == "" {
-				return usageError(errors.New("weir bench dispatch writes bench runs to the store: give --store explicitly (a scratch database)"))
+				return usageError(errors.New("" + a.cfg.Name + " bench dispatch writes bench runs to the store: give --store explicitly (a scratch database)"))
 			}
 			if o.Tasks < 1 || o.Workers < 1 || o.Concurrency < 1 || o.Chain < 2 {
 				return usageError(fmt.Errorf("--tasks, --workers and --concurrency must be at least 1 and --chain at least 2"))

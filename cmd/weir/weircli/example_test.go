@@ -1,11 +1,14 @@
 package weircli_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/spf13/cobra"
 
 	"github.com/weir-dev/weir/cmd/weir/weircli"
 	"github.com/weir-dev/weir/partitions"
@@ -112,4 +115,31 @@ func ExampleRun_backfill() {
 	// ASSET   PARTITIONS  PENDING  RUNNING  SUCCEEDED  FAILED  SKIPPED  CANCELLED  FRESH  QUEUED ELSEWHERE
 	// events  5           0        0        5          0       0        0          0      0
 	// exit 0
+}
+
+// Command is the command line as a cobra command: embed it in a command
+// tree of your own, add commands, and name your binary; errors say its
+// name and map to exit codes with ExitCode.
+func ExampleCommand() {
+	var out bytes.Buffer
+	version := &cobra.Command{Use: "version", Short: "Print the pipelines' version", Run: func(cmd *cobra.Command, _ []string) {
+		fmt.Fprintln(cmd.OutOrStdout(), "mypipes 1.4.2")
+	}}
+	root := weircli.Command(weircli.Config{Name: "mypipes", Commands: []*cobra.Command{version}, Stdout: &out, Stderr: &out,
+		Getenv: func(string) string { return "" }})
+	root.SetArgs([]string{"version"})
+	err := root.ExecuteContext(context.Background())
+	fmt.Print(out.String())
+	fmt.Println("exit", weircli.ExitCode(err))
+
+	root = weircli.Command(weircli.Config{Name: "mypipes", Stdout: &out, Stderr: &out, Getenv: func(string) string { return "" }})
+	root.SetArgs([]string{"runs", "show", "x"})
+	err = root.ExecuteContext(context.Background())
+	fmt.Println(err)
+	fmt.Println("exit", weircli.ExitCode(err))
+	// Output:
+	// mypipes 1.4.2
+	// exit 0
+	// run id "x" is not a positive whole number
+	// exit 2
 }

@@ -167,7 +167,7 @@ func (a *app) materialize(cmd *cobra.Command, o materializeOpts) error {
 			}
 			if queued > 0 {
 				a.printPlan(pj)
-				fmt.Fprintf(a.cfg.Stdout, "nothing new to run: %s already queued in run %s, the rest fresh (weir runs resume %s runs it here, or start weir worker)\n",
+				fmt.Fprintf(a.cfg.Stdout, "nothing new to run: %s already queued in run %s, the rest fresh ("+a.cfg.Name+" runs resume %s runs it here, or start "+a.cfg.Name+" worker)\n",
 					plural(queued, "partition"), strings.Join(ids, ", "), ids[0])
 				return nil
 			}
@@ -201,7 +201,7 @@ func (a *app) materialize(cmd *cobra.Command, o materializeOpts) error {
 			if a.output == "json" {
 				return a.json(map[string]any{"plan": pj, "run_id": run.ID, "status": run.Status})
 			}
-			fmt.Fprintf(a.cfg.Stdout, "run %d queued: %s; workers run it (weir worker --store ...); follow it with weir runs show %d\n",
+			fmt.Fprintf(a.cfg.Stdout, "run %d queued: %s; workers run it ("+a.cfg.Name+" worker --store ...); follow it with "+a.cfg.Name+" runs show %d\n",
 				run.ID, plural(run.TaskCount(), "task"), run.ID)
 			return nil
 		}
@@ -281,17 +281,17 @@ func (a *app) report(res *scheduler.Result, pj *planJSON) error {
 	case store.RunSucceeded:
 		return nil
 	case store.RunRunning:
-		return failedError(fmt.Errorf("run %d interrupted: %s still queued; carry on with weir runs resume %d (or weir worker); promoted partitions do not run again",
+		return failedError(fmt.Errorf("run %d interrupted: %s still queued; carry on with "+a.cfg.Name+" runs resume %d (or "+a.cfg.Name+" worker); promoted partitions do not run again",
 			res.RunID, plural(int64(res.NotRun), "task"), res.RunID))
 	}
-	return failedError(fmt.Errorf("run %d %s: %d of %d tasks failed (weir runs show %d)", res.RunID, res.Status, res.Failed, res.Tasks, res.RunID))
+	return failedError(fmt.Errorf("run %d %s: %d of %d tasks failed ("+a.cfg.Name+" runs show %d)", res.RunID, res.Status, res.Failed, res.Tasks, res.RunID))
 }
 
 // follow waits for a queued run that workers execute, printing progress.
 func (a *app) follow(ctx context.Context, st store.Store, g *lineage.Graph, runID int64, pj planJSON, v view) error {
 	_, _ = a.showWhile(ctx, st, runID, v, func() error { a.waitDoneWarning(ctx, st, runID); return nil })
 	if ctx.Err() != nil {
-		return failedError(fmt.Errorf("stopped following run %d; it goes on (weir runs show %d)", runID, runID))
+		return failedError(fmt.Errorf("stopped following run %d; it goes on ("+a.cfg.Name+" runs show %d)", runID, runID))
 	}
 	res, err := scheduler.RunResult(context.WithoutCancel(ctx), st, g, runID)
 	if err != nil {
@@ -313,7 +313,7 @@ func (a *app) waitDoneWarning(ctx context.Context, st store.Store, runID int64) 
 			if done := run.Done(); run.Tasks[store.TaskRunning] > 0 || done != last {
 				idleSince, last = a.cfg.Clock.Now(), done
 			} else if !warned && a.cfg.Clock.Now().Sub(idleSince) >= noWorkerWarning && !a.anyWorker(ctx, st) {
-				fmt.Fprintf(a.cfg.Stderr, "no worker has leased a task of run %d for %s: start one with weir worker --store ... (or weir runs resume %d runs it here)\n",
+				fmt.Fprintf(a.cfg.Stderr, "no worker has leased a task of run %d for %s: start one with "+a.cfg.Name+" worker --store ... (or "+a.cfg.Name+" runs resume %d runs it here)\n",
 					runID, noWorkerWarning, runID)
 				warned = true
 			}

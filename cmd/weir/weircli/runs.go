@@ -87,7 +87,7 @@ func (a *app) runsCommand() *cobra.Command {
 			defer st.Close()
 			id := run.ID
 			if run.Status == store.RunPaused || run.Status == store.RunTripped {
-				return usageError(fmt.Errorf("run %d is %s; weir backfill resume %d lets it start tasks again", id, run.Status, id))
+				return usageError(fmt.Errorf("run %d is %s; "+a.cfg.Name+" backfill resume %d lets it start tasks again", id, run.Status, id))
 			}
 			if run.Status != store.RunRunning {
 				return usageError(fmt.Errorf("run %d has finished (%s); nothing to resume", id, run.Status))
@@ -163,9 +163,9 @@ func parseID(kind, arg string) (int64, error) {
 // missing one is bad input); with kind set, the run must be of that kind.
 // The caller closes the store.
 func (a *app) openRun(ctx context.Context, arg, kind string) (store.Store, *store.Run, error) {
-	noun, list := "run", "weir runs list shows the runs"
+	noun, list := "run", ""+a.cfg.Name+" runs list shows the runs"
 	if kind == "backfill" {
-		noun, list = kind, "weir backfill list shows the backfills"
+		noun, list = kind, ""+a.cfg.Name+" backfill list shows the backfills"
 	}
 	id, err := parseID(noun, arg)
 	if err != nil {

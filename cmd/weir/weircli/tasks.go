@@ -70,7 +70,7 @@ func (a *app) tasksCommand() *cobra.Command {
 			defer st.Close()
 			t, attempts, err := st.TaskGet(cmd.Context(), id)
 			if errors.Is(err, store.ErrNotFound) {
-				return usageError(fmt.Errorf("task %d does not exist (weir tasks list shows tasks)", id))
+				return usageError(fmt.Errorf("task %d does not exist ("+a.cfg.Name+" tasks list shows tasks)", id))
 			}
 			if err != nil {
 				return failedError(err)

@@ -11,8 +11,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
@@ -44,11 +46,20 @@ const (
 	ExitUsage  = 2
 )
 
-// Config is what the CLI runs with.
+// Config is what the CLI runs with. The zero value of every field but
+// Assets means its default.
 type Config struct {
+	// Name is the binary's name, in usage, errors and the commands that
+	// messages suggest. Defaults to "weir".
+	Name string
 	// Assets are the user's assets. They are validated when a command
 	// needs them, so `validate` can report every problem.
 	Assets []*pipelines.Asset
+	// Commands are added to the command line beside weir's own.
+	Commands []*cobra.Command
+	// Logger receives the worker's log lines. Defaults to text lines on
+	// Stderr at info level. Secrets in URLs are hidden either way.
+	Logger *slog.Logger
 	// Stdout and Stderr default to the process's.
 	Stdout, Stderr io.Writer
 	// Clock defaults to the system clock.
@@ -58,17 +69,11 @@ type Config struct {
 	Getenv func(string) string
 }
 
-// Main runs the command line with os.Args and exits. SIGINT and SIGTERM
-// cancel the running command, which records what it was doing first.
-func Main(assets ...*pipelines.Asset) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := Run(ctx, Config{Assets: assets}, os.Args[1:])
-	stop()
-	os.Exit(code)
-}
-
-// Run runs the command line with args and returns the exit code.
-func Run(ctx context.Context, cfg Config, args []string) int {
+// withDefaults fills in the defaults.
+func (cfg Config) withDefaults() Config {
+	if cfg.Name == "" {
+		cfg.Name = "weir"
+	}
 	if cfg.Stdout == nil {
 		cfg.Stdout = os.Stdout
 	}
@@ -81,29 +86,68 @@ func Run(ctx context.Context, cfg Config, args []string) int {
 	if cfg.Getenv == nil {
 		cfg.Getenv = os.Getenv
 	}
-	a := &app{cfg: cfg}
+	return cfg
+}
+
+// Main runs the command line with os.Args and exits. SIGINT and SIGTERM
+// cancel the running command, which records what it was doing first.
+func Main(assets ...*pipelines.Asset) {
+	MainConfig(Config{Name: filepath.Base(os.Args[0]), Assets: assets})
+}
+
+// MainConfig is Main with a Config.
+func MainConfig(cfg Config) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Run(ctx, cfg, os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// Command returns the command line as a cobra command, to embed in a
+// command tree of your own or to run yourself. Its RunE errors map to exit
+// codes with ExitCode; their text is the message to show.
+func Command(cfg Config) *cobra.Command {
+	a := &app{cfg: cfg.withDefaults()}
 	root := a.rootCommand()
+	root.SetOut(a.cfg.Stdout)
+	root.SetErr(a.cfg.Stderr)
+	return root
+}
+
+// Run runs the command line with args and returns the exit code, after
+// printing an error's message on Stderr.
+func Run(ctx context.Context, cfg Config, args []string) int {
+	cfg = cfg.withDefaults()
+	root := Command(cfg)
 	root.SetArgs(args)
-	root.SetOut(cfg.Stdout)
-	root.SetErr(cfg.Stderr)
 	err := root.ExecuteContext(ctx)
-	if err == nil {
-		return ExitOK
-	}
-	code := ExitUsage // cobra's own errors are about usage
+	code := ExitCode(err)
 	var ee *exitError
 	if errors.As(err, &ee) {
-		code = ee.code
 		err = ee.err
 	}
 	if err != nil {
 		lines := strings.Split(strings.TrimRight(urlredact.Text(err.Error()), "\n"), "\n")
-		fmt.Fprintf(cfg.Stderr, "weir: %s\n", lines[0])
+		fmt.Fprintf(cfg.Stderr, "%s: %s\n", cfg.Name, lines[0])
 		for _, l := range lines[1:] {
 			fmt.Fprintf(cfg.Stderr, "  %s\n", l)
 		}
 	}
 	return code
+}
+
+// ExitCode maps an error a command returned to its exit code: ExitOK for
+// nil, ExitFailed when the work ran and failed or the store or blob root
+// could not be reached, ExitUsage for bad usage or input.
+func ExitCode(err error) int {
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	return ExitUsage // cobra's own errors are about usage
 }
 
 // exitError carries an exit code. A nil err exits quietly.
@@ -132,7 +176,7 @@ type app struct {
 
 func (a *app) rootCommand() *cobra.Command {
 	root := &cobra.Command{
-		Use:   "weir",
+		Use:   a.cfg.Name,
 		Short: "weir plans, runs and verifies partitioned data pipelines",
 		Long: `weir materializes partitioned assets declared in Go: it plans the smallest set of
 work that makes the requested partitions fresh, runs it, verifies every output's
@@ -163,6 +207,7 @@ blob root); --store and --blob (or WEIR_STORE and WEIR_BLOB) point elsewhere.`,
 	pf.StringVarP(&a.output, "output", "o", "table", "output format of read commands: table or json")
 	root.AddCommand(a.validateCommand(), a.assetsCommand(), a.materializeCommand(), a.runsCommand(), a.partitionsCommand(),
 		a.workerCommand(), a.workersCommand(), a.tasksCommand(), a.poolsCommand(), a.benchCommand(), a.verifyCommand(), a.gcCommand(), a.backfillCommand(), a.lineageCommand())
+	root.AddCommand(a.cfg.Commands...)
 	return root
 }
 
@@ -184,7 +229,7 @@ func envOr(getenv func(string) string, key, def string) string {
 func (a *app) graph() (*lineage.Graph, error) {
 	defs, err := pipelines.NewDefinitions(a.cfg.Assets...)
 	if err != nil {
-		return nil, usageError(fmt.Errorf("the asset definitions are invalid (run weir validate):\n%w", err))
+		return nil, usageError(fmt.Errorf("the asset definitions are invalid (run "+a.cfg.Name+" validate):\n%w", err))
 	}
 	return lineage.NewGraph(defs), nil
 }

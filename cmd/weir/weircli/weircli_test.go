@@ -299,3 +299,17 @@ func TestDynamicPartitions(t *testing.T) {
 		[]string{"assets", "show", "invoices"},
 	))
 }
+
+// TestNameInOutput: a user's binary named mypipes says so in errors and in
+// the commands its messages suggest.
+func TestNameInOutput(t *testing.T) {
+	var out, errb bytes.Buffer
+	dir := t.TempDir()
+	code := weircli.Run(context.Background(), weircli.Config{Name: "mypipes", Assets: nightly.Assets(), Stdout: &out, Stderr: &errb,
+		Getenv: func(k string) string {
+			return map[string]string{"WEIR_STORE": "sqlite://" + filepath.Join(dir, "state.db"), "WEIR_BLOB": "file://" + filepath.Join(dir, "b")}[k]
+		}}, []string{"runs", "show", "7"})
+	if code != 2 || errb.String() != "mypipes: run 7 does not exist (mypipes runs list shows the runs)\n" {
+		t.Fatalf("exit %d, stderr %q", code, errb.String())
+	}
+}

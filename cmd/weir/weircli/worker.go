@@ -135,17 +135,48 @@ func (a *app) workerEvent(ev scheduler.Event) {
 	}
 }
 
-// logger logs at info level to stderr, with secrets in URLs hidden.
+// logger is Config.Logger or logs at info level to stderr, with secrets in
+// URLs hidden either way.
 func (a *app) logger() *slog.Logger {
-	return slog.New(slog.NewTextHandler(a.cfg.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo,
-		ReplaceAttr: func(_ []string, at slog.Attr) slog.Attr {
-			if at.Value.Kind() == slog.KindString {
-				at.Value = slog.StringValue(urlredact.Text(at.Value.String()))
-			} else if at.Value.Kind() == slog.KindAny {
-				if err, ok := at.Value.Any().(error); ok {
-					at.Value = slog.StringValue(urlredact.Text(err.Error()))
-				}
-			}
-			return at
-		}}))
+	var h slog.Handler = slog.NewTextHandler(a.cfg.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})
+	if a.cfg.Logger != nil {
+		h = a.cfg.Logger.Handler()
+	}
+	return slog.New(redactingHandler{h})
+}
+
+// redactingHandler hides secrets in URLs of a log record's message and
+// string attributes before another handler gets it.
+type redactingHandler struct{ slog.Handler }
+
+func (h redactingHandler) Handle(ctx context.Context, r slog.Record) error {
+	out := slog.NewRecord(r.Time, r.Level, urlredact.Text(r.Message), r.PC)
+	r.Attrs(func(at slog.Attr) bool {
+		out.AddAttrs(redactAttr(at))
+		return true
+	})
+	return h.Handler.Handle(ctx, out)
+}
+
+func (h redactingHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	for i := range attrs {
+		attrs[i] = redactAttr(attrs[i])
+	}
+	return redactingHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h redactingHandler) WithGroup(name string) slog.Handler {
+	return redactingHandler{h.Handler.WithGroup(name)}
+}
+
+func redactAttr(at slog.Attr) slog.Attr {
+	switch v := at.Value.Resolve(); {
+	case v.Kind() == slog.KindString:
+		at.Value = slog.StringValue(urlredact.Text(v.String()))
+	case v.Kind() == slog.KindAny:
+		if err, ok := v.Any().(error); ok {
+			at.Value = slog.StringValue(urlredact.Text(err.Error()))
+		}
+	}
+	return at
 }

@@ -66,7 +66,7 @@ tasks. Stopped workers are shown with --all.`,
 				return a.json(out)
 			}
 			if len(out) == 0 {
-				fmt.Fprintln(a.cfg.Stdout, "no workers (start one with weir worker; --all shows stopped ones)")
+				fmt.Fprintln(a.cfg.Stdout, "no workers (start one with "+a.cfg.Name+" worker; --all shows stopped ones)")
 				return nil
 			}
 			w := a.table()
