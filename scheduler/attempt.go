@@ -12,6 +12,7 @@ import (
 	"github.com/weir-dev/weir/internal/urlredact"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
+	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/store"
 	"github.com/weir-dev/weir/verify"
 )
@@ -22,7 +23,7 @@ type taskInfo struct {
 	def   partitions.Definition
 	rng   partitions.Range
 	keys  []string
-	deps  []DepPlan
+	deps  []plan.DepPlan
 }
 
 // resolve finds a task's asset, partitions and deps in the worker's graph.
@@ -32,7 +33,7 @@ func (w *Worker) resolve(ctx context.Context, t *store.Task) (*taskInfo, error) 
 	if err != nil {
 		return nil, pipelines.Permanent(fmt.Errorf("this worker's binary does not define the task's asset: %w", err))
 	}
-	def, err := BindDefinition(ctx, w.Store, a)
+	def, err := plan.BindDefinition(ctx, w.Store, a)
 	if err != nil {
 		return nil, err
 	}
@@ -46,11 +47,11 @@ func (w *Worker) resolve(ctx context.Context, t *store.Task) (*taskInfo, error) 
 	ti.keys = partitions.Keys(def, partitions.Span(lo, hi+1))
 	for _, d := range a.Deps {
 		up, _ := defs.Asset(d.Asset)
-		upDef, err := BindDefinition(ctx, w.Store, up)
+		upDef, err := plan.BindDefinition(ctx, w.Store, up)
 		if err != nil {
 			return nil, err
 		}
-		ti.deps = append(ti.deps, DepPlan{Asset: d.Asset, Def: upDef, Mapping: defs.Mapping(a.Key, d.Asset)})
+		ti.deps = append(ti.deps, plan.DepPlan{Asset: d.Asset, Def: upDef, Mapping: defs.Mapping(a.Key, d.Asset)})
 	}
 	return ti, nil
 }
@@ -301,7 +302,7 @@ func (w *Worker) verifyPhase(ctx context.Context, t *store.Task, ti *taskInfo) e
 // runtime lineage.
 func (w *Worker) inputs(ctx context.Context, ti *taskInfo, now time.Time) ([]pipelines.Input, func(int64) []store.Input, error) {
 	type depVersions struct {
-		dep   DepPlan
+		dep   plan.DepPlan
 		byKey map[string]verify.PartitionVersion
 		all   []store.Input
 	}

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weir-dev/weir/internal/graphtest"
 	"github.com/weir-dev/weir/partitions"
+	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/store"
 	"github.com/weir-dev/weir/store/postgres"
@@ -22,9 +24,9 @@ import (
 // -benchtime=1x: one op is one whole backfill.
 func BenchmarkBackfillCreate(b *testing.B) {
 	hourly := partitions.MustTimeWindow(partitions.TimeWindowOpts{Grain: partitions.Hourly, Start: "2015-01-01", Location: "America/New_York"})
-	g := chainAndFan(hourly)
+	g := graphtest.ChainAndFan(hourly)
 	now := time.Date(2025, 1, 1, 5, 0, 0, 0, time.UTC)
-	req := scheduler.PlanRequest{Selection: "*", Partitions: hourly.Key(0) + "..." + hourly.Key(87_599)}
+	req := plan.Request{Selection: "*", Partitions: hourly.Key(0) + "..." + hourly.Key(87_599)}
 	for _, backend := range []string{"sqlite", "postgres"} {
 		b.Run(backend, func(b *testing.B) {
 			ctx := context.Background()
@@ -42,11 +44,11 @@ func BenchmarkBackfillCreate(b *testing.B) {
 				}
 				peak := watchHeap()
 				b.StartTimer()
-				plan, err := (&scheduler.Planner{Graph: g, Status: st}).Plan(ctx, req, now)
+				pl, err := (&plan.Planner{Graph: g, Status: st}).Plan(ctx, req, now)
 				if err != nil {
 					b.Fatal(err)
 				}
-				tg, err := plan.Expand()
+				tg, err := pl.Expand()
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -15,6 +15,7 @@ import (
 	"github.com/weir-dev/weir/examples/nightly"
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/pipelines"
+	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/store"
 	"github.com/weir-dev/weir/store/postgres"
@@ -23,13 +24,13 @@ import (
 )
 
 // enqueue plans req and stores it with opts.
-func enqueue(t *testing.T, st store.Store, g *lineage.Graph, req scheduler.PlanRequest, opts scheduler.EnqueueOpts) *store.Run {
+func enqueue(t *testing.T, st store.Store, g *lineage.Graph, req plan.Request, opts scheduler.EnqueueOpts) *store.Run {
 	t.Helper()
-	plan, err := (&scheduler.Planner{Graph: g, Status: st}).Plan(context.Background(), req, t0)
+	pl, err := (&plan.Planner{Graph: g, Status: st}).Plan(context.Background(), req, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	tg, err := plan.Expand()
+	tg, err := pl.Expand()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,7 +86,7 @@ func TestHighPriorityRunOvertakesQueuedBackfill(t *testing.T) {
 	)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	backfill := enqueue(t, e.store, e.graph, scheduler.PlanRequest{Selection: "history", Partitions: "2024-01-01...2024-01-31"},
+	backfill := enqueue(t, e.store, e.graph, plan.Request{Selection: "history", Partitions: "2024-01-01...2024-01-31"},
 		scheduler.EnqueueOpts{Kind: "backfill", Priority: store.PriorityNormal})
 	w := &scheduler.Worker{Store: e.store, Bucket: e.bucket, Graph: e.graph, Clock: e.clock, Concurrency: 1}
 	done := make(chan error, 1)
@@ -93,7 +94,7 @@ func TestHighPriorityRunOvertakesQueuedBackfill(t *testing.T) {
 	if got := <-gt.entered; got != "history 2024-01-01" {
 		t.Fatalf("first task %q", got)
 	}
-	nightlyRun := enqueue(t, e.store, e.graph, scheduler.PlanRequest{Selection: "nightly", Partitions: "2024-01-29...2024-01-31"},
+	nightlyRun := enqueue(t, e.store, e.graph, plan.Request{Selection: "nightly", Partitions: "2024-01-29...2024-01-31"},
 		scheduler.EnqueueOpts{Priority: store.PriorityHigh})
 	// Let the backfill's task finish; then the next three starts are the
 	// nightly run's, though 30 backfill tasks were queued first.
@@ -141,7 +142,7 @@ func TestPauseStopsStartsAndCancelPublishesNothing(t *testing.T) {
 	e := newEnv(t, &pipelines.Asset{Key: "history", Partitions: daily, Compute: gt.compute})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	run := enqueue(t, e.store, e.graph, scheduler.PlanRequest{Selection: "history", Partitions: "2024-01-01...2024-01-31"},
+	run := enqueue(t, e.store, e.graph, plan.Request{Selection: "history", Partitions: "2024-01-01...2024-01-31"},
 		scheduler.EnqueueOpts{Kind: "backfill"})
 	spy := &leaseSpy{Store: e.store, leases: make(chan *store.LeaseResult, 100)}
 	events := make(chan scheduler.Event, 100)
@@ -231,7 +232,7 @@ func TestBackfillThrottlesHoldAcrossWorkers(t *testing.T) {
 		assets = append(assets, &slow)
 	}
 	graph := lineage.NewGraph(pipelines.MustDefinitions(assets...))
-	run := enqueue(t, main, graph, scheduler.PlanRequest{Selection: "*", Partitions: "2024-01-01...2024-01-31"},
+	run := enqueue(t, main, graph, plan.Request{Selection: "*", Partitions: "2024-01-01...2024-01-31"},
 		scheduler.EnqueueOpts{Kind: "backfill", Throttle: store.Throttle{MaxConcurrent: 2, RatePerSec: 5}, Now: time.Now()})
 	bucket := memblob.OpenBucket(nil)
 	defer bucket.Close()
@@ -317,14 +318,14 @@ func TestRunWaitsForAnotherRunsTasks(t *testing.T) {
 		&pipelines.Asset{Key: "up", Partitions: daily, Compute: writeKey},
 		&pipelines.Asset{Key: "down", Partitions: daily, Deps: []pipelines.Dep{pipelines.On("up")}, Compute: writeKey},
 	)
-	first := enqueue(t, e.store, e.graph, scheduler.PlanRequest{Selection: "up", Partitions: "2024-01-01...2024-01-10"}, scheduler.EnqueueOpts{})
-	_, err := (&scheduler.Planner{Graph: e.graph, Status: e.store}).Plan(context.Background(),
-		scheduler.PlanRequest{Selection: "down", Partitions: "2024-01-05...2024-01-12"}, t0)
-	var missing *scheduler.MissingUpstreamError
+	first := enqueue(t, e.store, e.graph, plan.Request{Selection: "up", Partitions: "2024-01-01...2024-01-10"}, scheduler.EnqueueOpts{})
+	_, err := (&plan.Planner{Graph: e.graph, Status: e.store}).Plan(context.Background(),
+		plan.Request{Selection: "down", Partitions: "2024-01-05...2024-01-12"}, t0)
+	var missing *plan.MissingUpstreamError
 	if !errors.As(err, &missing) || missing.Partitions != "2024-01-11...2024-01-12" {
 		t.Fatalf("plan reading partly queued upstream: %v (want only 2024-01-11...2024-01-12 missing)", err)
 	}
-	second := enqueue(t, e.store, e.graph, scheduler.PlanRequest{Selection: "+down", Partitions: "2024-01-05...2024-01-12"}, scheduler.EnqueueOpts{})
+	second := enqueue(t, e.store, e.graph, plan.Request{Selection: "+down", Partitions: "2024-01-05...2024-01-12"}, scheduler.EnqueueOpts{})
 	if fmt.Sprint(second.WaitsFor) != fmt.Sprint([]int64{first.ID}) || second.TaskCount() != 10 { // up 11, 12; down 05...12
 		t.Fatalf("second run waits for %v with %d tasks", second.WaitsFor, second.TaskCount())
 	}
@@ -357,7 +358,7 @@ func TestNewestFirstOrder(t *testing.T) {
 		&pipelines.Asset{Key: "up", Partitions: daily, Compute: record},
 		&pipelines.Asset{Key: "down", Partitions: daily, Deps: []pipelines.Dep{pipelines.On("up")}, Compute: record},
 	)
-	run := enqueue(t, e.store, e.graph, scheduler.PlanRequest{Selection: "*", Partitions: "2024-01-01...2024-01-03"},
+	run := enqueue(t, e.store, e.graph, plan.Request{Selection: "*", Partitions: "2024-01-01...2024-01-03"},
 		scheduler.EnqueueOpts{Kind: "backfill", Order: scheduler.NewestFirst})
 	if _, err := (&scheduler.Executor{Store: e.store, Bucket: e.bucket, Clock: e.clock, Concurrency: 1}).Resume(context.Background(), e.graph, run.ID); err != nil {
 		t.Fatal(err)

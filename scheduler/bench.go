@@ -13,6 +13,7 @@ import (
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
+	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/store"
 )
 
@@ -120,7 +121,7 @@ func BenchDispatch(ctx context.Context, o BenchOpts) (*BenchResult, error) {
 	}
 
 	enqueue := func(sel, parts string) (*store.Run, error) {
-		plan, err := (&Planner{Graph: graph, Status: main}).Plan(ctx, PlanRequest{Selection: sel, Partitions: parts}, time.Now())
+		plan, err := (&plan.Planner{Graph: graph, Status: main}).Plan(ctx, plan.Request{Selection: sel, Partitions: parts}, time.Now())
 		if err != nil {
 			return nil, err
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/weir-dev/weir/internal/blobtest"
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/pipelines"
+	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/store"
 	"github.com/weir-dev/weir/store/sqlite"
@@ -47,24 +48,24 @@ func TestCorruptionBeforeAuditIsCaught(t *testing.T) {
 					}
 					return nil
 				}}))
-			materialize := func(reprocess scheduler.Reprocess) *scheduler.Result {
+			materialize := func(reprocess plan.Reprocess) *scheduler.Result {
 				run.Add(1)
-				plan, err := (&scheduler.Planner{Graph: graph, Status: st}).Plan(ctx, scheduler.PlanRequest{Selection: "a", Partitions: "2024-01-01", Reprocess: reprocess}, t0)
+				pl, err := (&plan.Planner{Graph: graph, Status: st}).Plan(ctx, plan.Request{Selection: "a", Partitions: "2024-01-01", Reprocess: reprocess}, t0)
 				if err != nil {
 					t.Fatal(err)
 				}
-				g, _ := plan.Expand()
+				g, _ := pl.Expand()
 				res, err := (&scheduler.Executor{Store: st, Bucket: bucket}).Run(ctx, g, scheduler.RunOpts{})
 				if err != nil {
 					t.Fatal(err)
 				}
 				return res
 			}
-			if res := materialize(scheduler.ReprocessMissing); res.Status != store.RunSucceeded {
+			if res := materialize(plan.ReprocessMissing); res.Status != store.RunSucceeded {
 				t.Fatalf("first run %+v", res)
 			}
 			before, _ := st.PartitionCurrentList(ctx, "a", []string{"2024-01-01"})
-			res := materialize(scheduler.ReprocessAll)
+			res := materialize(plan.ReprocessAll)
 			if res.Status != store.RunFailed || len(res.Failures) != 1 {
 				t.Fatalf("corrupted run %+v", res)
 			}
@@ -167,7 +168,7 @@ func TestCorruptInputFailsAtOnce(t *testing.T) {
 					}},
 			)
 			ctx := context.Background()
-			if res := e.run(t, scheduler.PlanRequest{Selection: "up", Partitions: "2024-01-01"}); res.Status != store.RunSucceeded {
+			if res := e.run(t, plan.Request{Selection: "up", Partitions: "2024-01-01"}); res.Status != store.RunSucceeded {
 				t.Fatalf("up: %+v", res)
 			}
 			cur, _ := e.store.PartitionCurrentList(ctx, "up", []string{"2024-01-01"})
@@ -175,7 +176,7 @@ func TestCorruptInputFailsAtOnce(t *testing.T) {
 			if err := e.bucket.WriteAll(ctx, key, []byte("up=2024-01-0X"), nil); err != nil {
 				t.Fatal(err)
 			}
-			res := e.run(t, scheduler.PlanRequest{Selection: "down", Partitions: "2024-01-01"})
+			res := e.run(t, plan.Request{Selection: "down", Partitions: "2024-01-01"})
 			if res.Status != store.RunFailed || len(res.Failures) != 1 || downAttempts.Load() != 1 || res.Failures[0].Attempts != 1 {
 				t.Fatalf("run %s, failures %+v, %d computes; want one failed attempt", res.Status, res.Failures, downAttempts.Load())
 			}

@@ -1,14 +1,12 @@
-// Package scheduler decides what runs and runs it. The planner turns a
-// selection, a partition request and a reprocess policy into the smallest set
-// of partitions to compute, per asset, as interval sets, and checks that
-// every upstream partition they read is materialized or planned. A plan
-// expands into tasks (one partition, or a consecutive range up to the
-// asset's MaxPartitionsPerRun) with their dependencies. The executor stores a
-// run and its tasks, then runs them on a pool of goroutines: downstream tasks
-// start as soon as their upstream tasks are promoted, failed attempts retry
-// with exponential backoff and full jitter, and a task's timeout is its
-// context's deadline.
+// Package scheduler runs planned work: Enqueue stores a run and its tasks
+// in one transaction, workers (any number, in any processes) lease runnable
+// tasks within the runs' throttles and pools' quotas, compute, stage,
+// verify and promote them fenced by their lease tokens, heartbeat, retry
+// with exponential backoff and full jitter, and reap the leases of dead
+// workers. The Executor is a worker for one run in this process. Progress,
+// estimates and audit reports of runs are computed here too, for every
+// front end (CLI, HTTP API, UI) alike.
 //
-// The scheduler knows no blob layout: writing, auditing and promoting
-// outputs is package verify's.
+// Planning is package plan's; writing, auditing and promoting outputs is
+// package verify's. The scheduler knows no blob layout.
 package scheduler

@@ -6,6 +6,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/store"
 )
 
@@ -56,7 +57,7 @@ type EnqueueOpts struct {
 // in batches straight from the task graph. Tasks that read partitions queued
 // in other runs wait for those runs' tasks. It returns the run and the id of
 // its first task (task i has id first+i).
-func Enqueue(ctx context.Context, st store.Store, g *TaskGraph, opts EnqueueOpts) (*store.Run, int64, error) {
+func Enqueue(ctx context.Context, st store.Store, g *plan.TaskGraph, opts EnqueueOpts) (*store.Run, int64, error) {
 	if opts.Kind == "" {
 		opts.Kind = "materialize"
 	}
@@ -88,9 +89,10 @@ func Enqueue(ctx context.Context, st store.Store, g *TaskGraph, opts EnqueueOpts
 			// newest) partitions: a partition's chain finishes before new
 			// ones start, so results arrive early and few partitions are
 			// half done when a run stops.
-			pos := int64(i - g.firstTask[t.Asset])
+			first, assetEnd := g.AssetTasks(t.Asset)
+			pos := int64(i - first)
 			if order == NewestFirst {
-				pos = int64(g.firstTask[t.Asset+1] - 1 - i) // tasks of an asset are in partition order
+				pos = int64(assetEnd - 1 - i) // tasks of an asset are in partition order
 			}
 			tp := store.TaskInsertParams{Asset: a.Asset.Key, PartitionFirst: a.Def.Key(t.Range.Lo), PartitionLast: a.Def.Key(t.Range.Hi - 1),
 				PartitionCount: t.Range.Len(), MaxAttempts: a.Asset.Retry.Attempts(), Pool: a.Asset.PoolName(),

@@ -12,6 +12,7 @@ import (
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
+	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/store"
 	"github.com/weir-dev/weir/store/sqlite"
@@ -40,20 +41,20 @@ func ExamplePlanner() {
 		&pipelines.Asset{Key: "events", Partitions: days, Compute: write},
 		&pipelines.Asset{Key: "sessions", Partitions: days, Deps: []pipelines.Dep{pipelines.On("events")}, Compute: write},
 	))
-	planner := &scheduler.Planner{Graph: graph, Status: st}
-	plan, err := planner.Plan(ctx, scheduler.PlanRequest{Selection: "*", Partitions: "2024-01-01...2024-01-03"}, time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC))
+	planner := &plan.Planner{Graph: graph, Status: st}
+	pl, err := planner.Plan(ctx, plan.Request{Selection: "*", Partitions: "2024-01-01...2024-01-03"}, time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		panic(err)
 	}
-	fmt.Print(plan.Summary())
-	tasks, _ := plan.Expand()
+	fmt.Print(pl.Summary())
+	tasks, _ := pl.Expand()
 	res, err := (&scheduler.Executor{Store: st, Bucket: bucket}).Run(ctx, tasks, scheduler.RunOpts{})
 	if err != nil {
 		panic(err)
 	}
 	fmt.Println(res.Status, res.Succeeded, "tasks")
 
-	again, _ := planner.Plan(ctx, scheduler.PlanRequest{Selection: "*", Partitions: "2024-01-01...2024-01-03"}, time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC))
+	again, _ := planner.Plan(ctx, plan.Request{Selection: "*", Partitions: "2024-01-01...2024-01-03"}, time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC))
 	fmt.Println("fresh now:", again.Empty())
 	// Output:
 	// events: run 2024-01-01...2024-01-03, skip 0 fresh
@@ -75,12 +76,12 @@ func ExampleEnqueue() {
 	graph := lineage.NewGraph(pipelines.MustDefinitions(&pipelines.Asset{Key: "clicks", Partitions: hours,
 		Compute: func(context.Context, *pipelines.Task) error { return nil }}))
 	now := time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC)
-	plan, err := (&scheduler.Planner{Graph: graph, Status: st}).Plan(ctx,
-		scheduler.PlanRequest{Selection: "clicks", Partitions: "2024-01-01T00:00+00:00...2024-01-31T23:00+00:00", Reprocess: scheduler.ReprocessAll}, now)
+	pl, err := (&plan.Planner{Graph: graph, Status: st}).Plan(ctx,
+		plan.Request{Selection: "clicks", Partitions: "2024-01-01T00:00+00:00...2024-01-31T23:00+00:00", Reprocess: plan.ReprocessAll}, now)
 	if err != nil {
 		panic(err)
 	}
-	tasks, _ := plan.Expand()
+	tasks, _ := pl.Expand()
 	run, _, err := scheduler.Enqueue(ctx, st, tasks, scheduler.EnqueueOpts{Kind: "backfill", CreatedBy: "oncall", Now: now,
 		Priority: store.PriorityLow, Order: scheduler.NewestFirst,
 		Throttle: store.Throttle{MaxConcurrent: 2, RatePerSec: 5},

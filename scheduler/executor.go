@@ -12,6 +12,7 @@ import (
 	"github.com/weir-dev/weir/clock"
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/partitions"
+	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/store"
 )
 
@@ -93,7 +94,7 @@ func (e *Executor) clock() clock.Clock {
 }
 
 // Run enqueues g and runs it to the end (or until ctx ends).
-func (e *Executor) Run(ctx context.Context, g *TaskGraph, opts RunOpts) (*Result, error) {
+func (e *Executor) Run(ctx context.Context, g *plan.TaskGraph, opts RunOpts) (*Result, error) {
 	if e.Store == nil || e.Bucket == nil {
 		return nil, errors.New("executor needs a Store and a Bucket")
 	}
@@ -152,7 +153,7 @@ func RunResult(ctx context.Context, st store.Store, graph *lineage.Graph, runID 
 		index[key] = len(res.Assets)
 		ar := AssetResult{Asset: key, Def: partitions.Unpartitioned()}
 		if a, err := graph.Definitions().Asset(key); err == nil {
-			if ar.Def, err = BindDefinition(ctx, st, a); err != nil {
+			if ar.Def, err = plan.BindDefinition(ctx, st, a); err != nil {
 				return nil, err
 			}
 		}

@@ -24,6 +24,7 @@ import (
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
+	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/store"
 	"github.com/weir-dev/weir/store/sqlite"
@@ -53,13 +54,13 @@ func newEnv(t *testing.T, assets ...*pipelines.Asset) *env {
 	return &env{store: s, bucket: b, clock: clock.NewFake(t0), graph: lineage.NewGraph(pipelines.MustDefinitions(assets...))}
 }
 
-func (e *env) run(t *testing.T, req scheduler.PlanRequest) *scheduler.Result {
+func (e *env) run(t *testing.T, req plan.Request) *scheduler.Result {
 	t.Helper()
-	plan, err := (&scheduler.Planner{Graph: e.graph, Status: e.store}).Plan(context.Background(), req, e.clock.Now())
+	pl, err := (&plan.Planner{Graph: e.graph, Status: e.store}).Plan(context.Background(), req, e.clock.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, err := plan.Expand()
+	g, err := pl.Expand()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +112,7 @@ func chain() []*pipelines.Asset {
 
 func TestRunThenNothingThenReprocessAll(t *testing.T) {
 	e := newEnv(t, chain()...)
-	req := scheduler.PlanRequest{Selection: "*", Partitions: "2024-01-01...2024-01-10"}
+	req := plan.Request{Selection: "*", Partitions: "2024-01-01...2024-01-10"}
 	res := e.run(t, req)
 	if res.Status != store.RunSucceeded || res.Succeeded != 10+4+10 || res.Tasks != 24 {
 		t.Fatalf("first run: %+v", res)
@@ -134,11 +135,11 @@ func TestRunThenNothingThenReprocessAll(t *testing.T) {
 		t.Fatalf("recorded inputs %+v", ins)
 	}
 
-	plan, err := (&scheduler.Planner{Graph: e.graph, Status: e.store}).Plan(context.Background(), req, t0)
-	if err != nil || !plan.Empty() {
-		t.Fatalf("second plan not empty: %s %v", plan.Summary(), err)
+	pl, err := (&plan.Planner{Graph: e.graph, Status: e.store}).Plan(context.Background(), req, t0)
+	if err != nil || !pl.Empty() {
+		t.Fatalf("second plan not empty: %s %v", pl.Summary(), err)
 	}
-	req.Reprocess = scheduler.ReprocessAll
+	req.Reprocess = plan.ReprocessAll
 	if res := e.run(t, req); res.Succeeded != 24 {
 		t.Fatalf("reprocess all: %+v", res)
 	}
@@ -151,22 +152,22 @@ func TestRunThenNothingThenReprocessAll(t *testing.T) {
 
 func TestMissingUpstreamIsAPlanError(t *testing.T) {
 	e := newEnv(t, chain()...)
-	_, err := (&scheduler.Planner{Graph: e.graph, Status: e.store}).Plan(context.Background(),
-		scheduler.PlanRequest{Selection: "weekly", Partitions: "2024-01-05"}, t0)
-	var me *scheduler.MissingUpstreamError
+	_, err := (&plan.Planner{Graph: e.graph, Status: e.store}).Plan(context.Background(),
+		plan.Request{Selection: "weekly", Partitions: "2024-01-05"}, t0)
+	var me *plan.MissingUpstreamError
 	if !errors.As(err, &me) || me.Partitions != "2024-01-01...2024-01-05" || !strings.Contains(err.Error(), "--select +weekly") {
 		t.Fatalf("got %v", err)
 	}
 	for _, tc := range []struct {
-		req  scheduler.PlanRequest
+		req  plan.Request
 		want string
 	}{
-		{scheduler.PlanRequest{Selection: "raw", Partitions: "2024-02-30"}, `partition key "2024-02-30"`},
-		{scheduler.PlanRequest{Selection: "raw"}, "is partitioned"},
-		{scheduler.PlanRequest{Selection: "nosuch", Partitions: "2024-01-01"}, `unknown asset "nosuch"`},
-		{scheduler.PlanRequest{Selection: "raw", Partitions: "2024-01-01", Reprocess: "some"}, `reprocess policy "some"`},
+		{plan.Request{Selection: "raw", Partitions: "2024-02-30"}, `partition key "2024-02-30"`},
+		{plan.Request{Selection: "raw"}, "is partitioned"},
+		{plan.Request{Selection: "nosuch", Partitions: "2024-01-01"}, `unknown asset "nosuch"`},
+		{plan.Request{Selection: "raw", Partitions: "2024-01-01", Reprocess: "some"}, `reprocess policy "some"`},
 	} {
-		if _, err := (&scheduler.Planner{Graph: e.graph, Status: e.store}).Plan(context.Background(), tc.req, t0); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := (&plan.Planner{Graph: e.graph, Status: e.store}).Plan(context.Background(), tc.req, t0); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Plan(%+v) = %v, want %q", tc.req, err, tc.want)
 		}
 	}
@@ -195,7 +196,7 @@ func TestRetriesFailuresAndSkips(t *testing.T) {
 		&pipelines.Asset{Key: "raw", Partitions: daily, Compute: flaky, Retry: pipelines.RetryPolicy{MaxAttempts: 3}},
 		&pipelines.Asset{Key: "clean", Partitions: daily, Deps: []pipelines.Dep{pipelines.On("raw")}, Compute: writeKey},
 	)
-	res := e.run(t, scheduler.PlanRequest{Selection: "*", Partitions: "2024-01-01...2024-01-05"})
+	res := e.run(t, plan.Request{Selection: "*", Partitions: "2024-01-01...2024-01-05"})
 	if res.Status != store.RunFailed || res.Succeeded != 4 || res.Failed != 3 || res.Skipped != 3 || res.NotRun != 0 {
 		t.Fatalf("result %+v", res)
 	}
@@ -213,10 +214,10 @@ func TestRetriesFailuresAndSkips(t *testing.T) {
 		t.Fatalf("panic not reported: %q", res.Failures[2].Err)
 	}
 	// Failed partitions are recorded; --reprocess failed plans just them.
-	plan, err := (&scheduler.Planner{Graph: e.graph, Status: e.store}).Plan(context.Background(),
-		scheduler.PlanRequest{Selection: "raw", Partitions: "2024-01-01...2024-01-05", Reprocess: scheduler.ReprocessFailed}, t0)
-	if err != nil || partitions.Format(daily, plan.Assets[0].ToRun) != "2024-01-03...2024-01-05" {
-		t.Fatalf("failed plan %v %v", plan.Summary(), err)
+	pl, err := (&plan.Planner{Graph: e.graph, Status: e.store}).Plan(context.Background(),
+		plan.Request{Selection: "raw", Partitions: "2024-01-01...2024-01-05", Reprocess: plan.ReprocessFailed}, t0)
+	if err != nil || partitions.Format(daily, pl.Assets[0].ToRun) != "2024-01-03...2024-01-05" {
+		t.Fatalf("failed plan %v %v", pl.Summary(), err)
 	}
 	run, _ := e.store.RunGet(context.Background(), res.RunID)
 	if run.Status != store.RunFailed || run.Tasks[store.TaskSkipped] != 3 || run.Error != "3 of 10 tasks failed, 3 skipped" {
@@ -229,7 +230,7 @@ func TestTimeoutIsTheContextDeadline(t *testing.T) {
 		<-ctx.Done()
 		return ctx.Err()
 	}})
-	res := e.run(t, scheduler.PlanRequest{Selection: "slow"})
+	res := e.run(t, plan.Request{Selection: "slow"})
 	if res.Failed != 1 || !strings.Contains(res.Failures[0].Err, "compute timed out after 1ms") {
 		t.Fatalf("result %+v", res.Failures)
 	}
@@ -243,8 +244,8 @@ func TestBackoffWaitsOnTheClock(t *testing.T) {
 		}
 		return writeKey(ctx, task)
 	}})
-	plan, _ := (&scheduler.Planner{Graph: e.graph, Status: e.store}).Plan(context.Background(), scheduler.PlanRequest{Selection: "a"}, t0)
-	g, _ := plan.Expand()
+	pl, _ := (&plan.Planner{Graph: e.graph, Status: e.store}).Plan(context.Background(), plan.Request{Selection: "a"}, t0)
+	g, _ := pl.Expand()
 	events := make(chan scheduler.Event, 16)
 	// A day-long lease: the test moves the clock in steps while the worker
 	// catches up, and no lease may expire meanwhile.
@@ -310,9 +311,9 @@ func TestInterruptedRunResumes(t *testing.T) {
 		}
 		return writeKey(ctx, task)
 	}})
-	plan, _ := (&scheduler.Planner{Graph: e.graph, Status: e.store}).Plan(context.Background(),
-		scheduler.PlanRequest{Selection: "a", Partitions: "2024-01-01...2024-01-03"}, t0)
-	g, _ := plan.Expand()
+	pl, _ := (&plan.Planner{Graph: e.graph, Status: e.store}).Plan(context.Background(),
+		plan.Request{Selection: "a", Partitions: "2024-01-01...2024-01-03"}, t0)
+	g, _ := pl.Expand()
 	ctx, cancel := context.WithCancel(context.Background())
 	go func() { <-started; cancel() }()
 	ex := &scheduler.Executor{Store: e.store, Bucket: e.bucket, Clock: e.clock, Concurrency: 1}
@@ -363,13 +364,13 @@ func TestChecksGatePromotion(t *testing.T) {
 			}},
 		},
 		Compute: writeKey})
-	req := scheduler.PlanRequest{Selection: "a", Partitions: "2024-01-01"}
+	req := plan.Request{Selection: "a", Partitions: "2024-01-01"}
 	if res := e.run(t, req); res.Status != store.RunSucceeded {
 		t.Fatalf("a failing warning check blocked promotion: %+v", res)
 	}
 	before, _ := e.store.PartitionCurrentList(context.Background(), "a", []string{"2024-01-01"})
 	blockNext.Store(true)
-	req.Reprocess = scheduler.ReprocessAll
+	req.Reprocess = plan.ReprocessAll
 	res := e.run(t, req)
 	if res.Status != store.RunFailed || !strings.Contains(res.Failures[0].Err, `check "blocking" failed: want 0 bad rows`) {
 		t.Fatalf("a failing blocking check did not block: %+v", res)
@@ -402,13 +403,13 @@ func TestSQLChecksGatePromotion(t *testing.T) {
 			tbl := array.NewTableFromRecords(schema, []arrow.RecordBatch{b.NewRecordBatch()})
 			return parquet.WriteFile(ctx, task.Output, task.Keys[0], "data.parquet", tbl)
 		}})
-	req := scheduler.PlanRequest{Selection: "orders", Partitions: "2024-01-01"}
+	req := plan.Request{Selection: "orders", Partitions: "2024-01-01"}
 	if res := e.run(t, req); res.Status != store.RunSucceeded {
 		t.Fatalf("a failing warning (3 rows < 100) blocked promotion: %+v", res)
 	}
 	before, _ := e.store.PartitionCurrentList(context.Background(), "orders", []string{"2024-01-01"})
 	negatives.Store(true)
-	req.Reprocess = scheduler.ReprocessAll
+	req.Reprocess = plan.ReprocessAll
 	res := e.run(t, req)
 	if res.Status != store.RunFailed || !strings.Contains(res.Failures[0].Err, `check "no negative amounts" failed`) {
 		t.Fatalf("a failing blocking SQL check did not block: %+v", res)

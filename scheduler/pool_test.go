@@ -12,6 +12,7 @@ import (
 
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/pipelines"
+	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/store"
 	"github.com/weir-dev/weir/store/postgres/pgtest"
@@ -39,11 +40,11 @@ func TestPoolQuotaHoldsAcrossWorkers(t *testing.T) {
 	if err := main.PoolSet(ctx, store.PoolSetParams{Name: "warehouse", MaxRunning: 3}); err != nil {
 		t.Fatal(err)
 	}
-	plan, err := (&scheduler.Planner{Graph: graph, Status: main}).Plan(ctx, scheduler.PlanRequest{Selection: "load", Partitions: "2024-01-01...2024-01-31"}, t0)
+	pl, err := (&plan.Planner{Graph: graph, Status: main}).Plan(ctx, plan.Request{Selection: "load", Partitions: "2024-01-01...2024-01-31"}, t0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	g, _ := plan.Expand()
+	g, _ := pl.Expand()
 	run, _, err := scheduler.Enqueue(ctx, main, g, scheduler.EnqueueOpts{Now: t0})
 	if err != nil {
 		t.Fatal(err)

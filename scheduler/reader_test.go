@@ -15,6 +15,7 @@ import (
 	"github.com/weir-dev/weir/internal/blobtest"
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/pipelines"
+	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/store"
 	"github.com/weir-dev/weir/verify"
@@ -71,11 +72,11 @@ func TestReadersSeeOnlyWholeVerifiedVersions(t *testing.T) {
 				}
 			})
 			for i := 0; i < 15; i++ {
-				plan, err := (&scheduler.Planner{Graph: graph, Status: st}).Plan(ctx, scheduler.PlanRequest{Selection: "a", Partitions: "2024-01-01", Reprocess: scheduler.ReprocessAll}, t0)
+				pl, err := (&plan.Planner{Graph: graph, Status: st}).Plan(ctx, plan.Request{Selection: "a", Partitions: "2024-01-01", Reprocess: plan.ReprocessAll}, t0)
 				if err != nil {
 					t.Fatal(err)
 				}
-				g, _ := plan.Expand()
+				g, _ := pl.Expand()
 				if res, err := (&scheduler.Executor{Store: st, Bucket: bucket}).Run(ctx, g, scheduler.RunOpts{}); err != nil || res.Status != store.RunSucceeded {
 					t.Fatalf("run %d: %+v %v", i, res, err)
 				}

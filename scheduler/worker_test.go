@@ -14,6 +14,7 @@ import (
 
 	"github.com/weir-dev/weir/clock"
 	"github.com/weir-dev/weir/pipelines"
+	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/store"
 	"github.com/weir-dev/weir/verify"
@@ -31,7 +32,7 @@ func TestStalledWorkerLosesItsLease(t *testing.T) {
 		}
 		return writeKey(ctx, task)
 	}})
-	run := enqueue(t, e.store, e.graph, scheduler.PlanRequest{Selection: "a", Partitions: "2024-01-01"}, scheduler.EnqueueOpts{})
+	run := enqueue(t, e.store, e.graph, plan.Request{Selection: "a", Partitions: "2024-01-01"}, scheduler.EnqueueOpts{})
 
 	// Worker A's clock never moves: it never heartbeats.
 	aEvents := make(chan scheduler.Event, 8)
@@ -104,7 +105,7 @@ func TestVerificationRetriesWithoutRecomputing(t *testing.T) {
 			return "ok", nil
 		}}},
 	})
-	run := enqueue(t, e.store, e.graph, scheduler.PlanRequest{Selection: "a", Partitions: "2024-01-01"}, scheduler.EnqueueOpts{})
+	run := enqueue(t, e.store, e.graph, plan.Request{Selection: "a", Partitions: "2024-01-01"}, scheduler.EnqueueOpts{})
 	a := &scheduler.Worker{Store: e.store, Bucket: e.bucket, Graph: e.graph, ID: "A", Clock: clock.NewFake(t0), LeaseTimeout: 30 * time.Second}
 	actx, stopA := context.WithCancel(context.Background())
 	aDone := make(chan error)
@@ -186,7 +187,7 @@ func TestHeartbeatDuringStageKeepsTheVerifyLease(t *testing.T) {
 			return "ok", context.Cause(ctx)
 		}}}})
 	rs.Store = e.store
-	run := enqueue(t, e.store, e.graph, scheduler.PlanRequest{Selection: "a", Partitions: "2024-01-01"}, scheduler.EnqueueOpts{})
+	run := enqueue(t, e.store, e.graph, plan.Request{Selection: "a", Partitions: "2024-01-01"}, scheduler.EnqueueOpts{})
 	clk := clock.NewFake(t0)
 	var lost atomic.Int32
 	w := &scheduler.Worker{Store: rs, Bucket: e.bucket, Graph: e.graph, ID: "A", Clock: clk, LeaseTimeout: 30 * time.Second, RunID: run.ID,
@@ -247,7 +248,7 @@ func (s *promoteStallStore) MaterializationPromote(ctx context.Context, p store.
 func TestStalledPointerWriterDoesNotRegress(t *testing.T) {
 	e := newEnv(t, &pipelines.Asset{Key: "a", Partitions: daily, Compute: writeKey})
 	ss := &promoteStallStore{Store: e.store, committed: make(chan struct{}), release: make(chan struct{})}
-	req := scheduler.PlanRequest{Selection: "a", Partitions: "2024-01-01", Reprocess: scheduler.ReprocessAll}
+	req := plan.Request{Selection: "a", Partitions: "2024-01-01", Reprocess: plan.ReprocessAll}
 	run1 := enqueue(t, e.store, e.graph, req, scheduler.EnqueueOpts{})
 	a := &scheduler.Worker{Store: ss, Bucket: e.bucket, Graph: e.graph, ID: "A", Clock: clock.NewFake(t0), RunID: run1.ID}
 	aDone := make(chan error, 1)
@@ -282,7 +283,7 @@ func TestStalledPointerWriterDoesNotRegress(t *testing.T) {
 // reaps it at once instead of waiting for the expiry (issue 10 item 7).
 func TestDeadLocalWorkersLeaseIsReapedAtOnce(t *testing.T) {
 	e := newEnv(t, &pipelines.Asset{Key: "a", Partitions: daily, Retry: pipelines.RetryPolicy{MaxAttempts: 2}, Compute: writeKey})
-	run := enqueue(t, e.store, e.graph, scheduler.PlanRequest{Selection: "a", Partitions: "2024-01-01"}, scheduler.EnqueueOpts{})
+	run := enqueue(t, e.store, e.graph, plan.Request{Selection: "a", Partitions: "2024-01-01"}, scheduler.EnqueueOpts{})
 	gone := exec.Command("true")
 	if err := gone.Run(); err != nil {
 		t.Fatal(err)

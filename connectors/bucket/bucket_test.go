@@ -2,11 +2,12 @@ package bucket_test
 
 import (
 	"context"
-	_ "gocloud.dev/blob/s3blob"
 	"io"
 	"os"
 	"path/filepath"
 	"testing"
+
+	_ "gocloud.dev/blob/s3blob"
 
 	"github.com/weir-dev/weir/connectors/bucket"
 	"github.com/weir-dev/weir/internal/blobtest"

@@ -15,6 +15,7 @@ import (
 	"github.com/weir-dev/weir/examples/nightly"
 	"github.com/weir-dev/weir/internal/blobtest"
 	"github.com/weir-dev/weir/lineage"
+	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/store"
 	"github.com/weir-dev/weir/store/sqlite"
@@ -55,12 +56,12 @@ func testPipeline(t *testing.T, bucketURL string) {
 	}
 	defer bucket.Close()
 	g := lineage.NewGraph(nightly.Definitions())
-	plan, err := (&scheduler.Planner{Graph: g, Status: st}).Plan(ctx, scheduler.PlanRequest{Selection: "*", Partitions: "2024-01-01...2024-01-09"},
+	pl, err := (&plan.Planner{Graph: g, Status: st}).Plan(ctx, plan.Request{Selection: "*", Partitions: "2024-01-01...2024-01-09"},
 		time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}
-	tg, err := plan.Expand()
+	tg, err := pl.Expand()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/lineage/openlineage"
 	"github.com/weir-dev/weir/pipelines"
+	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/store"
 	"github.com/weir-dev/weir/store/sqlite"
@@ -83,11 +84,11 @@ func TestEventsValidate(t *testing.T) {
 	defer bucket.Close()
 	clk := clock.NewFake(time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC))
 	g := lineage.NewGraph(pipelines.MustDefinitions(nightly.Assets()...))
-	plan, err := (&scheduler.Planner{Graph: g, Status: st}).Plan(ctx, scheduler.PlanRequest{Selection: "*", Partitions: "2024-01-01...2024-01-02"}, clk.Now())
+	pl, err := (&plan.Planner{Graph: g, Status: st}).Plan(ctx, plan.Request{Selection: "*", Partitions: "2024-01-01...2024-01-02"}, clk.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	tg, err := plan.Expand()
+	tg, err := pl.Expand()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,7 @@ import (
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
-	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/store"
 )
 
@@ -55,11 +55,11 @@ type assetStatus struct {
 }
 
 func (a *app) status(ctx context.Context, st store.Store, as *pipelines.Asset, now time.Time) (*assetStatus, error) {
-	def, err := scheduler.BindDefinition(ctx, st, as)
+	def, err := plan.BindDefinition(ctx, st, as)
 	if err != nil {
 		return nil, err
 	}
-	cur, err := scheduler.ReadStatus(ctx, st, as.Key, def)
+	cur, err := plan.ReadStatus(ctx, st, as.Key, def)
 	if err != nil {
 		return nil, failedError(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/weir-dev/weir/lineage"
+	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/store"
 )
@@ -128,8 +129,8 @@ func (o backfillOpts) checkRun() error {
 }
 
 // backfillParams checks the flags and turns them into enqueue options.
-func (o backfillOpts) params() (scheduler.PlanRequest, scheduler.EnqueueOpts, error) {
-	var req scheduler.PlanRequest
+func (o backfillOpts) params() (plan.Request, scheduler.EnqueueOpts, error) {
+	var req plan.Request
 	var eo scheduler.EnqueueOpts
 	if o.selection == "" {
 		return req, eo, errors.New("--select is required, e.g. --select '*' or --select cleaned_orders+")
@@ -141,7 +142,7 @@ func (o backfillOpts) params() (scheduler.PlanRequest, scheduler.EnqueueOpts, er
 	if o.reprocess == "stale" {
 		return req, eo, errors.New("--reprocess stale needs staleness tracking (code and upstream versions), which weir does not have yet; use missing, failed or all")
 	}
-	r, err := scheduler.ParseReprocess(o.reprocess)
+	r, err := plan.ParseReprocess(o.reprocess)
 	if err != nil {
 		return req, eo, err
 	}
@@ -187,15 +188,15 @@ func (a *app) backfillCreate(ctx context.Context, o backfillOpts) error {
 	if err != nil {
 		return usageError(err)
 	}
-	g, st, plan, err := a.planFor(ctx, req)
+	g, st, pl, err := a.planFor(ctx, req)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	now := plan.Now
-	pj := toPlanJSON(plan)
-	if o.dryRun || plan.Empty() {
-		est, err := estimate(ctx, st, plan, eo.Throttle, o.concurrency)
+	now := pl.Now
+	pj := toPlanJSON(pl)
+	if o.dryRun || pl.Empty() {
+		est, err := estimate(ctx, st, pl, eo.Throttle, o.concurrency)
 		if err != nil {
 			return failedError(err)
 		}
@@ -203,7 +204,7 @@ func (a *app) backfillCreate(ctx context.Context, o backfillOpts) error {
 			return a.json(map[string]any{"plan": pj, "estimate": est, "dry_run": o.dryRun})
 		}
 		a.printPlan(pj)
-		if plan.Empty() {
+		if pl.Empty() {
 			fmt.Fprintln(a.cfg.Stdout, "nothing to backfill: every requested partition is fresh or queued in another run (--reprocess all runs them again); nothing was stored")
 			return nil
 		}
@@ -211,7 +212,7 @@ func (a *app) backfillCreate(ctx context.Context, o backfillOpts) error {
 		fmt.Fprintln(a.cfg.Stdout, "dry run: nothing was stored or run")
 		return nil
 	}
-	tg, err := plan.Expand()
+	tg, err := pl.Expand()
 	if err != nil {
 		return usageError(err)
 	}

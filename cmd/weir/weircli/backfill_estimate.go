@@ -6,7 +6,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/store"
 )
 
@@ -43,14 +43,14 @@ func (e estimateJSON) String() string {
 // estimate guesses how long plan takes: each asset's tasks at the mean of
 // its latest 100 succeeded tasks, spread over the tasks allowed at once,
 // and no faster than the rate limit allows.
-func estimate(ctx context.Context, st store.Store, plan *scheduler.Plan, th store.Throttle, concurrency int) (estimateJSON, error) {
+func estimate(ctx context.Context, st store.Store, pl *plan.Plan, th store.Throttle, concurrency int) (estimateJSON, error) {
 	e := estimateJSON{Parallel: concurrency}
 	if th.MaxConcurrent > 0 {
 		e.Parallel = min(e.Parallel, th.MaxConcurrent)
 	}
 	var work time.Duration
 	var tasks int64
-	for _, ap := range plan.Assets {
+	for _, ap := range pl.Assets {
 		n := ap.TaskCount()
 		if n == 0 {
 			continue

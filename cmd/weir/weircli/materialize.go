@@ -11,6 +11,7 @@ import (
 	"gocloud.dev/blob"
 
 	"github.com/weir-dev/weir/lineage"
+	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/store"
 )
@@ -70,9 +71,9 @@ type planJSON struct {
 	Assets     []assetPlanJSON `json:"assets"`
 }
 
-func toPlanJSON(plan *scheduler.Plan) planJSON {
-	pj := planJSON{Selection: plan.Request.Selection, Partitions: plan.Request.Partitions, Reprocess: string(plan.Request.Reprocess), Tasks: plan.TaskCount()}
-	for _, ap := range plan.Assets {
+func toPlanJSON(pl *plan.Plan) planJSON {
+	pj := planJSON{Selection: pl.Request.Selection, Partitions: pl.Request.Partitions, Reprocess: string(pl.Request.Reprocess), Tasks: pl.TaskCount()}
+	for _, ap := range pl.Assets {
 		pj.Assets = append(pj.Assets, assetPlanJSON{Asset: ap.Asset.Key, Requested: ranges(ap.Def, ap.Requested),
 			Fresh: ranges(ap.Def, ap.Fresh()), InFlight: ranges(ap.Def, ap.InFlight), InFlightRuns: ap.InFlightRuns, ToRun: ranges(ap.Def, ap.ToRun),
 			Tasks: ap.TaskCount()})
@@ -133,30 +134,30 @@ func (a *app) materialize(cmd *cobra.Command, o materializeOpts) error {
 	if o.concurrency < 1 {
 		return usageError(fmt.Errorf("--concurrency %d must be at least 1", o.concurrency))
 	}
-	reprocess, err := scheduler.ParseReprocess(o.reprocess)
+	reprocess, err := plan.ParseReprocess(o.reprocess)
 	if err != nil {
 		return usageError(err)
 	}
-	req := scheduler.PlanRequest{Selection: o.selection, Partitions: parts, Reprocess: reprocess}
-	g, st, plan, err := a.planFor(ctx, req)
+	req := plan.Request{Selection: o.selection, Partitions: parts, Reprocess: reprocess}
+	g, st, pl, err := a.planFor(ctx, req)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	pj := toPlanJSON(plan)
+	pj := toPlanJSON(pl)
 	var requested int64
-	for _, ap := range plan.Assets {
+	for _, ap := range pl.Assets {
 		requested += ap.Requested.Len()
 	}
-	if o.dryRun || plan.Empty() {
+	if o.dryRun || pl.Empty() {
 		if a.output == "json" {
 			return a.json(map[string]any{"plan": pj, "dry_run": o.dryRun})
 		}
-		if plan.Empty() {
+		if pl.Empty() {
 			var queued int64
 			runs := map[int64]bool{}
 			var ids []string
-			for _, ap := range plan.Assets {
+			for _, ap := range pl.Assets {
 				queued += ap.InFlight.Len()
 				for _, id := range ap.InFlightRuns {
 					if !runs[id] {
@@ -172,14 +173,14 @@ func (a *app) materialize(cmd *cobra.Command, o materializeOpts) error {
 				return nil
 			}
 			fmt.Fprintf(a.cfg.Stdout, "nothing to run: all %s of %s are fresh (--reprocess all runs them again)\n",
-				plural(requested, "requested partition"), plural(int64(len(plan.Assets)), "asset"))
+				plural(requested, "requested partition"), plural(int64(len(pl.Assets)), "asset"))
 			return nil
 		}
 		a.printPlan(pj)
 		fmt.Fprintln(a.cfg.Stdout, "dry run: nothing was stored or run")
 		return nil
 	}
-	tg, err := plan.Expand()
+	tg, err := pl.Expand()
 	if err != nil {
 		return usageError(err)
 	}
@@ -231,7 +232,7 @@ func (a *app) runHere(ctx context.Context, st store.Store, bucket *blob.Bucket, 
 
 // planFor validates the assets, opens the store and plans req at the
 // clock's now; the caller closes the store.
-func (a *app) planFor(ctx context.Context, req scheduler.PlanRequest) (*lineage.Graph, store.Store, *scheduler.Plan, error) {
+func (a *app) planFor(ctx context.Context, req plan.Request) (*lineage.Graph, store.Store, *plan.Plan, error) {
 	g, err := a.graph()
 	if err != nil {
 		return nil, nil, nil, err
@@ -240,12 +241,12 @@ func (a *app) planFor(ctx context.Context, req scheduler.PlanRequest) (*lineage.
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	plan, err := (&scheduler.Planner{Graph: g, Status: st}).Plan(ctx, req, a.cfg.Clock.Now())
+	pl, err := (&plan.Planner{Graph: g, Status: st}).Plan(ctx, req, a.cfg.Clock.Now())
 	if err != nil {
 		st.Close()
 		return nil, nil, nil, usageError(err)
 	}
-	return g, st, plan, nil
+	return g, st, pl, nil
 }
 
 // embedded reports whether the store is the embedded SQLite one, where

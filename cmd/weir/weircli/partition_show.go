@@ -6,7 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/weir-dev/weir/partitions"
-	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/store"
 	"github.com/weir-dev/weir/verify"
 )
@@ -28,7 +28,7 @@ func (a *app) partitionShow(cmd *cobra.Command, key, partition string) error {
 		return err
 	}
 	defer st.Close()
-	def, err := scheduler.BindDefinition(ctx, st, as)
+	def, err := plan.BindDefinition(ctx, st, as)
 	if err != nil {
 		return failedError(err)
 	}

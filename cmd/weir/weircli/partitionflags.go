@@ -10,7 +10,7 @@ import (
 
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
-	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/store"
 )
 
@@ -66,7 +66,7 @@ func (p *partitionFlags) expr() (string, error) {
 // those expr names (everything when expr is empty or the asset is not
 // partitioned). A key the definition does not know is not among them.
 func (a *app) partitionFilter(ctx context.Context, st store.Store, as *pipelines.Asset, expr string) (func(key string) bool, error) {
-	def, err := scheduler.BindDefinition(ctx, st, as)
+	def, err := plan.BindDefinition(ctx, st, as)
 	if err != nil {
 		return nil, failedError(err)
 	}

@@ -1,4 +1,4 @@
-package scheduler_test
+package plan_test
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
-	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/store"
 )
 
@@ -30,6 +30,8 @@ func (m memStatus) DynamicPartitionList(context.Context, string) ([]string, erro
 func (m memStatus) TaskActiveList(context.Context, string) ([]*store.Task, error)  { return nil, nil }
 
 func noop(context.Context, *pipelines.Task) error { return nil }
+
+var daily = partitions.MustTimeWindow(partitions.TimeWindowOpts{Grain: partitions.Daily, Start: "2024-01-01", Location: "Europe/Berlin"})
 
 // TestPlanMatchesReference checks the planner and the task graph against a
 // key-by-key reference on random small graphs: what runs is the requested
@@ -59,8 +61,8 @@ func TestPlanMatchesReference(t *testing.T) {
 		g := lineage.NewGraph(pipelines.MustDefinitions(assets...))
 		lo := rapid.Int64Range(0, 10).Draw(rt, "lo")
 		hi := lo + rapid.Int64Range(0, 8).Draw(rt, "len")
-		req := scheduler.PlanRequest{Selection: "*", Partitions: daily.Key(lo) + "..." + daily.Key(hi)}
-		plan, err := (&scheduler.Planner{Graph: g, Status: status}).Plan(context.Background(), req, now)
+		req := plan.Request{Selection: "*", Partitions: daily.Key(lo) + "..." + daily.Key(hi)}
+		plan, err := (&plan.Planner{Graph: g, Status: status}).Plan(context.Background(), req, now)
 		if err != nil {
 			return // a missing upstream: covered elsewhere
 		}

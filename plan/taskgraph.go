@@ -1,4 +1,4 @@
-package scheduler
+package plan
 
 import (
 	"fmt"
@@ -32,6 +32,10 @@ type TaskGraph struct {
 	externalStart []int32
 	external      []int64
 }
+
+// AssetTasks returns the tasks of asset a (an index into Plan.Assets) as
+// indexes into Tasks: first up to, not including, end.
+func (g *TaskGraph) AssetTasks(a int32) (first, end int) { return g.firstTask[a], g.firstTask[a+1] }
 
 // Expand turns the plan into tasks.
 func (p *Plan) Expand() (*TaskGraph, error) {

@@ -1,4 +1,4 @@
-package scheduler
+package plan
 
 import (
 	"cmp"
@@ -39,8 +39,8 @@ func ParseReprocess(s string) (Reprocess, error) {
 	return "", fmt.Errorf("reprocess policy %q is not one of missing, failed, all", s)
 }
 
-// PlanRequest is what to make fresh.
-type PlanRequest struct {
+// Request is what to make fresh.
+type Request struct {
 	// Selection is a selection expression (see lineage.Graph.Select).
 	Selection string
 	// Partitions is the compact partition form ("2024-01-01...2024-01-31",
@@ -69,7 +69,7 @@ type Planner struct {
 type Plan struct {
 	// Graph is the asset graph the plan was made from.
 	Graph   *lineage.Graph
-	Request PlanRequest
+	Request Request
 	// Now is the time the plan resolved open-ended partitions at.
 	Now time.Time
 	// Assets are the selected assets in topological order.
@@ -196,7 +196,7 @@ func InFlight(ctx context.Context, r StatusReader, asset string, def partitions.
 }
 
 // Plan resolves req at now.
-func (pl *Planner) Plan(ctx context.Context, req PlanRequest, now time.Time) (*Plan, error) {
+func (pl *Planner) Plan(ctx context.Context, req Request, now time.Time) (*Plan, error) {
 	reprocess, err := ParseReprocess(string(req.Reprocess))
 	if err != nil {
 		return nil, err
