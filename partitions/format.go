@@ -69,3 +69,16 @@ func ExampleRange(def Definition, now time.Time) string {
 	}
 	return def.Key(max(0, n-7)) + rangeSep + def.Key(n-1)
 }
+
+// Summary is a set of partitions as people read it: how many, and their
+// compact form ("2024-01-01...2024-01-31,2024-03-01"; "-" for none is the
+// reader's choice).
+type Summary struct {
+	Count  int64  `json:"count"`
+	Ranges string `json:"ranges"`
+}
+
+// Summarize returns s's summary in def's keys.
+func Summarize(def Definition, s Subset) Summary {
+	return Summary{Count: s.Len(), Ranges: Format(def, s)}
+}

@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"time"
@@ -45,8 +46,6 @@ type EnqueueOpts struct {
 	Pool     string
 	Throttle store.Throttle
 	Breaker  store.Breaker
-	// Plan is a summary of the plan stored with the run (JSON).
-	Plan string
 	// Now is when the run was requested.
 	Now time.Time
 }
@@ -77,7 +76,12 @@ func Enqueue(ctx context.Context, st store.Store, g *plan.TaskGraph, opts Enqueu
 	p := g.Plan
 	params := store.RunInsertParams{Kind: opts.Kind, Selection: p.Request.Selection, Partitions: p.Request.Partitions,
 		Reprocess: string(p.Request.Reprocess), CreatedBy: opts.CreatedBy, CreatedAt: opts.Now, Priority: opts.Priority,
-		Order: string(order), Pool: opts.Pool, Throttle: opts.Throttle, Breaker: opts.Breaker, Plan: opts.Plan}
+		Order: string(order), Pool: opts.Pool, Throttle: opts.Throttle, Breaker: opts.Breaker}
+	summary, err := json.Marshal(g.Plan.Summarize()) // plan.ParseSummary reads it back
+	if err != nil {
+		return nil, 0, fmt.Errorf("enqueue: plan summary: %w", err)
+	}
+	params.Plan = string(summary)
 	for _, a := range p.Assets {
 		params.Assets = append(params.Assets, a.Asset.Key)
 	}

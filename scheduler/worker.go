@@ -15,7 +15,6 @@ import (
 
 	"github.com/weir-dev/weir/clock"
 	"github.com/weir-dev/weir/lineage"
-	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/store"
 )
 
@@ -128,11 +127,7 @@ func (w *Worker) emit(ev Event) {
 }
 
 func taskEvent(kind EventKind, t *store.Task) Event {
-	parts := t.PartitionFirst
-	if t.PartitionCount > 1 {
-		parts += partitions.RangeSep + t.PartitionLast
-	}
-	return Event{Kind: kind, RunID: t.RunID, TaskID: t.ID, Asset: t.Asset, Partitions: parts, Attempt: t.Attempt, Worker: t.Worker}
+	return Event{Kind: kind, RunID: t.RunID, TaskID: t.ID, Asset: t.Asset, Partitions: TaskPartitions(t), Attempt: t.Attempt, Worker: t.Worker}
 }
 
 func (w *Worker) defaults() error {

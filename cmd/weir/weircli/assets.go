@@ -12,6 +12,7 @@ import (
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
 	"github.com/weir-dev/weir/plan"
+	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/store"
 )
 
@@ -94,15 +95,7 @@ type assetJSON struct {
 }
 
 // result says how a check went, in a few words.
-func (c checkJSON) result() string {
-	switch {
-	case !c.Passed && c.Warn:
-		return "WARNING: " + firstLine(c.Error)
-	case !c.Passed:
-		return "FAILED (blocked promotion): " + firstLine(c.Error)
-	}
-	return "passed"
-}
+func (c checkJSON) result() string { return scheduler.CheckOutcome(c.Warn, c.Passed, c.Error) }
 
 type checkJSON struct {
 	Name       string `json:"name"`
@@ -120,10 +113,7 @@ type depJSON struct {
 	Mapping string `json:"mapping"`
 }
 
-type rangesJSON struct {
-	Count  int64  `json:"count"`
-	Ranges string `json:"ranges"`
-}
+type rangesJSON = partitions.Summary
 
 type materializationJSON struct {
 	Partition string    `json:"partition"`
@@ -137,7 +127,7 @@ type materializationJSON struct {
 }
 
 func ranges(def partitions.Definition, s partitions.Subset) rangesJSON {
-	return rangesJSON{Count: s.Len(), Ranges: partitions.Format(def, s)}
+	return partitions.Summarize(def, s)
 }
 
 func describe(g *lineage.Graph, as *pipelines.Asset, s *assetStatus) assetJSON {

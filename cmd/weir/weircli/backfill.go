@@ -2,7 +2,6 @@ package weircli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -196,7 +195,7 @@ func (a *app) backfillCreate(ctx context.Context, o backfillOpts) error {
 	now := pl.Now
 	pj := toPlanJSON(pl)
 	if o.dryRun || pl.Empty() {
-		est, err := estimate(ctx, st, pl, eo.Throttle, o.concurrency)
+		est, err := scheduler.EstimatePlan(ctx, st, pl, eo.Throttle, o.concurrency)
 		if err != nil {
 			return failedError(err)
 		}
@@ -216,11 +215,7 @@ func (a *app) backfillCreate(ctx context.Context, o backfillOpts) error {
 	if err != nil {
 		return usageError(err)
 	}
-	summary, err := json.Marshal(pj)
-	if err != nil {
-		return failedError(err)
-	}
-	eo.Kind, eo.CreatedBy, eo.Now, eo.Plan = "backfill", scheduler.CurrentUser(a.cfg.Getenv), now, string(summary)
+	eo.Kind, eo.CreatedBy, eo.Now = "backfill", scheduler.CurrentUser(a.cfg.Getenv), now
 	run, _, err := scheduler.Enqueue(ctx, st, tg, eo)
 	if err != nil {
 		return failedError(err)
@@ -230,7 +225,7 @@ func (a *app) backfillCreate(ctx context.Context, o backfillOpts) error {
 	}
 	if a.output != "json" && o.progress != progressJSON {
 		a.printPlan(pj)
-		fmt.Fprintf(a.cfg.Stdout, "backfill %d created: %s, %s\n", run.ID, plural(run.TaskCount(), "task"), throttleString(run))
+		fmt.Fprintf(a.cfg.Stdout, "backfill %d created: %s, %s\n", run.ID, plural(run.TaskCount(), "task"), scheduler.ThrottleString(run))
 	}
 	return a.carryOn(ctx, st, g, run.ID, o, v)
 }
@@ -352,7 +347,7 @@ func (a *app) backfillListCommand() *cobra.Command {
 			}
 			out := make([]row, 0, len(runs))
 			for _, r := range runs {
-				out = append(out, row{toRunJSON(r), throttleString(r)})
+				out = append(out, row{toRunJSON(r), scheduler.ThrottleString(r)})
 			}
 			if a.output == "json" {
 				return a.json(out)

@@ -63,34 +63,10 @@ group:NAME, * and commas for union. Partitions use each asset's key format, e.g.
 	return cmd
 }
 
-type planJSON struct {
-	Selection  string          `json:"selection"`
-	Partitions string          `json:"partitions,omitempty"`
-	Reprocess  string          `json:"reprocess"`
-	Tasks      int64           `json:"tasks"`
-	Assets     []assetPlanJSON `json:"assets"`
-}
+// planJSON is how commands show a plan: the summary stored with the run.
+type planJSON = plan.Summary
 
-func toPlanJSON(pl *plan.Plan) planJSON {
-	pj := planJSON{Selection: pl.Request.Selection, Partitions: pl.Request.Partitions, Reprocess: string(pl.Request.Reprocess), Tasks: pl.TaskCount()}
-	for _, ap := range pl.Assets {
-		pj.Assets = append(pj.Assets, assetPlanJSON{Asset: ap.Asset.Key, Requested: ranges(ap.Def, ap.Requested),
-			Fresh: ranges(ap.Def, ap.Fresh()), InFlight: ranges(ap.Def, ap.InFlight), InFlightRuns: ap.InFlightRuns, ToRun: ranges(ap.Def, ap.ToRun),
-			Tasks: ap.TaskCount()})
-	}
-	return pj
-}
-
-type assetPlanJSON struct {
-	Asset     string     `json:"asset"`
-	Requested rangesJSON `json:"requested"`
-	Fresh     rangesJSON `json:"fresh"`
-	InFlight  rangesJSON `json:"in_flight"`
-	// InFlightRuns hold the partitions in flight.
-	InFlightRuns []int64    `json:"in_flight_runs,omitempty"`
-	ToRun        rangesJSON `json:"to_run"`
-	Tasks        int64      `json:"tasks"`
-}
+func toPlanJSON(pl *plan.Plan) planJSON { return pl.Summarize() }
 
 type runResultJSON struct {
 	RunID     int64               `json:"run_id"`

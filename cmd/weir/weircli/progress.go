@@ -239,7 +239,7 @@ func (b *barsView) snapshot(s *snapshot, final bool) {
 			b.bars[ap.Asset] = bar
 		}
 		bar.SetTotal(ap.Total, false)
-		bar.SetCurrent(ap.done())
+		bar.SetCurrent(ap.Done())
 	}
 	if final {
 		for _, bar := range b.bars {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/store"
 )
 
@@ -149,10 +150,6 @@ type taskJSON struct {
 }
 
 func toTaskJSON(t *store.Task) taskJSON {
-	parts := t.PartitionFirst
-	if t.PartitionCount > 1 {
-		parts += "..." + t.PartitionLast
-	}
-	return taskJSON{ID: t.ID, RunID: t.RunID, Asset: t.Asset, Partitions: parts, State: t.State, Phase: t.Phase, Attempts: t.Attempt, Attempt: t.PhaseAttempt(), MaxAttempts: t.BaseAttempts,
+	return taskJSON{ID: t.ID, RunID: t.RunID, Asset: t.Asset, Partitions: scheduler.TaskPartitions(t), State: t.State, Phase: t.Phase, Attempts: t.Attempt, Attempt: t.PhaseAttempt(), MaxAttempts: t.BaseAttempts,
 		Pool: t.Pool, Worker: t.Worker, Error: t.Error}
 }

@@ -1,4 +1,4 @@
-package weircli
+package scheduler
 
 import (
 	"context"
@@ -10,9 +10,9 @@ import (
 	"github.com/weir-dev/weir/store"
 )
 
-// estimateJSON is a dry run's guess at a backfill's duration, from how long
-// the same assets' tasks took before.
-type estimateJSON struct {
+// Estimate is a guess at how long a plan takes to run, from how long the
+// same assets' tasks took before.
+type Estimate struct {
 	Seconds float64 `json:"seconds"`
 	// Parallel is how many tasks are assumed to run at once.
 	Parallel int `json:"parallel"`
@@ -26,11 +26,11 @@ type estimateJSON struct {
 	RateBound bool `json:"rate_bound,omitempty"`
 }
 
-func (e estimateJSON) String() string {
+func (e Estimate) String() string {
 	if e.Measured == 0 {
 		return "no past tasks of these assets to estimate from"
 	}
-	s := fmt.Sprintf("about %s with %d at a time (from %s)", (time.Duration(e.Seconds) * time.Second).String(), e.Parallel, plural(int64(e.Measured), "past task"))
+	s := fmt.Sprintf("about %s with %d at a time (from %s)", (time.Duration(e.Seconds) * time.Second).String(), e.Parallel, pastTasks(e.Measured))
 	if e.RateBound {
 		s += ", bound by --rate"
 	}
@@ -40,11 +40,12 @@ func (e estimateJSON) String() string {
 	return s
 }
 
-// estimate guesses how long plan takes: each asset's tasks at the mean of
-// its latest 100 succeeded tasks, spread over the tasks allowed at once,
-// and no faster than the rate limit allows.
-func estimate(ctx context.Context, st store.Store, pl *plan.Plan, th store.Throttle, concurrency int) (estimateJSON, error) {
-	e := estimateJSON{Parallel: concurrency}
+// EstimatePlan guesses how long pl takes with concurrency tasks at once
+// under throttle th: each asset's tasks at the mean of its latest 100
+// succeeded tasks, spread over the tasks allowed at once, and no faster
+// than the rate limit allows.
+func EstimatePlan(ctx context.Context, st store.Queue, pl *plan.Plan, th store.Throttle, concurrency int) (Estimate, error) {
+	e := Estimate{Parallel: max(concurrency, 1)}
 	if th.MaxConcurrent > 0 {
 		e.Parallel = min(e.Parallel, th.MaxConcurrent)
 	}
@@ -78,4 +79,11 @@ func estimate(ctx context.Context, st store.Store, pl *plan.Plan, th store.Throt
 		}
 	}
 	return e, nil
+}
+
+func pastTasks(n int) string {
+	if n == 1 {
+		return "1 past task"
+	}
+	return fmt.Sprintf("%d past tasks", n)
 }

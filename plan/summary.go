@@ -1,0 +1,52 @@
+package plan
+
+import (
+	"encoding/json"
+
+	"github.com/weir-dev/weir/partitions"
+)
+
+// Summary is a plan as it is stored with its run (store.Run.Plan, JSON) and
+// shown to people: the request, and per asset the requested, fresh,
+// elsewhere-queued and to-run partitions in compact form.
+type Summary struct {
+	Selection  string         `json:"selection"`
+	Partitions string         `json:"partitions,omitempty"`
+	Reprocess  string         `json:"reprocess"`
+	Tasks      int64          `json:"tasks"`
+	Assets     []AssetSummary `json:"assets"`
+}
+
+// AssetSummary is one asset's part of a Summary.
+type AssetSummary struct {
+	Asset     string             `json:"asset"`
+	Requested partitions.Summary `json:"requested"`
+	Fresh     partitions.Summary `json:"fresh"`
+	// InFlight are requested partitions queued or running in other runs
+	// (InFlightRuns), which this run waits for instead of running twice.
+	InFlight     partitions.Summary `json:"in_flight"`
+	InFlightRuns []int64            `json:"in_flight_runs,omitempty"`
+	ToRun        partitions.Summary `json:"to_run"`
+	Tasks        int64              `json:"tasks"`
+}
+
+// Summarize returns the plan's summary.
+func (p *Plan) Summarize() Summary {
+	s := Summary{Selection: p.Request.Selection, Partitions: p.Request.Partitions, Reprocess: string(p.Request.Reprocess), Tasks: p.TaskCount(),
+		Assets: []AssetSummary{}}
+	for _, ap := range p.Assets {
+		s.Assets = append(s.Assets, AssetSummary{Asset: ap.Asset.Key, Requested: partitions.Summarize(ap.Def, ap.Requested),
+			Fresh: partitions.Summarize(ap.Def, ap.Fresh()), InFlight: partitions.Summarize(ap.Def, ap.InFlight), InFlightRuns: ap.InFlightRuns,
+			ToRun: partitions.Summarize(ap.Def, ap.ToRun), Tasks: ap.TaskCount()})
+	}
+	return s
+}
+
+// ParseSummary reads a summary stored with a run; ok is false for a run
+// stored without one.
+func ParseSummary(stored string) (s Summary, ok bool) {
+	if stored == "" || json.Unmarshal([]byte(stored), &s) != nil {
+		return Summary{}, false
+	}
+	return s, true
+}
