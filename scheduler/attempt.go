@@ -290,7 +290,7 @@ func (w *Worker) verifyPhase(ctx context.Context, t *store.Task, ti *taskInfo) e
 	// attempt: the partition is promoted.
 	for _, p := range st.Partitions {
 		ptr := verify.Pointer{Asset: a.Key, Partition: p.Key, Version: st.Version, ManifestSHA256: p.ManifestSHA256, PromotedAt: promoted.UTC()}
-		if err := verify.Publish(context.WithoutCancel(ctx), w.Bucket, ptr, CurrentPointer(w.Store, a.Key, p.Key)); err != nil {
+		if err := verify.Publish(context.WithoutCancel(ctx), w.Bucket, ptr, verify.CurrentPointer(w.Store, a.Key, p.Key)); err != nil {
 			w.Logger.Error("publish pointer", "asset", a.Key, "partition", p.Key, "error", err)
 		}
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gocloud.dev/blob"
+
+	"github.com/weir-dev/weir/store"
 )
 
 // VersionTime reads the creation time a version id starts with.
@@ -99,4 +101,77 @@ func eachObject(ctx context.Context, b *blob.Bucket, prefix string, fn func(*blo
 			return err
 		}
 	}
+}
+
+// GCOpts says which versions of an asset garbage collection may delete.
+type GCOpts struct {
+	// Now is the time versions' ages are measured at. Required.
+	Now time.Time
+	// OlderThan keeps every version created less than this before Now (a
+	// running attempt may still be writing it).
+	OlderThan time.Duration
+	// KeepVersions is how many promoted versions of a partition are kept,
+	// the current one included. Defaults to 3.
+	KeepVersions int
+	// InUse are versions kept whatever their age: staged by tasks whose
+	// verify phase has not promoted them yet.
+	InUse map[string]bool
+	// Partitions, if set, limits collection to the partitions it accepts.
+	Partitions func(key string) bool
+}
+
+// Garbage is a stored version that garbage collection deletes, and why.
+type Garbage struct {
+	StoredVersion
+	Why string `json:"why"`
+}
+
+// FindGarbage lists the versions of asset in b that may be deleted under
+// o: attempts never promoted, and promoted versions beyond the newest
+// KeepVersions of their partition, when older than OlderThan. A
+// partition's current version is never garbage. Delete them with
+// DeleteVersion.
+func FindGarbage(ctx context.Context, st store.Catalog, b *blob.Bucket, asset string, o GCOpts) ([]Garbage, error) {
+	keep := o.KeepVersions
+	if keep <= 0 {
+		keep = 3
+	}
+	status, err := st.PartitionStatusList(ctx, asset)
+	if err != nil {
+		return nil, err
+	}
+	current := map[string]string{}
+	for _, s := range status {
+		current[s.PartitionKey] = s.Version
+	}
+	mats, err := st.MaterializationList(ctx, store.MaterializationListParams{Asset: asset, Limit: -1})
+	if err != nil {
+		return nil, err
+	}
+	promoted := map[string]int{} // partition/version -> rank among the partition's promoted versions, newest 0
+	seen := map[string]int{}
+	for _, m := range mats { // newest first
+		promoted[m.PartitionKey+"/"+m.Version] = seen[m.PartitionKey]
+		seen[m.PartitionKey]++
+	}
+	stored, err := ListVersions(ctx, b, asset)
+	if err != nil {
+		return nil, err
+	}
+	cutoff := o.Now.Add(-o.OlderThan)
+	var out []Garbage
+	for _, v := range stored {
+		made, ok := VersionTime(v.Version)
+		if !ok || (o.Partitions != nil && !o.Partitions(v.Partition)) || v.Version == current[v.Partition] || o.InUse[v.Version] || !made.Before(cutoff) {
+			continue
+		}
+		rank, wasPromoted := promoted[v.Partition+"/"+v.Version]
+		switch {
+		case !wasPromoted:
+			out = append(out, Garbage{v, "never promoted"})
+		case rank >= keep:
+			out = append(out, Garbage{v, fmt.Sprintf("promoted, older than the newest %d", keep)})
+		}
+	}
+	return out, nil
 }

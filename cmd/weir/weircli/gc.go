@@ -54,11 +54,7 @@ younger than --older-than (a running attempt may be writing it).`,
 				return err
 			}
 			defer closeAll()
-			cutoff := a.cfg.Clock.Now().Add(-age)
-			type row struct {
-				verify.StoredVersion
-				Why string `json:"why"`
-			}
+			type row = verify.Garbage
 			var doomed []row
 			for _, key := range keys {
 				as, _ := g.Definitions().Asset(key)
@@ -66,47 +62,18 @@ younger than --older-than (a running attempt may be writing it).`,
 				if err != nil {
 					return err
 				}
-				status, err := st.PartitionStatusList(ctx, key)
-				if err != nil {
-					return failedError(err)
-				}
-				current := map[string]string{}
-				for _, s := range status {
-					current[s.PartitionKey] = s.Version
-				}
 				// Staged versions of tasks waiting to be verified are not
 				// garbage: their verify phase reads them.
 				awaiting, err := stagedVersions(ctx, st, key)
 				if err != nil {
 					return failedError(err)
 				}
-				mats, err := st.MaterializationList(ctx, store.MaterializationListParams{Asset: key, Limit: -1})
+				found, err := verify.FindGarbage(ctx, st, bucket, key, verify.GCOpts{Now: a.cfg.Clock.Now(), OlderThan: age, KeepVersions: keep,
+					InUse: awaiting, Partitions: named})
 				if err != nil {
 					return failedError(err)
 				}
-				promoted := map[string]int{} // partition/version -> rank among the partition's promoted versions, newest 0
-				seen := map[string]int{}
-				for _, m := range mats { // newest first
-					promoted[m.PartitionKey+"/"+m.Version] = seen[m.PartitionKey]
-					seen[m.PartitionKey]++
-				}
-				stored, err := verify.ListVersions(ctx, bucket, key)
-				if err != nil {
-					return failedError(err)
-				}
-				for _, v := range stored {
-					made, ok := verify.VersionTime(v.Version)
-					if !ok || !named(v.Partition) || v.Version == current[v.Partition] || awaiting[v.Version] || !made.Before(cutoff) {
-						continue
-					}
-					rank, wasPromoted := promoted[v.Partition+"/"+v.Version]
-					switch {
-					case !wasPromoted:
-						doomed = append(doomed, row{v, "never promoted"})
-					case rank >= keep:
-						doomed = append(doomed, row{v, fmt.Sprintf("promoted, older than the newest %d", keep)})
-					}
-				}
+				doomed = append(doomed, found...)
 			}
 			sort.Slice(doomed, func(i, j int) bool {
 				x, y := doomed[i], doomed[j]

@@ -1,16 +1,12 @@
 package weircli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
-	"gocloud.dev/blob"
 
-	"github.com/weir-dev/weir/scheduler"
-	"github.com/weir-dev/weir/store"
 	"github.com/weir-dev/weir/verify"
 )
 
@@ -68,7 +64,7 @@ files are never repaired, only reported.`,
 						r.Files, r.Bytes = len(m.Files), m.Bytes()
 					}
 					if err != nil && repair {
-						if fixed, rerr := a.repairPointer(ctx, st, bucket, key, ps); rerr != nil {
+						if fixed, rerr := verify.RepairPointer(ctx, st, bucket, key, ps); rerr != nil {
 							err = errors.Join(err, rerr)
 						} else if fixed {
 							r.Problem, err = "pointer repaired", nil
@@ -102,30 +98,6 @@ files are never repaired, only reported.`,
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "list every partition verified, not only the mismatches")
 	cmd.Flags().BoolVar(&repair, "repair-pointers", false, "rewrite missing or stale pointers of versions whose files verify")
 	return cmd
-}
-
-// repairPointer rewrites a partition's pointer from the state store when the
-// current version's manifest and files verify and only the pointer is
-// missing or stale. It reports whether it wrote one.
-func (a *app) repairPointer(ctx context.Context, st store.Store, b *blob.Bucket, asset string, ps store.PartitionStatus) (bool, error) {
-	if _, err := verify.Verify(ctx, b, asset, ps.Version, []verify.PartitionVersion{{Key: ps.PartitionKey, Version: ps.Version, ManifestSHA256: ps.ManifestSHA256}}); err != nil {
-		return false, nil // the files themselves are wrong: report, never paper over
-	}
-	ptr, err := verify.ReadPointer(ctx, b, asset, ps.PartitionKey)
-	if err == nil && ptr.Version == ps.Version && ptr.ManifestSHA256 == ps.ManifestSHA256 {
-		return false, nil
-	}
-	mats, err := st.MaterializationList(ctx, store.MaterializationListParams{Asset: asset, PartitionKey: ps.PartitionKey, Limit: -1})
-	if err != nil {
-		return false, err
-	}
-	for _, m := range mats {
-		if m.Version == ps.Version {
-			return true, verify.Publish(ctx, b, verify.Pointer{Asset: asset, Partition: ps.PartitionKey, Version: m.Version,
-				ManifestSHA256: m.ManifestSHA256, PromotedAt: m.PromotedAt.UTC()}, scheduler.CurrentPointer(st, asset, ps.PartitionKey))
-		}
-	}
-	return false, fmt.Errorf("no materialization of %s %s version %s in the state store", asset, ps.PartitionKey, ps.Version)
 }
 
 // verifyRow is one partition's verification.
