@@ -19,7 +19,7 @@ import (
 )
 
 // Plan a request, expand it into tasks and run them in this process.
-func ExamplePlanner() {
+func ExampleExecutor() {
 	ctx := context.Background()
 	dir, _ := os.MkdirTemp("", "weir-example-")
 	defer os.RemoveAll(dir)
