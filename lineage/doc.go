@@ -1,5 +1,7 @@
-// Package lineage owns the asset graph: the static graph of declared
-// dependencies (topological order, upstream and downstream walks), the
-// selection syntax that picks assets from it, and, as runs record them, the
-// runtime lineage of which input versions produced which output version.
+// Package lineage owns the static asset graph: declared dependencies in
+// topological order, upstream and downstream walks, and the selection
+// syntax that picks assets from it. Runtime lineage (which input versions
+// produced which output version) is recorded by the state store
+// (materialization inputs) and exported by lineage/openlineage; queries
+// over it are not here yet.
 package lineage
