@@ -8,13 +8,13 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/scheduler/dispatchbench"
 	"github.com/weir-dev/weir/store"
 )
 
 func (a *app) benchCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Measure weir on this machine"}
-	var o scheduler.BenchOpts
+	var o dispatchbench.Opts
 	dispatch := &cobra.Command{
 		Use:   "dispatch --store URL [--tasks N] [--workers W]",
 		Short: "No-op tasks through the real queue: enqueue and completion rates, handoff latency",
@@ -42,7 +42,7 @@ scratch database or schema.`,
 			st.Close()
 			o.Open = func(ctx context.Context) (store.Store, error) { return store.Open(ctx, a.store) }
 			o.Now = a.cfg.Clock.Now()
-			res, err := scheduler.BenchDispatch(ctx, o)
+			res, err := dispatchbench.Run(ctx, o)
 			if err != nil {
 				return failedError(err)
 			}

@@ -1,4 +1,4 @@
-package scheduler_test
+package dispatchbench_test
 
 import (
 	"context"
@@ -6,14 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/scheduler/dispatchbench"
 	"github.com/weir-dev/weir/store"
 	"github.com/weir-dev/weir/store/sqlite"
 )
 
 func TestBenchDispatchRuns(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bench.db")
-	res, err := scheduler.BenchDispatch(context.Background(), scheduler.BenchOpts{
+	res, err := dispatchbench.Run(context.Background(), dispatchbench.Opts{
 		Open:  func(ctx context.Context) (store.Store, error) { return sqlite.Open(ctx, path) },
 		Tasks: 200, Workers: 2, Concurrency: 4, Chain: 5, Now: time.Unix(0, 0),
 	})

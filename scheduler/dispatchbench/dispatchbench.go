@@ -1,4 +1,8 @@
-package scheduler
+// Package dispatchbench measures weir's queue against its state store: no-op
+// tasks through the real enqueue, lease, stage, verify and fenced promotion,
+// with the rates and the upstream-promoted to downstream-started latency
+// that `weir bench dispatch` reports.
+package dispatchbench
 
 import (
 	"context"
@@ -14,11 +18,12 @@ import (
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
 	"github.com/weir-dev/weir/plan"
+	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/store"
 )
 
-// BenchOpts configures BenchDispatch.
-type BenchOpts struct {
+// Opts configures BenchDispatch.
+type Opts struct {
 	// Open opens one connection set to the store; each worker gets its own,
 	// as it would on its own host. Required.
 	Open func(ctx context.Context) (store.Store, error)
@@ -35,8 +40,8 @@ type BenchOpts struct {
 	Now time.Time
 }
 
-// BenchResult holds the figures of one BenchDispatch.
-type BenchResult struct {
+// Result holds the figures of one BenchDispatch.
+type Result struct {
 	Tasks, Workers, Concurrency, Chain int
 	// Enqueue is the time to plan, expand and store Tasks tasks.
 	Enqueue time.Duration
@@ -47,13 +52,13 @@ type BenchResult struct {
 }
 
 // EnqueueRate returns tasks stored per second.
-func (r *BenchResult) EnqueueRate() float64 { return float64(r.Tasks) / r.Enqueue.Seconds() }
+func (r *Result) EnqueueRate() float64 { return float64(r.Tasks) / r.Enqueue.Seconds() }
 
 // CompletionRate returns tasks completed per second.
-func (r *BenchResult) CompletionRate() float64 { return float64(r.Tasks) / r.Complete.Seconds() }
+func (r *Result) CompletionRate() float64 { return float64(r.Tasks) / r.Complete.Seconds() }
 
 // Handoff returns the q-quantile of the handoff latencies.
-func (r *BenchResult) Handoff(q float64) time.Duration {
+func (r *Result) Handoff(q float64) time.Duration {
 	if len(r.Handoffs) == 0 {
 		return 0
 	}
@@ -62,7 +67,7 @@ func (r *BenchResult) Handoff(q float64) time.Duration {
 	return s[min(len(s)-1, int(q*float64(len(s))))]
 }
 
-func (r *BenchResult) String() string {
+func (r *Result) String() string {
 	return fmt.Sprintf("%d tasks, %d workers × %d: enqueue %.0f tasks/s (%s), complete %.0f tasks/s (%s); handoff over a chain of %d: p50 %s, p95 %s",
 		r.Tasks, r.Workers, r.Concurrency, r.EnqueueRate(), r.Enqueue.Round(time.Millisecond), r.CompletionRate(), r.Complete.Round(time.Millisecond),
 		r.Chain, r.Handoff(0.5).Round(10*time.Microsecond), r.Handoff(0.95).Round(10*time.Microsecond))
@@ -72,7 +77,7 @@ func (r *BenchResult) String() string {
 // to an in-memory bucket, so the whole write-audit-promote path runs):
 // enqueue rate, completion rate with Workers workers, and the latency from
 // an upstream task's promotion to its downstream task's start.
-func BenchDispatch(ctx context.Context, o BenchOpts) (*BenchResult, error) {
+func Run(ctx context.Context, o Opts) (*Result, error) {
 	if o.Tasks <= 0 {
 		o.Tasks = 10_000
 	}
@@ -83,7 +88,7 @@ func BenchDispatch(ctx context.Context, o BenchOpts) (*BenchResult, error) {
 		o.Chain = 50
 	}
 	o.Workers, o.Chain = max(o.Workers, 1), max(o.Chain, 2)
-	res := &BenchResult{Tasks: o.Tasks, Workers: o.Workers, Concurrency: o.Concurrency, Chain: o.Chain}
+	res := &Result{Tasks: o.Tasks, Workers: o.Workers, Concurrency: o.Concurrency, Chain: o.Chain}
 	noop := func(ctx context.Context, t *pipelines.Task) error {
 		for _, k := range t.Keys {
 			w, err := t.Output.Create(ctx, k, "x")
@@ -129,7 +134,7 @@ func BenchDispatch(ctx context.Context, o BenchOpts) (*BenchResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		run, _, err := Enqueue(ctx, main, g, EnqueueOpts{Kind: "bench", CreatedBy: "weir bench", Now: o.Now})
+		run, _, err := scheduler.Enqueue(ctx, main, g, scheduler.EnqueueOpts{Kind: "bench", CreatedBy: "weir bench", Now: o.Now})
 		return run, err
 	}
 	work := func(runID int64) (time.Duration, error) {
@@ -146,7 +151,7 @@ func BenchDispatch(ctx context.Context, o BenchOpts) (*BenchResult, error) {
 		var wg sync.WaitGroup
 		errs := make([]error, o.Workers)
 		for i, st := range stores {
-			w := &Worker{Store: st, Bucket: bucket, Graph: graph, ID: fmt.Sprintf("bench-%d", i), Concurrency: o.Concurrency, RunID: runID,
+			w := &scheduler.Worker{Store: st, Bucket: bucket, Graph: graph, ID: fmt.Sprintf("bench-%d", i), Concurrency: o.Concurrency, RunID: runID,
 				PollInterval: 50 * time.Millisecond}
 			wg.Go(func() { errs[i] = w.Run(ctx) })
 		}
