@@ -70,21 +70,6 @@ func (f *Fake) Waiters() int {
 	return len(f.waiters)
 }
 
-// WaitForWaiter blocks until at least one After is pending or done closes;
-// it reports whether a waiter is there.
-func (f *Fake) WaitForWaiter(done <-chan struct{}) bool {
-	for {
-		if f.Waiters() > 0 {
-			return true
-		}
-		select {
-		case <-f.added:
-		case <-done:
-			return false
-		}
-	}
-}
-
 // BlockUntil blocks until at least n After channels are pending or done
 // closes; it reports whether they are.
 func (f *Fake) BlockUntil(n int, done <-chan struct{}) bool {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -236,67 +237,60 @@ func TestTimeoutIsTheContextDeadline(t *testing.T) {
 	}
 }
 
+// TestBackoffWaitsOnTheClock: a failed attempt is retried after its
+// backoff and not before. In a synctest bubble the worker's clock is the
+// bubble's: the half-hour backoff passes as soon as everything waits for
+// it, with no clock to step by hand.
 func TestBackoffWaitsOnTheClock(t *testing.T) {
-	var n atomic.Int32
-	e := newEnv(t, &pipelines.Asset{Key: "a", Retry: pipelines.RetryPolicy{MaxAttempts: 2, InitialBackoff: time.Hour, MaxBackoff: 2 * time.Hour}, Compute: func(ctx context.Context, task *pipelines.Task) error {
-		if n.Add(1) == 1 {
-			return errors.New("first try fails")
+	synctest.Test(t, func(t *testing.T) {
+		var n atomic.Int32
+		asset := &pipelines.Asset{Key: "a", Retry: pipelines.RetryPolicy{MaxAttempts: 2, InitialBackoff: time.Hour, MaxBackoff: 2 * time.Hour},
+			Compute: func(ctx context.Context, task *pipelines.Task) error {
+				if n.Add(1) == 1 {
+					return errors.New("first try fails")
+				}
+				return writeKey(ctx, task)
+			}}
+		ctx := context.Background()
+		st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "state.db"))
+		if err != nil {
+			t.Fatal(err)
 		}
-		return writeKey(ctx, task)
-	}})
-	pl, _ := (&plan.Planner{Graph: e.graph, Status: e.store}).Plan(context.Background(), plan.Request{Selection: "a"}, t0)
-	g, _ := pl.Expand()
-	events := make(chan scheduler.Event, 16)
-	// A day-long lease: the test moves the clock in steps while the worker
-	// catches up, and no lease may expire meanwhile.
-	ex := &scheduler.Executor{Store: e.store, Bucket: e.bucket, Clock: e.clock, Jitter: func() float64 { return 0.5 }, LeaseTimeout: 24 * time.Hour,
-		OnEvent: func(ev scheduler.Event) { events <- ev }}
-	var res *scheduler.Result
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		var err error
-		if res, err = ex.Run(context.Background(), g, scheduler.RunOpts{}); err != nil {
-			t.Error(err)
-		}
-	}()
-	var kinds []scheduler.EventKind
-	for ev := range events {
-		kinds = append(kinds, ev.Kind)
-		if ev.Kind == scheduler.EventRetrying {
-			if ev.RetryIn != 30*time.Minute {
-				t.Fatalf("retry in %s, want 30m (half of the 1h ceiling)", ev.RetryIn)
-			}
-			break
-		}
-	}
-	tasks, _ := e.store.TaskList(context.Background(), store.TaskListParams{})
-	if tasks[0].State != store.TaskPending || !tasks[0].NotBefore.Equal(t0.Add(30*time.Minute)) {
-		t.Fatalf("retry not scheduled on the clock: %+v", tasks[0])
-	}
-	// Nothing runs until the clock gets there; then the worker's next poll
-	// finds the task.
-	e.clock.Advance(30 * time.Minute)
-	for restarted := false; !restarted; {
-		select {
-		case ev := <-events:
+		defer st.Close()
+		bucket := memblob.OpenBucket(nil)
+		defer bucket.Close()
+		graph := lineage.NewGraph(pipelines.MustDefinitions(asset))
+		start := time.Now()
+		pl, _ := (&plan.Planner{Graph: graph, Status: st}).Plan(ctx, plan.Request{Selection: "a"}, start)
+		g, _ := pl.Expand()
+		var kinds []scheduler.EventKind
+		var retryAt time.Time
+		ex := &scheduler.Executor{Store: st, Bucket: bucket, Jitter: func() float64 { return 0.5 }, OnEvent: func(ev scheduler.Event) {
 			kinds = append(kinds, ev.Kind)
-			restarted = ev.Kind == scheduler.EventStarted
-		default:
-			if e.clock.WaitForWaiter(finished) {
-				e.clock.Advance(time.Second)
+			switch ev.Kind {
+			case scheduler.EventRetrying:
+				if ev.RetryIn != 30*time.Minute {
+					t.Errorf("retry in %s, want 30m (half of the 1h ceiling)", ev.RetryIn)
+				}
+				retryAt = time.Now().Add(ev.RetryIn)
+			case scheduler.EventStarted:
+				if !retryAt.IsZero() && time.Now().Before(retryAt) {
+					t.Errorf("retried at %s, before its backoff ended at %s", time.Now(), retryAt)
+				}
 			}
+		}}
+		res, err := ex.Run(ctx, g, scheduler.RunOpts{})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	<-finished
-	close(events)
-	for ev := range events {
-		kinds = append(kinds, ev.Kind)
-	}
-	// Attempts: the failed compute, the compute that staged, its verification.
-	if res.Succeeded != 1 || res.Attempts != 3 || fmt.Sprint(kinds) != "[started retrying started staged succeeded]" {
-		t.Fatalf("result %+v events %v", res, kinds)
-	}
+		// Attempts: the failed compute, the compute that staged, its verification.
+		if res.Succeeded != 1 || res.Attempts != 3 || fmt.Sprint(kinds) != "[started retrying started staged succeeded]" {
+			t.Fatalf("result %+v events %v", res, kinds)
+		}
+		if took := time.Since(start); took < 30*time.Minute {
+			t.Fatalf("the run took %s of the bubble's time, less than the backoff", took)
+		}
+	})
 }
 
 func TestInterruptedRunResumes(t *testing.T) {
