@@ -17,14 +17,18 @@ func CurrentPointer(st store.Catalog, asset, partition string) CurrentFunc {
 		if err != nil || len(cur) == 0 {
 			return Pointer{}, false, err
 		}
-		mats, err := st.MaterializationList(ctx, store.MaterializationListParams{Asset: asset, PartitionKey: partition, Limit: -1})
-		if err != nil {
-			return Pointer{}, false, err
-		}
-		for _, m := range mats {
-			if m.ID == cur[0].MaterializationID {
-				return Pointer{Asset: asset, Partition: partition, Version: m.Version, ManifestSHA256: m.ManifestSHA256,
-					PromotedAt: m.PromotedAt.UTC()}, true, nil
+		// The current version is nearly always among the newest few; the
+		// whole history is read only when it is not.
+		for _, limit := range []int{3, -1} {
+			mats, err := st.MaterializationList(ctx, store.MaterializationListParams{Asset: asset, PartitionKey: partition, Limit: limit})
+			if err != nil {
+				return Pointer{}, false, err
+			}
+			for _, m := range mats {
+				if m.ID == cur[0].MaterializationID {
+					return Pointer{Asset: asset, Partition: partition, Version: m.Version, ManifestSHA256: m.ManifestSHA256,
+						PromotedAt: m.PromotedAt.UTC()}, true, nil
+				}
 			}
 		}
 		return Pointer{}, false, fmt.Errorf("%s %s: current materialization %d is not in the state store", asset, partition, cur[0].MaterializationID)
