@@ -10,11 +10,11 @@ import (
 
 func ExampleGraph_Select() {
 	noop := func(context.Context, *pipelines.Task) error { return nil }
-	g := lineage.NewGraph(pipelines.MustDefinitions(
+	g := lineage.Must(
 		&pipelines.Asset{Key: "raw", Compute: noop},
 		&pipelines.Asset{Key: "clean", Deps: []pipelines.Dep{pipelines.On("raw")}, Compute: noop},
 		&pipelines.Asset{Key: "report", Deps: []pipelines.Dep{pipelines.On("clean")}, Group: "finance", Compute: noop},
-	))
+	)
 	for _, expr := range []string{"+report", "raw+1", "group:finance", "reprot"} {
 		keys, err := g.Select(expr)
 		fmt.Println(expr, keys, err)

@@ -71,7 +71,7 @@ func (g *Graph) selectTerm(term string) ([]string, error) {
 	case term == "" || strings.ContainsAny(term, "+*: "):
 		return nil, fmt.Errorf("selection term %q is not a key, +key, key+, N+key, key+N, tag:NAME, group:NAME or *", orig)
 	default:
-		if _, err := g.defs.Asset(term); err != nil {
+		if _, err := g.Asset(term); err != nil {
 			return nil, fmt.Errorf("selection %q: %w", orig, err)
 		}
 		base = []string{term}
@@ -113,7 +113,7 @@ func (g *Graph) byLabel(term string) ([]string, error) {
 	kind, name, _ := strings.Cut(term, ":")
 	var out []string
 	labels := map[string]bool{}
-	for _, a := range g.defs.Assets() {
+	for _, a := range g.assets {
 		var has []string
 		if kind == "tag" {
 			has = a.Tags

@@ -11,13 +11,13 @@ import (
 func noop(context.Context, *pipelines.Task) error { return nil }
 
 func testGraph() *Graph {
-	return NewGraph(pipelines.MustDefinitions(
+	return Must(
 		&pipelines.Asset{Key: "raw", Tags: []string{"nightly"}, Group: "ingest", Compute: noop},
 		&pipelines.Asset{Key: "clean", Deps: []pipelines.Dep{pipelines.On("raw")}, Tags: []string{"nightly"}, Compute: noop},
 		&pipelines.Asset{Key: "revenue", Deps: []pipelines.Dep{pipelines.On("clean")}, Group: "finance", Compute: noop},
 		&pipelines.Asset{Key: "summary", Deps: []pipelines.Dep{pipelines.On("revenue")}, Group: "finance", Compute: noop},
 		&pipelines.Asset{Key: "other", Compute: noop},
-	))
+	)
 }
 
 func TestSelect(t *testing.T) {

@@ -206,7 +206,7 @@ func (pl *Planner) Plan(ctx context.Context, req Request, now time.Time) (*Plan,
 	if err != nil {
 		return nil, err
 	}
-	defs := pl.Graph.Definitions()
+	defs := pl.Graph
 	plan := &Plan{Graph: pl.Graph, Request: req, Now: now}
 	byKey := map[string]*AssetPlan{}
 	bound := map[string]partitions.Definition{}

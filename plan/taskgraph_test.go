@@ -58,7 +58,7 @@ func TestPlanMatchesReference(t *testing.T) {
 				}
 			}
 		}
-		g := lineage.NewGraph(pipelines.MustDefinitions(assets...))
+		g := lineage.Must(assets...)
 		lo := rapid.Int64Range(0, 10).Draw(rt, "lo")
 		hi := lo + rapid.Int64Range(0, 8).Draw(rt, "len")
 		req := plan.Request{Selection: "*", Partitions: daily.Key(lo) + "..." + daily.Key(hi)}

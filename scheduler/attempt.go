@@ -28,7 +28,7 @@ type taskInfo struct {
 
 // resolve finds a task's asset, partitions and deps in the worker's graph.
 func (w *Worker) resolve(ctx context.Context, t *store.Task) (*taskInfo, error) {
-	defs := w.Graph.Definitions()
+	defs := w.Graph
 	a, err := defs.Asset(t.Asset)
 	if err != nil {
 		return nil, pipelines.Permanent(fmt.Errorf("this worker's binary does not define the task's asset: %w", err))

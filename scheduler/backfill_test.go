@@ -231,7 +231,7 @@ func TestBackfillThrottlesHoldAcrossWorkers(t *testing.T) {
 		}
 		assets = append(assets, &slow)
 	}
-	graph := lineage.NewGraph(pipelines.MustDefinitions(assets...))
+	graph := lineage.Must(assets...)
 	run := enqueue(t, main, graph, plan.Request{Selection: "*", Partitions: "2024-01-01...2024-01-31"},
 		scheduler.EnqueueOpts{Kind: "backfill", Throttle: store.Throttle{MaxConcurrent: 2, RatePerSec: 5}, Now: time.Now()})
 	bucket := memblob.OpenBucket(nil)

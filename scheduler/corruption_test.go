@@ -32,7 +32,7 @@ func TestCorruptionBeforeAuditIsCaught(t *testing.T) {
 			ctx := context.Background()
 			st, bucket := openBackend(t, u)
 			var run atomic.Int32
-			graph := lineage.NewGraph(pipelines.MustDefinitions(&pipelines.Asset{Key: "a", Partitions: daily,
+			graph := lineage.Must(&pipelines.Asset{Key: "a", Partitions: daily,
 				Compute: func(ctx context.Context, task *pipelines.Task) error {
 					n := run.Load()
 					w, err := task.Output.Create(ctx, task.Keys[0], "data.txt")
@@ -47,7 +47,7 @@ func TestCorruptionBeforeAuditIsCaught(t *testing.T) {
 						return flipStaged(ctx, bucket, "a/"+task.Keys[0]+"/")
 					}
 					return nil
-				}}))
+				}})
 			materialize := func(reprocess plan.Reprocess) *scheduler.Result {
 				run.Add(1)
 				pl, err := (&plan.Planner{Graph: graph, Status: st}).Plan(ctx, plan.Request{Selection: "a", Partitions: "2024-01-01", Reprocess: reprocess}, t0)

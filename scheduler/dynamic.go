@@ -5,16 +5,16 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/partitions"
-	"github.com/weir-dev/weir/pipelines"
 	"github.com/weir-dev/weir/store"
 )
 
 // DynamicDefinitions returns the dynamic partition definitions the assets
 // use, by name (also inside multi-dimensional definitions).
-func DynamicDefinitions(defs *pipelines.Definitions) map[string][]string {
+func DynamicDefinitions(g *lineage.Graph) map[string][]string {
 	out := map[string][]string{}
-	for _, a := range defs.Assets() {
+	for _, a := range g.Assets() {
 		var d *partitions.Dynamic
 		switch p := a.PartitionsDef().(type) {
 		case *partitions.Dynamic:

@@ -37,10 +37,10 @@ func ExampleExecutor() {
 		fmt.Fprintf(w, "%s %s\n", t.Asset.Key, t.Keys[0])
 		return w.Close()
 	}
-	graph := lineage.NewGraph(pipelines.MustDefinitions(
+	graph := lineage.Must(
 		&pipelines.Asset{Key: "events", Partitions: days, Compute: write},
 		&pipelines.Asset{Key: "sessions", Partitions: days, Deps: []pipelines.Dep{pipelines.On("events")}, Compute: write},
-	))
+	)
 	planner := &plan.Planner{Graph: graph, Status: st}
 	pl, err := planner.Plan(ctx, plan.Request{Selection: "*", Partitions: "2024-01-01...2024-01-03"}, time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC))
 	if err != nil {
@@ -73,8 +73,8 @@ func ExampleEnqueue() {
 	defer st.Close()
 
 	hours := partitions.MustTimeWindow(partitions.TimeWindowOpts{Grain: partitions.Hourly, Start: "2024-01-01", Location: "UTC"})
-	graph := lineage.NewGraph(pipelines.MustDefinitions(&pipelines.Asset{Key: "clicks", Partitions: hours,
-		Compute: func(context.Context, *pipelines.Task) error { return nil }}))
+	graph := lineage.Must(&pipelines.Asset{Key: "clicks", Partitions: hours,
+		Compute: func(context.Context, *pipelines.Task) error { return nil }})
 	now := time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC)
 	pl, err := (&plan.Planner{Graph: graph, Status: st}).Plan(ctx,
 		plan.Request{Selection: "clicks", Partitions: "2024-01-01T00:00+00:00...2024-01-31T23:00+00:00", Reprocess: plan.ReprocessAll}, now)

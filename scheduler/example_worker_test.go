@@ -44,14 +44,13 @@ func ExampleWorker() {
 		}
 		return nil
 	}
-	defs, err := pipelines.NewDefinitions(
+	graph, err := lineage.New(
 		&pipelines.Asset{Key: "events", Partitions: days, Compute: write},
 		&pipelines.Asset{Key: "sessions", Partitions: days, Deps: []pipelines.Dep{pipelines.On("events")}, Compute: write},
 	)
 	if err != nil {
 		panic(err)
 	}
-	graph := lineage.NewGraph(defs)
 
 	// Open a SQLite store and a bucket.
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "state.db"))

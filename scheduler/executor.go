@@ -152,7 +152,7 @@ func RunResult(ctx context.Context, st store.Store, graph *lineage.Graph, runID 
 	for _, key := range run.Assets {
 		index[key] = len(res.Assets)
 		ar := AssetResult{Asset: key, Def: partitions.Unpartitioned()}
-		if a, err := graph.Definitions().Asset(key); err == nil {
+		if a, err := graph.Asset(key); err == nil {
 			if ar.Def, err = plan.BindDefinition(ctx, st, a); err != nil {
 				return nil, err
 			}

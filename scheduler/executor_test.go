@@ -52,7 +52,7 @@ func newEnv(t *testing.T, assets ...*pipelines.Asset) *env {
 	}
 	b := memblob.OpenBucket(nil)
 	t.Cleanup(func() { s.Close(); b.Close() })
-	return &env{store: s, bucket: b, clock: clock.NewFake(t0), graph: lineage.NewGraph(pipelines.MustDefinitions(assets...))}
+	return &env{store: s, bucket: b, clock: clock.NewFake(t0), graph: lineage.Must(assets...)}
 }
 
 func (e *env) run(t *testing.T, req plan.Request) *scheduler.Result {
@@ -259,7 +259,7 @@ func TestBackoffWaitsOnTheClock(t *testing.T) {
 		defer st.Close()
 		bucket := memblob.OpenBucket(nil)
 		defer bucket.Close()
-		graph := lineage.NewGraph(pipelines.MustDefinitions(asset))
+		graph := lineage.Must(asset)
 		start := time.Now()
 		pl, _ := (&plan.Planner{Graph: graph, Status: st}).Plan(ctx, plan.Request{Selection: "a"}, start)
 		g, _ := pl.Expand()

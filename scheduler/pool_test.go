@@ -27,7 +27,7 @@ func TestPoolQuotaHoldsAcrossWorkers(t *testing.T) {
 	ctx := context.Background()
 	open := func() store.Store { return openPostgres(t, dsn) }
 	var inCompute, peakCompute atomic.Int32
-	graph := lineage.NewGraph(pipelines.MustDefinitions(&pipelines.Asset{Key: "load", Partitions: daily, Pool: "warehouse",
+	graph := lineage.Must(&pipelines.Asset{Key: "load", Partitions: daily, Pool: "warehouse",
 		Compute: func(ctx context.Context, task *pipelines.Task) error {
 			n := inCompute.Add(1)
 			defer inCompute.Add(-1)
@@ -35,7 +35,7 @@ func TestPoolQuotaHoldsAcrossWorkers(t *testing.T) {
 			}
 			<-time.After(5 * time.Millisecond) // the work
 			return writeKey(ctx, task)
-		}}))
+		}})
 	main := open()
 	if err := main.PoolSet(ctx, store.PoolSetParams{Name: "warehouse", MaxRunning: 3}); err != nil {
 		t.Fatal(err)

@@ -31,7 +31,7 @@ func TestReadersSeeOnlyWholeVerifiedVersions(t *testing.T) {
 			ctx := context.Background()
 			st, bucket := openBackend(t, u)
 			var gen atomic.Int32
-			graph := lineage.NewGraph(pipelines.MustDefinitions(&pipelines.Asset{Key: "a", Partitions: daily,
+			graph := lineage.Must(&pipelines.Asset{Key: "a", Partitions: daily,
 				Compute: func(ctx context.Context, task *pipelines.Task) error {
 					n := gen.Add(1)
 					for _, name := range []string{"part-1.txt", "part-2.txt", "part-3.txt"} {
@@ -45,7 +45,7 @@ func TestReadersSeeOnlyWholeVerifiedVersions(t *testing.T) {
 						}
 					}
 					return nil
-				}}))
+				}})
 			done := make(chan struct{})
 			var reads atomic.Int64
 			var wg sync.WaitGroup

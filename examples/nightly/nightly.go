@@ -25,6 +25,7 @@ import (
 
 	"github.com/weir-dev/weir/connectors/duckdb"
 	"github.com/weir-dev/weir/connectors/parquet"
+	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
 	"github.com/weir-dev/weir/verify"
@@ -76,8 +77,8 @@ func Assets() []*pipelines.Asset {
 	}
 }
 
-// Definitions returns the example's validated definitions.
-func Definitions() *pipelines.Definitions { return pipelines.MustDefinitions(Assets()...) }
+// Graph returns the example's validated asset graph.
+func Graph() *lineage.Graph { return lineage.Must(Assets()...) }
 
 var rawSchema = arrow.NewSchema([]arrow.Field{
 	{Name: "order_id", Type: arrow.BinaryTypes.String},

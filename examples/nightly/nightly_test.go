@@ -14,7 +14,6 @@ import (
 	"github.com/weir-dev/weir/connectors/parquet"
 	"github.com/weir-dev/weir/examples/nightly"
 	"github.com/weir-dev/weir/internal/blobtest"
-	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/store"
@@ -55,7 +54,7 @@ func testPipeline(t *testing.T, bucketURL string) {
 		t.Fatal(err)
 	}
 	defer bucket.Close()
-	g := lineage.NewGraph(nightly.Definitions())
+	g := nightly.Graph()
 	pl, err := (&plan.Planner{Graph: g, Status: st}).Plan(ctx, plan.Request{Selection: "*", Partitions: "2024-01-01...2024-01-09"},
 		time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC))
 	if err != nil {

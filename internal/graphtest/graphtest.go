@@ -36,5 +36,5 @@ func ChainAndFan(def partitions.Definition) *lineage.Graph {
 		}
 		assets = append(assets, &pipelines.Asset{Key: fmt.Sprintf("fan%02d", i), Partitions: def, Deps: []pipelines.Dep{dep}, Compute: Noop})
 	}
-	return lineage.NewGraph(pipelines.MustDefinitions(assets...))
+	return lineage.Must(assets...)
 }

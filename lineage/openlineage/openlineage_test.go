@@ -16,7 +16,6 @@ import (
 	"github.com/weir-dev/weir/examples/nightly"
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/lineage/openlineage"
-	"github.com/weir-dev/weir/pipelines"
 	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/store"
@@ -83,7 +82,7 @@ func TestEventsValidate(t *testing.T) {
 	bucket := memblob.OpenBucket(nil)
 	defer bucket.Close()
 	clk := clock.NewFake(time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC))
-	g := lineage.NewGraph(pipelines.MustDefinitions(nightly.Assets()...))
+	g := lineage.Must(nightly.Assets()...)
 	pl, err := (&plan.Planner{Graph: g, Status: st}).Plan(ctx, plan.Request{Selection: "*", Partitions: "2024-01-01...2024-01-02"}, clk.Now())
 	if err != nil {
 		t.Fatal(err)

@@ -112,7 +112,7 @@ func Run(ctx context.Context, o Opts) (*Result, error) {
 		}
 		assets = append(assets, a)
 	}
-	graph := lineage.NewGraph(pipelines.MustDefinitions(assets...))
+	graph := lineage.Must(assets...)
 	main, err := o.Open(ctx)
 	if err != nil {
 		return nil, err

@@ -136,7 +136,7 @@ func describe(g *lineage.Graph, as *pipelines.Asset, s *assetStatus) assetJSON {
 		Materialized: ranges(s.def, s.materialized), Failed: ranges(s.def, s.failed), Missing: ranges(s.def, s.missing),
 		FailedWithOlderVersion: ranges(s.def, s.failedWithVersion)}
 	for _, d := range as.Deps {
-		j.Deps = append(j.Deps, depJSON{Asset: d.Asset, Mapping: g.Definitions().Mapping(as.Key, d.Asset).String()})
+		j.Deps = append(j.Deps, depJSON{Asset: d.Asset, Mapping: g.Mapping(as.Key, d.Asset).String()})
 	}
 	for _, c := range as.Checks {
 		kind := "blocking"
@@ -167,7 +167,7 @@ func (a *app) assetsList(cmd *cobra.Command, _ []string) error {
 	defer st.Close()
 	now := a.cfg.Clock.Now()
 	var out []assetJSON
-	for _, as := range g.Definitions().Assets() {
+	for _, as := range g.Assets() {
 		s, err := a.status(ctx, st, as, now)
 		if err != nil {
 			return err
@@ -196,7 +196,7 @@ func (a *app) assetsShow(cmd *cobra.Command, args []string) error {
 	if err != nil {
 		return err
 	}
-	as, err := g.Definitions().Asset(args[0])
+	as, err := g.Asset(args[0])
 	if err != nil {
 		return usageError(err)
 	}

@@ -57,7 +57,7 @@ younger than --older-than (a running attempt may be writing it).`,
 			type row = verify.Garbage
 			var doomed []row
 			for _, key := range keys {
-				as, _ := g.Definitions().Asset(key)
+				as, _ := g.Asset(key)
 				named, err := a.partitionFilter(ctx, st, as, expr)
 				if err != nil {
 					return err

@@ -19,7 +19,7 @@ func (a *app) partitionShow(cmd *cobra.Command, key, partition string) error {
 	if err != nil {
 		return err
 	}
-	as, err := g.Definitions().Asset(key)
+	as, err := g.Asset(key)
 	if err != nil {
 		return usageError(err)
 	}

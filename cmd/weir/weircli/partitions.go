@@ -77,7 +77,7 @@ func (a *app) dynamicName(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	dyn := scheduler.DynamicDefinitions(g.Definitions())
+	dyn := scheduler.DynamicDefinitions(g)
 	if _, ok := dyn[name]; ok {
 		return name, nil
 	}

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/weir-dev/weir/pipelines"
+	"github.com/weir-dev/weir/lineage"
 )
 
 func (a *app) validateCommand() *cobra.Command {
@@ -15,7 +15,7 @@ func (a *app) validateCommand() *cobra.Command {
 		Short: "Load the asset definitions and report every problem",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			defs, err := pipelines.NewDefinitions(a.cfg.Assets...)
+			defs, err := lineage.New(a.cfg.Assets...)
 			if err != nil {
 				problems := strings.Split(err.Error(), "\n")
 				if a.output == "json" {

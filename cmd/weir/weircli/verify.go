@@ -45,7 +45,7 @@ files are never repaired, only reported.`,
 			var rows []verifyRow
 			bad := 0
 			for _, key := range keys {
-				as, _ := g.Definitions().Asset(key)
+				as, _ := g.Asset(key)
 				named, err := a.partitionFilter(ctx, st, as, rangeExpr)
 				if err != nil {
 					return err

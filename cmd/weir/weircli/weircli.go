@@ -227,11 +227,11 @@ func envOr(getenv func(string) string, key, def string) string {
 
 // graph validates the assets.
 func (a *app) graph() (*lineage.Graph, error) {
-	defs, err := pipelines.NewDefinitions(a.cfg.Assets...)
+	g, err := lineage.New(a.cfg.Assets...)
 	if err != nil {
 		return nil, usageError(fmt.Errorf("the asset definitions are invalid (run "+a.cfg.Name+" validate):\n%w", err))
 	}
-	return lineage.NewGraph(defs), nil
+	return g, nil
 }
 
 // openStore opens --store. A malformed URL is bad usage (exit 2); a store

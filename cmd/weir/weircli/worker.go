@@ -56,7 +56,7 @@ exits at once (the leases then expire and other workers take the tasks).`,
 				return err
 			}
 			known := map[string]bool{}
-			for _, as := range g.Definitions().Assets() {
+			for _, as := range g.Assets() {
 				known[as.PoolName()] = true
 			}
 			for _, p := range pools {

@@ -1,14 +1,17 @@
-package pipelines_test
+package lineage_test
 
 import (
 	"context"
 	"fmt"
 
+	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
 )
 
-func ExampleNewDefinitions() {
+// Validate assets as one graph: deps, partition mappings, cycles, every
+// problem at once.
+func ExampleNew() {
 	days := partitions.MustTimeWindow(partitions.TimeWindowOpts{Grain: partitions.Daily, Start: "2024-01-01", Location: "Europe/Berlin"})
 	orders := &pipelines.Asset{
 		Key:        "orders",
@@ -28,7 +31,7 @@ func ExampleNewDefinitions() {
 		Deps:       []pipelines.Dep{pipelines.OnMapped("orders", partitions.Trailing(7))},
 		Compute:    func(ctx context.Context, t *pipelines.Task) error { return nil },
 	}
-	defs, err := pipelines.NewDefinitions(weekly, orders)
+	defs, err := lineage.New(weekly, orders)
 	if err != nil {
 		panic(err)
 	}
@@ -36,7 +39,7 @@ func ExampleNewDefinitions() {
 	fmt.Println(defs.Mapping("weekly_orders", "orders"))
 
 	// A dependency cycle is reported with its path.
-	_, err = pipelines.NewDefinitions(
+	_, err = lineage.New(
 		&pipelines.Asset{Key: "a", Deps: []pipelines.Dep{pipelines.On("b")}, Compute: weekly.Compute},
 		&pipelines.Asset{Key: "b", Deps: []pipelines.Dep{pipelines.On("a")}, Compute: weekly.Compute},
 	)
