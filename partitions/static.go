@@ -129,6 +129,25 @@ func Bind(def Definition, lookup func(name string) ([]string, error)) (Definitio
 	return def, nil
 }
 
+// DynamicNames returns the names of the dynamic definitions inside def (def
+// itself, or a dimension of it): what Bind looks up.
+func DynamicNames(def Definition) []string {
+	var names []string
+	Bind(def, func(name string) ([]string, error) {
+		names = append(names, name)
+		return nil, nil
+	})
+	return names
+}
+
+// Windowed is a definition whose partitions are spans of time.
+type Windowed interface {
+	Definition
+	// Window returns the start (inclusive) and end (exclusive) of
+	// partition i.
+	Window(i int64) (start, end time.Time)
+}
+
 // Dim is one named dimension of a multi-dimensional definition.
 type Dim struct {
 	Name string

@@ -1,6 +1,7 @@
 package partitions
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -42,5 +43,28 @@ func TestStaticDynamicMulti(t *testing.T) {
 		if _, err := Resolve(m, k, now); err == nil {
 			t.Errorf("Resolve(%q) accepted", k)
 		}
+	}
+}
+
+func TestDynamicNames(t *testing.T) {
+	customers, err := NewDynamic("customers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	multi, err := NewMulti(Dim{Name: "customer", Def: customers}, Dim{Name: "region", Def: MustStatic("eu", "us")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	days := MustTimeWindow(TimeWindowOpts{Grain: Daily, Start: "2024-01-01"})
+	for _, tc := range []struct {
+		def  Definition
+		want string
+	}{{customers, "[customers]"}, {multi, "[customers]"}, {days, "[]"}, {MustStatic("a"), "[]"}} {
+		if got := fmt.Sprint(DynamicNames(tc.def)); got != tc.want {
+			t.Errorf("DynamicNames(%s) = %s, want %s", tc.def, got, tc.want)
+		}
+	}
+	if _, ok := Definition(days).(Windowed); !ok {
+		t.Error("time windows are not Windowed")
 	}
 }

@@ -214,7 +214,7 @@ func (t *Task) Input(dep string) Input {
 // Window returns the time span the task's partitions cover, for time-window
 // partitions; ok is false otherwise.
 func (t *Task) Window() (start, end time.Time, ok bool) {
-	tw, isTW := t.Asset.PartitionsDef().(*partitions.TimeWindow)
+	tw, isTW := t.Asset.PartitionsDef().(partitions.Windowed)
 	if !isTW {
 		return time.Time{}, time.Time{}, false
 	}

@@ -15,15 +15,8 @@ import (
 func DynamicDefinitions(g *lineage.Graph) map[string][]string {
 	out := map[string][]string{}
 	for _, a := range g.Assets() {
-		var d *partitions.Dynamic
-		switch p := a.PartitionsDef().(type) {
-		case *partitions.Dynamic:
-			d = p
-		case *partitions.Multi:
-			d, _ = p.Dims()[0].Def.(*partitions.Dynamic)
-		}
-		if d != nil {
-			out[d.Name()] = append(out[d.Name()], a.Key)
+		for _, name := range partitions.DynamicNames(a.PartitionsDef()) {
+			out[name] = append(out[name], a.Key)
 		}
 	}
 	return out
