@@ -34,11 +34,13 @@ func (a *app) runsCommand() *cobra.Command {
 				return a.json(out)
 			}
 			w := a.table()
-			fmt.Fprintln(w, "RUN\tKIND\tSTATUS\tSELECTION\tPARTITIONS\tTASKS\tSUCCEEDED\tFAILED\tSKIPPED\tQUEUED\tBY\tCREATED\tTOOK")
+			// Every task in one column: the counts add up to TASKS.
+			fmt.Fprintln(w, "RUN\tKIND\tSTATUS\tSELECTION\tPARTITIONS\tTASKS\tSUCCEEDED\tFAILED\tSKIPPED\tCANCELLED\tPENDING\tRUNNING\tBY\tCREATED\tTOOK")
 			for _, r := range out {
-				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", r.ID, r.Kind, r.Status, r.Selection, dash(r.Partitions), r.TaskCount,
-					r.Tasks[string(store.TaskSucceeded)], r.Tasks[string(store.TaskFailed)], r.Tasks[string(store.TaskSkipped)]+r.Tasks[string(store.TaskCancelled)],
-					r.Tasks[string(store.TaskPending)]+r.Tasks[string(store.TaskRunning)], r.CreatedBy, fmtTime(r.CreatedAt), took(r))
+				n := func(s store.TaskState) int64 { return r.Tasks[string(s)] }
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%s\t%s\n", r.ID, r.Kind, r.Status, r.Selection, dash(r.Partitions), r.TaskCount,
+					n(store.TaskSucceeded), n(store.TaskFailed), n(store.TaskSkipped), n(store.TaskCancelled), n(store.TaskPending), n(store.TaskRunning),
+					r.CreatedBy, fmtTime(r.CreatedAt), took(r))
 			}
 			return w.Flush()
 		},
