@@ -71,7 +71,11 @@ func Open(ctx context.Context, path string) (store.Store, error) {
 		return nil, fmt.Errorf("%s: %w (0 bytes): a store was there, or another program made it; "+
 			"restore it from a backup, or delete it to start a new store", path, ErrEmptyFile)
 	}
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+	// synchronous=FULL: a commit is on disk before it returns, so work the
+	// CLI acknowledged survives a power loss too, not only a crash (WAL's
+	// NORMAL may lose the last commits). It costs about 30 % of dispatch
+	// throughput with one transaction per task state change.
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
