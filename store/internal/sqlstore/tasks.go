@@ -149,14 +149,14 @@ func (s *Store) TaskLeaseMany(ctx context.Context, p store.TaskLeaseManyParams) 
 		res.Tasks, err = s.queryTasks(ctx, tx, `UPDATE tasks SET state = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
 				worker = ?, started_at = ?, finished_at = NULL, not_before = NULL, error = '', lease_expires_at = ?
 			WHERE id IN (`+marks(len(ids))+`) RETURNING `+taskColumns,
-			append([]any{p.Worker, s.t(caller), s.t(p.Now.Add(p.LeaseFor))}, ids...)...)
+			append([]any{p.Worker, s.t(p.Now), s.t(p.Now.Add(p.LeaseFor))}, ids...)...)
 		if err != nil {
 			return err
 		}
 		sort.Slice(res.Tasks, func(i, j int) bool { return lessTask(res.Tasks[i], res.Tasks[j]) })
 		args := make([]any, 0, 6*len(res.Tasks))
 		for _, t := range res.Tasks {
-			args = append(args, t.ID, t.Attempt, t.Phase, p.Worker, store.TaskRunning, s.t(caller))
+			args = append(args, t.ID, t.Attempt, t.Phase, p.Worker, store.TaskRunning, s.t(p.Now))
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO task_attempts (task_id, attempt, phase, worker, state, started_at) VALUES `+rowsOf(len(res.Tasks), 6)), args...); err != nil {
 			return err
