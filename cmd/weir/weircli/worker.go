@@ -78,24 +78,39 @@ exits at once (the leases then expire and other workers take the tasks).`,
 			log := a.logger()
 			w := &scheduler.Worker{Store: st, Bucket: bucket, Graph: g, ID: id, Concurrency: concurrency, Pools: slices.Clone(pools),
 				LeaseTimeout: lease, Grace: grace, PollInterval: poll, Clock: a.cfg.Clock, Logger: log, OnEvent: a.workerEvent}
-			// The first signal stops leasing (ctx); a second one exits now.
+			// The first signal stops leasing; a second one exits now. A
+			// signal reaches both sig and, through Main's NotifyContext,
+			// ctx: only sig counts signals, so one SIGTERM is never taken
+			// for two.
 			sig := make(chan os.Signal, 2)
 			signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 			defer signal.Stop(sig)
 			wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 			defer stop()
+			finished := make(chan struct{})
+			defer close(finished)
 			go func() {
-				select {
-				case <-ctx.Done():
-				case <-sig:
+				stopping := func() {
+					if wctx.Err() == nil {
+						log.Info("stopping: no new tasks; running tasks may finish", "grace", grace)
+						stop()
+					}
 				}
-				log.Info("stopping: no new tasks; running tasks may finish", "grace", grace)
-				stop()
-				select {
-				case <-sig:
-					log.Warn("second signal: exiting now")
-					os.Exit(ExitFailed)
-				case <-wctx.Done():
+				done := ctx.Done()
+				for signals := 0; ; {
+					select {
+					case <-done:
+						stopping()
+						done = nil
+					case <-sig:
+						if signals++; signals > 1 {
+							log.Warn("second signal: exiting now")
+							os.Exit(ExitFailed)
+						}
+						stopping()
+					case <-finished:
+						return
+					}
 				}
 			}()
 			if w.ID == "" {
