@@ -56,7 +56,9 @@ type Dialect struct {
 	// expiry, heartbeats, reaping), retry delays and rate spacing are then
 	// measured on it instead of the callers' clocks, so hosts whose clocks
 	// disagree neither steal live leases nor start tasks faster than a
-	// run's rate. The callers' times still stamp what happened.
+	// run's rate. Tasks' starts and ends are stamped on it too, so their
+	// durations never mix two hosts' clocks; promotions and run events keep
+	// the callers' times.
 	ClockQuery string
 }
 

@@ -381,16 +381,8 @@ func (s *Store) TaskFinish(ctx context.Context, p store.TaskFinishParams) (*stor
 	}
 	var res *store.TaskFinishResult
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		fp := p
-		if !p.NotBefore.IsZero() && s.d.ClockQuery != "" { // the retry delay, on the clock leasing compares with
-			now, err := s.now(ctx, tx, p.At)
-			if err != nil {
-				return err
-			}
-			fp.NotBefore = now.Add(p.NotBefore.Sub(p.At))
-		}
 		var err error
-		res, err = s.finish(ctx, tx, fp)
+		res, err = s.finish(ctx, tx, p)
 		return err
 	})
 	if err != nil {
@@ -406,6 +398,19 @@ func (s *Store) TaskFinish(ctx context.Context, p store.TaskFinishParams) (*stor
 }
 
 func (s *Store) finish(ctx context.Context, tx *sql.Tx, p store.TaskFinishParams) (*store.TaskFinishResult, error) {
+	if s.d.ClockQuery != "" {
+		// On the database's clock, like the task's start: its duration and
+		// its retry delay (measured against leasing's clock) must not mix
+		// two hosts' clocks.
+		now, err := s.now(ctx, tx, p.At)
+		if err != nil {
+			return nil, err
+		}
+		if !p.NotBefore.IsZero() {
+			p.NotBefore = now.Add(p.NotBefore.Sub(p.At))
+		}
+		p.At = now
+	}
 	var deps string
 	t, err := scanTask(tx.QueryRowContext(ctx, s.q(`UPDATE tasks SET state = ?, error = ?, not_before = ?, finished_at = ?, lease_expires_at = NULL
 		WHERE id = ? AND lease_token = ? AND state = 'running' RETURNING `+taskColumns+`, dependents`),
