@@ -22,7 +22,7 @@ import (
 	"github.com/weir-dev/weir/store"
 )
 
-// Opts configures BenchDispatch.
+// Opts configures Run.
 type Opts struct {
 	// Open opens one connection set to the store; each worker gets its own,
 	// as it would on its own host. Required.
@@ -40,7 +40,7 @@ type Opts struct {
 	Now time.Time
 }
 
-// Result holds the figures of one BenchDispatch.
+// Result holds the figures of one Run.
 type Result struct {
 	Tasks, Workers, Concurrency, Chain int
 	// Enqueue is the time to plan, expand and store Tasks tasks.
@@ -73,7 +73,7 @@ func (r *Result) String() string {
 		r.Chain, r.Handoff(0.5).Round(10*time.Microsecond), r.Handoff(0.95).Round(10*time.Microsecond))
 }
 
-// BenchDispatch measures the queue with no-op tasks (each writes one byte
+// Run measures the queue with no-op tasks (each writes one byte
 // to an in-memory bucket, so the whole write-audit-promote path runs):
 // enqueue rate, completion rate with Workers workers, and the latency from
 // an upstream task's promotion to its downstream task's start.
