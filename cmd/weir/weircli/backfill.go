@@ -311,7 +311,7 @@ func (a *app) backfillOutcome(ctx context.Context, st store.Store, id int64, las
 	case store.RunSucceeded:
 		return nil
 	case store.RunFailed:
-		return failedError(fmt.Errorf("backfill %d completed with failures: %s ("+a.cfg.Name+" backfill retry %d --failed-only re-runs them; "+a.cfg.Name+" backfill report %d)", id, run.Error, id, id))
+		return failedError(fmt.Errorf("backfill %d failed: %s ("+a.cfg.Name+" backfill retry %d --failed-only re-runs them; "+a.cfg.Name+" backfill report %d)", id, run.Error, id, id))
 	case store.RunPaused: // an operator's decision, not a failure
 		fmt.Fprintf(a.cfg.Stdout, "backfill %d is paused: running tasks finished, nothing more starts; "+a.cfg.Name+" backfill resume %d carries on\n", id, id)
 		return nil
@@ -498,7 +498,7 @@ func (a *app) backfillRetryCommand() *cobra.Command {
 			defer st.Close()
 			res, err := st.RunRetryFailed(ctx, store.RunRetryFailedParams{ID: run.ID, Actor: scheduler.CurrentUser(a.cfg.Getenv), At: a.cfg.Clock.Now()})
 			if err != nil {
-				return stateError(ctx, st, run.ID, err, "retry re-queues the failed tasks of a backfill that completed with failures or tripped")
+				return stateError(ctx, st, run.ID, err, "retry re-queues the failed tasks of a backfill that failed or tripped")
 			}
 			fmt.Fprintf(a.cfg.Stdout, "backfill %d: %s and %s below them queued again\n", run.ID, plural(res.Failed, "failed task"), plural(res.Skipped, "skipped task"))
 			return a.resumeHere(ctx, st, run.ID, o)
