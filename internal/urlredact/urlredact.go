@@ -52,8 +52,9 @@ func isSecret(param string) bool {
 // inText matches the user info of a URL inside free text.
 var inText = regexp.MustCompile(`([a-zA-Z][a-zA-Z0-9+.-]*://[^\s/@:'"]*):[^\s/@'"]*@`)
 
-// queryInText matches a secret query parameter inside free text.
-var queryInText = regexp.MustCompile(`(?i)([?&](?:[a-z_]*(?:password|secret|token|signature|credential)[a-z_]*)=)[^&\s'"]*`)
+// queryInText matches a secret query parameter inside free text: a name
+// holding one of secretParams, as URL judges them.
+var queryInText = regexp.MustCompile(`(?i)([?&](?:[a-z_]*(?:` + strings.Join(secretParams, "|") + `)[a-z_]*)=)[^&\s'"]*`)
 
 // Text hides the passwords of URLs inside free text, an error message or
 // a log line, and the values of secret query parameters.

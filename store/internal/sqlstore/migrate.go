@@ -94,8 +94,7 @@ var ErrSchemaNewer = errors.New("state store schema is newer than this weir")
 // schema_migrations into goose's table, so goose does not apply them again,
 // and drops the old table. It does nothing on stores without it.
 func adoptLegacy(ctx context.Context, db *sql.DB, sc Schema) error {
-	exists := func(q querier, table string) (bool, error) { return tableExists(ctx, q, sc, table) }
-	if ok, err := exists(db, legacyTable); err != nil || !ok {
+	if ok, err := tableExists(ctx, db, sc, legacyTable); err != nil || !ok {
 		return err
 	}
 	tx, err := db.BeginTx(ctx, nil)
@@ -108,7 +107,7 @@ func adoptLegacy(ctx context.Context, db *sql.DB, sc Schema) error {
 			return err
 		}
 	}
-	if ok, err := exists(tx, legacyTable); err != nil || !ok { // another process adopted it meanwhile
+	if ok, err := tableExists(ctx, tx, sc, legacyTable); err != nil || !ok { // another process adopted it meanwhile
 		return err
 	}
 	var have int64
@@ -120,7 +119,7 @@ func adoptLegacy(ctx context.Context, db *sql.DB, sc Schema) error {
 		return err
 	}
 	recorded := map[int64]bool{}
-	if ok, err := exists(tx, VersionTable); err != nil {
+	if ok, err := tableExists(ctx, tx, sc, VersionTable); err != nil {
 		return err
 	} else if ok {
 		list, err := vs.ListMigrations(ctx, tx)
