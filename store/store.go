@@ -107,6 +107,15 @@ type Queue interface {
 	// retries on its own, with a fresh budget of the task's attempts,
 	// without computing again.
 	TaskStage(ctx context.Context, p TaskStageParams) (*Task, error)
+	// TaskStageMany is TaskStage for many tasks in one transaction (a
+	// worker's group commit). Each task is fenced on its own: results[i]
+	// is ps[i]'s, its Err ErrLeaseLost when that task's token is no longer
+	// its own, while the others are staged all the same. An error of the
+	// call itself means nothing was staged.
+	TaskStageMany(ctx context.Context, ps []TaskStageParams) (results []StageResult, err error)
+	// TaskFinishMany is TaskFinish for many attempts in one transaction,
+	// each fenced on its own as in TaskStageMany.
+	TaskFinishMany(ctx context.Context, ps []TaskFinishParams) ([]FinishResult, error)
 	// TaskRelease returns a leased task to pending without using up an
 	// attempt's outcome (a worker shutting down).
 	TaskRelease(ctx context.Context, p TaskReleaseParams) error
@@ -155,6 +164,26 @@ type Queue interface {
 	// success commit together, no reaper can hand a promoted task to
 	// another worker: promotion is exactly-once.
 	MaterializationPromote(ctx context.Context, p MaterializationPromoteParams) (*TaskFinishResult, error)
+	// MaterializationPromoteMany is MaterializationPromote for many
+	// attempts in one transaction, each fenced on its own: only the
+	// attempts that still hold their lease are promoted (the others'
+	// results carry ErrLeaseLost and change nothing).
+	MaterializationPromoteMany(ctx context.Context, ps []MaterializationPromoteParams) ([]FinishResult, error)
+}
+
+// StageResult is what TaskStageMany did with one task: the task in its
+// verify phase, or why not (ErrLeaseLost).
+type StageResult struct {
+	Task *Task
+	Err  error
+}
+
+// FinishResult is what TaskFinishMany or MaterializationPromoteMany did
+// with one attempt: what ending it changed, or why it did not end
+// (ErrLeaseLost).
+type FinishResult struct {
+	Result *TaskFinishResult
+	Err    error
 }
 
 // Catalog is the part of the store that records what exists: promoted

@@ -40,6 +40,7 @@ var dialect = sqlstore.Dialect{
 	Name:          "postgres",
 	Numbered:      true,
 	Time:          func(t time.Time) any { return t.UTC() },
+	TimeType:      "TIMESTAMPTZ",
 	SkipLocked:    " FOR UPDATE SKIP LOCKED",
 	ForUpdate:     " FOR UPDATE",
 	RunInsertLock: "SELECT pg_advisory_xact_lock(7861657)", // consecutive task ids, one run insert at a time

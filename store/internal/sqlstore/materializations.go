@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/weir-dev/weir/store"
 )
@@ -11,52 +13,158 @@ import (
 // MaterializationPromote promotes an attempt's versions, fenced by its
 // lease token.
 func (s *Store) MaterializationPromote(ctx context.Context, p store.MaterializationPromoteParams) (*store.TaskFinishResult, error) {
-	var res *store.TaskFinishResult
+	res, err := s.MaterializationPromoteMany(ctx, []store.MaterializationPromoteParams{p})
+	if err != nil {
+		return nil, err
+	}
+	return res[0].Result, res[0].Err
+}
+
+// MaterializationPromoteMany promotes many attempts' versions in one
+// transaction, each fenced by its own lease token: the tasks end as
+// succeeded, and the materializations of the attempts that held their
+// leases, their inputs and their partitions' current versions are written
+// with one statement each per maxBatchRows rows.
+func (s *Store) MaterializationPromoteMany(ctx context.Context, ps []store.MaterializationPromoteParams) ([]store.FinishResult, error) {
+	out := make([]store.FinishResult, len(ps))
+	if len(ps) == 0 {
+		return out, nil
+	}
+	var res []*store.TaskFinishResult
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		fps := make([]store.TaskFinishParams, len(ps))
+		for i, p := range ps {
+			fps[i] = store.TaskFinishParams{ID: p.TaskID, LeaseToken: p.LeaseToken, State: store.TaskSucceeded, At: p.PromotedAt}
+		}
 		var err error
-		res, err = s.finish(ctx, tx, store.TaskFinishParams{ID: p.TaskID, LeaseToken: p.LeaseToken, State: store.TaskSucceeded, At: p.PromotedAt})
+		if res, err = s.finishMany(ctx, tx, fps); err != nil {
+			return err
+		}
+		var held []store.MaterializationPromoteParams
+		for i, r := range res {
+			if r != nil {
+				held = append(held, ps[i])
+			}
+		}
+		return s.insertMaterializations(ctx, tx, held)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("promote %d attempts: %w", len(ps), err)
+	}
+	for i, r := range res {
+		out[i].Result = r
+		if r == nil {
+			out[i].Err = fmt.Errorf("promote %s (task %d): %w", ps[i].Asset, ps[i].TaskID, store.ErrLeaseLost)
+		}
+	}
+	s.waker.Notify()
+	if err := s.finishRunsMany(ctx, res, latest(ps, func(p store.MaterializationPromoteParams) time.Time { return p.PromotedAt })); err != nil {
+		return out, fmt.Errorf("finish the runs of %d promoted tasks: %w", len(ps), err)
+	}
+	return out, nil
+}
+
+// promotedRow is one partition of one promoted attempt.
+type promotedRow struct {
+	p    *store.MaterializationPromoteParams
+	part *store.PromotedPartition
+	id   int64 // the materialization's, once inserted
+}
+
+// insertMaterializations writes the materializations of promoted attempts,
+// what each read, and makes each partition's the current version (where a
+// batch promotes one partition twice, the later attempt's wins, as it would
+// committing after the other).
+func (s *Store) insertMaterializations(ctx context.Context, tx *sql.Tx, ps []store.MaterializationPromoteParams) error {
+	var all []*promotedRow
+	for i := range ps {
+		for j := range ps[i].Partitions {
+			all = append(all, &promotedRow{p: &ps[i], part: &ps[i].Partitions[j]})
+		}
+	}
+	type key struct {
+		task int64
+		part string
+	}
+	err := batch(all, maxBatchRows, func(rows []*promotedRow) error {
+		args := make([]any, 0, 12*len(rows))
+		byKey := make(map[key]*promotedRow, len(rows))
+		for _, r := range rows {
+			p, pp := r.p, r.part
+			args = append(args, p.Asset, pp.Key, pp.Version, p.RunID, p.TaskID, p.Attempt, p.CodeVersion, pp.ManifestSHA256,
+				pp.Files, pp.Bytes, s.t(p.StartedAt), s.t(p.PromotedAt))
+			byKey[key{p.TaskID, pp.Key}] = r
+		}
+		res, err := tx.QueryContext(ctx, s.q(`INSERT INTO materializations (asset, partition_key, version, run_id, task_id, attempt, code_version,
+			manifest_sha256, files, bytes, started_at, promoted_at) VALUES `+rowsOf(len(rows), 12)+` RETURNING id, task_id, partition_key`), args...)
 		if err != nil {
 			return err
 		}
-		// Plain statements, not prepared ones: most promotions are one
-		// partition, and preparing costs round trips.
-		at := s.t(p.PromotedAt)
-		for _, pp := range p.Partitions {
+		defer res.Close()
+		for res.Next() {
 			var id int64
-			if err := tx.QueryRowContext(ctx, s.q(`INSERT INTO materializations (asset, partition_key, version, run_id, task_id, attempt, code_version,
-				manifest_sha256, files, bytes, started_at, promoted_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-				p.Asset, pp.Key, pp.Version, p.RunID, p.TaskID, p.Attempt, p.CodeVersion, pp.ManifestSHA256,
-				pp.Files, pp.Bytes, s.t(p.StartedAt), at).Scan(&id); err != nil {
+			var k key
+			if err := res.Scan(&id, &k.task, &k.part); err != nil {
 				return err
 			}
-			if len(pp.Inputs) > 0 {
-				args := make([]any, 0, 4*len(pp.Inputs))
-				for _, in := range pp.Inputs {
-					args = append(args, id, in.Asset, in.PartitionKey, in.Version)
-				}
-				if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO materialization_inputs (materialization_id, upstream_asset, upstream_partition, upstream_version)
-					VALUES `+rowsOf(len(pp.Inputs), 4)), args...); err != nil {
-					return err
-				}
-			}
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO asset_partitions (asset, partition_key, materialization_id, version, manifest_sha256, failed, failed_run_id, error, updated_at)
-				VALUES (?, ?, ?, ?, ?, FALSE, 0, '', ?)
-				ON CONFLICT (asset, partition_key) DO UPDATE SET materialization_id = excluded.materialization_id, version = excluded.version,
-					manifest_sha256 = excluded.manifest_sha256, failed = FALSE, failed_run_id = 0, error = '', updated_at = excluded.updated_at`),
-				p.Asset, pp.Key, id, pp.Version, pp.ManifestSHA256, at); err != nil {
-				return err
+			if r := byKey[k]; r != nil {
+				r.id = id
 			}
 		}
-		return nil
+		return res.Err()
 	})
 	if err != nil {
-		return nil, fmt.Errorf("promote %s (task %d): %w", p.Asset, p.TaskID, err)
+		return err
 	}
-	s.waker.Notify()
-	if err := s.finishRuns(ctx, res, p.PromotedAt); err != nil {
-		return res, fmt.Errorf("finish run of task %d: %w", p.TaskID, err)
+	type input struct {
+		id int64
+		in store.Input
 	}
-	return res, nil
+	var inputs []input
+	for _, r := range all {
+		for _, in := range r.part.Inputs {
+			inputs = append(inputs, input{r.id, in})
+		}
+	}
+	err = batch(inputs, maxBatchRows, func(ins []input) error {
+		args := make([]any, 0, 4*len(ins))
+		for _, in := range ins {
+			args = append(args, in.id, in.in.Asset, in.in.PartitionKey, in.in.Version)
+		}
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO materialization_inputs (materialization_id, upstream_asset, upstream_partition, upstream_version)
+			VALUES `+rowsOf(len(ins), 4)), args...)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	// One row per partition: an upsert may not touch a row twice.
+	type partKey struct{ asset, key string }
+	latestOf := map[partKey]*promotedRow{}
+	var keys []partKey
+	for _, r := range all {
+		k := partKey{r.p.Asset, r.part.Key}
+		prev, seen := latestOf[k]
+		if !seen {
+			keys = append(keys, k)
+		}
+		if !seen || r.id > prev.id {
+			latestOf[k] = r
+		}
+	}
+	return batch(keys, maxBatchRows, func(keys []partKey) error {
+		args := make([]any, 0, 6*len(keys))
+		for _, k := range keys {
+			r := latestOf[k]
+			args = append(args, r.p.Asset, r.part.Key, r.id, r.part.Version, r.part.ManifestSHA256, s.t(r.p.PromotedAt))
+		}
+		rows := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, FALSE, 0, ''), ", len(keys)), ", ")
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO asset_partitions (asset, partition_key, materialization_id, version, manifest_sha256, updated_at,
+				failed, failed_run_id, error) VALUES `+rows+`
+			ON CONFLICT (asset, partition_key) DO UPDATE SET materialization_id = excluded.materialization_id, version = excluded.version,
+				manifest_sha256 = excluded.manifest_sha256, failed = FALSE, failed_run_id = 0, error = '', updated_at = excluded.updated_at`), args...)
+		return err
+	})
 }
 
 // MaterializationList returns an asset's materializations, newest first.

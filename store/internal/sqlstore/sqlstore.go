@@ -27,6 +27,9 @@ type Dialect struct {
 	Numbered bool
 	// Time encodes a time as a query parameter.
 	Time func(time.Time) any
+	// TimeType is the SQL type a time parameter is cast to where nothing
+	// else says its type (a column of a VALUES list).
+	TimeType string
 	// SkipLocked ends the lease candidate query (" FOR UPDATE SKIP LOCKED").
 	SkipLocked string
 	// ForUpdate ends reads of rows the transaction must lock.

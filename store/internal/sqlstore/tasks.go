@@ -374,89 +374,11 @@ func (s *Store) TaskHeartbeat(ctx context.Context, p store.TaskHeartbeatParams) 
 
 // TaskFinish ends an attempt, fenced by its token.
 func (s *Store) TaskFinish(ctx context.Context, p store.TaskFinishParams) (*store.TaskFinishResult, error) {
-	switch p.State {
-	case store.TaskSucceeded, store.TaskFailed, store.TaskPending:
-	default:
-		return nil, fmt.Errorf("finish task %d: state %q is not succeeded, failed or pending (retry)", p.ID, p.State)
-	}
-	var res *store.TaskFinishResult
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		var err error
-		res, err = s.finish(ctx, tx, p)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("finish task %d: %w", p.ID, err)
-	}
-	if p.State == store.TaskSucceeded {
-		s.waker.Notify()
-	}
-	if err := s.finishRuns(ctx, res, p.At); err != nil {
-		return res, fmt.Errorf("finish run of task %d: %w", p.ID, err)
-	}
-	return res, nil
-}
-
-func (s *Store) finish(ctx context.Context, tx *sql.Tx, p store.TaskFinishParams) (*store.TaskFinishResult, error) {
-	if s.d.ClockQuery != "" {
-		// On the database's clock, like the task's start: its duration and
-		// its retry delay (measured against leasing's clock) must not mix
-		// two hosts' clocks.
-		now, err := s.now(ctx, tx, p.At)
-		if err != nil {
-			return nil, err
-		}
-		if !p.NotBefore.IsZero() {
-			p.NotBefore = now.Add(p.NotBefore.Sub(p.At))
-		}
-		p.At = now
-	}
-	var deps string
-	t, err := scanTask(tx.QueryRowContext(ctx, s.q(`UPDATE tasks SET state = ?, error = ?, not_before = ?, finished_at = ?, lease_expires_at = NULL
-		WHERE id = ? AND lease_token = ? AND state = 'running' RETURNING `+taskColumns+`, dependents`),
-		p.State, p.Error, s.t(p.NotBefore), s.t(p.At), p.ID, p.LeaseToken), &deps)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, store.ErrLeaseLost
-	}
+	res, err := s.TaskFinishMany(ctx, []store.TaskFinishParams{p})
 	if err != nil {
 		return nil, err
 	}
-	attemptState := p.State
-	if p.State == store.TaskPending {
-		attemptState = store.TaskFailed
-	}
-	if _, err := tx.ExecContext(ctx, s.q(`UPDATE task_attempts SET state = ?, error = ?, finished_at = ? WHERE task_id = ? AND attempt = ?`),
-		attemptState, p.Error, s.t(p.At), p.ID, t.Attempt); err != nil {
-		return nil, err
-	}
-	res := &store.TaskFinishResult{Task: t}
-	ranges, err := store.DecodeDependents(deps)
-	if err != nil {
-		return nil, err
-	}
-	switch p.State {
-	case store.TaskSucceeded:
-		for _, r := range ranges {
-			if _, err := tx.ExecContext(ctx, s.q(`UPDATE tasks SET waiting = waiting - 1 WHERE id BETWEEN ? AND ?`), r.Lo, r.Hi); err != nil {
-				return nil, err
-			}
-		}
-		if len(ranges) > 0 {
-			if err := s.notify(ctx, tx); err != nil {
-				return nil, err
-			}
-		}
-	case store.TaskFailed:
-		if res.Skipped, err = s.skipDownstream(ctx, tx, fmt.Sprintf("not run: upstream task %d failed", t.ID), ranges, p.At); err != nil {
-			return nil, err
-		}
-	}
-	if p.State != store.TaskPending {
-		if err := s.countBreaker(ctx, tx, t, p.State == store.TaskFailed, p.At); err != nil {
-			return nil, err
-		}
-	}
-	return res, nil
+	return res[0].Result, res[0].Err
 }
 
 // skipDownstream skips the pending tasks downstream of failed, transitively.
@@ -494,30 +416,6 @@ func (s *Store) skipDownstream(ctx context.Context, tx *sql.Tx, reason string, f
 	}
 	sort.Slice(skipped, func(i, j int) bool { return skipped[i].ID < skipped[j].ID })
 	return skipped, nil
-}
-
-// finishRuns ends the run of a finished task, and the runs of the tasks
-// its failure skipped (they may be other runs that waited for it), once
-// nothing of them is pending or running.
-func (s *Store) finishRuns(ctx context.Context, res *store.TaskFinishResult, at time.Time) error {
-	if res == nil || res.Task == nil || res.Task.State == store.TaskPending {
-		return nil
-	}
-	var err error
-	if res.RunStatus, err = s.finishRunIfDone(ctx, res.Task.RunID, at); err != nil {
-		return err
-	}
-	res.RunFinished = res.RunStatus != ""
-	others := map[int64]bool{res.Task.RunID: true}
-	for _, t := range res.Skipped {
-		if !others[t.RunID] {
-			others[t.RunID] = true
-			if _, err := s.finishRunIfDone(ctx, t.RunID, at); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
 
 // finishRunIfDone ends a run when no task of it is pending or running.
@@ -614,34 +512,11 @@ func (s *Store) RunFinishIdle(ctx context.Context, at time.Time) ([]int64, error
 
 // TaskStage ends a compute phase and starts the verify phase.
 func (s *Store) TaskStage(ctx context.Context, p store.TaskStageParams) (*store.Task, error) {
-	var t *store.Task
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		now, err := s.now(ctx, tx, p.At)
-		if err != nil {
-			return err
-		}
-		t, err = scanTask(tx.QueryRowContext(ctx, s.q(`UPDATE tasks SET phase = 'verify', staged = ?, attempt = attempt + 1,
-				max_attempts = attempt + base_attempts, lease_token = lease_token + 1, lease_expires_at = ?, error = ''
-			WHERE id = ? AND lease_token = ? AND state = 'running' AND phase = 'compute' RETURNING `+taskColumns),
-			p.Staged, s.t(now.Add(p.LeaseFor)), p.ID, p.LeaseToken))
-		if errors.Is(err, sql.ErrNoRows) {
-			return store.ErrLeaseLost
-		}
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE task_attempts SET state = 'succeeded', finished_at = ? WHERE task_id = ? AND attempt = ?`),
-			s.t(p.At), p.ID, t.Attempt-1); err != nil {
-			return err
-		}
-		_, err = tx.ExecContext(ctx, s.q(`INSERT INTO task_attempts (task_id, attempt, phase, worker, state, started_at) VALUES (?, ?, 'verify', ?, 'running', ?)`),
-			p.ID, t.Attempt, t.Worker, s.t(p.At))
-		return err
-	})
+	res, err := s.TaskStageMany(ctx, []store.TaskStageParams{p})
 	if err != nil {
-		return nil, fmt.Errorf("stage task %d: %w", p.ID, err)
+		return nil, err
 	}
-	return t, nil
+	return res[0].Task, res[0].Err
 }
 
 // TaskRelease returns a leased task to pending. The released attempt does
@@ -702,24 +577,27 @@ func (s *Store) TaskReapExpired(ctx context.Context, p store.TaskReapExpiredPara
 				dead = append(dead, t)
 			}
 		}
-		for _, t := range dead {
+		fps := make([]store.TaskFinishParams, len(dead))
+		for i, t := range dead {
 			fp := store.TaskFinishParams{ID: t.ID, LeaseToken: t.LeaseToken, State: store.TaskPending, NotBefore: p.Now, At: p.Now,
 				Error: fmt.Sprintf("lease expired at %s: worker %s stopped heartbeating", t.LeaseExpiresAt.Format("2006-01-02T15:04:05Z"), t.Worker)}
 			if deadIDs[t.ID] {
 				fp.Error = fmt.Sprintf("worker %s's process is gone (lease reaped before it expired)", t.Worker)
 			}
 			if t.Attempt >= t.MaxAttempts {
-				fp.State, fp.NotBefore = store.TaskFailed, p.Now.Add(0)
+				fp.State, fp.NotBefore = store.TaskFailed, time.Time{}
 				fp.Error += fmt.Sprintf("; no attempts left (%d of %d)", t.Attempt, t.MaxAttempts)
 			}
-			res, err := s.finish(ctx, tx, fp)
-			if errors.Is(err, store.ErrLeaseLost) {
-				continue
+			fps[i] = fp
+		}
+		res, err := s.finishMany(ctx, tx, fps)
+		if err != nil {
+			return err
+		}
+		for _, r := range res {
+			if r != nil {
+				out = append(out, r)
 			}
-			if err != nil {
-				return err
-			}
-			out = append(out, res)
 		}
 		if len(out) > 0 {
 			return s.notify(ctx, tx)
@@ -732,10 +610,8 @@ func (s *Store) TaskReapExpired(ctx context.Context, p store.TaskReapExpiredPara
 	if len(out) > 0 {
 		s.waker.Notify()
 	}
-	for _, res := range out {
-		if err := s.finishRuns(ctx, res, p.Now); err != nil {
-			return out, fmt.Errorf("reap expired leases: %w", err)
-		}
+	if err := s.finishRunsMany(ctx, out, p.Now); err != nil {
+		return out, fmt.Errorf("reap expired leases: %w", err)
 	}
 	return out, nil
 }

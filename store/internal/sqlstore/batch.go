@@ -1,0 +1,381 @@
+package sqlstore
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/weir-dev/weir/store"
+)
+
+// maxBatchRows caps the rows of one statement of a batch, well inside both
+// databases' limits on parameters (SQLite 32,766, PostgreSQL 65,535).
+const maxBatchRows = 500
+
+// values returns a VALUES list of n rows, to join against in UPDATE ...
+// FROM: its columns are column1, column2, ... in both databases. Each kind
+// says how a column's parameter is typed: "int" (BIGINT), "time" (the
+// dialect's time type) or "" (text, as given). PostgreSQL cannot infer a
+// parameter's type inside VALUES, hence the casts.
+func (s *Store) values(n int, kinds ...string) string {
+	var row strings.Builder
+	row.WriteByte('(')
+	for i, k := range kinds {
+		if i > 0 {
+			row.WriteString(", ")
+		}
+		switch k {
+		case "int":
+			row.WriteString("CAST(? AS BIGINT)")
+		case "time":
+			row.WriteString("CAST(? AS " + s.d.TimeType + ")")
+		default:
+			row.WriteString("?")
+		}
+	}
+	row.WriteByte(')')
+	return "(VALUES " + strings.TrimSuffix(strings.Repeat(row.String()+", ", n), ", ") + ")"
+}
+
+// clock returns the function that turns a caller's time into the time the
+// store records for leases and task ends: the database's clock, read once
+// for the whole transaction, when the dialect reads it; else the caller's.
+func (s *Store) clock(ctx context.Context, tx *sql.Tx) (func(caller time.Time) time.Time, error) {
+	if s.d.ClockQuery == "" {
+		return func(caller time.Time) time.Time { return caller }, nil
+	}
+	now, err := s.now(ctx, tx, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	return func(time.Time) time.Time { return now }, nil
+}
+
+// firstOfEach returns the indexes 0..n-1 whose id has not come before: a
+// task named twice in one batch is written once (its second entry then
+// finds its lease moved on, as it would in a transaction of its own).
+func firstOfEach(n int, id func(int) int64) []int {
+	seen := make(map[int64]bool, n)
+	out := make([]int, 0, n)
+	for i := range n {
+		if !seen[id(i)] {
+			seen[id(i)] = true
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// TaskStageMany ends many compute phases in one transaction, each fenced by
+// its own token.
+func (s *Store) TaskStageMany(ctx context.Context, ps []store.TaskStageParams) ([]store.StageResult, error) {
+	out := make([]store.StageResult, len(ps))
+	if len(ps) == 0 {
+		return out, nil
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		clear(out)
+		clock, err := s.clock(ctx, tx)
+		if err != nil {
+			return err
+		}
+		first := firstOfEach(len(ps), func(i int) int64 { return ps[i].ID })
+		index := make(map[int64]int, len(first))
+		for _, i := range first {
+			index[ps[i].ID] = i
+		}
+		err = batch(first, maxBatchRows, func(part []int) error {
+			args := make([]any, 0, 4*len(part))
+			for _, i := range part {
+				p := ps[i]
+				args = append(args, p.ID, p.LeaseToken, p.Staged, s.t(clock(p.At).Add(p.LeaseFor)))
+			}
+			tasks, err := s.queryTasks(ctx, tx, `UPDATE tasks SET phase = 'verify', staged = v.column3, attempt = attempt + 1,
+					max_attempts = attempt + base_attempts, lease_token = lease_token + 1, lease_expires_at = v.column4, error = ''
+				FROM `+s.values(len(part), "int", "int", "", "time")+` AS v
+				WHERE tasks.id = v.column1 AND tasks.lease_token = v.column2 AND tasks.state = 'running' AND tasks.phase = 'compute'
+				RETURNING `+taskColumns, args...)
+			if err != nil || len(tasks) == 0 {
+				return err
+			}
+			done := make([]any, 0, 3*len(tasks))
+			started := make([]any, 0, 6*len(tasks))
+			for _, t := range tasks {
+				i := index[t.ID]
+				out[i].Task = t
+				at := s.t(ps[i].At)
+				done = append(done, t.ID, t.Attempt-1, at)
+				started = append(started, t.ID, t.Attempt, store.PhaseVerify, t.Worker, store.TaskRunning, at)
+			}
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE task_attempts SET state = 'succeeded', finished_at = v.column3
+				FROM `+s.values(len(tasks), "int", "int", "time")+` AS v
+				WHERE task_attempts.task_id = v.column1 AND task_attempts.attempt = v.column2`), done...); err != nil {
+				return err
+			}
+			_, err = tx.ExecContext(ctx, s.q(`INSERT INTO task_attempts (task_id, attempt, phase, worker, state, started_at) VALUES `+rowsOf(len(tasks), 6)), started...)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for i, p := range ps {
+			if out[i].Task == nil {
+				out[i].Err = fmt.Errorf("stage task %d: %w", p.ID, store.ErrLeaseLost)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("stage %d tasks: %w", len(ps), err)
+	}
+	return out, nil
+}
+
+// TaskFinishMany ends many attempts in one transaction.
+func (s *Store) TaskFinishMany(ctx context.Context, ps []store.TaskFinishParams) ([]store.FinishResult, error) {
+	for _, p := range ps {
+		switch p.State {
+		case store.TaskSucceeded, store.TaskFailed, store.TaskPending:
+		default:
+			return nil, fmt.Errorf("finish task %d: state %q is not succeeded, failed or pending (retry)", p.ID, p.State)
+		}
+	}
+	out := make([]store.FinishResult, len(ps))
+	if len(ps) == 0 {
+		return out, nil
+	}
+	var res []*store.TaskFinishResult
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		res, err = s.finishMany(ctx, tx, ps)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("finish %d tasks: %w", len(ps), err)
+	}
+	for i, r := range res {
+		out[i].Result = r
+		if r == nil {
+			out[i].Err = fmt.Errorf("finish task %d: %w", ps[i].ID, store.ErrLeaseLost)
+		}
+	}
+	if slices.ContainsFunc(res, func(r *store.TaskFinishResult) bool { return r != nil && r.Task.State == store.TaskSucceeded }) {
+		s.waker.Notify()
+	}
+	if err := s.finishRunsMany(ctx, res, latest(ps, func(p store.TaskFinishParams) time.Time { return p.At })); err != nil {
+		return out, fmt.Errorf("finish the runs of %d tasks: %w", len(ps), err)
+	}
+	return out, nil
+}
+
+func latest[T any](items []T, at func(T) time.Time) time.Time {
+	var t time.Time
+	for _, it := range items {
+		if a := at(it); a.After(t) {
+			t = a
+		}
+	}
+	return t
+}
+
+// finishMany ends the attempts that still hold their tokens, in tx: their
+// tasks and attempts, their dependents readied (one statement for the whole
+// batch) or skipped, their runs' breakers. results[i] is nil where ps[i]'s
+// lease was lost.
+func (s *Store) finishMany(ctx context.Context, tx *sql.Tx, ps []store.TaskFinishParams) ([]*store.TaskFinishResult, error) {
+	clock, err := s.clock(ctx, tx)
+	if err != nil {
+		return nil, err
+	}
+	// On the database's clock, like the tasks' starts: durations and retry
+	// delays (measured against leasing's clock) must not mix two hosts'
+	// clocks.
+	ps = slices.Clone(ps)
+	for i := range ps {
+		p := &ps[i]
+		now := clock(p.At)
+		if !p.NotBefore.IsZero() {
+			p.NotBefore = now.Add(p.NotBefore.Sub(p.At))
+		}
+		p.At = now
+	}
+	byID := map[int64]*store.TaskFinishResult{}
+	deps := map[int64][]store.IDRange{}
+	first := firstOfEach(len(ps), func(i int) int64 { return ps[i].ID })
+	err = batch(first, maxBatchRows, func(part []int) error {
+		args := make([]any, 0, 6*len(part))
+		for _, i := range part {
+			p := ps[i]
+			args = append(args, p.ID, p.LeaseToken, p.State, p.Error, s.t(p.NotBefore), s.t(p.At))
+		}
+		rows, err := tx.QueryContext(ctx, s.q(`UPDATE tasks SET state = v.column3, error = v.column4, not_before = v.column5, finished_at = v.column6,
+				lease_expires_at = NULL
+			FROM `+s.values(len(part), "int", "int", "", "", "time", "time")+` AS v
+			WHERE tasks.id = v.column1 AND tasks.lease_token = v.column2 AND tasks.state = 'running'
+			RETURNING `+taskColumns+`, dependents`), args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var d string
+			t, err := scanTask(rows, &d)
+			if err != nil {
+				return err
+			}
+			if deps[t.ID], err = store.DecodeDependents(d); err != nil {
+				return err
+			}
+			byID[t.ID] = &store.TaskFinishResult{Task: t}
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*store.TaskFinishResult, len(ps))
+	var ended []int // indexes of the attempts that ended, in the caller's order
+	for _, i := range first {
+		if r := byID[ps[i].ID]; r != nil && r.Task.LeaseToken == ps[i].LeaseToken {
+			out[i] = r
+			ended = append(ended, i)
+		}
+	}
+	if len(ended) == 0 {
+		return out, nil
+	}
+	err = batch(ended, maxBatchRows, func(part []int) error {
+		args := make([]any, 0, 5*len(part))
+		for _, i := range part {
+			state := ps[i].State
+			if state == store.TaskPending {
+				state = store.TaskFailed // the attempt failed; the task retries
+			}
+			args = append(args, ps[i].ID, out[i].Task.Attempt, state, ps[i].Error, s.t(ps[i].At))
+		}
+		_, err := tx.ExecContext(ctx, s.q(`UPDATE task_attempts SET state = v.column3, error = v.column4, finished_at = v.column5
+			FROM `+s.values(len(part), "int", "int", "", "", "time")+` AS v
+			WHERE task_attempts.task_id = v.column1 AND task_attempts.attempt = v.column2`), args...)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	var ready []store.IDRange
+	for _, i := range ended {
+		if ps[i].State == store.TaskSucceeded {
+			ready = append(ready, deps[ps[i].ID]...)
+		}
+	}
+	if err := s.readyDependents(ctx, tx, ready); err != nil {
+		return nil, err
+	}
+	for _, i := range ended {
+		t := out[i].Task
+		if ps[i].State == store.TaskFailed {
+			if out[i].Skipped, err = s.skipDownstream(ctx, tx, fmt.Sprintf("not run: upstream task %d failed", t.ID), deps[t.ID], ps[i].At); err != nil {
+				return nil, err
+			}
+		}
+		if ps[i].State != store.TaskPending {
+			if err := s.countBreaker(ctx, tx, t, ps[i].State == store.TaskFailed, ps[i].At); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// readyDependents lowers the waiting count of each task in ranges by the
+// number of ranges it is in, in one statement per maxBatchRows segments,
+// and wakes other processes' workers if any task was in one.
+func (s *Store) readyDependents(ctx context.Context, tx *sql.Tx, ranges []store.IDRange) error {
+	segs := countCover(ranges)
+	if len(segs) == 0 {
+		return nil
+	}
+	err := batch(segs, maxBatchRows, func(part []segment) error {
+		args := make([]any, 0, 3*len(part))
+		for _, g := range part {
+			args = append(args, g.lo, g.hi, g.n)
+		}
+		_, err := tx.ExecContext(ctx, s.q(`UPDATE tasks SET waiting = waiting - v.column3
+			FROM `+s.values(len(part), "int", "int", "int")+` AS v WHERE tasks.id BETWEEN v.column1 AND v.column2`), args...)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return s.notify(ctx, tx)
+}
+
+// segment is a range of ids each of which is in n of the ranges countCover
+// was given.
+type segment struct{ lo, hi, n int64 }
+
+// countCover splits overlapping ranges into disjoint segments, each with
+// how many ranges cover it, in id order: an UPDATE ... FROM applies one
+// joined row per target row, so overlaps must be counted first.
+func countCover(ranges []store.IDRange) []segment {
+	type edge struct{ at, delta int64 }
+	edges := make([]edge, 0, 2*len(ranges))
+	for _, r := range ranges {
+		if r.Hi >= r.Lo {
+			edges = append(edges, edge{r.Lo, 1}, edge{r.Hi + 1, -1})
+		}
+	}
+	slices.SortFunc(edges, func(a, b edge) int { return cmp.Compare(a.at, b.at) })
+	var out []segment
+	var n int64
+	for i := 0; i < len(edges); {
+		at := edges[i].at
+		for ; i < len(edges) && edges[i].at == at; i++ {
+			n += edges[i].delta
+		}
+		if n > 0 && i < len(edges) {
+			out = append(out, segment{lo: at, hi: edges[i].at - 1, n: n})
+		}
+	}
+	return out
+}
+
+// finishRunsMany ends the runs of finished tasks, and of the tasks their
+// failures skipped, once nothing of them is pending or running: each run
+// once per batch. The last result of a run that ended says so.
+func (s *Store) finishRunsMany(ctx context.Context, res []*store.TaskFinishResult, at time.Time) error {
+	last := map[int64]*store.TaskFinishResult{}
+	var runs []int64
+	note := func(runID int64, r *store.TaskFinishResult) {
+		if _, ok := last[runID]; !ok {
+			runs = append(runs, runID)
+		}
+		if r != nil {
+			last[runID] = r
+		} else if _, ok := last[runID]; !ok {
+			last[runID] = nil
+		}
+	}
+	for _, r := range res {
+		if r == nil || r.Task.State == store.TaskPending {
+			continue
+		}
+		note(r.Task.RunID, r)
+		for _, t := range r.Skipped {
+			note(t.RunID, nil)
+		}
+	}
+	for _, id := range runs {
+		status, err := s.finishRunIfDone(ctx, id, at)
+		if err != nil {
+			return err
+		}
+		if r := last[id]; r != nil && status != "" {
+			r.RunStatus, r.RunFinished = status, true
+		}
+	}
+	return nil
+}
