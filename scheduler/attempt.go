@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -107,7 +108,11 @@ func (w *Worker) runTask(ctx context.Context, t *store.Task) {
 	} else {
 		ev.Kind = EventFailed
 	}
-	res, ferr := w.Store.TaskFinish(bg, fin)
+	r, ferr := w.commits.finish.do(fin)
+	if ferr == nil {
+		ferr = r.Err
+	}
+	res := r.Result
 	if ferr != nil {
 		if errors.Is(ferr, store.ErrLeaseLost) {
 			ev.Kind = EventLeaseLost
@@ -202,8 +207,11 @@ func (w *Worker) computePhase(ctx context.Context, t *store.Task, ti *taskInfo) 
 		return t, err
 	}
 	w.setStaging(t.ID, true, nil)
-	v, err := w.Store.TaskStage(context.WithoutCancel(ctx), store.TaskStageParams{ID: t.ID, LeaseToken: t.LeaseToken, Staged: string(data),
-		At: w.Clock.Now(), LeaseFor: w.LeaseTimeout})
+	r, err := w.commits.stage.do(store.TaskStageParams{ID: t.ID, LeaseToken: t.LeaseToken, Staged: string(data), At: w.Clock.Now(), LeaseFor: w.LeaseTimeout})
+	if err == nil {
+		err = r.Err
+	}
+	v := r.Task
 	if err != nil {
 		w.setStaging(t.ID, false, nil)
 		return t, err
@@ -282,17 +290,24 @@ func (w *Worker) verifyPhase(ctx context.Context, t *store.Task, ti *taskInfo) e
 		pp.Partitions = append(pp.Partitions, store.PromotedPartition{Key: p.Key, Version: st.Version, ManifestSHA256: p.ManifestSHA256,
 			Files: p.Files, Bytes: p.Bytes, Inputs: p.Inputs})
 	}
-	if _, err := w.Store.MaterializationPromote(context.WithoutCancel(ctx), pp); err != nil {
-		return err
+	if r, err := w.commits.promote.do(pp); err != nil || r.Err != nil {
+		return cmp.Or(err, r.Err)
 	}
 	// The store is the source of truth from here on; the pointers are for
 	// readers outside weir. A failed write is logged, not retried as a new
 	// attempt: the partition is promoted.
-	for _, p := range st.Partitions {
-		ptr := verify.Pointer{Asset: a.Key, Partition: p.Key, Version: st.Version, ManifestSHA256: p.ManifestSHA256, PromotedAt: promoted.UTC()}
-		if err := verify.Publish(context.WithoutCancel(ctx), w.Bucket, ptr, verify.CurrentPointer(w.Store, a.Key, p.Key)); err != nil {
-			w.Logger.Error("publish pointer", "asset", a.Key, "partition", p.Key, "error", err)
+	ptrs := make([]verify.Pointer, len(st.Partitions))
+	for i, p := range st.Partitions {
+		ptrs[i] = verify.Pointer{Asset: a.Key, Partition: p.Key, Version: st.Version, ManifestSHA256: p.ManifestSHA256, PromotedAt: promoted.UTC()}
+	}
+	errs, err := w.commits.publish.do(ptrs)
+	for i, perr := range errs {
+		if perr != nil {
+			w.Logger.Error("publish pointer", "asset", a.Key, "partition", ptrs[i].Partition, "error", perr)
 		}
+	}
+	if err != nil {
+		w.Logger.Error("publish pointers", "asset", a.Key, "error", err)
 	}
 	return nil
 }

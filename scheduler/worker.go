@@ -65,9 +65,10 @@ type Worker struct {
 	// OnEvent, if set, receives task events, one call at a time.
 	OnEvent func(Event)
 
-	mu   sync.Mutex // guards held, jitter and OnEvent calls
-	held map[int64]*heldTask
-	evmu sync.Mutex
+	mu      sync.Mutex // guards held, jitter and OnEvent calls
+	held    map[int64]*heldTask
+	evmu    sync.Mutex
+	commits *committers
 }
 
 type heldTask struct {
@@ -187,6 +188,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer stopHard(nil)
 	bg, stopBg := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
+	w.commits = w.newCommitters()
+	w.commits.start(bg, &wg)
 	wg.Go(func() { w.heartbeats(bg) })
 	wg.Go(func() { w.reaper(bg) })
 	done := make(chan struct{}, w.Concurrency)
@@ -212,12 +215,14 @@ loop:
 			}
 			for _, t := range tasks {
 				running++
+				w.commits.gate.add(1)
 				tctx, cancel := context.WithCancelCause(hard)
 				w.mu.Lock()
 				w.held[t.ID] = &heldTask{task: t, cancel: cancel}
 				w.mu.Unlock()
 				wg.Go(func() {
 					w.runTask(tctx, t)
+					w.commits.gate.add(-1)
 					w.mu.Lock()
 					delete(w.held, t.ID)
 					w.mu.Unlock()
@@ -242,6 +247,16 @@ loop:
 		select {
 		case <-done:
 			running--
+			// Tasks end in batches (group commit): lease for all the
+			// free slots at once.
+			for drained := false; !drained; {
+				select {
+				case <-done:
+					running--
+				default:
+					drained = true
+				}
+			}
 		case <-wake:
 		case <-w.Clock.After(poll):
 		case <-ctx.Done():

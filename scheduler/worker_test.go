@@ -143,7 +143,7 @@ func TestVerificationRetriesWithoutRecomputing(t *testing.T) {
 }
 
 // stageRaceStore forces the interleaving of issue 10 item 2: a heartbeat
-// copies the compute attempt's token, TaskStage moves the token on to the
+// copies the compute attempt's token, staging moves the token on to the
 // verify attempt, and only then does the heartbeat reach the store with the
 // old token.
 type stageRaceStore struct {
@@ -165,10 +165,10 @@ func (s *stageRaceStore) TaskHeartbeat(ctx context.Context, p store.TaskHeartbea
 	return s.Store.TaskHeartbeat(ctx, p)
 }
 
-func (s *stageRaceStore) TaskStage(ctx context.Context, p store.TaskStageParams) (*store.Task, error) {
+func (s *stageRaceStore) TaskStageMany(ctx context.Context, ps []store.TaskStageParams) ([]store.StageResult, error) {
 	<-s.hbEntered
 	defer close(s.staged)
-	return s.Store.TaskStage(ctx, p)
+	return s.Store.TaskStageMany(ctx, ps)
 }
 
 // TestHeartbeatDuringStageKeepsTheVerifyLease: a heartbeat refused for the
@@ -233,8 +233,8 @@ type promoteStallStore struct {
 	once               sync.Once
 }
 
-func (s *promoteStallStore) MaterializationPromote(ctx context.Context, p store.MaterializationPromoteParams) (*store.TaskFinishResult, error) {
-	res, err := s.Store.MaterializationPromote(ctx, p)
+func (s *promoteStallStore) MaterializationPromoteMany(ctx context.Context, ps []store.MaterializationPromoteParams) ([]store.FinishResult, error) {
+	res, err := s.Store.MaterializationPromoteMany(ctx, ps)
 	s.once.Do(func() {
 		close(s.committed)
 		<-s.release

@@ -33,6 +33,9 @@ func init() {
 	}
 }
 
+// arrayTypes are the array types batches pass their columns as.
+var arrayTypes = map[string]string{"int": "BIGINT[]", "text": "TEXT[]", "time": "TIMESTAMPTZ[]"}
+
 // channel is the LISTEN/NOTIFY channel for task wake-ups.
 const channel = "weir_tasks"
 
@@ -41,6 +44,7 @@ var dialect = sqlstore.Dialect{
 	Numbered:      true,
 	Time:          func(t time.Time) any { return t.UTC() },
 	TimeType:      "TIMESTAMPTZ",
+	ArrayType:     func(kind string) string { return arrayTypes[kind] },
 	SkipLocked:    " FOR UPDATE SKIP LOCKED",
 	ForUpdate:     " FOR UPDATE",
 	RunInsertLock: "SELECT pg_advisory_xact_lock(7861657)", // consecutive task ids, one run insert at a time
@@ -129,6 +133,16 @@ func OpenOpts(ctx context.Context, dsn string, opts Opts) (store.Store, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: %w", store.ErrBadURL, redact(dsn), err)
+	}
+	if _, set := cfg.RuntimeParams["plan_cache_mode"]; !set {
+		// Statements are prepared once per connection (pgx's cache), and
+		// PostgreSQL switches a prepared statement to a generic plan after
+		// five runs, planned on the table sizes of that moment: a store's
+		// tables start empty, so a batch's join against a hundred ids was
+		// planned as a sequential scan and stayed one while the tables
+		// grew to millions of rows. Planning each run costs tens of
+		// microseconds per statement; batches make that per-batch.
+		cfg.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(16)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -16,15 +17,57 @@ import (
 // databases' limits on parameters (SQLite 32,766, PostgreSQL 65,535).
 const maxBatchRows = 500
 
-// values returns a VALUES list of n rows, to join against in UPDATE ...
-// FROM: its columns are column1, column2, ... in both databases. Each kind
-// says how a column's parameter is typed: "int" (BIGINT), "time" (the
-// dialect's time type) or "" (text, as given). PostgreSQL cannot infer a
-// parameter's type inside VALUES, hence the casts.
-func (s *Store) values(n int, kinds ...string) string {
+// rowset is a batch of rows to join against (UPDATE ... FROM) or insert
+// from (INSERT ... SELECT): its columns are column1, column2, ... Each
+// column has a kind: "int", "text" or "time" (a value as s.t encodes it).
+type rowset struct {
+	kinds []string
+	cols  [][]any
+	n     int
+}
+
+func newRowset(kinds ...string) *rowset {
+	return &rowset{kinds: kinds, cols: make([][]any, len(kinds))}
+}
+
+// add appends a row; vals are in the order of the kinds.
+func (r *rowset) add(vals ...any) {
+	for i, v := range vals {
+		r.cols[i] = append(r.cols[i], v)
+	}
+	r.n++
+}
+
+// from returns the rowset as a relation named v, and its parameters. With
+// a dialect that takes arrays (PostgreSQL) each column is one array
+// parameter, unnested, so the statement's text does not depend on the
+// batch's size and stays prepared; otherwise it is a VALUES list, its
+// parameters cast where the database cannot infer their type.
+func (s *Store) from(r *rowset) (string, []any) {
+	var b strings.Builder
+	if s.d.ArrayType != nil {
+		args := make([]any, len(r.kinds))
+		b.WriteString("unnest(")
+		for i, k := range r.kinds {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			b.WriteString("CAST(? AS " + s.d.ArrayType(k) + ")")
+			args[i] = arrayOf(k, r.cols[i])
+		}
+		b.WriteString(") AS v(")
+		for i := range r.kinds {
+			if i > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "column%d", i+1)
+		}
+		b.WriteString(")")
+		return b.String(), args
+	}
 	var row strings.Builder
 	row.WriteByte('(')
-	for i, k := range kinds {
+	for i, k := range r.kinds {
 		if i > 0 {
 			row.WriteString(", ")
 		}
@@ -38,7 +81,61 @@ func (s *Store) values(n int, kinds ...string) string {
 		}
 	}
 	row.WriteByte(')')
-	return "(VALUES " + strings.TrimSuffix(strings.Repeat(row.String()+", ", n), ", ") + ")"
+	b.WriteString("(VALUES ")
+	b.WriteString(strings.TrimSuffix(strings.Repeat(row.String()+", ", r.n), ", "))
+	b.WriteString(") AS v")
+	args := make([]any, 0, r.n*len(r.kinds))
+	for i := range r.n {
+		for c := range r.kinds {
+			args = append(args, r.cols[c][i])
+		}
+	}
+	return b.String(), args
+}
+
+// in returns "IN (...)" for vals of a kind, and its parameters: with a
+// dialect that takes arrays, "= ANY(...)" of one array parameter, which
+// PostgreSQL plans as an index scan for each value.
+func (s *Store) in(kind string, vals []any) (string, []any) {
+	if s.d.ArrayType != nil {
+		return "= ANY(CAST(? AS " + s.d.ArrayType(kind) + "))", []any{arrayOf(kind, vals)}
+	}
+	return "IN (" + marks(len(vals)) + ")", vals
+}
+
+// arrayOf returns a column's values as the array parameter of its kind.
+func arrayOf(kind string, vals []any) any {
+	switch kind {
+	case "int":
+		out := make([]int64, len(vals))
+		for i, v := range vals {
+			out[i] = reflect.ValueOf(v).Int()
+		}
+		return out
+	case "time":
+		out := make([]*time.Time, len(vals))
+		for i, v := range vals {
+			if t, ok := v.(time.Time); ok {
+				out[i] = &t
+			}
+		}
+		return out
+	default:
+		out := make([]string, len(vals))
+		for i, v := range vals {
+			out[i] = reflect.ValueOf(v).String()
+		}
+		return out
+	}
+}
+
+// columns lists a rowset's n columns for a SELECT: column1, ..., columnN.
+func columns(n int) string {
+	cs := make([]string, n)
+	for i := range cs {
+		cs[i] = fmt.Sprintf("column%d", i+1)
+	}
+	return strings.Join(cs, ", ")
 }
 
 // clock returns the function that turns a caller's time into the time the
@@ -89,35 +186,35 @@ func (s *Store) TaskStageMany(ctx context.Context, ps []store.TaskStageParams) (
 			index[ps[i].ID] = i
 		}
 		err = batch(first, maxBatchRows, func(part []int) error {
-			args := make([]any, 0, 4*len(part))
+			rs := newRowset("int", "int", "text", "time")
 			for _, i := range part {
 				p := ps[i]
-				args = append(args, p.ID, p.LeaseToken, p.Staged, s.t(clock(p.At).Add(p.LeaseFor)))
+				rs.add(p.ID, p.LeaseToken, p.Staged, s.t(clock(p.At).Add(p.LeaseFor)))
 			}
+			v, args := s.from(rs)
 			tasks, err := s.queryTasks(ctx, tx, `UPDATE tasks SET phase = 'verify', staged = v.column3, attempt = attempt + 1,
 					max_attempts = attempt + base_attempts, lease_token = lease_token + 1, lease_expires_at = v.column4, error = ''
-				FROM `+s.values(len(part), "int", "int", "", "time")+` AS v
+				FROM `+v+`
 				WHERE tasks.id = v.column1 AND tasks.lease_token = v.column2 AND tasks.state = 'running' AND tasks.phase = 'compute'
 				RETURNING `+taskColumns, args...)
 			if err != nil || len(tasks) == 0 {
 				return err
 			}
-			done := make([]any, 0, 3*len(tasks))
-			started := make([]any, 0, 6*len(tasks))
+			done := newRowset("int", "int", "time")
+			started := newRowset("int", "int", "text", "text", "text", "time")
 			for _, t := range tasks {
 				i := index[t.ID]
 				out[i].Task = t
 				at := s.t(ps[i].At)
-				done = append(done, t.ID, t.Attempt-1, at)
-				started = append(started, t.ID, t.Attempt, store.PhaseVerify, t.Worker, store.TaskRunning, at)
+				done.add(t.ID, t.Attempt-1, at)
+				started.add(t.ID, t.Attempt, store.PhaseVerify, t.Worker, store.TaskRunning, at)
 			}
+			v, args = s.from(done)
 			if _, err := tx.ExecContext(ctx, s.q(`UPDATE task_attempts SET state = 'succeeded', finished_at = v.column3
-				FROM `+s.values(len(tasks), "int", "int", "time")+` AS v
-				WHERE task_attempts.task_id = v.column1 AND task_attempts.attempt = v.column2`), done...); err != nil {
+				FROM `+v+` WHERE task_attempts.task_id = v.column1 AND task_attempts.attempt = v.column2`), args...); err != nil {
 				return err
 			}
-			_, err = tx.ExecContext(ctx, s.q(`INSERT INTO task_attempts (task_id, attempt, phase, worker, state, started_at) VALUES `+rowsOf(len(tasks), 6)), started...)
-			return err
+			return s.insertAttempts(ctx, tx, started)
 		})
 		if err != nil {
 			return err
@@ -207,14 +304,15 @@ func (s *Store) finishMany(ctx context.Context, tx *sql.Tx, ps []store.TaskFinis
 	deps := map[int64][]store.IDRange{}
 	first := firstOfEach(len(ps), func(i int) int64 { return ps[i].ID })
 	err = batch(first, maxBatchRows, func(part []int) error {
-		args := make([]any, 0, 6*len(part))
+		rs := newRowset("int", "int", "text", "text", "time", "time")
 		for _, i := range part {
 			p := ps[i]
-			args = append(args, p.ID, p.LeaseToken, p.State, p.Error, s.t(p.NotBefore), s.t(p.At))
+			rs.add(p.ID, p.LeaseToken, p.State, p.Error, s.t(p.NotBefore), s.t(p.At))
 		}
+		v, args := s.from(rs)
 		rows, err := tx.QueryContext(ctx, s.q(`UPDATE tasks SET state = v.column3, error = v.column4, not_before = v.column5, finished_at = v.column6,
 				lease_expires_at = NULL
-			FROM `+s.values(len(part), "int", "int", "", "", "time", "time")+` AS v
+			FROM `+v+`
 			WHERE tasks.id = v.column1 AND tasks.lease_token = v.column2 AND tasks.state = 'running'
 			RETURNING `+taskColumns+`, dependents`), args...)
 		if err != nil {
@@ -249,17 +347,17 @@ func (s *Store) finishMany(ctx context.Context, tx *sql.Tx, ps []store.TaskFinis
 		return out, nil
 	}
 	err = batch(ended, maxBatchRows, func(part []int) error {
-		args := make([]any, 0, 5*len(part))
+		rs := newRowset("int", "int", "text", "text", "time")
 		for _, i := range part {
 			state := ps[i].State
 			if state == store.TaskPending {
 				state = store.TaskFailed // the attempt failed; the task retries
 			}
-			args = append(args, ps[i].ID, out[i].Task.Attempt, state, ps[i].Error, s.t(ps[i].At))
+			rs.add(ps[i].ID, out[i].Task.Attempt, state, ps[i].Error, s.t(ps[i].At))
 		}
+		v, args := s.from(rs)
 		_, err := tx.ExecContext(ctx, s.q(`UPDATE task_attempts SET state = v.column3, error = v.column4, finished_at = v.column5
-			FROM `+s.values(len(part), "int", "int", "", "", "time")+` AS v
-			WHERE task_attempts.task_id = v.column1 AND task_attempts.attempt = v.column2`), args...)
+			FROM `+v+` WHERE task_attempts.task_id = v.column1 AND task_attempts.attempt = v.column2`), args...)
 		return err
 	})
 	if err != nil {
@@ -299,12 +397,12 @@ func (s *Store) readyDependents(ctx context.Context, tx *sql.Tx, ranges []store.
 		return nil
 	}
 	err := batch(segs, maxBatchRows, func(part []segment) error {
-		args := make([]any, 0, 3*len(part))
+		rs := newRowset("int", "int", "int")
 		for _, g := range part {
-			args = append(args, g.lo, g.hi, g.n)
+			rs.add(g.lo, g.hi, g.n)
 		}
-		_, err := tx.ExecContext(ctx, s.q(`UPDATE tasks SET waiting = waiting - v.column3
-			FROM `+s.values(len(part), "int", "int", "int")+` AS v WHERE tasks.id BETWEEN v.column1 AND v.column2`), args...)
+		v, args := s.from(rs)
+		_, err := tx.ExecContext(ctx, s.q(`UPDATE tasks SET waiting = waiting - v.column3 FROM `+v+` WHERE tasks.id BETWEEN v.column1 AND v.column2`), args...)
 		return err
 	})
 	if err != nil {
@@ -378,4 +476,13 @@ func (s *Store) finishRunsMany(ctx context.Context, res []*store.TaskFinishResul
 		}
 	}
 	return nil
+}
+
+// insertAttempts inserts task attempts: task_id, attempt, phase, worker,
+// state, started_at.
+func (s *Store) insertAttempts(ctx context.Context, tx *sql.Tx, rs *rowset) error {
+	v, args := s.from(rs)
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO task_attempts (task_id, attempt, phase, worker, state, started_at)
+		SELECT `+columns(6)+` FROM `+v), args...)
+	return err
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/weir-dev/weir/store"
@@ -87,16 +86,17 @@ func (s *Store) insertMaterializations(ctx context.Context, tx *sql.Tx, ps []sto
 		part string
 	}
 	err := batch(all, maxBatchRows, func(rows []*promotedRow) error {
-		args := make([]any, 0, 12*len(rows))
+		rs := newRowset("text", "text", "text", "int", "int", "int", "text", "text", "int", "int", "time", "time")
 		byKey := make(map[key]*promotedRow, len(rows))
 		for _, r := range rows {
 			p, pp := r.p, r.part
-			args = append(args, p.Asset, pp.Key, pp.Version, p.RunID, p.TaskID, p.Attempt, p.CodeVersion, pp.ManifestSHA256,
+			rs.add(p.Asset, pp.Key, pp.Version, p.RunID, p.TaskID, p.Attempt, p.CodeVersion, pp.ManifestSHA256,
 				pp.Files, pp.Bytes, s.t(p.StartedAt), s.t(p.PromotedAt))
 			byKey[key{p.TaskID, pp.Key}] = r
 		}
+		v, args := s.from(rs)
 		res, err := tx.QueryContext(ctx, s.q(`INSERT INTO materializations (asset, partition_key, version, run_id, task_id, attempt, code_version,
-			manifest_sha256, files, bytes, started_at, promoted_at) VALUES `+rowsOf(len(rows), 12)+` RETURNING id, task_id, partition_key`), args...)
+			manifest_sha256, files, bytes, started_at, promoted_at) SELECT `+columns(12)+` FROM `+v+` RETURNING id, task_id, partition_key`), args...)
 		if err != nil {
 			return err
 		}
@@ -127,12 +127,13 @@ func (s *Store) insertMaterializations(ctx context.Context, tx *sql.Tx, ps []sto
 		}
 	}
 	err = batch(inputs, maxBatchRows, func(ins []input) error {
-		args := make([]any, 0, 4*len(ins))
+		rs := newRowset("int", "text", "text", "text")
 		for _, in := range ins {
-			args = append(args, in.id, in.in.Asset, in.in.PartitionKey, in.in.Version)
+			rs.add(in.id, in.in.Asset, in.in.PartitionKey, in.in.Version)
 		}
+		v, args := s.from(rs)
 		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO materialization_inputs (materialization_id, upstream_asset, upstream_partition, upstream_version)
-			VALUES `+rowsOf(len(ins), 4)), args...)
+			SELECT `+columns(4)+` FROM `+v), args...)
 		return err
 	})
 	if err != nil {
@@ -153,14 +154,16 @@ func (s *Store) insertMaterializations(ctx context.Context, tx *sql.Tx, ps []sto
 		}
 	}
 	return batch(keys, maxBatchRows, func(keys []partKey) error {
-		args := make([]any, 0, 6*len(keys))
+		rs := newRowset("text", "text", "int", "text", "text", "time")
 		for _, k := range keys {
 			r := latestOf[k]
-			args = append(args, r.p.Asset, r.part.Key, r.id, r.part.Version, r.part.ManifestSHA256, s.t(r.p.PromotedAt))
+			rs.add(r.p.Asset, r.part.Key, r.id, r.part.Version, r.part.ManifestSHA256, s.t(r.p.PromotedAt))
 		}
-		rows := strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?, ?, FALSE, 0, ''), ", len(keys)), ", ")
+		v, args := s.from(rs)
+		// WHERE true: SQLite reads ON CONFLICT after a bare FROM as a join.
 		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO asset_partitions (asset, partition_key, materialization_id, version, manifest_sha256, updated_at,
-				failed, failed_run_id, error) VALUES `+rows+`
+				failed, failed_run_id, error)
+			SELECT `+columns(6)+`, FALSE, 0, '' FROM `+v+` WHERE true
 			ON CONFLICT (asset, partition_key) DO UPDATE SET materialization_id = excluded.materialization_id, version = excluded.version,
 				manifest_sha256 = excluded.manifest_sha256, failed = FALSE, failed_run_id = 0, error = '', updated_at = excluded.updated_at`), args...)
 		return err
@@ -274,12 +277,13 @@ func (s *Store) PartitionStatusList(ctx context.Context, asset string) ([]store.
 func (s *Store) PartitionCurrentList(ctx context.Context, asset string, keys []string) ([]store.PartitionStatus, error) {
 	var out []store.PartitionStatus
 	err := batch(keys, 500, func(ks []string) error {
-		args := []any{asset}
-		for _, k := range ks {
-			args = append(args, k)
+		vals := make([]any, len(ks))
+		for i, k := range ks {
+			vals[i] = k
 		}
+		in, args := s.in("text", vals)
 		rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+statusColumns+` FROM asset_partitions WHERE asset = ? AND version != ''
-			AND partition_key IN (`+marks(len(ks))+`)`), args...)
+			AND partition_key `+in), append([]any{asset}, args...)...)
 		if err != nil {
 			return err
 		}

@@ -30,6 +30,12 @@ type Dialect struct {
 	// TimeType is the SQL type a time parameter is cast to where nothing
 	// else says its type (a column of a VALUES list).
 	TimeType string
+	// ArrayType, if set, makes batches pass each column as one array
+	// parameter (unnested), so that a statement's text does not vary with
+	// the batch's size and stays prepared. It returns the SQL array type of
+	// a column kind: "int", "text" or "time". The parameters are
+	// []int64, []string and []*time.Time (nil for NULL).
+	ArrayType func(kind string) string
 	// SkipLocked ends the lease candidate query (" FOR UPDATE SKIP LOCKED").
 	SkipLocked string
 	// ForUpdate ends reads of rows the transaction must lock.

@@ -146,19 +146,20 @@ func (s *Store) TaskLeaseMany(ctx context.Context, p store.TaskLeaseManyParams) 
 		if len(ids) == 0 {
 			return nil
 		}
+		in, args := s.in("int", ids)
 		res.Tasks, err = s.queryTasks(ctx, tx, `UPDATE tasks SET state = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
 				worker = ?, started_at = ?, finished_at = NULL, not_before = NULL, error = '', lease_expires_at = ?
-			WHERE id IN (`+marks(len(ids))+`) RETURNING `+taskColumns,
-			append([]any{p.Worker, s.t(p.Now), s.t(p.Now.Add(p.LeaseFor))}, ids...)...)
+			WHERE id `+in+` RETURNING `+taskColumns,
+			append([]any{p.Worker, s.t(p.Now), s.t(p.Now.Add(p.LeaseFor))}, args...)...)
 		if err != nil {
 			return err
 		}
 		sort.Slice(res.Tasks, func(i, j int) bool { return lessTask(res.Tasks[i], res.Tasks[j]) })
-		args := make([]any, 0, 6*len(res.Tasks))
+		started := newRowset("int", "int", "text", "text", "text", "time")
 		for _, t := range res.Tasks {
-			args = append(args, t.ID, t.Attempt, t.Phase, p.Worker, store.TaskRunning, s.t(p.Now))
+			started.add(t.ID, t.Attempt, t.Phase, p.Worker, store.TaskRunning, s.t(p.Now))
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO task_attempts (task_id, attempt, phase, worker, state, started_at) VALUES `+rowsOf(len(res.Tasks), 6)), args...); err != nil {
+		if err := s.insertAttempts(ctx, tx, started); err != nil {
 			return err
 		}
 		return s.recordStarts(ctx, tx, runs, p.Now)
