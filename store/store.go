@@ -590,7 +590,8 @@ type RunProgress struct {
 	Run    *Run
 	Assets []AssetProgress
 	// StartedSince counts compute attempts started, FinishedSince tasks
-	// succeeded, since RunProgressParams.Since.
+	// succeeded, since RunProgressParams.Since (to the second: from the
+	// start of its second).
 	StartedSince, FinishedSince int64
 }
 

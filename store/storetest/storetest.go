@@ -112,6 +112,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	fresh := func(t *testing.T) store.Store {
 		s := open(t)
 		t.Cleanup(func() { s.Close() })
+		t.Cleanup(func() { checkCounts(t, s) }) // runs before Close
 		return s
 	}
 
@@ -201,9 +202,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		open, _ := insert(t, s, task{})
 		got := lease(t, s, store.TaskLeaseManyParams{Limit: 2, RunID: done.ID})
 		finish(t, s, got[0], store.TaskSucceeded)
-		// The process finishing the last task dies after its commit,
-		// before the run's completion check.
-		mustExec(t, rawDB(t, s), fmt.Sprintf(`UPDATE tasks SET state = 'failed', lease_expires_at = NULL WHERE id = %d`, got[1].ID))
+		// The process finishing the last task dies after its commit
+		// (the task failed, the run's counts moved with it), before the
+		// run's completion check.
+		db := rawDB(t, s)
+		mustExec(t, db, fmt.Sprintf(`UPDATE tasks SET state = 'failed', lease_expires_at = NULL WHERE id = %d`, got[1].ID))
+		mustExec(t, db, fmt.Sprintf(`INSERT INTO run_counts (run_id, asset, state, slot, tasks, partitions) VALUES (%d, 'a', 'running', 99, -1, -1), (%d, 'a', 'failed', 99, 1, 1)`, done.ID, done.ID))
 		if r, _ := s.RunGet(ctx, done.ID); r.Status != store.RunRunning {
 			t.Fatalf("run %s before the sweep", r.Status)
 		}
@@ -611,4 +615,43 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("other: %v", keys)
 		}
 	})
+}
+
+// checkCounts checks, after a test, that every run's task counts (RunGet,
+// RunProgress: kept as tasks change state) agree with its tasks.
+func checkCounts(t *testing.T, s store.Store) {
+	t.Helper()
+	runs, err := s.RunList(ctx, store.RunListParams{Limit: -1})
+	if err != nil {
+		t.Errorf("list runs to check their counts: %v", err)
+		return
+	}
+	for _, run := range runs {
+		tasks, err := s.TaskList(ctx, store.TaskListParams{RunID: run.ID})
+		if err != nil {
+			t.Errorf("tasks of run %d: %v", run.ID, err)
+			return
+		}
+		want := map[store.TaskState]int64{}
+		wantAssets := map[string]int64{}
+		for _, tk := range tasks {
+			want[tk.State]++
+			wantAssets[tk.Asset+" "+string(tk.State)] += tk.PartitionCount
+		}
+		if fmt.Sprint(run.Tasks) != fmt.Sprint(want) {
+			t.Errorf("run %d counts %v, its tasks %v", run.ID, run.Tasks, want)
+		}
+		pr, err := s.RunProgress(ctx, store.RunProgressParams{ID: run.ID})
+		if err != nil {
+			t.Errorf("progress of run %d: %v", run.ID, err)
+			return
+		}
+		got := map[string]int64{}
+		for _, a := range pr.Assets {
+			got[a.Asset+" "+string(a.State)] = a.Partitions
+		}
+		if fmt.Sprint(got) != fmt.Sprint(wantAssets) {
+			t.Errorf("run %d partitions by asset and state %v, its tasks %v", run.ID, got, wantAssets)
+		}
+	}
 }

@@ -363,10 +363,13 @@ func (s *Store) finishMany(ctx context.Context, tx *sql.Tx, ps []store.TaskFinis
 	if err != nil {
 		return nil, err
 	}
+	c := newCounts()
 	var ready []store.IDRange
 	for _, i := range ended {
+		c.move(out[i].Task, store.TaskRunning)
 		if ps[i].State == store.TaskSucceeded {
 			ready = append(ready, deps[ps[i].ID]...)
+			c.paced(out[i].Task.RunID, ps[i].At, 0, 1)
 		}
 	}
 	if err := s.readyDependents(ctx, tx, ready); err != nil {
@@ -378,6 +381,9 @@ func (s *Store) finishMany(ctx context.Context, tx *sql.Tx, ps []store.TaskFinis
 			if out[i].Skipped, err = s.skipDownstream(ctx, tx, fmt.Sprintf("not run: upstream task %d failed", t.ID), deps[t.ID], ps[i].At); err != nil {
 				return nil, err
 			}
+			for _, sk := range out[i].Skipped {
+				c.move(sk, store.TaskPending)
+			}
 		}
 		if ps[i].State != store.TaskPending {
 			if err := s.countBreaker(ctx, tx, t, ps[i].State == store.TaskFailed, ps[i].At); err != nil {
@@ -385,7 +391,7 @@ func (s *Store) finishMany(ctx context.Context, tx *sql.Tx, ps []store.TaskFinis
 			}
 		}
 	}
-	return out, nil
+	return out, s.saveCounts(ctx, tx, c)
 }
 
 // readyDependents lowers the waiting count of each task in ranges by the

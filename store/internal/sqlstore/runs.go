@@ -99,6 +99,7 @@ func (s *Store) RunInsert(ctx context.Context, p store.RunInsertParams) (*store.
 		}
 		next := first
 		waitsFor := map[int64][]int64{} // task of another run -> tasks of this run reading it
+		c := newCounts()
 		rows := func(yield func([]any) bool) {
 			if p.Tasks == nil {
 				return
@@ -112,6 +113,7 @@ func (s *Store) RunInsert(ctx context.Context, p store.RunInsertParams) (*store.
 				for _, ext := range t.WaitsFor {
 					waitsFor[ext] = append(waitsFor[ext], next)
 				}
+				c.add(runID, t.Asset, store.TaskPending, 1, t.PartitionCount)
 				row := []any{next, runID, t.Asset, t.PartitionFirst, t.PartitionLast, t.PartitionCount, string(store.TaskPending),
 					attempts, attempts, pool, p.Priority + t.Priority, t.Rank, t.Waiting, store.EncodeDependents(first, t.Dependents)}
 				next++
@@ -134,6 +136,9 @@ func (s *Store) RunInsert(ctx context.Context, p store.RunInsertParams) (*store.
 			return err
 		}
 		count = next - first
+		if err := s.saveCounts(ctx, tx, c); err != nil {
+			return err
+		}
 		runs, err := s.waitForOtherRuns(ctx, tx, waitsFor)
 		if err != nil {
 			return err
@@ -325,7 +330,7 @@ func (s *Store) countTasks(ctx context.Context, runs map[int64]*store.Run) error
 	for id := range runs {
 		lo, hi = min(lo, id), max(hi, id)
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT run_id, state, count(*) FROM tasks WHERE run_id BETWEEN ? AND ? GROUP BY run_id, state`), lo, hi)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT run_id, state, sum(tasks) FROM run_counts WHERE run_id BETWEEN ? AND ? GROUP BY run_id, state`), lo, hi)
 	if err != nil {
 		return fmt.Errorf("count tasks: %w", s.mapErr(err))
 	}
@@ -336,7 +341,7 @@ func (s *Store) countTasks(ctx context.Context, runs map[int64]*store.Run) error
 		if err := rows.Scan(&id, &state, &n); err != nil {
 			return err
 		}
-		if r, ok := runs[id]; ok {
+		if r, ok := runs[id]; ok && n != 0 {
 			r.Tasks[state] = n
 		}
 	}
@@ -411,12 +416,12 @@ func (s *Store) RunCancel(ctx context.Context, p store.RunCancelParams) (*store.
 		if p.Reason != "" {
 			reason += ": " + p.Reason
 		}
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM tasks WHERE run_id = ? AND state = 'running'`), p.ID).Scan(&res.Interrupted); err != nil {
+		c := newCounts()
+		open, err := s.countOpen(ctx, tx, c, p.ID, store.TaskCancelled, store.TaskPending, store.TaskRunning)
+		if err != nil {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM tasks WHERE run_id = ? AND state = 'pending'`), p.ID).Scan(&res.Pending); err != nil {
-			return err
-		}
+		res.Interrupted, res.Pending = open[store.TaskRunning], open[store.TaskPending]
 		// Running attempts end cancelled; the token moves on, so their
 		// heartbeats, finishes and promotions are refused (ErrLeaseLost).
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE task_attempts SET state = 'cancelled', error = ?, finished_at = ?
@@ -463,6 +468,10 @@ func (s *Store) RunCancel(ctx context.Context, p store.RunCancelParams) (*store.
 		}
 		for _, t := range res.Skipped {
 			touched = append(touched, t.RunID)
+			c.move(t, store.TaskPending)
+		}
+		if err := s.saveCounts(ctx, tx, c); err != nil {
+			return err
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE runs SET status = 'cancelled', error = ?, finished_at = ? WHERE id = ?`), reason, s.t(p.At), p.ID); err != nil {
 			return err
@@ -501,6 +510,13 @@ func (s *Store) RunRetryFailed(ctx context.Context, p store.RunRetryFailedParams
 		}
 		if status == store.RunCancelled || status == store.RunRunning || status == store.RunPaused {
 			return fmt.Errorf("run %d is %s; retry re-queues the failed tasks of a finished or tripped run: %w", p.ID, status, store.ErrRunState)
+		}
+		c := newCounts()
+		if _, err := s.countOpen(ctx, tx, c, p.ID, store.TaskPending, store.TaskFailed, store.TaskSkipped); err != nil {
+			return err
+		}
+		if err := s.saveCounts(ctx, tx, c); err != nil {
+			return err
 		}
 		// A retry computes again: verification failed on these bytes.
 		r, err := tx.ExecContext(ctx, s.q(`UPDATE tasks SET state = 'pending', max_attempts = attempt + base_attempts, not_before = NULL,
@@ -565,7 +581,7 @@ func (s *Store) RunProgress(ctx context.Context, p store.RunProgressParams) (*st
 		return nil, fmt.Errorf("progress of run %d: %w", p.ID, s.mapErr(err))
 	}
 	out := &store.RunProgress{Run: run}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT asset, state, count(*), sum(partition_count) FROM tasks WHERE run_id = ? GROUP BY asset, state`), p.ID)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT asset, state, sum(tasks), sum(partitions) FROM run_counts WHERE run_id = ? GROUP BY asset, state`), p.ID)
 	if err != nil {
 		return nil, fmt.Errorf("progress of run %d: %w", p.ID, s.mapErr(err))
 	}
@@ -574,6 +590,9 @@ func (s *Store) RunProgress(ctx context.Context, p store.RunProgressParams) (*st
 		if err := rows.Scan(&a.Asset, &a.State, &a.Tasks, &a.Partitions); err != nil {
 			rows.Close()
 			return nil, err
+		}
+		if a.Tasks == 0 {
+			continue
 		}
 		out.Assets = append(out.Assets, a)
 		run.Tasks[a.State] += a.Tasks
@@ -589,12 +608,8 @@ func (s *Store) RunProgress(ctx context.Context, p store.RunProgressParams) (*st
 		return out.Assets[i].State < out.Assets[j].State
 	})
 	if !p.Since.IsZero() {
-		if err := s.db.QueryRowContext(ctx, s.q(`SELECT count(*) FROM tasks WHERE run_id = ? AND state = 'succeeded' AND finished_at >= ?`),
-			p.ID, s.t(p.Since)).Scan(&out.FinishedSince); err != nil {
-			return nil, s.mapErr(err)
-		}
-		if err := s.db.QueryRowContext(ctx, s.q(`SELECT count(*) FROM task_attempts WHERE task_id IN (SELECT id FROM tasks WHERE run_id = ?) AND phase = 'compute' AND started_at >= ?`),
-			p.ID, s.t(p.Since)).Scan(&out.StartedSince); err != nil {
+		if err := s.db.QueryRowContext(ctx, s.q(`SELECT coalesce(sum(started), 0), coalesce(sum(finished), 0) FROM run_pace WHERE run_id = ? AND second >= ?`),
+			p.ID, p.Since.Unix()).Scan(&out.StartedSince, &out.FinishedSince); err != nil {
 			return nil, s.mapErr(err)
 		}
 	}

@@ -156,10 +156,18 @@ func (s *Store) TaskLeaseMany(ctx context.Context, p store.TaskLeaseManyParams) 
 		}
 		sort.Slice(res.Tasks, func(i, j int) bool { return lessTask(res.Tasks[i], res.Tasks[j]) })
 		started := newRowset("int", "int", "text", "text", "text", "time")
+		c := newCounts()
 		for _, t := range res.Tasks {
 			started.add(t.ID, t.Attempt, t.Phase, p.Worker, store.TaskRunning, s.t(p.Now))
+			c.move(t, store.TaskPending)
+			if t.Phase == store.PhaseCompute {
+				c.paced(t.RunID, p.Now, 1, 0)
+			}
 		}
 		if err := s.insertAttempts(ctx, tx, started); err != nil {
+			return err
+		}
+		if err := s.saveCounts(ctx, tx, c); err != nil {
 			return err
 		}
 		return s.recordStarts(ctx, tx, runs, p.Now)
@@ -429,12 +437,9 @@ func (s *Store) skipDownstream(ctx context.Context, tx *sql.Tx, reason string, f
 // ended the run with, "" if it did not end it.
 func (s *Store) finishRunIfDone(ctx context.Context, runID int64, at time.Time) (ended store.RunStatus, err error) {
 	open := func(q querier) (bool, error) {
-		var one int
-		err := q.QueryRowContext(ctx, s.q(`SELECT 1 FROM tasks WHERE run_id = ? AND state IN ('pending', 'running') LIMIT 1`), runID).Scan(&one)
-		if errors.Is(err, sql.ErrNoRows) {
-			return false, nil
-		}
-		return err == nil, err
+		var n int64
+		err := q.QueryRowContext(ctx, s.q(`SELECT coalesce(sum(tasks), 0) FROM run_counts WHERE run_id = ? AND state IN ('pending', 'running')`), runID).Scan(&n)
+		return n > 0, err
 	}
 	if o, err := open(s.db); o || err != nil {
 		return "", s.mapErr(err)
@@ -449,17 +454,13 @@ func (s *Store) finishRunIfDone(ctx context.Context, runID int64, at time.Time) 
 			return err
 		}
 		var failed, skipped, all int64
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM tasks WHERE run_id = ? AND state = 'failed'`), runID).Scan(&failed); err != nil {
-			return err
-		}
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM tasks WHERE run_id = ? AND state = 'skipped'`), runID).Scan(&skipped); err != nil {
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT coalesce(sum(CASE WHEN state = 'failed' THEN tasks ELSE 0 END), 0),
+				coalesce(sum(CASE WHEN state = 'skipped' THEN tasks ELSE 0 END), 0), coalesce(sum(tasks), 0)
+			FROM run_counts WHERE run_id = ?`), runID).Scan(&failed, &skipped, &all); err != nil {
 			return err
 		}
 		final, msg := store.RunSucceeded, ""
 		if failed+skipped > 0 {
-			if err := tx.QueryRowContext(ctx, s.q(`SELECT count(*) FROM tasks WHERE run_id = ?`), runID).Scan(&all); err != nil {
-				return err
-			}
 			final, msg = store.RunFailed, fmt.Sprintf("%d of %d tasks failed", failed, all)
 			if skipped > 0 {
 				msg += fmt.Sprintf(", %d skipped", skipped)
@@ -525,8 +526,10 @@ func (s *Store) TaskStage(ctx context.Context, p store.TaskStageParams) (*store.
 func (s *Store) TaskRelease(ctx context.Context, p store.TaskReleaseParams) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		var attempt int
+		var runID, partitions int64
+		var asset string
 		err := tx.QueryRowContext(ctx, s.q(`UPDATE tasks SET state = 'pending', lease_expires_at = NULL, worker = '', error = ?, max_attempts = max_attempts + 1
-			WHERE id = ? AND lease_token = ? AND state = 'running' RETURNING attempt`), p.Reason, p.ID, p.LeaseToken).Scan(&attempt)
+			WHERE id = ? AND lease_token = ? AND state = 'running' RETURNING attempt, run_id, asset, partition_count`), p.Reason, p.ID, p.LeaseToken).Scan(&attempt, &runID, &asset, &partitions)
 		if errors.Is(err, sql.ErrNoRows) {
 			return store.ErrLeaseLost
 		}
@@ -535,6 +538,12 @@ func (s *Store) TaskRelease(ctx context.Context, p store.TaskReleaseParams) erro
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE task_attempts SET state = ?, error = ?, finished_at = ? WHERE task_id = ? AND attempt = ?`),
 			store.AttemptReleased, p.Reason, s.t(p.At), p.ID, attempt); err != nil {
+			return err
+		}
+		c := newCounts()
+		c.add(runID, asset, store.TaskRunning, -1, -partitions)
+		c.add(runID, asset, store.TaskPending, 1, partitions)
+		if err := s.saveCounts(ctx, tx, c); err != nil {
 			return err
 		}
 		return s.notify(ctx, tx)
