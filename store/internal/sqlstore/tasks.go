@@ -74,7 +74,7 @@ func (s *Store) TaskLeaseMany(ctx context.Context, p store.TaskLeaseManyParams) 
 		if err != nil || len(runs) == 0 {
 			return err
 		}
-		var cands []leaseCand
+		var open []*leaseRun
 		for _, r := range runs {
 			if r.room == 0 {
 				if !r.until.IsZero() && (res.ThrottledUntil.IsZero() || r.until.Before(res.ThrottledUntil)) {
@@ -82,36 +82,11 @@ func (s *Store) TaskLeaseMany(ctx context.Context, p store.TaskLeaseManyParams) 
 				}
 				continue
 			}
-			q := `SELECT id, pool, priority, rank FROM tasks WHERE run_id = ? AND state = 'pending' AND waiting = 0 AND (not_before IS NULL OR not_before <= ?)`
-			args := []any{r.id, s.t(p.Now)}
-			if len(p.Pools) > 0 {
-				q += ` AND pool IN (` + marks(len(p.Pools)) + `)`
-				for _, pool := range p.Pools {
-					args = append(args, pool)
-				}
-			}
-			q += ` ORDER BY priority DESC, rank, id LIMIT ?` + s.d.SkipLocked
-			n := limit
-			if r.room >= 0 {
-				n = min(n, r.room)
-			}
-			rows, err := tx.QueryContext(ctx, s.q(q), append(args, n)...)
-			if err != nil {
-				return err
-			}
-			for rows.Next() {
-				c := leaseCand{run: r}
-				if err := rows.Scan(&c.id, &c.pool, &c.prio, &c.rank); err != nil {
-					rows.Close()
-					return err
-				}
-				c.prio += r.aging
-				cands = append(cands, c)
-			}
-			rows.Close()
-			if err := rows.Err(); err != nil {
-				return err
-			}
+			open = append(open, r)
+		}
+		cands, err := s.leaseCandidates(ctx, tx, open, p, limit)
+		if err != nil {
+			return err
 		}
 		if !res.ThrottledUntil.IsZero() {
 			res.ThrottledFor = res.ThrottledUntil.Sub(p.Now)
@@ -176,6 +151,80 @@ func (s *Store) TaskLeaseMany(ctx context.Context, p store.TaskLeaseManyParams) 
 		return nil, fmt.Errorf("lease tasks: %w", err)
 	}
 	return res, nil
+}
+
+// leaseCandidates reads the ready tasks of runs, at most limit of each
+// (and no more than its room), through the per-run ready index: one
+// statement for all runs where the dialect takes arrays (a LATERAL join over
+// the runs, so leasing costs one round trip however many runs are running),
+// one per run otherwise (SQLite, in process).
+func (s *Store) leaseCandidates(ctx context.Context, tx *sql.Tx, runs []*leaseRun, p store.TaskLeaseManyParams, limit int) ([]leaseCand, error) {
+	if len(runs) == 0 {
+		return nil, nil
+	}
+	room := func(r *leaseRun) int {
+		if r.room >= 0 {
+			return min(limit, r.room)
+		}
+		return limit
+	}
+	byID := make(map[int64]*leaseRun, len(runs))
+	for _, r := range runs {
+		byID[r.id] = r
+	}
+	ready := `state = 'pending' AND waiting = 0 AND (not_before IS NULL OR not_before <= ?)`
+	readyArgs := []any{s.t(p.Now)}
+	if len(p.Pools) > 0 {
+		pools := make([]any, len(p.Pools))
+		for i, pool := range p.Pools {
+			pools[i] = pool
+		}
+		in, args := s.in("text", pools)
+		ready += ` AND pool ` + in
+		readyArgs = append(readyArgs, args...)
+	}
+	var queries []string
+	var args [][]any
+	if s.d.ArrayType != nil {
+		rs := newRowset("int", "int")
+		for _, r := range runs {
+			rs.add(r.id, room(r))
+		}
+		v, vargs := s.from(rs)
+		queries = append(queries, `SELECT t.id, t.run_id, t.pool, t.priority, t.rank FROM `+v+` CROSS JOIN LATERAL (
+			SELECT id, run_id, pool, priority, rank FROM tasks WHERE tasks.run_id = v.column1 AND `+ready+`
+			ORDER BY priority DESC, rank, id LIMIT v.column2`+s.d.SkipLocked+`) t`)
+		args = append(args, append(vargs, readyArgs...))
+	} else {
+		for _, r := range runs {
+			queries = append(queries, `SELECT id, run_id, pool, priority, rank FROM tasks WHERE run_id = ? AND `+ready+`
+				ORDER BY priority DESC, rank, id LIMIT ?`+s.d.SkipLocked)
+			args = append(args, append(append([]any{r.id}, readyArgs...), room(r)))
+		}
+	}
+	var cands []leaseCand
+	for i, q := range queries {
+		rows, err := tx.QueryContext(ctx, s.q(q), args[i]...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var c leaseCand
+			var runID int64
+			if err := rows.Scan(&c.id, &runID, &c.pool, &c.prio, &c.rank); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			c.run = byID[runID]
+			c.prio += c.run.aging
+			cands = append(cands, c)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return cands, nil
 }
 
 // leaseRun is a running run as leasing sees it.
