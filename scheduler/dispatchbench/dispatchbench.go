@@ -38,6 +38,10 @@ type Opts struct {
 	Chain int
 	// Now stamps the bench runs.
 	Now time.Time
+	// DatabaseCPU, if set, returns the CPU time the database server's
+	// processes have used so far (LocalPostgresCPU, for a server on this
+	// machine); the result then has the server's CPU per task.
+	DatabaseCPU func() (time.Duration, error)
 }
 
 // Result holds the figures of one Run.
@@ -49,6 +53,29 @@ type Result struct {
 	Complete time.Duration
 	// Handoffs are upstream-promoted to downstream-started latencies.
 	Handoffs []time.Duration
+	// Transactions counts the transactions the workers' stores ran while
+	// completing the tasks (a statement outside a transaction counts as
+	// one); -1 when the store does not count them.
+	Transactions int64
+	// CPU is the CPU time this process used while completing the tasks;
+	// DatabaseCPU the database server's, -1 when unknown.
+	CPU, DatabaseCPU time.Duration
+}
+
+// TransactionsPerTask returns Transactions / Tasks, -1 when unknown.
+func (r *Result) TransactionsPerTask() float64 {
+	if r.Transactions < 0 {
+		return -1
+	}
+	return float64(r.Transactions) / float64(r.Tasks)
+}
+
+// CPUPer1000 returns CPU seconds per 1,000 tasks of d (-1 when d is).
+func (r *Result) CPUPer1000(d time.Duration) float64 {
+	if d < 0 {
+		return -1
+	}
+	return d.Seconds() / float64(r.Tasks) * 1000
 }
 
 // EnqueueRate returns tasks stored per second.
@@ -68,9 +95,9 @@ func (r *Result) Handoff(q float64) time.Duration {
 }
 
 func (r *Result) String() string {
-	return fmt.Sprintf("%d tasks, %d workers × %d: enqueue %.0f tasks/s (%s), complete %.0f tasks/s (%s); handoff over a chain of %d: p50 %s, p95 %s",
+	return fmt.Sprintf("%d tasks, %d workers × %d: enqueue %.0f tasks/s (%s), complete %.0f tasks/s (%s), %.3f transactions/task; handoff over a chain of %d: p50 %s, p95 %s",
 		r.Tasks, r.Workers, r.Concurrency, r.EnqueueRate(), r.Enqueue.Round(time.Millisecond), r.CompletionRate(), r.Complete.Round(time.Millisecond),
-		r.Chain, r.Handoff(0.5).Round(10*time.Microsecond), r.Handoff(0.95).Round(10*time.Microsecond))
+		r.TransactionsPerTask(), r.Chain, r.Handoff(0.5).Round(10*time.Microsecond), r.Handoff(0.95).Round(10*time.Microsecond))
 }
 
 // Run measures the queue with no-op tasks (each writes one byte
@@ -137,16 +164,33 @@ func Run(ctx context.Context, o Opts) (*Result, error) {
 		run, _, err := scheduler.Enqueue(ctx, main, g, scheduler.EnqueueOpts{Kind: "bench", CreatedBy: "weir bench", Now: o.Now})
 		return run, err
 	}
-	work := func(runID int64) (time.Duration, error) {
+	// work runs the run's tasks to the end and measures what it took.
+	type cost struct {
+		tx      int64
+		cpu, db time.Duration
+	}
+	work := func(runID int64) (time.Duration, cost, error) {
 		var stores []store.Store
 		for i := 0; i < o.Workers; i++ {
 			st, err := o.Open(ctx)
 			if err != nil {
-				return 0, err
+				return 0, cost{}, err
 			}
 			defer st.Close()
 			stores = append(stores, st)
 		}
+		txs := func() int64 {
+			var n int64
+			for _, st := range stores {
+				c, ok := st.(interface{ Transactions() int64 })
+				if !ok {
+					return -1
+				}
+				n += c.Transactions()
+			}
+			return n
+		}
+		tx0, cpu0, db0 := txs(), processCPU(), dbCPU(o.DatabaseCPU)
 		start := time.Now()
 		var wg sync.WaitGroup
 		errs := make([]error, o.Workers)
@@ -156,7 +200,17 @@ func Run(ctx context.Context, o Opts) (*Result, error) {
 			wg.Go(func() { errs[i] = w.Run(ctx) })
 		}
 		wg.Wait()
-		return time.Since(start), errors.Join(errs...)
+		took := time.Since(start)
+		c := cost{tx: txs(), cpu: processCPU() - cpu0, db: dbCPU(o.DatabaseCPU)}
+		if c.tx >= 0 {
+			c.tx -= tx0
+		}
+		if c.db >= 0 && db0 >= 0 {
+			c.db -= db0
+		} else {
+			c.db = -1
+		}
+		return took, c, errors.Join(errs...)
 	}
 
 	t0 := time.Now()
@@ -165,9 +219,11 @@ func Run(ctx context.Context, o Opts) (*Result, error) {
 		return nil, err
 	}
 	res.Enqueue = time.Since(t0)
-	if res.Complete, err = work(run.ID); err != nil {
+	var c cost
+	if res.Complete, c, err = work(run.ID); err != nil {
 		return nil, err
 	}
+	res.Transactions, res.CPU, res.DatabaseCPU = c.tx, c.cpu, c.db
 
 	// The chain: each task starts when the one before is promoted. The
 	// latency comes from the store's own timestamps (promoted_at of the
@@ -177,25 +233,25 @@ func Run(ctx context.Context, o Opts) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := work(chain.ID); err != nil {
+	if _, _, err := work(chain.ID); err != nil {
 		return nil, err
 	}
 	tasks, err := main.TaskList(ctx, store.TaskListParams{RunID: chain.ID})
 	if err != nil {
 		return nil, err
 	}
-	started := map[string]time.Time{}
+	// A task's end is stamped in its promotion's transaction, on the same
+	// clock as its dependent's start (the database's, on PostgreSQL).
+	byAsset := map[string]*store.Task{}
 	for _, t := range tasks {
-		started[t.Asset] = t.StartedAt
+		byAsset[t.Asset] = t
 	}
 	for i := 1; i < o.Chain; i++ {
-		up, err := main.MaterializationList(ctx, store.MaterializationListParams{Asset: fmt.Sprintf("%schain%03d", prefix, i-1), Limit: 1})
-		if err != nil {
-			return nil, err
+		up, down := byAsset[fmt.Sprintf("%schain%03d", prefix, i-1)], byAsset[fmt.Sprintf("%schain%03d", prefix, i)]
+		if up == nil || down == nil || up.State != store.TaskSucceeded || down.StartedAt.IsZero() {
+			return nil, fmt.Errorf("chain step %d did not run", i)
 		}
-		if len(up) == 1 {
-			res.Handoffs = append(res.Handoffs, started[fmt.Sprintf("%schain%03d", prefix, i)].Sub(up[0].PromotedAt))
-		}
+		res.Handoffs = append(res.Handoffs, down.StartedAt.Sub(up.FinishedAt))
 	}
 	return res, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -41,6 +42,9 @@ scratch database or schema.`,
 			}
 			st.Close()
 			o.Open = func(ctx context.Context) (store.Store, error) { return store.Open(ctx, a.store) }
+			if strings.HasPrefix(a.store, "postgres") && dispatchbench.IsLocal(a.store) {
+				o.DatabaseCPU = dispatchbench.LocalPostgresCPU
+			}
 			o.Now = a.cfg.Clock.Now()
 			res, err := dispatchbench.Run(ctx, o)
 			if err != nil {
@@ -52,6 +56,8 @@ scratch database or schema.`,
 					"enqueue_seconds": res.Enqueue.Seconds(), "enqueue_tasks_per_second": res.EnqueueRate(),
 					"complete_seconds": res.Complete.Seconds(), "complete_tasks_per_second": res.CompletionRate(),
 					"handoff_p50_ms": ms(res.Handoff(0.5)), "handoff_p95_ms": ms(res.Handoff(0.95)),
+					"transactions_per_task": orNil(res.TransactionsPerTask()), "cpu_seconds_per_1000_tasks": res.CPUPer1000(res.CPU),
+					"database_cpu_seconds_per_1000_tasks": orNil(res.CPUPer1000(res.DatabaseCPU)),
 				})
 			}
 			w := a.table()
@@ -60,6 +66,9 @@ scratch database or schema.`,
 			fmt.Fprintf(w, "enqueue:\t%.0f tasks/s (%s)\n", res.EnqueueRate(), res.Enqueue.Round(time.Millisecond))
 			fmt.Fprintf(w, "complete:\t%.0f tasks/s (%s)\n", res.CompletionRate(), res.Complete.Round(time.Millisecond))
 			fmt.Fprintf(w, "handoff:\tp50 %.2f ms, p95 %.2f ms (chain of %d)\n", ms(res.Handoff(0.5)), ms(res.Handoff(0.95)), res.Chain)
+			fmt.Fprintf(w, "transactions:\t%s per task\n", unknownOr(res.TransactionsPerTask(), "%.3f"))
+			fmt.Fprintf(w, "cpu per 1,000 tasks:\tweir %.3f s, database %s\n", res.CPUPer1000(res.CPU),
+				unknownOr(res.CPUPer1000(res.DatabaseCPU), "%.3f s"))
 			return w.Flush()
 		},
 	}
@@ -73,3 +82,20 @@ scratch database or schema.`,
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// orNil is v, or nil (JSON null) when v is -1 (unknown).
+func orNil(v float64) any {
+	if v < 0 {
+		return nil
+	}
+	return v
+}
+
+// unknownOr formats v, or says it is unknown when it is -1 (not
+// measured: the database's CPU on another machine, say).
+func unknownOr(v float64, format string) string {
+	if v < 0 {
+		return "unknown"
+	}
+	return fmt.Sprintf(format, v)
+}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/weir-dev/weir/store"
@@ -73,7 +74,7 @@ type Dialect struct {
 
 // Store implements store.Store.
 type Store struct {
-	db      *sql.DB
+	db      countingDB
 	d       Dialect
 	waker   store.Waker
 	closers []func() error
@@ -87,7 +88,7 @@ var _ store.Store = (*Store)(nil)
 // New applies pending migrations and returns the store. It takes ownership
 // of db.
 func New(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
-	s := &Store{db: db, d: d}
+	s := &Store{db: countingDB{DB: db, n: new(atomic.Int64)}, d: d}
 	if err := Migrate(ctx, db, d.Schema, s.mapErr); err != nil {
 		return nil, err
 	}
@@ -95,7 +96,43 @@ func New(ctx context.Context, db *sql.DB, d Dialect) (*Store, error) {
 }
 
 // DB returns the database, for the driver's own use.
-func (s *Store) DB() *sql.DB { return s.db }
+func (s *Store) DB() *sql.DB { return s.db.DB }
+
+// Transactions returns how many transactions the store has run since it
+// was opened (a statement outside a transaction counts as one): what
+// `weir bench dispatch` reports per task.
+func (s *Store) Transactions() int64 { return s.db.n.Load() }
+
+// countingDB is the database, counting the transactions run on it.
+type countingDB struct {
+	*sql.DB
+	n *atomic.Int64
+}
+
+func (db countingDB) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	db.n.Add(1)
+	return db.DB.QueryContext(ctx, query, args...)
+}
+
+func (db countingDB) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	db.n.Add(1)
+	return db.DB.QueryRowContext(ctx, query, args...)
+}
+
+func (db countingDB) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	db.n.Add(1)
+	return db.DB.ExecContext(ctx, query, args...)
+}
+
+func (db countingDB) BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error) {
+	db.n.Add(1)
+	return db.DB.BeginTx(ctx, opts)
+}
+
+func (db countingDB) Conn(ctx context.Context) (*sql.Conn, error) {
+	db.n.Add(1) // txConn: one transaction on a connection of its own
+	return db.DB.Conn(ctx)
+}
 
 // OnClose registers f to run at Close, before the database closes.
 func (s *Store) OnClose(f func() error) { s.closers = append(s.closers, f) }
