@@ -21,7 +21,8 @@ import (
 // BenchmarkBackfillCreate plans, expands and stores a backfill of 87,600
 // hourly partitions × 20 assets (1,752,000 tasks, one partition each) in
 // one transaction, and reports the peak Go heap while doing it. Run with
-// -benchtime=1x: one op is one whole backfill.
+// -benchtime=1x: one op is one whole backfill. status-ms is the time to
+// read the new backfill's progress, as `weir backfill status` does.
 func BenchmarkBackfillCreate(b *testing.B) {
 	hourly := partitions.MustTimeWindow(partitions.TimeWindowOpts{Grain: partitions.Hourly, Start: "2015-01-01", Location: "America/New_York"})
 	g := graphtest.ChainAndFan(hourly)
@@ -58,6 +59,13 @@ func BenchmarkBackfillCreate(b *testing.B) {
 				}
 				b.StopTimer()
 				b.ReportMetric(float64(peak())/(1<<20), "peak-heap-MB")
+				// What `weir backfill status` reads: the run's counts,
+				// per asset, and its pace.
+				t0 := time.Now()
+				if _, err := scheduler.RunProgressAt(ctx, st, run.ID, now.Add(time.Minute)); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(time.Since(t0).Microseconds())/1000, "status-ms")
 				b.ReportMetric(float64(run.TaskCount()), "tasks")
 				st.Close()
 				b.StartTimer()
