@@ -38,6 +38,11 @@ type Opts struct {
 	Chain int
 	// Now stamps the bench runs.
 	Now time.Time
+	// Paused, if more than 0, first stores a backfill of that many tasks
+	// (hourly partitions of an asset of its own) and pauses it: the workers
+	// lease with it in view, as a daemon's workers would, so the figures
+	// show what a large paused backfill costs a running one.
+	Paused int
 	// DatabaseCPU, if set, returns the CPU time the database server's
 	// processes have used so far (LocalPostgresCPU, for a server on this
 	// machine); the result then has the server's CPU per task.
@@ -46,7 +51,7 @@ type Opts struct {
 
 // Result holds the figures of one Run.
 type Result struct {
-	Tasks, Workers, Concurrency, Chain int
+	Tasks, Workers, Concurrency, Chain, Paused int
 	// Enqueue is the time to plan, expand and store Tasks tasks.
 	Enqueue time.Duration
 	// Complete is the time from the first lease to the run's end.
@@ -115,7 +120,7 @@ func Run(ctx context.Context, o Opts) (*Result, error) {
 		o.Chain = 50
 	}
 	o.Workers, o.Chain = max(o.Workers, 1), max(o.Chain, 2)
-	res := &Result{Tasks: o.Tasks, Workers: o.Workers, Concurrency: o.Concurrency, Chain: o.Chain}
+	res := &Result{Tasks: o.Tasks, Workers: o.Workers, Concurrency: o.Concurrency, Chain: o.Chain, Paused: o.Paused}
 	noop := func(ctx context.Context, t *pipelines.Task) error {
 		for _, k := range t.Keys {
 			w, err := t.Output.Create(ctx, k, "x")
@@ -131,7 +136,9 @@ func Run(ctx context.Context, o Opts) (*Result, error) {
 	}
 	hours := partitions.MustTimeWindow(partitions.TimeWindowOpts{Grain: partitions.Hourly, Start: "2000-01-01"})
 	prefix := fmt.Sprintf("bench_%d_", o.Now.UnixNano())
-	assets := []*pipelines.Asset{{Key: prefix + "fanout", Partitions: hours, Compute: noop}}
+	// Two centuries of hours for the paused backfill (1.75 M of them).
+	oldHours := partitions.MustTimeWindow(partitions.TimeWindowOpts{Grain: partitions.Hourly, Start: "1826-01-01"})
+	assets := []*pipelines.Asset{{Key: prefix + "fanout", Partitions: hours, Compute: noop}, {Key: prefix + "paused", Partitions: oldHours, Compute: noop}}
 	for i := 0; i < o.Chain; i++ {
 		a := &pipelines.Asset{Key: fmt.Sprintf("%schain%03d", prefix, i), Compute: noop}
 		if i > 0 {
@@ -169,6 +176,20 @@ func Run(ctx context.Context, o Opts) (*Result, error) {
 		tx      int64
 		cpu, db time.Duration
 	}
+	var paused []int64
+	if o.Paused > 0 {
+		if int64(o.Paused) > oldHours.Len(time.Now()) {
+			return nil, fmt.Errorf("at most %d paused tasks", oldHours.Len(time.Now()))
+		}
+		run, err := enqueue(prefix+"paused", oldHours.Key(0)+partitions.RangeSep+oldHours.Key(int64(o.Paused)-1))
+		if err != nil {
+			return nil, err
+		}
+		if _, err := main.RunSetStatus(ctx, store.RunSetStatusParams{ID: run.ID, To: store.RunPaused, Actor: "weir bench", At: o.Now}); err != nil {
+			return nil, err
+		}
+		paused = append(paused, run.ID)
+	}
 	work := func(runID int64) (time.Duration, cost, error) {
 		var stores []store.Store
 		for i := 0; i < o.Workers; i++ {
@@ -196,7 +217,7 @@ func Run(ctx context.Context, o Opts) (*Result, error) {
 		errs := make([]error, o.Workers)
 		for i, st := range stores {
 			w := &scheduler.Worker{Store: st, Bucket: bucket, Graph: graph, ID: fmt.Sprintf("bench-%d", i), Concurrency: o.Concurrency, RunID: runID,
-				PollInterval: 50 * time.Millisecond}
+				AlsoRunIDs: paused, PollInterval: 50 * time.Millisecond}
 			wg.Go(func() { errs[i] = w.Run(ctx) })
 		}
 		wg.Wait()

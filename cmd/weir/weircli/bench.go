@@ -32,8 +32,9 @@ scratch database or schema.`,
 			if !cmd.Flags().Changed("store") && a.cfg.Getenv("WEIR_STORE") == "" {
 				return usageError(errors.New("" + a.cfg.Name + " bench dispatch writes bench runs to the store: give --store explicitly (a scratch database)"))
 			}
-			if o.Tasks < 1 || o.Workers < 1 || o.Concurrency < 1 || o.Chain < 2 {
-				return usageError(fmt.Errorf("--tasks, --workers and --concurrency must be at least 1 and --chain at least 2"))
+			if o.Tasks < 1 || o.Workers < 1 || o.Concurrency < 1 || o.Chain < 2 || o.Paused < 0 {
+				return usageError(fmt.Errorf("--tasks, --workers and --concurrency must be at least 1, --chain at least 2 and --paused 0 or more (got %d, %d, %d, %d, %d)",
+					o.Tasks, o.Workers, o.Concurrency, o.Chain, o.Paused))
 			}
 			ctx := cmd.Context()
 			st, err := a.openStore(ctx) // check the URL before measuring
@@ -52,7 +53,7 @@ scratch database or schema.`,
 			}
 			if a.output == "json" {
 				return a.json(map[string]any{
-					"tasks": res.Tasks, "workers": res.Workers, "concurrency": res.Concurrency, "chain": res.Chain,
+					"tasks": res.Tasks, "workers": res.Workers, "concurrency": res.Concurrency, "chain": res.Chain, "paused_tasks": res.Paused,
 					"enqueue_seconds": res.Enqueue.Seconds(), "enqueue_tasks_per_second": res.EnqueueRate(),
 					"complete_seconds": res.Complete.Seconds(), "complete_tasks_per_second": res.CompletionRate(),
 					"handoff_p50_ms": ms(res.Handoff(0.5)), "handoff_p95_ms": ms(res.Handoff(0.95)),
@@ -63,6 +64,9 @@ scratch database or schema.`,
 			w := a.table()
 			fmt.Fprintf(w, "store:\t%s\n", redactURL(a.store))
 			fmt.Fprintf(w, "tasks:\t%d (workers %d × concurrency %d)\n", res.Tasks, res.Workers, res.Concurrency)
+			if res.Paused > 0 {
+				fmt.Fprintf(w, "paused beside:\t%d tasks\n", res.Paused)
+			}
 			fmt.Fprintf(w, "enqueue:\t%.0f tasks/s (%s)\n", res.EnqueueRate(), res.Enqueue.Round(time.Millisecond))
 			fmt.Fprintf(w, "complete:\t%.0f tasks/s (%s)\n", res.CompletionRate(), res.Complete.Round(time.Millisecond))
 			fmt.Fprintf(w, "handoff:\tp50 %.2f ms, p95 %.2f ms (chain of %d)\n", ms(res.Handoff(0.5)), ms(res.Handoff(0.95)), res.Chain)
@@ -77,6 +81,7 @@ scratch database or schema.`,
 	f.IntVar(&o.Workers, "workers", 1, "workers, each with its own store connections")
 	f.IntVarP(&o.Concurrency, "concurrency", "c", 8, "tasks running at once per worker")
 	f.IntVar(&o.Chain, "chain", 50, "length of the chain whose handoff latency is measured")
+	f.IntVar(&o.Paused, "paused", 0, "first store a paused backfill of this many tasks beside the measured one (e.g. 1752000)")
 	cmd.AddCommand(dispatch)
 	return cmd
 }
