@@ -1,32 +1,41 @@
 // Command river measures River's no-op job throughput and weir's dispatch
 // on the same database, in the same run, with the same number of workers,
-// and prints both and their ratio. It lives in its own module so that weir
-// gains no dependency on River.
+// and prints both, their ratio and what each cost in CPU. It lives in its
+// own module so that weir gains no dependency on River.
 //
-//	cd bench && go run ./river -store postgres://postgres@127.0.0.1:5432/test -jobs 20000
+//	cd bench && go run ./river -store postgres://postgres@127.0.0.1:5432/test -jobs 20000 -runs 3 -sqlite
 //
-// Each side gets a schema of its own, dropped at the end.
+// Each side gets a schema (PostgreSQL) or a file (SQLite) of its own,
+// dropped at the end. Runs alternate River and weir, so drift on a shared
+// machine touches both alike.
 package main
 
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"flag"
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
+	_ "modernc.org/sqlite"
 
 	"github.com/weir-dev/weir/scheduler/dispatchbench"
 	"github.com/weir-dev/weir/store"
 	_ "github.com/weir-dev/weir/store/postgres"
+	_ "github.com/weir-dev/weir/store/sqlite"
 )
 
 type noopArgs struct{}
@@ -37,35 +46,108 @@ type noopWorker struct{ river.WorkerDefaults[noopArgs] }
 
 func (noopWorker) Work(context.Context, *river.Job[noopArgs]) error { return nil }
 
-func main() {
-	dsn := flag.String("store", "postgres://postgres@127.0.0.1:5432/test", "PostgreSQL database both sides use (each in a schema of its own)")
-	jobs := flag.Int("jobs", 20_000, "jobs (River) and tasks (weir)")
-	riverWorkers := flag.Int("river-workers", 100, "River's MaxWorkers")
-	cooldown := flag.Duration("river-fetch-cooldown", time.Millisecond, "River's FetchCooldown (its default, 100ms, caps it at MaxWorkers per 100ms; 1ms is its minimum, tuned for throughput as in river bench)")
-	weirWorkers := flag.Int("weir-workers", 4, "weir workers, each with its own connections")
-	weirConcurrency := flag.Int("weir-concurrency", 25, "tasks running at once per weir worker")
-	flag.Parse()
-	ctx := context.Background()
-	riverRate, err := benchRiver(ctx, *dsn, *jobs, *riverWorkers, *cooldown)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "river:", err)
-		os.Exit(1)
-	}
-	weir, err := benchWeir(ctx, *dsn, *jobs, *weirWorkers, *weirConcurrency)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "weir:", err)
-		os.Exit(1)
-	}
-	fmt.Printf("River %d no-op jobs, %d workers:           %8.0f jobs/s\n", *jobs, *riverWorkers, riverRate)
-	fmt.Printf("weir  %d verified tasks, %d workers × %d: %8.0f tasks/s (handoff p50 %s, p95 %s)\n", *jobs, *weirWorkers, *weirConcurrency,
-		weir.CompletionRate(), weir.Handoff(0.5).Round(10*time.Microsecond), weir.Handoff(0.95).Round(10*time.Microsecond))
-	fmt.Printf("weir / River: %.2f\n", weir.CompletionRate()/riverRate)
+type config struct {
+	dsn             string
+	jobs, runs      int
+	riverWorkers    int
+	cooldown        time.Duration
+	weirWorkers     int
+	weirConcurrency int
 }
 
-// schema creates a schema of its own on dsn and returns a DSN whose
-// search_path is it, and a function that drops it.
-func schema(ctx context.Context, dsn string) (string, func(), error) {
-	conn, err := pgx.Connect(ctx, dsn)
+func main() {
+	var c config
+	flag.StringVar(&c.dsn, "store", "postgres://postgres@127.0.0.1:5432/test", "PostgreSQL database both sides use (each in a schema of its own)")
+	flag.IntVar(&c.jobs, "jobs", 20_000, "jobs (River) and tasks (weir) per run")
+	flag.IntVar(&c.runs, "runs", 3, "runs of each side, alternating")
+	flag.IntVar(&c.riverWorkers, "river-workers", 100, "River's MaxWorkers")
+	flag.DurationVar(&c.cooldown, "river-fetch-cooldown", time.Millisecond, "River's FetchCooldown (its default, 100ms, caps it at MaxWorkers per 100ms; 1ms is its minimum, tuned for throughput as in river bench)")
+	flag.IntVar(&c.weirWorkers, "weir-workers", 1, "weir workers, each with its own connections")
+	flag.IntVar(&c.weirConcurrency, "weir-concurrency", 100, "tasks running at once per weir worker (workers × concurrency = River's workers, by default)")
+	withSQLite := flag.Bool("sqlite", false, "also compare on SQLite (a file each, synchronous FULL)")
+	flag.Parse()
+	ctx := context.Background()
+	backends := []string{"postgres"}
+	if *withSQLite {
+		backends = append(backends, "sqlite")
+	}
+	for _, b := range backends {
+		if err := compare(ctx, c, b); err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", b, err)
+			os.Exit(1)
+		}
+	}
+}
+
+// sample is one run of one side.
+type sample struct {
+	rate              float64
+	cpuPer1000        float64 // this process, seconds per 1,000 jobs
+	dbCPUPer1000      float64 // the database server's, -1 if unknown
+	txPerTask         float64 // weir only
+	handoffP50, hoP95 time.Duration
+}
+
+func compare(ctx context.Context, c config, backend string) error {
+	var rv, wr []sample
+	for i := range c.runs {
+		r, err := benchRiver(ctx, c, backend)
+		if err != nil {
+			return fmt.Errorf("river: %w", err)
+		}
+		w, err := benchWeir(ctx, c, backend)
+		if err != nil {
+			return fmt.Errorf("weir: %w", err)
+		}
+		fmt.Printf("%s run %d: River %.0f jobs/s, weir %.0f tasks/s, weir/River %.2f\n", backend, i+1, r.rate, w.rate, w.rate/r.rate)
+		rv, wr = append(rv, r), append(wr, w)
+	}
+	fmt.Printf("\n%s, %d jobs/tasks per run, %d runs (min / median / max)\n", backend, c.jobs, c.runs)
+	row := func(name string, f func(sample) float64, xs []sample, format string) {
+		v := make([]float64, len(xs))
+		for i, x := range xs {
+			v[i] = f(x)
+		}
+		slices.Sort(v)
+		show := func(x float64) string {
+			if x < 0 {
+				return "n/a"
+			}
+			return fmt.Sprintf(format, x)
+		}
+		fmt.Printf("  %-44s %10s %10s %10s\n", name, show(v[0]), show(v[len(v)/2]), show(v[len(v)-1]))
+	}
+	row(fmt.Sprintf("River, %d workers, jobs/s", c.riverWorkers), func(s sample) float64 { return s.rate }, rv, "%.0f")
+	row(fmt.Sprintf("weir, %d × %d, verified tasks/s", c.weirWorkers, c.weirConcurrency), func(s sample) float64 { return s.rate }, wr, "%.0f")
+	ratios := make([]sample, len(rv))
+	for i := range rv {
+		ratios[i].rate = wr[i].rate / rv[i].rate
+	}
+	row("weir / River (same run)", func(s sample) float64 { return s.rate }, ratios, "%.2f")
+	row("River CPU s / 1,000 jobs (its process)", func(s sample) float64 { return s.cpuPer1000 }, rv, "%.3f")
+	row("weir CPU s / 1,000 tasks (its process)", func(s sample) float64 { return s.cpuPer1000 }, wr, "%.3f")
+	if backend == "postgres" {
+		row("PostgreSQL CPU s / 1,000 River jobs", func(s sample) float64 { return s.dbCPUPer1000 }, rv, "%.3f")
+		row("PostgreSQL CPU s / 1,000 weir tasks", func(s sample) float64 { return s.dbCPUPer1000 }, wr, "%.3f")
+	}
+	row("weir transactions / task", func(s sample) float64 { return s.txPerTask }, wr, "%.3f")
+	row("weir handoff p50, ms", func(s sample) float64 { return float64(s.handoffP50.Microseconds()) / 1000 }, wr, "%.2f")
+	row("weir handoff p95, ms", func(s sample) float64 { return float64(s.hoP95.Microseconds()) / 1000 }, wr, "%.2f")
+	fmt.Println()
+	return nil
+}
+
+// scratch returns a store URL of its own for one side of one run (a
+// PostgreSQL schema or a SQLite file), and a function that removes it.
+func scratch(ctx context.Context, c config, backend string) (string, func(), error) {
+	if backend == "sqlite" {
+		dir, err := os.MkdirTemp("", "weir-bench-")
+		if err != nil {
+			return "", nil, err
+		}
+		return filepath.Join(dir, "state.db"), func() { os.RemoveAll(dir) }, nil
+	}
+	conn, err := pgx.Connect(ctx, c.dsn)
 	if err != nil {
 		return "", nil, err
 	}
@@ -80,7 +162,7 @@ func schema(ctx context.Context, dsn string) (string, func(), error) {
 		conn.Exec(context.Background(), "DROP SCHEMA "+name+" CASCADE")
 		conn.Close(context.Background())
 	}
-	u, err := url.Parse(dsn)
+	u, err := url.Parse(c.dsn)
 	if err != nil {
 		drop()
 		return "", nil, err
@@ -91,73 +173,114 @@ func schema(ctx context.Context, dsn string) (string, func(), error) {
 	return u.String(), drop, nil
 }
 
-// benchRiver inserts n no-op jobs, then times a client with workers
-// workers until all have completed.
-func benchRiver(ctx context.Context, dsn string, n, workers int, cooldown time.Duration) (float64, error) {
-	sdsn, drop, err := schema(ctx, dsn)
+// dbCPU reads a local PostgreSQL's CPU time, -1 when it cannot.
+func dbCPU(c config, backend string) time.Duration {
+	if backend != "postgres" || !dispatchbench.IsLocal(c.dsn) {
+		return -1
+	}
+	d, err := dispatchbench.LocalPostgresCPU()
 	if err != nil {
-		return 0, err
+		return -1
+	}
+	return d
+}
+
+// benchRiver inserts the no-op jobs, then times a client with
+// riverWorkers workers until all have completed.
+func benchRiver(ctx context.Context, c config, backend string) (sample, error) {
+	where, drop, err := scratch(ctx, c, backend)
+	if err != nil {
+		return sample{}, err
 	}
 	defer drop()
-	pool, err := pgxpool.New(ctx, sdsn)
+	if backend == "sqlite" {
+		db, err := sql.Open("sqlite", "file:"+where+"?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)")
+		if err != nil {
+			return sample{}, err
+		}
+		defer db.Close()
+		db.SetMaxOpenConns(1) // as riversqlite asks
+		return runRiver(ctx, c, backend, riversqlite.New(db))
+	}
+	pool, err := pgxpool.New(ctx, where)
 	if err != nil {
-		return 0, err
+		return sample{}, err
 	}
 	defer pool.Close()
-	driver := riverpgxv5.New(pool)
+	return runRiver(ctx, c, backend, riverpgxv5.New(pool))
+}
+
+func runRiver[TTx any](ctx context.Context, c config, backend string, driver riverdriver.Driver[TTx]) (sample, error) {
 	migrator, err := rivermigrate.New(driver, nil)
 	if err != nil {
-		return 0, err
+		return sample{}, err
 	}
 	if _, err := migrator.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
-		return 0, err
+		return sample{}, err
 	}
 	ws := river.NewWorkers()
 	river.AddWorker(ws, &noopWorker{})
-	client, err := river.NewClient(driver, &river.Config{FetchCooldown: cooldown, Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: workers}}, Workers: ws})
+	client, err := river.NewClient(driver, &river.Config{FetchCooldown: c.cooldown,
+		Queues: map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: c.riverWorkers}}, Workers: ws})
 	if err != nil {
-		return 0, err
+		return sample{}, err
 	}
-	for left := n; left > 0; {
+	for left := c.jobs; left > 0; {
 		batch := make([]river.InsertManyParams, min(left, 1000))
 		for i := range batch {
 			batch[i] = river.InsertManyParams{Args: noopArgs{}}
 		}
 		if _, err := client.InsertMany(ctx, batch); err != nil {
-			return 0, err
+			return sample{}, err
 		}
 		left -= len(batch)
 	}
 	// A channel for every completion: River drops events a full channel
 	// cannot take.
-	done, cancel := client.SubscribeConfig(&river.SubscribeConfig{ChanSize: n, Kinds: []river.EventKind{river.EventKindJobCompleted}})
+	done, cancel := client.SubscribeConfig(&river.SubscribeConfig{ChanSize: c.jobs, Kinds: []river.EventKind{river.EventKindJobCompleted}})
 	defer cancel()
+	cpu0, db0 := dispatchbench.ProcessCPU(), dbCPU(c, backend)
 	start := time.Now()
 	if err := client.Start(ctx); err != nil {
-		return 0, err
+		return sample{}, err
 	}
-	for range n {
+	for range c.jobs {
 		if _, ok := <-done; !ok {
-			return 0, fmt.Errorf("subscription closed early")
+			return sample{}, fmt.Errorf("subscription closed early")
 		}
 	}
 	took := time.Since(start)
+	s := sample{rate: float64(c.jobs) / took.Seconds(), cpuPer1000: per1000(dispatchbench.ProcessCPU()-cpu0, c.jobs), dbCPUPer1000: -1}
+	if db1 := dbCPU(c, backend); db0 >= 0 && db1 >= 0 {
+		s.dbCPUPer1000 = per1000(db1-db0, c.jobs)
+	}
 	sctx, stop := context.WithTimeout(ctx, 30*time.Second)
 	defer stop()
-	if err := client.Stop(sctx); err != nil {
-		return 0, err
-	}
-	return float64(n) / took.Seconds(), nil
+	return s, client.Stop(sctx)
 }
 
-// benchWeir runs weir's dispatch benchmark: n no-op tasks, each leased,
+func per1000(d time.Duration, n int) float64 { return d.Seconds() / float64(n) * 1000 }
+
+// benchWeir runs weir's dispatch benchmark: the tasks, each leased,
 // writing one byte, staged, verified and promoted fenced.
-func benchWeir(ctx context.Context, dsn string, n, workers, concurrency int) (*dispatchbench.Result, error) {
-	sdsn, drop, err := schema(ctx, dsn)
+func benchWeir(ctx context.Context, c config, backend string) (sample, error) {
+	where, drop, err := scratch(ctx, c, backend)
 	if err != nil {
-		return nil, err
+		return sample{}, err
 	}
 	defer drop()
-	return dispatchbench.Run(ctx, dispatchbench.Opts{Open: func(ctx context.Context) (store.Store, error) { return store.Open(ctx, sdsn) },
-		Tasks: n, Workers: workers, Concurrency: concurrency, Now: time.Now()})
+	if backend == "sqlite" {
+		where = "sqlite://" + where
+	}
+	o := dispatchbench.Opts{Open: func(ctx context.Context) (store.Store, error) { return store.Open(ctx, where) },
+		Tasks: c.jobs, Workers: c.weirWorkers, Concurrency: c.weirConcurrency, Now: time.Now()}
+	if backend == "postgres" && dispatchbench.IsLocal(c.dsn) {
+		o.DatabaseCPU = dispatchbench.LocalPostgresCPU
+	}
+	res, err := dispatchbench.Run(ctx, o)
+	if err != nil {
+		return sample{}, err
+	}
+	return sample{rate: res.CompletionRate(), cpuPer1000: res.CPUPer1000(res.CPU), dbCPUPer1000: res.CPUPer1000(res.DatabaseCPU),
+		txPerTask: res.TransactionsPerTask(), handoffP50: res.Handoff(0.5), hoP95: res.Handoff(0.95)}, nil
 }
