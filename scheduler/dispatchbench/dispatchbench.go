@@ -211,7 +211,7 @@ func Run(ctx context.Context, o Opts) (*Result, error) {
 			}
 			return n
 		}
-		tx0, cpu0, db0 := txs(), processCPU(), dbCPU(o.DatabaseCPU)
+		tx0, cpu0, db0 := txs(), ProcessCPU(), dbCPU(o.DatabaseCPU)
 		start := time.Now()
 		var wg sync.WaitGroup
 		errs := make([]error, o.Workers)
@@ -222,7 +222,7 @@ func Run(ctx context.Context, o Opts) (*Result, error) {
 		}
 		wg.Wait()
 		took := time.Since(start)
-		c := cost{tx: txs(), cpu: processCPU() - cpu0, db: dbCPU(o.DatabaseCPU)}
+		c := cost{tx: txs(), cpu: ProcessCPU() - cpu0, db: dbCPU(o.DatabaseCPU)}
 		if c.tx >= 0 {
 			c.tx -= tx0
 		}
