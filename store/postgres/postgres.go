@@ -53,6 +53,10 @@ var dialect = sqlstore.Dialect{
 	Retryable:     retryable,
 	CopyFrom:      copyFrom,
 	Analyze:       "ANALYZE tasks",
+	// The unnamed statement, planned with each run's parameters; the
+	// session's other statements (and the foreign keys' checks, planned
+	// once per connection) keep their cached plans.
+	PlanEachRun: pgx.QueryExecModeExec,
 }
 
 //go:embed migrations/*.sql
@@ -133,16 +137,6 @@ func OpenOpts(ctx context.Context, dsn string, opts Opts) (store.Store, error) {
 	cfg, err := pgx.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: %w", store.ErrBadURL, redact(dsn), err)
-	}
-	if _, set := cfg.RuntimeParams["plan_cache_mode"]; !set {
-		// Statements are prepared once per connection (pgx's cache), and
-		// PostgreSQL switches a prepared statement to a generic plan after
-		// five runs, planned on the table sizes of that moment: a store's
-		// tables start empty, so a batch's join against a hundred ids was
-		// planned as a sequential scan and stayed one while the tables
-		// grew to millions of rows. Planning each run costs tens of
-		// microseconds per statement; batches make that per-batch.
-		cfg.RuntimeParams["plan_cache_mode"] = "force_custom_plan"
 	}
 	db := stdlib.OpenDB(*cfg)
 	db.SetMaxOpenConns(16)

@@ -103,6 +103,16 @@ func (s *Store) in(kind string, vals []any) (string, []any) {
 	return "IN (" + marks(len(vals)) + ")", vals
 }
 
+// perRun returns a statement's arguments, led by the dialect's request to
+// plan it on each run (Dialect.PlanEachRun) where it has one: a statement
+// over a batch's rows, whose best plan depends on how many there are.
+func (s *Store) perRun(args []any) []any {
+	if s.d.PlanEachRun == nil {
+		return args
+	}
+	return append([]any{s.d.PlanEachRun}, args...)
+}
+
 // arrayOf returns a column's values as the array parameter of its kind.
 func arrayOf(kind string, vals []any) any {
 	switch kind {
@@ -196,7 +206,7 @@ func (s *Store) TaskStageMany(ctx context.Context, ps []store.TaskStageParams) (
 					max_attempts = attempt + base_attempts, lease_token = lease_token + 1, lease_expires_at = v.column4, error = ''
 				FROM `+v+`
 				WHERE tasks.id = v.column1 AND tasks.lease_token = v.column2 AND tasks.state = 'running' AND tasks.phase = 'compute'
-				RETURNING `+taskColumns, args...)
+				RETURNING `+taskColumns, s.perRun(args)...)
 			if err != nil || len(tasks) == 0 {
 				return err
 			}
@@ -211,7 +221,7 @@ func (s *Store) TaskStageMany(ctx context.Context, ps []store.TaskStageParams) (
 			}
 			v, args = s.from(done)
 			if _, err := tx.ExecContext(ctx, s.q(`UPDATE task_attempts SET state = 'succeeded', finished_at = v.column3
-				FROM `+v+` WHERE task_attempts.task_id = v.column1 AND task_attempts.attempt = v.column2`), args...); err != nil {
+				FROM `+v+` WHERE task_attempts.task_id = v.column1 AND task_attempts.attempt = v.column2`), s.perRun(args)...); err != nil {
 				return err
 			}
 			return s.insertAttempts(ctx, tx, started)
@@ -314,7 +324,7 @@ func (s *Store) finishMany(ctx context.Context, tx *sql.Tx, ps []store.TaskFinis
 				lease_expires_at = NULL
 			FROM `+v+`
 			WHERE tasks.id = v.column1 AND tasks.lease_token = v.column2 AND tasks.state = 'running'
-			RETURNING `+taskColumns+`, dependents`), args...)
+			RETURNING `+taskColumns+`, dependents`), s.perRun(args)...)
 		if err != nil {
 			return err
 		}
@@ -357,7 +367,7 @@ func (s *Store) finishMany(ctx context.Context, tx *sql.Tx, ps []store.TaskFinis
 		}
 		v, args := s.from(rs)
 		_, err := tx.ExecContext(ctx, s.q(`UPDATE task_attempts SET state = v.column3, error = v.column4, finished_at = v.column5
-			FROM `+v+` WHERE task_attempts.task_id = v.column1 AND task_attempts.attempt = v.column2`), args...)
+			FROM `+v+` WHERE task_attempts.task_id = v.column1 AND task_attempts.attempt = v.column2`), s.perRun(args)...)
 		return err
 	})
 	if err != nil {
@@ -408,7 +418,7 @@ func (s *Store) readyDependents(ctx context.Context, tx *sql.Tx, ranges []store.
 			rs.add(g.lo, g.hi, g.n)
 		}
 		v, args := s.from(rs)
-		_, err := tx.ExecContext(ctx, s.q(`UPDATE tasks SET waiting = waiting - v.column3 FROM `+v+` WHERE tasks.id BETWEEN v.column1 AND v.column2`), args...)
+		_, err := tx.ExecContext(ctx, s.q(`UPDATE tasks SET waiting = waiting - v.column3 FROM `+v+` WHERE tasks.id BETWEEN v.column1 AND v.column2`), s.perRun(args)...)
 		return err
 	})
 	if err != nil {
@@ -489,6 +499,6 @@ func (s *Store) finishRunsMany(ctx context.Context, res []*store.TaskFinishResul
 func (s *Store) insertAttempts(ctx context.Context, tx *sql.Tx, rs *rowset) error {
 	v, args := s.from(rs)
 	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO task_attempts (task_id, attempt, phase, worker, state, started_at)
-		SELECT `+columns(6)+` FROM `+v), args...)
+		SELECT `+columns(6)+` FROM `+v), s.perRun(args)...)
 	return err
 }

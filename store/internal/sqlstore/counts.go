@@ -93,7 +93,7 @@ func (s *Store) saveCounts(ctx context.Context, tx *sql.Tx, c *counts) error {
 		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO run_counts (run_id, asset, state, slot, tasks, partitions)
 			SELECT `+columns(6)+` FROM `+v+` WHERE true
 			ON CONFLICT (run_id, asset, state, slot) DO UPDATE SET tasks = run_counts.tasks + excluded.tasks,
-				partitions = run_counts.partitions + excluded.partitions`), args...); err != nil {
+				partitions = run_counts.partitions + excluded.partitions`), s.perRun(args)...); err != nil {
 			return err
 		}
 	}
@@ -113,7 +113,7 @@ func (s *Store) saveCounts(ctx context.Context, tx *sql.Tx, c *counts) error {
 	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO run_pace (run_id, second, slot, started, finished)
 		SELECT `+columns(5)+` FROM `+v+` WHERE true
 		ON CONFLICT (run_id, second, slot) DO UPDATE SET started = run_pace.started + excluded.started,
-			finished = run_pace.finished + excluded.finished`), args...)
+			finished = run_pace.finished + excluded.finished`), s.perRun(args)...)
 	return err
 }
 

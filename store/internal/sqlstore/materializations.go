@@ -96,7 +96,7 @@ func (s *Store) insertMaterializations(ctx context.Context, tx *sql.Tx, ps []sto
 		}
 		v, args := s.from(rs)
 		res, err := tx.QueryContext(ctx, s.q(`INSERT INTO materializations (asset, partition_key, version, run_id, task_id, attempt, code_version,
-			manifest_sha256, files, bytes, started_at, promoted_at) SELECT `+columns(12)+` FROM `+v+` RETURNING id, task_id, partition_key`), args...)
+			manifest_sha256, files, bytes, started_at, promoted_at) SELECT `+columns(12)+` FROM `+v+` RETURNING id, task_id, partition_key`), s.perRun(args)...)
 		if err != nil {
 			return err
 		}
@@ -133,7 +133,7 @@ func (s *Store) insertMaterializations(ctx context.Context, tx *sql.Tx, ps []sto
 		}
 		v, args := s.from(rs)
 		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO materialization_inputs (materialization_id, upstream_asset, upstream_partition, upstream_version)
-			SELECT `+columns(4)+` FROM `+v), args...)
+			SELECT `+columns(4)+` FROM `+v), s.perRun(args)...)
 		return err
 	})
 	if err != nil {
@@ -165,7 +165,7 @@ func (s *Store) insertMaterializations(ctx context.Context, tx *sql.Tx, ps []sto
 				failed, failed_run_id, error)
 			SELECT `+columns(6)+`, FALSE, 0, '' FROM `+v+` WHERE true
 			ON CONFLICT (asset, partition_key) DO UPDATE SET materialization_id = excluded.materialization_id, version = excluded.version,
-				manifest_sha256 = excluded.manifest_sha256, failed = FALSE, failed_run_id = 0, error = '', updated_at = excluded.updated_at`), args...)
+				manifest_sha256 = excluded.manifest_sha256, failed = FALSE, failed_run_id = 0, error = '', updated_at = excluded.updated_at`), s.perRun(args)...)
 		return err
 	})
 }
@@ -283,7 +283,7 @@ func (s *Store) PartitionCurrentList(ctx context.Context, asset string, keys []s
 		}
 		in, args := s.in("text", vals)
 		rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+statusColumns+` FROM asset_partitions WHERE asset = ? AND version != ''
-			AND partition_key `+in), append([]any{asset}, args...)...)
+			AND partition_key `+in), s.perRun(append([]any{asset}, args...))...)
 		if err != nil {
 			return err
 		}

@@ -37,6 +37,13 @@ type Dialect struct {
 	// a column kind: "int", "text" or "time". The parameters are
 	// []int64, []string and []*time.Time (nil for NULL).
 	ArrayType func(kind string) string
+	// PlanEachRun, if set, leads the arguments of the statements over a
+	// batch's rows (joins against its ids): the driver then plans them on
+	// each run with the actual parameters. PostgreSQL otherwise switches a
+	// prepared statement to a generic plan after five runs, planned on the
+	// table sizes of that moment: a store's tables start empty, so those
+	// joins became sequential scans and stayed so as the tables grew.
+	PlanEachRun any
 	// SkipLocked ends the lease candidate query (" FOR UPDATE SKIP LOCKED").
 	SkipLocked string
 	// ForUpdate ends reads of rows the transaction must lock.

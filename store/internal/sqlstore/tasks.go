@@ -125,7 +125,7 @@ func (s *Store) TaskLeaseMany(ctx context.Context, p store.TaskLeaseManyParams) 
 		res.Tasks, err = s.queryTasks(ctx, tx, `UPDATE tasks SET state = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
 				worker = ?, started_at = ?, finished_at = NULL, not_before = NULL, error = '', lease_expires_at = ?
 			WHERE id `+in+` RETURNING `+taskColumns,
-			append([]any{p.Worker, s.t(p.Now), s.t(p.Now.Add(p.LeaseFor))}, args...)...)
+			s.perRun(append([]any{p.Worker, s.t(p.Now), s.t(p.Now.Add(p.LeaseFor))}, args...))...)
 		if err != nil {
 			return err
 		}
@@ -204,7 +204,7 @@ func (s *Store) leaseCandidates(ctx context.Context, tx *sql.Tx, runs []*leaseRu
 	}
 	var cands []leaseCand
 	for i, q := range queries {
-		rows, err := tx.QueryContext(ctx, s.q(q), args[i]...)
+		rows, err := tx.QueryContext(ctx, s.q(q), s.perRun(args[i])...)
 		if err != nil {
 			return nil, err
 		}
