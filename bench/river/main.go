@@ -1,6 +1,7 @@
-// Command river measures River's no-op job throughput and weir's dispatch
-// on the same database, in the same run, with the same number of workers,
-// and prints both, their ratio and what each cost in CPU. It lives in its
+// Command river measures River's no-op job throughput, weir's dispatch and
+// the database's raw ceiling (batched SKIP LOCKED leases, fenced completions
+// with a materialization row each) on the same database, in the same run,
+// and prints them, their ratios and what each cost in CPU. It lives in its
 // own module so that weir gains no dependency on River.
 //
 //	cd bench && go run ./river -store postgres://postgres@127.0.0.1:5432/test -jobs 20000 -runs 3 -sqlite
@@ -89,7 +90,7 @@ type sample struct {
 }
 
 func compare(ctx context.Context, c config, backend string) error {
-	var rv, wr []sample
+	var rv, wr, raw []sample
 	for i := range c.runs {
 		r, err := benchRiver(ctx, c, backend)
 		if err != nil {
@@ -99,8 +100,13 @@ func compare(ctx context.Context, c config, backend string) error {
 		if err != nil {
 			return fmt.Errorf("weir: %w", err)
 		}
-		fmt.Printf("%s run %d: River %.0f jobs/s, weir %.0f tasks/s, weir/River %.2f\n", backend, i+1, r.rate, w.rate, w.rate/r.rate)
-		rv, wr = append(rv, r), append(wr, w)
+		x, err := benchRaw(ctx, c, backend)
+		if err != nil {
+			return fmt.Errorf("raw SQL: %w", err)
+		}
+		fmt.Printf("%s run %d: River %.0f jobs/s, weir %.0f tasks/s, raw SQL %.0f jobs/s; weir/River %.2f, weir/raw %.2f\n",
+			backend, i+1, r.rate, w.rate, x.rate, w.rate/r.rate, w.rate/x.rate)
+		rv, wr, raw = append(rv, r), append(wr, w), append(raw, x)
 	}
 	fmt.Printf("\n%s, %d jobs/tasks per run, %d runs (min / median / max)\n", backend, c.jobs, c.runs)
 	row := func(name string, f func(sample) float64, xs []sample, format string) {
@@ -124,11 +130,19 @@ func compare(ctx context.Context, c config, backend string) error {
 		ratios[i].rate = wr[i].rate / rv[i].rate
 	}
 	row("weir / River (same run)", func(s sample) float64 { return s.rate }, ratios, "%.2f")
+	row(fmt.Sprintf("raw SQL, %d × batches of %d, jobs/s", rawWorkers, rawBatch), func(s sample) float64 { return s.rate }, raw, "%.0f")
+	toRaw := make([]sample, len(raw))
+	for i := range raw {
+		toRaw[i].rate = wr[i].rate / raw[i].rate
+	}
+	row("weir / raw SQL (same run)", func(s sample) float64 { return s.rate }, toRaw, "%.2f")
+	row("raw SQL CPU s / 1,000 jobs (its process)", func(s sample) float64 { return s.cpuPer1000 }, raw, "%.3f")
 	row("River CPU s / 1,000 jobs (its process)", func(s sample) float64 { return s.cpuPer1000 }, rv, "%.3f")
 	row("weir CPU s / 1,000 tasks (its process)", func(s sample) float64 { return s.cpuPer1000 }, wr, "%.3f")
 	if backend == "postgres" {
 		row("PostgreSQL CPU s / 1,000 River jobs", func(s sample) float64 { return s.dbCPUPer1000 }, rv, "%.3f")
 		row("PostgreSQL CPU s / 1,000 weir tasks", func(s sample) float64 { return s.dbCPUPer1000 }, wr, "%.3f")
+		row("PostgreSQL CPU s / 1,000 raw SQL jobs", func(s sample) float64 { return s.dbCPUPer1000 }, raw, "%.3f")
 	}
 	row("weir transactions / task", func(s sample) float64 { return s.txPerTask }, wr, "%.3f")
 	row("weir handoff p50, ms", func(s sample) float64 { return float64(s.handoffP50.Microseconds()) / 1000 }, wr, "%.2f")
@@ -260,6 +274,8 @@ func runRiver[TTx any](ctx context.Context, c config, backend string, driver riv
 }
 
 func per1000(d time.Duration, n int) float64 { return d.Seconds() / float64(n) * 1000 }
+
+func processCPU() time.Duration { return dispatchbench.ProcessCPU() }
 
 // benchWeir runs weir's dispatch benchmark: the tasks, each leased,
 // writing one byte, staged, verified and promoted fenced.
