@@ -43,7 +43,6 @@ var dialect = sqlstore.Dialect{
 	Name:          "postgres",
 	Numbered:      true,
 	Time:          func(t time.Time) any { return t.UTC() },
-	TimeType:      "TIMESTAMPTZ",
 	ArrayType:     func(kind string) string { return arrayTypes[kind] },
 	SkipLocked:    " FOR UPDATE SKIP LOCKED",
 	ForUpdate:     " FOR UPDATE",

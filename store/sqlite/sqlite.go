@@ -109,11 +109,10 @@ func schema() sqlstore.Schema {
 }
 
 var dialect = sqlstore.Dialect{
-	Name:     "sqlite",
-	Time:     func(t time.Time) any { return t.UTC().Format(sqlstore.TimeLayout) },
-	TimeType: "TEXT",
-	MapErr:   mapErr,
-	Schema:   schema(),
+	Name:   "sqlite",
+	Time:   func(t time.Time) any { return t.UTC().Format(sqlstore.TimeLayout) },
+	MapErr: mapErr,
+	Schema: schema(),
 	// One connection and BEGIN IMMEDIATE serialize writers: no row locks,
 	// and max(id)+1 is safe for consecutive task ids.
 }

@@ -41,8 +41,8 @@ func (r *rowset) add(vals ...any) {
 // from returns the rowset as a relation named v, and its parameters. With
 // a dialect that takes arrays (PostgreSQL) each column is one array
 // parameter, unnested, so the statement's text does not depend on the
-// batch's size and stays prepared; otherwise it is a VALUES list, its
-// parameters cast where the database cannot infer their type.
+// batch's size and stays prepared; otherwise (SQLite, which types a value
+// as it is bound) it is a VALUES list.
 func (s *Store) from(r *rowset) (string, []any) {
 	var b strings.Builder
 	if s.d.ArrayType != nil {
@@ -65,24 +65,8 @@ func (s *Store) from(r *rowset) (string, []any) {
 		b.WriteString(")")
 		return b.String(), args
 	}
-	var row strings.Builder
-	row.WriteByte('(')
-	for i, k := range r.kinds {
-		if i > 0 {
-			row.WriteString(", ")
-		}
-		switch k {
-		case "int":
-			row.WriteString("CAST(? AS BIGINT)")
-		case "time":
-			row.WriteString("CAST(? AS " + s.d.TimeType + ")")
-		default:
-			row.WriteString("?")
-		}
-	}
-	row.WriteByte(')')
 	b.WriteString("(VALUES ")
-	b.WriteString(strings.TrimSuffix(strings.Repeat(row.String()+", ", r.n), ", "))
+	b.WriteString(rowsOf(r.n, len(r.kinds)))
 	b.WriteString(") AS v")
 	args := make([]any, 0, r.n*len(r.kinds))
 	for i := range r.n {

@@ -28,9 +28,6 @@ type Dialect struct {
 	Numbered bool
 	// Time encodes a time as a query parameter.
 	Time func(time.Time) any
-	// TimeType is the SQL type a time parameter is cast to where nothing
-	// else says its type (a column of a VALUES list).
-	TimeType string
 	// ArrayType, if set, makes batches pass each column as one array
 	// parameter (unnested), so that a statement's text does not vary with
 	// the batch's size and stays prepared. It returns the SQL array type of
