@@ -412,17 +412,37 @@ func (s *Store) TaskHeartbeat(ctx context.Context, p store.TaskHeartbeatParams) 
 				return err
 			}
 		}
-		for _, l := range p.Leases {
-			res, err := tx.ExecContext(ctx, s.q(`UPDATE tasks SET lease_expires_at = ? WHERE id = ? AND lease_token = ? AND state = 'running'`),
-				s.t(now.Add(p.LeaseFor)), l.TaskID, l.Token)
+		// One statement for all the leases; those it did not extend are
+		// lost.
+		held := map[int64]bool{}
+		err = batch(p.Leases, maxBatchRows, func(ls []store.Lease) error {
+			rs := newRowset("int", "int")
+			for _, l := range ls {
+				rs.add(l.TaskID, l.Token)
+			}
+			v, args := s.from(rs)
+			rows, err := tx.QueryContext(ctx, s.q(`UPDATE tasks SET lease_expires_at = ? FROM `+v+`
+				WHERE tasks.id = v.column1 AND tasks.lease_token = v.column2 AND tasks.state = 'running' RETURNING tasks.id`),
+				s.perRun(append([]any{s.t(now.Add(p.LeaseFor))}, args...))...)
 			if err != nil {
 				return err
 			}
-			if n, _ := res.RowsAffected(); n == 0 {
+			defer rows.Close()
+			for rows.Next() {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					return err
+				}
+				held[id] = true
+			}
+			return rows.Err()
+		})
+		for _, l := range p.Leases {
+			if !held[l.TaskID] {
 				lost = append(lost, l.TaskID)
 			}
 		}
-		return nil
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("heartbeat: %w", err)
