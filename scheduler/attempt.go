@@ -273,7 +273,7 @@ func (w *Worker) verifyPhase(ctx context.Context, t *store.Task, ti *taskInfo) e
 			rows[i] = store.CheckResult{Asset: a.Key, Partitions: partitions.FormatRange(ti.def, ti.rng), RunID: t.RunID, TaskID: t.ID,
 				Attempt: t.Attempt, Name: c.Name, Warn: c.Warn, Passed: c.Passed, Value: c.Value, Error: c.Error, CheckedAt: w.Clock.Now()}
 		}
-		if rerr := w.Store.CheckResultInsertMany(context.WithoutCancel(ctx), rows); rerr != nil {
+		if _, rerr := w.commits.checks.do(rows); rerr != nil {
 			return rerr
 		}
 	}

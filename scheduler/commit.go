@@ -174,14 +174,16 @@ func (b *batcher[Q, R]) flush(ctx context.Context) {
 	}
 }
 
-// committers are a worker's group commits: stages, promotions, finishes
-// and pointer publications, each batched across the worker's running tasks.
+// committers are a worker's group commits: stages, check results,
+// promotions, finishes and pointer publications, each batched across the
+// worker's running tasks.
 type committers struct {
 	gate    gate
 	stage   *batcher[store.TaskStageParams, store.StageResult]
 	promote *batcher[store.MaterializationPromoteParams, store.FinishResult]
 	finish  *batcher[store.TaskFinishParams, store.FinishResult]
 	publish *batcher[[]verify.Pointer, []error]
+	checks  *batcher[[]store.CheckResult, struct{}]
 }
 
 func (w *Worker) newCommitters() *committers {
@@ -190,6 +192,13 @@ func (w *Worker) newCommitters() *committers {
 	c.stage = newBatcher(g, "stage", w.Store.TaskStageMany)
 	c.promote = newBatcher(g, "promote", w.Store.MaterializationPromoteMany)
 	c.finish = newBatcher(g, "finish", w.Store.TaskFinishMany)
+	c.checks = newBatcher(g, "record check results", func(ctx context.Context, tasks [][]store.CheckResult) ([]struct{}, error) {
+		var all []store.CheckResult
+		for _, rs := range tasks {
+			all = append(all, rs...)
+		}
+		return make([]struct{}, len(tasks)), w.Store.CheckResultInsertMany(ctx, all)
+	})
 	c.publish = newBatcher(g, "publish pointers", func(ctx context.Context, tasks [][]verify.Pointer) ([][]error, error) {
 		var all []verify.Pointer
 		for _, ps := range tasks {
@@ -211,4 +220,5 @@ func (c *committers) start(ctx context.Context, wg *sync.WaitGroup) {
 	wg.Go(func() { c.promote.run(ctx) })
 	wg.Go(func() { c.finish.run(ctx) })
 	wg.Go(func() { c.publish.run(ctx) })
+	wg.Go(func() { c.checks.run(ctx) })
 }

@@ -353,12 +353,17 @@ func (s *Store) CheckResultInsertMany(ctx context.Context, results []store.Check
 	if len(results) == 0 {
 		return nil
 	}
-	args := make([]any, 0, 11*len(results))
-	for _, r := range results {
-		args = append(args, r.Asset, r.Partitions, r.RunID, r.TaskID, r.Attempt, r.Name, r.Warn, r.Passed, r.Value, r.Error, s.t(r.CheckedAt))
-	}
-	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO check_results (asset, partitions, run_id, task_id, attempt, name, warn, passed, value, error, checked_at)
-		VALUES `+rowsOf(len(results), 11)), args...)
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		return batch(results, maxBatchRows, func(results []store.CheckResult) error {
+			args := make([]any, 0, 11*len(results))
+			for _, r := range results {
+				args = append(args, r.Asset, r.Partitions, r.RunID, r.TaskID, r.Attempt, r.Name, r.Warn, r.Passed, r.Value, r.Error, s.t(r.CheckedAt))
+			}
+			_, err := tx.ExecContext(ctx, s.q(`INSERT INTO check_results (asset, partitions, run_id, task_id, attempt, name, warn, passed, value, error, checked_at)
+				VALUES `+rowsOf(len(results), 11)), args...)
+			return err
+		})
+	})
 	if err != nil {
 		return fmt.Errorf("record check results: %w", s.mapErr(err))
 	}
