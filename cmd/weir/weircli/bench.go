@@ -71,8 +71,11 @@ scratch database or schema.`,
 			fmt.Fprintf(w, "complete:\t%.0f tasks/s (%s)\n", res.CompletionRate(), res.Complete.Round(time.Millisecond))
 			fmt.Fprintf(w, "handoff:\tp50 %.2f ms, p95 %.2f ms (chain of %d)\n", ms(res.Handoff(0.5)), ms(res.Handoff(0.95)), res.Chain)
 			fmt.Fprintf(w, "transactions:\t%s per task\n", unknownOr(res.TransactionsPerTask(), "%.3f"))
-			fmt.Fprintf(w, "cpu per 1,000 tasks:\tweir %.3f s, database %s\n", res.CPUPer1000(res.CPU),
-				unknownOr(res.CPUPer1000(res.DatabaseCPU), "%.3f s"))
+			db := unknownOr(res.CPUPer1000(res.DatabaseCPU), "%.3f s")
+			if strings.HasPrefix(a.store, "sqlite") {
+				db = "inside weir's (SQLite)"
+			}
+			fmt.Fprintf(w, "cpu per 1,000 tasks:\tweir %.3f s, database %s\n", res.CPUPer1000(res.CPU), db)
 			return w.Flush()
 		},
 	}
