@@ -56,8 +56,8 @@ func TestHourlyAcrossDaylightSaving(t *testing.T) {
 		day  time.Time
 		want int
 	}{
-		{time.Date(2024, 3, 10, 0, 0, 0, 0, ny), 23},  // 02:00 does not exist
-		{time.Date(2024, 11, 3, 0, 0, 0, 0, ny), 24},  // 01:00 fires once, at its first occurrence
+		{time.Date(2024, 3, 10, 0, 0, 0, 0, ny), 23}, // 02:00 does not exist
+		{time.Date(2024, 11, 3, 0, 0, 0, 0, ny), 24}, // 01:00 fires once, at its first occurrence
 		{time.Date(2024, 11, 4, 0, 0, 0, 0, ny), 24},
 	} {
 		// Ticks in (midnight, next midnight]: the next midnight counts,
@@ -106,4 +106,3 @@ func TestValidateNamesTheValue(t *testing.T) {
 		}
 	}
 }
-
