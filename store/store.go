@@ -35,6 +35,10 @@ var (
 	ErrRunState = errors.New("not allowed in the run's status")
 	// ErrNothingToRetry: the run has no failed or skipped task to retry.
 	ErrNothingToRetry = errors.New("no failed or skipped tasks to retry")
+	// ErrTickExists: a schedule's tick was recorded already (fired or
+	// skipped, by this daemon before a restart or by another); the run
+	// that would have fired it again was not stored.
+	ErrTickExists = errors.New("schedule tick recorded already")
 )
 
 // Store is the state store.
@@ -164,11 +168,50 @@ type Queue interface {
 	// success commit together, no reaper can hand a promoted task to
 	// another worker: promotion is exactly-once.
 	MaterializationPromote(ctx context.Context, p MaterializationPromoteParams) (*TaskFinishResult, error)
+	// ScheduleGet returns a schedule's state, recording the schedule
+	// (Since = at) the first time it is asked for.
+	ScheduleGet(ctx context.Context, name string, at time.Time) (*ScheduleState, error)
+	// ScheduleList returns the schedules the store has seen, by name.
+	ScheduleList(ctx context.Context) ([]*ScheduleState, error)
+	// ScheduleSetPaused pauses or resumes a schedule, recording it if new.
+	ScheduleSetPaused(ctx context.Context, name string, paused bool, at time.Time) error
+	// TickList returns a schedule's ticks, newest first.
+	TickList(ctx context.Context, p TickListParams) ([]Tick, error)
+	// TickSkip records ticks that did not fire, with why; ticks recorded
+	// already are left as they are.
+	TickSkip(ctx context.Context, ticks []Tick) error
 	// MaterializationPromoteMany is MaterializationPromote for many
 	// attempts in one transaction, each fenced on its own: only the
 	// attempts that still hold their lease are promoted (the others'
 	// results carry ErrLeaseLost and change nothing).
 	MaterializationPromoteMany(ctx context.Context, ps []MaterializationPromoteParams) ([]FinishResult, error)
+}
+
+// ScheduleState is what the store keeps of a schedule.
+type ScheduleState struct {
+	Name   string
+	Paused bool
+	// Since is when the store first saw the schedule: no tick before it
+	// is due.
+	Since     time.Time
+	UpdatedAt time.Time
+}
+
+// Tick is one scheduled time of a schedule and what became of it: the run
+// it fired, or why it was skipped.
+type Tick struct {
+	Schedule    string
+	ScheduledAt time.Time
+	FiredAt     time.Time
+	RunID       int64
+	Skipped     string
+}
+
+// TickListParams filters TickList.
+type TickListParams struct {
+	Schedule string
+	// Limit caps the ticks. Defaults to 20; -1 means all.
+	Limit int
 }
 
 // StageResult is what TaskStageMany did with one task: the task in its
@@ -499,6 +542,10 @@ type RunInsertParams struct {
 	// Tasks yields the tasks, inserted in batches as they come, so a run
 	// of millions of tasks never sits in memory whole.
 	Tasks iter.Seq[TaskInsertParams]
+	// Ticks are the schedule ticks the run fires, recorded with it in its
+	// transaction (their RunID is the run's). If one is recorded already
+	// the insert fails with ErrTickExists and stores nothing.
+	Ticks []Tick
 }
 
 // TaskInsertParams describes a new task. Tasks get consecutive ids in the

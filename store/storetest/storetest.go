@@ -119,6 +119,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	runBackfills(t, fresh)
 	runPhases(t, fresh)
 	runBatches(t, fresh)
+	runSchedules(t, fresh)
 	runProgress(t, fresh)
 
 	t.Run("RunInsertAssignsConsecutiveTaskIDs", func(t *testing.T) {

@@ -148,6 +148,15 @@ func (s *Store) RunInsert(ctx context.Context, p store.RunInsertParams) (*store.
 				return err
 			}
 		}
+		if len(p.Ticks) > 0 {
+			n, err := s.insertTicks(ctx, tx, p.Ticks, runID)
+			if err != nil {
+				return err
+			}
+			if n < int64(len(p.Ticks)) {
+				return fmt.Errorf("%w: a tick of schedule %s from %s on", store.ErrTickExists, p.Ticks[0].Schedule, p.Ticks[0].ScheduledAt.UTC().Format(time.RFC3339))
+			}
+		}
 		if err := s.event(ctx, tx, runID, p.CreatedAt, "created", p.CreatedBy, fmt.Sprintf("%d tasks", next-first)); err != nil {
 			return err
 		}

@@ -1,0 +1,132 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/weir-dev/weir/store"
+)
+
+const scheduleColumns = `name, paused, since, updated_at`
+
+func scanSchedule(row scanner) (*store.ScheduleState, error) {
+	var s store.ScheduleState
+	var since, updated dbTime
+	if err := row.Scan(&s.Name, &s.Paused, &since, &updated); err != nil {
+		return nil, err
+	}
+	s.Since, s.UpdatedAt = since.t, updated.t
+	return &s, nil
+}
+
+// ScheduleGet returns a schedule's state, recording it the first time.
+func (s *Store) ScheduleGet(ctx context.Context, name string, at time.Time) (*store.ScheduleState, error) {
+	if _, err := s.db.ExecContext(ctx, s.q(`INSERT INTO schedules (name, paused, since, updated_at) VALUES (?, FALSE, ?, ?)
+		ON CONFLICT (name) DO NOTHING`), name, s.t(at), s.t(at)); err != nil {
+		return nil, fmt.Errorf("schedule %s: %w", name, s.mapErr(err))
+	}
+	st, err := scanSchedule(s.db.QueryRowContext(ctx, s.q(`SELECT `+scheduleColumns+` FROM schedules WHERE name = ?`), name))
+	if err != nil {
+		return nil, fmt.Errorf("schedule %s: %w", name, s.mapErr(err))
+	}
+	return st, nil
+}
+
+// ScheduleList returns the schedules the store has seen.
+func (s *Store) ScheduleList(ctx context.Context) ([]*store.ScheduleState, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+scheduleColumns+` FROM schedules ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("list schedules: %w", s.mapErr(err))
+	}
+	defer rows.Close()
+	var out []*store.ScheduleState
+	for rows.Next() {
+		st, err := scanSchedule(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, s.mapErr(rows.Err())
+}
+
+// ScheduleSetPaused pauses or resumes a schedule.
+func (s *Store) ScheduleSetPaused(ctx context.Context, name string, paused bool, at time.Time) error {
+	_, err := s.db.ExecContext(ctx, s.q(`INSERT INTO schedules (name, paused, since, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET paused = excluded.paused, updated_at = excluded.updated_at`), name, paused, s.t(at), s.t(at))
+	if err != nil {
+		return fmt.Errorf("set schedule %s paused %v: %w", name, paused, s.mapErr(err))
+	}
+	return nil
+}
+
+// TickList returns a schedule's ticks, newest first.
+func (s *Store) TickList(ctx context.Context, p store.TickListParams) ([]store.Tick, error) {
+	limit := p.Limit
+	switch {
+	case limit < 0:
+		limit = 1 << 62
+	case limit == 0:
+		limit = 20
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT schedule, scheduled_at, fired_at, run_id, skipped FROM schedule_ticks
+		WHERE schedule = ? ORDER BY scheduled_at DESC LIMIT ?`), p.Schedule, limit)
+	if err != nil {
+		return nil, fmt.Errorf("ticks of %s: %w", p.Schedule, s.mapErr(err))
+	}
+	defer rows.Close()
+	var out []store.Tick
+	for rows.Next() {
+		var t store.Tick
+		var scheduled, fired dbTime
+		if err := rows.Scan(&t.Schedule, &scheduled, &fired, &t.RunID, &t.Skipped); err != nil {
+			return nil, err
+		}
+		t.ScheduledAt, t.FiredAt = scheduled.t, fired.t
+		out = append(out, t)
+	}
+	return out, s.mapErr(rows.Err())
+}
+
+// TickSkip records ticks that did not fire.
+func (s *Store) TickSkip(ctx context.Context, ticks []store.Tick) error {
+	if len(ticks) == 0 {
+		return nil
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		_, err := s.insertTicks(ctx, tx, ticks, 0)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("record %d skipped ticks: %w", len(ticks), err)
+	}
+	return nil
+}
+
+// insertTicks records ticks (with runID, if not 0) and returns how many were
+// new.
+func (s *Store) insertTicks(ctx context.Context, tx *sql.Tx, ticks []store.Tick, runID int64) (int64, error) {
+	var n int64
+	err := batch(ticks, maxBatchRows, func(ticks []store.Tick) error {
+		rs := newRowset("text", "time", "time", "int", "text")
+		for _, t := range ticks {
+			id := t.RunID
+			if runID != 0 {
+				id = runID
+			}
+			rs.add(t.Schedule, s.t(t.ScheduledAt), s.t(t.FiredAt), id, t.Skipped)
+		}
+		v, args := s.from(rs)
+		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO schedule_ticks (schedule, scheduled_at, fired_at, run_id, skipped)
+			SELECT `+columns(5)+` FROM `+v+` WHERE true ON CONFLICT (schedule, scheduled_at) DO NOTHING`), s.perRun(args)...)
+		if err != nil {
+			return err
+		}
+		k, err := res.RowsAffected()
+		n += k
+		return err
+	})
+	return n, err
+}

@@ -1,0 +1,69 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/weir-dev/weir/store"
+)
+
+// runSchedules checks schedule state and durable ticks.
+func runSchedules(t *testing.T, fresh func(t *testing.T) store.Store) {
+	t.Run("SchedulesAndTicksAreRecordedOnce", func(t *testing.T) {
+		s := fresh(t)
+		st, err := s.ScheduleGet(ctx, "nightly", t0)
+		if err != nil || st.Paused || !st.Since.Equal(t0) {
+			t.Fatalf("first sight: %+v %v", st, err)
+		}
+		if st, _ := s.ScheduleGet(ctx, "nightly", t0.Add(time.Hour)); !st.Since.Equal(t0) {
+			t.Fatalf("since moved: %+v", st)
+		}
+		if err := s.ScheduleSetPaused(ctx, "nightly", true, t0.Add(time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.ScheduleSetPaused(ctx, "hourly", false, t0); err != nil {
+			t.Fatal(err)
+		}
+		list, err := s.ScheduleList(ctx)
+		if err != nil || len(list) != 2 || list[0].Name != "hourly" || list[1].Name != "nightly" || !list[1].Paused || !list[1].Since.Equal(t0) {
+			t.Fatalf("list %+v %v", list, err)
+		}
+
+		tick := func(day int) store.Tick {
+			return store.Tick{Schedule: "nightly", ScheduledAt: t0.AddDate(0, 0, day), FiredAt: t0.AddDate(0, 0, day).Add(time.Second)}
+		}
+		run, _ := insertRun(t, s, store.RunInsertParams{Ticks: []store.Tick{tick(1), tick(2)}}, task{})
+		// The same tick again: refused, and no run stored.
+		p := store.RunInsertParams{Kind: "schedule", CreatedAt: t0, Ticks: []store.Tick{tick(2), tick(3)}}
+		if _, _, err := s.RunInsert(ctx, p); !errors.Is(err, store.ErrTickExists) {
+			t.Fatalf("second insert of a tick: %v", err)
+		}
+		if runs, _ := s.RunList(ctx, store.RunListParams{}); len(runs) != 1 {
+			t.Fatalf("%d runs after a refused tick, want 1", len(runs))
+		}
+		skipped := tick(4)
+		skipped.Skipped = "missed while no daemon ran"
+		if err := s.TickSkip(ctx, []store.Tick{skipped, tick(1)}); err != nil { // tick 1 stays fired
+			t.Fatal(err)
+		}
+		if _, _, err := s.RunInsert(ctx, store.RunInsertParams{Kind: "schedule", CreatedAt: t0, Ticks: []store.Tick{tick(4)}}); !errors.Is(err, store.ErrTickExists) {
+			t.Fatalf("firing a skipped tick: %v", err)
+		}
+		ticks, err := s.TickList(ctx, store.TickListParams{Schedule: "nightly"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, tk := range ticks {
+			got = append(got, fmt.Sprintf("%s run=%v %q", tk.ScheduledAt.Sub(t0), tk.RunID == run.ID, tk.Skipped))
+		}
+		if want := `[96h0m0s run=false "missed while no daemon ran" 48h0m0s run=true "" 24h0m0s run=true ""]`; fmt.Sprint(got) != want {
+			t.Fatalf("ticks %v\nwant  %s", got, want)
+		}
+		if one, _ := s.TickList(ctx, store.TickListParams{Schedule: "nightly", Limit: 1}); len(one) != 1 || !one[0].ScheduledAt.Equal(t0.AddDate(0, 0, 4)) {
+			t.Fatalf("newest tick %+v", one)
+		}
+	})
+}
