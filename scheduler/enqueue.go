@@ -48,6 +48,9 @@ type EnqueueOpts struct {
 	Breaker  store.Breaker
 	// Now is when the run was requested.
 	Now time.Time
+	// Ticks are the schedule ticks the run fires, recorded with it (see
+	// store.RunInsertParams.Ticks).
+	Ticks []store.Tick
 }
 
 // Enqueue stores the run of g with all its tasks in one transaction, each
@@ -76,7 +79,7 @@ func Enqueue(ctx context.Context, st store.Store, g *plan.TaskGraph, opts Enqueu
 	p := g.Plan
 	params := store.RunInsertParams{Kind: opts.Kind, Selection: p.Request.Selection, Partitions: p.Request.Partitions,
 		Reprocess: string(p.Request.Reprocess), CreatedBy: opts.CreatedBy, CreatedAt: opts.Now, Priority: opts.Priority,
-		Order: string(order), Pool: opts.Pool, Throttle: opts.Throttle, Breaker: opts.Breaker}
+		Order: string(order), Pool: opts.Pool, Throttle: opts.Throttle, Breaker: opts.Breaker, Ticks: opts.Ticks}
 	summary, err := json.Marshal(g.Plan.Summarize()) // plan.ParseSummary reads it back
 	if err != nil {
 		return nil, 0, fmt.Errorf("enqueue: plan summary: %w", err)
