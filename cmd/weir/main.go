@@ -6,6 +6,9 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
+
 	_ "gocloud.dev/blob/azureblob" // azblob://
 	_ "gocloud.dev/blob/gcsblob"   // gs://
 	_ "gocloud.dev/blob/s3blob"    // s3://
@@ -14,4 +17,6 @@ import (
 	"github.com/weir-dev/weir/examples/nightly"
 )
 
-func main() { weircli.Main(nightly.Assets()...) }
+func main() {
+	weircli.MainConfig(weircli.Config{Name: filepath.Base(os.Args[0]), Assets: nightly.Assets(), Schedules: nightly.Schedules()})
+}

@@ -28,6 +28,7 @@ import (
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
+	"github.com/weir-dev/weir/schedule"
 	"github.com/weir-dev/weir/verify"
 )
 
@@ -41,6 +42,12 @@ var Currencies = []string{"CHF", "EUR", "GBP", "USD"}
 
 // File is the name of every asset's Parquet file within a partition.
 const File = "data.parquet"
+
+// Schedules returns the example's schedule: every night at 02:00 Berlin
+// time, the day that just ended (the default target of a daily selection).
+func Schedules() []*schedule.Schedule {
+	return []*schedule.Schedule{{Name: "nightly", Selection: "*", Cron: "0 2 * * *", Zone: "Europe/Berlin", MaxConcurrent: 4}}
+}
 
 // Assets returns the example's assets.
 func Assets() []*pipelines.Asset {

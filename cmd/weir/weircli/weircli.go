@@ -28,6 +28,7 @@ import (
 	"github.com/weir-dev/weir/internal/urlredact"
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/pipelines"
+	"github.com/weir-dev/weir/schedule"
 	"github.com/weir-dev/weir/store"
 	_ "github.com/weir-dev/weir/store/postgres" // postgres://
 	_ "github.com/weir-dev/weir/store/sqlite"   // sqlite://
@@ -55,6 +56,10 @@ type Config struct {
 	// Assets are the user's assets. They are validated when a command
 	// needs them, so `validate` can report every problem.
 	Assets []*pipelines.Asset
+	// Schedules fire runs of the assets on cron schedules: `weir serve`
+	// evaluates them, `weir schedules` shows them. Validated with the
+	// assets.
+	Schedules []*schedule.Schedule
 	// Commands are added to the command line beside weir's own.
 	Commands []*cobra.Command
 	// Logger receives the worker's log lines. Defaults to text lines on
@@ -206,7 +211,7 @@ blob root); --store and --blob (or WEIR_STORE and WEIR_BLOB) point elsewhere.`,
 	pf.StringVar(&a.blob, "blob", envOr(a.cfg.Getenv, "WEIR_BLOB", DefaultBlob), "object storage URL for outputs (file://DIR, mem://)")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format of read commands: table or json")
 	root.AddCommand(a.validateCommand(), a.assetsCommand(), a.materializeCommand(), a.runsCommand(), a.partitionsCommand(),
-		a.workerCommand(), a.workersCommand(), a.tasksCommand(), a.poolsCommand(), a.benchCommand(), a.verifyCommand(), a.gcCommand(), a.backfillCommand(), a.lineageCommand())
+		a.workerCommand(), a.workersCommand(), a.tasksCommand(), a.poolsCommand(), a.benchCommand(), a.verifyCommand(), a.gcCommand(), a.backfillCommand(), a.lineageCommand(), a.schedulesCommand(), a.serveCommand())
 	root.AddCommand(a.cfg.Commands...)
 	return root
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/weir-dev/weir/examples/nightly"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
+	"github.com/weir-dev/weir/schedule"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
@@ -24,10 +25,11 @@ var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 // cli runs weircli against a state store and bucket in a temp directory,
 // at a fixed time.
 type cli struct {
-	t      *testing.T
-	dir    string
-	assets []*pipelines.Asset
-	clock  *clock.Fake
+	t         *testing.T
+	dir       string
+	assets    []*pipelines.Asset
+	schedules []*schedule.Schedule
+	clock     *clock.Fake
 }
 
 func newCLI(t *testing.T, assets ...*pipelines.Asset) *cli {
@@ -42,7 +44,7 @@ func (c *cli) run(args ...string) (stdout, stderr string, code int) {
 		"WEIR_USER":      "oncall",
 		"WEIR_WORKER_ID": "test-worker",
 	}
-	code = weircli.Run(context.Background(), weircli.Config{Assets: c.assets, Stdout: &out, Stderr: &errb, Clock: c.clock,
+	code = weircli.Run(context.Background(), weircli.Config{Assets: c.assets, Schedules: c.schedules, Stdout: &out, Stderr: &errb, Clock: c.clock,
 		Getenv: func(k string) string { return env[k] }}, args)
 	return out.String(), errb.String(), code
 }
@@ -312,4 +314,31 @@ func TestNameInOutput(t *testing.T) {
 	if code != 2 || errb.String() != "mypipes: run 7 does not exist (mypipes runs list shows the runs)\n" {
 		t.Fatalf("exit %d, stderr %q", code, errb.String())
 	}
+}
+
+func TestSchedules(t *testing.T) {
+	c := newCLI(t, nightly.Assets()...)
+	c.schedules = nightly.Schedules()
+	golden(t, "schedules", c.transcript(
+		[]string{"validate"},
+		[]string{"schedules", "list"},
+		[]string{"schedules", "preview", "nightly", "--count", "3"},
+		[]string{"schedules", "preview", "nightly", "--count", "2", "-o", "json"},
+		[]string{"schedules", "pause", "nightly"},
+		[]string{"schedules", "list", "-o", "json"},
+		[]string{"schedules", "resume", "nightly"},
+		[]string{"schedules", "ticks", "nightly"},
+		[]string{"schedules", "ticks", "weekly"},
+		[]string{"schedules", "preview", "nightly", "--count", "0"},
+	))
+	bad := newCLI(t, nightly.Assets()...)
+	bad.schedules = []*schedule.Schedule{
+		{Name: "typo", Selection: "*", Cron: "0 25 * * *", Zone: "Europe/Berlin"},
+		{Name: "nozone", Selection: "*", Cron: "@daily", Zone: "Europe/Paris!"},
+		{Name: "unknown", Selection: "no_such_asset", Cron: "@daily", Zone: "UTC"},
+	}
+	golden(t, "schedules_bad", bad.transcript(
+		[]string{"validate"},
+		[]string{"schedules", "list"},
+	))
 }

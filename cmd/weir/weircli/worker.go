@@ -78,41 +78,8 @@ exits at once (the leases then expire and other workers take the tasks).`,
 			log := a.logger()
 			w := &scheduler.Worker{Store: st, Bucket: bucket, Graph: g, ID: id, Concurrency: concurrency, Pools: slices.Clone(pools),
 				LeaseTimeout: lease, Grace: grace, PollInterval: poll, Clock: a.cfg.Clock, Logger: log, OnEvent: a.workerEvent}
-			// The first signal stops leasing; a second one exits now. A
-			// signal reaches both sig and, through Main's NotifyContext,
-			// ctx: only sig counts signals, so one SIGTERM is never taken
-			// for two.
-			sig := make(chan os.Signal, 2)
-			signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-			defer signal.Stop(sig)
-			wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-			defer stop()
-			finished := make(chan struct{})
-			defer close(finished)
-			go func() {
-				stopping := func() {
-					if wctx.Err() == nil {
-						log.Info("stopping: no new tasks; running tasks may finish", "grace", grace)
-						stop()
-					}
-				}
-				done := ctx.Done()
-				for signals := 0; ; {
-					select {
-					case <-done:
-						stopping()
-						done = nil
-					case <-sig:
-						if signals++; signals > 1 {
-							log.Warn("second signal: exiting now")
-							os.Exit(ExitFailed)
-						}
-						stopping()
-					case <-finished:
-						return
-					}
-				}
-			}()
+			wctx, release := stopOnSignal(ctx, log, grace)
+			defer release()
 			if w.ID == "" {
 				w.ID = scheduler.DefaultWorkerID()
 			}
@@ -132,6 +99,48 @@ exits at once (the leases then expire and other workers take the tasks).`,
 	f.DurationVar(&grace, "grace", 30*time.Second, "on SIGTERM, how long running tasks may finish before they are released")
 	f.DurationVar(&poll, "poll", time.Second, "how often to look for work when no wake-up arrives")
 	return cmd
+}
+
+// stopOnSignal returns a context that ends at the first SIGTERM or SIGINT
+// (or when ctx ends), for a graceful stop: no new work, running tasks may
+// finish for grace. A second signal exits at once. A signal reaches both
+// the signal channel and, through Main's NotifyContext, ctx: only the
+// channel counts signals, so one SIGTERM is never taken for two. release
+// stops watching.
+func stopOnSignal(ctx context.Context, log *slog.Logger, grace time.Duration) (context.Context, func()) {
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	wctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	finished := make(chan struct{})
+	go func() {
+		stopping := func() {
+			if wctx.Err() == nil {
+				log.Info("stopping: no new tasks; running tasks may finish", "grace", grace)
+				stop()
+			}
+		}
+		done := ctx.Done()
+		for signals := 0; ; {
+			select {
+			case <-done:
+				stopping()
+				done = nil
+			case <-sig:
+				if signals++; signals > 1 {
+					log.Warn("second signal: exiting now")
+					os.Exit(ExitFailed)
+				}
+				stopping()
+			case <-finished:
+				return
+			}
+		}
+	}()
+	return wctx, func() {
+		close(finished)
+		signal.Stop(sig)
+		stop()
+	}
 }
 
 // workerEvent logs one line per task event.

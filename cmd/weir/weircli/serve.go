@@ -1,0 +1,81 @@
+package weircli
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/weir-dev/weir/scheduler"
+)
+
+func (a *app) serveCommand() *cobra.Command {
+	var (
+		workers int
+		grace   time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "serve [--workers N]",
+		Short: "The daemon: fire schedules on time and run their tasks (with --workers)",
+		Long: `serve evaluates the schedules (weir schedules list) and fires each tick once: the
+tick and the run it starts are recorded together in the state store, so a restart
+neither fires a tick twice nor forgets one; ticks missed while no daemon ran are
+caught up as each schedule's catch-up policy says (latest, all or skip). With
+--workers N (4 by default) it also runs tasks, as weir worker does, so one command
+runs everything on one machine; --workers 0 leaves the tasks to weir worker
+processes.
+
+On SIGTERM or SIGINT it stops firing, lets running tasks finish for up to --grace,
+releases what is left and exits 0. Run one daemon per store: leader election
+between several is not built yet.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if workers < 0 {
+				return usageError(fmt.Errorf("--workers %d must be 0 or more", workers))
+			}
+			if grace < 0 {
+				return usageError(fmt.Errorf("--grace %s must be 0 or more", grace))
+			}
+			all, d, err := a.schedules()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			st, bucket, closeAll, err := a.openBoth(ctx)
+			if err != nil {
+				return err
+			}
+			defer closeAll()
+			log := a.logger()
+			d.Store, d.Clock, d.Logger = st, a.cfg.Clock, log
+			wctx, release := stopOnSignal(ctx, log, grace)
+			defer release()
+			names := make([]string, len(all))
+			for i, s := range all {
+				names[i] = s.Name
+			}
+			log.Info("serving", "store", redactURL(a.store), "schedules", dash(strings.Join(names, ",")), "workers", workers)
+			var wg sync.WaitGroup
+			errs := make([]error, 2)
+			wg.Go(func() { errs[0] = d.Run(wctx) })
+			if workers > 0 {
+				w := &scheduler.Worker{Store: st, Bucket: bucket, Graph: d.Graph, ID: envOr(a.cfg.Getenv, "WEIR_WORKER_ID", ""), Concurrency: workers,
+					Grace: grace, Clock: a.cfg.Clock, Logger: log, OnEvent: a.workerEvent}
+				wg.Go(func() { errs[1] = w.Run(wctx) })
+			}
+			wg.Wait()
+			for _, err := range errs {
+				if err != nil {
+					return failedError(err)
+				}
+			}
+			log.Info("stopped")
+			return nil
+		},
+	}
+	cmd.Flags().IntVar(&workers, "workers", 4, "tasks this process runs at once; 0 leaves them to weir worker processes")
+	cmd.Flags().DurationVar(&grace, "grace", 30*time.Second, "on SIGTERM, how long running tasks may finish before they are released")
+	return cmd
+}
