@@ -19,6 +19,12 @@ import (
 // Daemon fires the runs of schedules when their ticks come, recording each
 // tick in the state store with the run it fires (or why it did not fire),
 // so that any number of restarts fire each tick at most once.
+//
+// Any number of daemons may share a store: one leads (a lease in the store,
+// renewed every third of LeaseTTL) and evaluates; the others wait, and one
+// of them takes over once the leader's lease expires. A tick is recorded
+// under its (schedule, time) key whoever fires it, so even two daemons that
+// both believe they lead fire it once.
 type Daemon struct {
 	// Store is the state store. Required.
 	Store store.Store
@@ -34,7 +40,16 @@ type Daemon struct {
 	// paused or resumed from another process is noticed. Defaults to 1
 	// minute.
 	MaxWait time.Duration
+	// ID names this daemon as the leader. Defaults to "daemon HOST:PID".
+	ID string
+	// LeaseTTL is how long leadership lasts unrenewed. Defaults to 30s.
+	LeaseTTL time.Duration
+
+	leading bool
 }
+
+// LeaderRole is the role schedule daemons lead (store.LeaderParams).
+const LeaderRole = "schedules"
 
 // Fired is what one evaluation did with one schedule's due ticks.
 type Fired struct {
@@ -59,6 +74,12 @@ func (d *Daemon) defaults() error {
 	}
 	if d.MaxWait <= 0 {
 		d.MaxWait = time.Minute
+	}
+	if d.ID == "" {
+		d.ID = "daemon " + scheduler.DefaultWorkerID()
+	}
+	if d.LeaseTTL <= 0 {
+		d.LeaseTTL = 30 * time.Second
 	}
 	names := map[string]bool{}
 	for _, s := range d.Schedules {
@@ -87,7 +108,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.Logger.Error("evaluate schedules", "error", err)
 		}
 		now := d.Clock.Now()
-		wait := d.MaxWait
+		wait := min(d.MaxWait, d.LeaseTTL/3)
 		for _, s := range d.Schedules {
 			if next := s.Next(now); !next.IsZero() {
 				wait = min(wait, next.Sub(now))
@@ -107,6 +128,21 @@ func (d *Daemon) Run(ctx context.Context) error {
 func (d *Daemon) Evaluate(ctx context.Context) ([]Fired, error) {
 	if err := d.defaults(); err != nil {
 		return nil, err
+	}
+	l, err := d.Store.LeaderAcquire(ctx, store.LeaderParams{Role: LeaderRole, Holder: d.ID, TTL: d.LeaseTTL, Now: d.Clock.Now()})
+	if err != nil {
+		return nil, err
+	}
+	if l.Leading != d.leading {
+		if l.Leading {
+			d.Logger.Info("leading the schedules", "daemon", d.ID, "token", l.Token)
+		} else {
+			d.Logger.Warn("no longer leading the schedules", "daemon", d.ID, "leader", l.Holder)
+		}
+		d.leading = l.Leading
+	}
+	if !l.Leading {
+		return nil, nil
 	}
 	var out []Fired
 	var errs []error

@@ -144,3 +144,47 @@ func TestPausedScheduleSkipsItsTicks(t *testing.T) {
 		t.Fatalf("resumed: %+v", f)
 	}
 }
+
+// TestStandbyDaemonTakesOverFromADeadLeader: two daemons share a store;
+// the leader fires while the standby waits; the leader dies, and once its
+// lease has expired the standby leads and fires, each tick once.
+func TestStandbyDaemonTakesOverFromADeadLeader(t *testing.T) {
+	a, clk, st := nightly(t, time.Date(2024, 3, 1, 12, 0, 0, 0, ny), "")
+	a.ID = "a"
+	b := &schedule.Daemon{Store: st, Graph: a.Graph, Clock: clk, ID: "b", LeaseTTL: 30 * time.Second,
+		Schedules: []*schedule.Schedule{{Name: "nightly", Selection: "orders", Cron: "0 2 * * *", Zone: "America/New_York"}}}
+	// nightly's first evaluation ran as the default id; a takes over its
+	// lease once it expires, like any new holder.
+	clk.Advance(time.Minute)
+	for _, d := range []*schedule.Daemon{a, b} {
+		if _, err := d.Evaluate(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f := step(t, a, clk, 0); len(f) != 1 || f[0].Run == nil {
+		t.Fatalf("leader a: %+v", f)
+	}
+	if f, err := b.Evaluate(context.Background()); err != nil || len(f) != 0 {
+		t.Fatalf("standby b fired: %+v %v", f, err)
+	}
+	// a dies just before the next tick; b evaluates on and takes over
+	// once a's lease (renewed 5 s before the tick, for 30 s) has expired.
+	next := a.Schedules[0].Next(clk.Now())
+	clk.Advance(next.Sub(clk.Now()) - 5*time.Second)
+	if f, err := a.Evaluate(context.Background()); err != nil || len(f) != 0 { // renews its lease, its last act
+		t.Fatalf("a before the tick: %+v %v", f, err)
+	}
+	clk.Advance(15 * time.Second)
+	if f, _ := b.Evaluate(context.Background()); len(f) != 0 {
+		t.Fatalf("b took over while a's lease ran: %+v", f)
+	}
+	clk.Advance(2 * time.Minute)
+	f, err := b.Evaluate(context.Background())
+	if err != nil || len(f) != 1 || f[0].Run == nil || f[0].Run.Partitions != "2024-03-02" {
+		t.Fatalf("b after a's lease expired: %+v %v", f, err)
+	}
+	ticks, _ := st.TickList(context.Background(), store.TickListParams{Schedule: "nightly", Limit: -1})
+	if len(ticks) != 2 || ticks[0].RunID == ticks[1].RunID {
+		t.Fatalf("ticks %+v, want the two days once each", ticks)
+	}
+}

@@ -180,6 +180,10 @@ type Queue interface {
 	// TickSkip records ticks that did not fire, with why; ticks recorded
 	// already are left as they are.
 	TickSkip(ctx context.Context, ticks []Tick) error
+	// LeaderAcquire takes or renews the lease of a role for a holder: it
+	// leads if the lease is free (never taken, expired) or its own. The
+	// lease is measured on the store's clock, like task leases.
+	LeaderAcquire(ctx context.Context, p LeaderParams) (*Leader, error)
 	// MaterializationPromoteMany is MaterializationPromote for many
 	// attempts in one transaction, each fenced on its own: only the
 	// attempts that still hold their lease are promoted (the others'
@@ -212,6 +216,24 @@ type TickListParams struct {
 	Schedule string
 	// Limit caps the ticks. Defaults to 20; -1 means all.
 	Limit int
+}
+
+// LeaderParams asks to lead a role.
+type LeaderParams struct {
+	Role, Holder string
+	// TTL is how long the lease lasts unrenewed.
+	TTL time.Duration
+	Now time.Time
+}
+
+// Leader is who leads a role.
+type Leader struct {
+	Role, Holder string
+	// Token rises each time the role changes hands.
+	Token     int64
+	ExpiresAt time.Time
+	// Leading says whether the asking holder leads.
+	Leading bool
 }
 
 // StageResult is what TaskStageMany did with one task: the task in its

@@ -67,3 +67,36 @@ func runSchedules(t *testing.T, fresh func(t *testing.T) store.Store) {
 		}
 	})
 }
+
+// runLeaders checks leader leases.
+func runLeaders(t *testing.T, fresh func(t *testing.T) store.Store) {
+	t.Run("OneLeaderUntilItsLeaseExpires", func(t *testing.T) {
+		s := fresh(t)
+		lead := func(holder string, at time.Duration) *store.Leader {
+			t.Helper()
+			l, err := s.LeaderAcquire(ctx, store.LeaderParams{Role: "schedules", Holder: holder, TTL: 30 * time.Second, Now: t0.Add(at)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return l
+		}
+		if l := lead("a", 0); !l.Leading || l.Token != 1 {
+			t.Fatalf("first: %+v", l)
+		}
+		if l := lead("b", 10*time.Second); l.Leading || l.Holder != "a" || l.Token != 1 {
+			t.Fatalf("b while a leads: %+v", l)
+		}
+		if l := lead("a", 20*time.Second); !l.Leading || l.Token != 1 || !l.ExpiresAt.Equal(t0.Add(50*time.Second)) {
+			t.Fatalf("a renews: %+v", l)
+		}
+		if l := lead("b", 45*time.Second); l.Leading {
+			t.Fatalf("b before a's renewed lease expired: %+v", l)
+		}
+		if l := lead("b", 51*time.Second); !l.Leading || l.Token != 2 {
+			t.Fatalf("b after a's lease expired: %+v", l)
+		}
+		if l := lead("a", 52*time.Second); l.Leading || l.Holder != "b" {
+			t.Fatalf("a after losing: %+v", l)
+		}
+	})
+}

@@ -120,6 +120,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	runPhases(t, fresh)
 	runBatches(t, fresh)
 	runSchedules(t, fresh)
+	runLeaders(t, fresh)
 	runProgress(t, fresh)
 
 	t.Run("RunInsertAssignsConsecutiveTaskIDs", func(t *testing.T) {

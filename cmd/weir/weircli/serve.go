@@ -28,8 +28,9 @@ runs everything on one machine; --workers 0 leaves the tasks to weir worker
 processes.
 
 On SIGTERM or SIGINT it stops firing, lets running tasks finish for up to --grace,
-releases what is left and exits 0. Run one daemon per store: leader election
-between several is not built yet.`,
+releases what is left and exits 0. Several daemons may share a store (PostgreSQL):
+one leads the schedules (a lease in the store, renewed every 10 s), the others take
+over within 30 s of its death; a tick is recorded once whoever fires it.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if workers < 0 {

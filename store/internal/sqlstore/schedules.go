@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -129,4 +130,46 @@ func (s *Store) insertTicks(ctx context.Context, tx *sql.Tx, ticks []store.Tick,
 		return err
 	})
 	return n, err
+}
+
+// LeaderAcquire takes or renews a role's lease.
+func (s *Store) LeaderAcquire(ctx context.Context, p store.LeaderParams) (*store.Leader, error) {
+	var l store.Leader
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		clock, err := s.clock(ctx, tx)
+		if err != nil {
+			return err
+		}
+		now := clock(p.Now)
+		expires := now.Add(p.TTL)
+		l = store.Leader{Role: p.Role, Holder: p.Holder, ExpiresAt: expires, Leading: true}
+		res, err := tx.ExecContext(ctx, s.q(`INSERT INTO leaders (role, holder, token, expires_at) VALUES (?, ?, 1, ?) ON CONFLICT (role) DO NOTHING`),
+			p.Role, p.Holder, s.t(expires))
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 1 {
+			l.Token = 1
+			return nil
+		}
+		err = tx.QueryRowContext(ctx, s.q(`UPDATE leaders SET token = CASE WHEN holder = ? THEN token ELSE token + 1 END, holder = ?, expires_at = ?
+			WHERE role = ? AND (holder = ? OR expires_at < ?) RETURNING token`), p.Holder, p.Holder, s.t(expires), p.Role, p.Holder, s.t(now)).Scan(&l.Token)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		var at dbTime
+		l.Leading = false
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT holder, token, expires_at FROM leaders WHERE role = ?`), p.Role).Scan(&l.Holder, &l.Token, &at); err != nil {
+			return err
+		}
+		l.ExpiresAt = at.t
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lead %s as %s: %w", p.Role, p.Holder, err)
+	}
+	return &l, nil
 }
