@@ -103,6 +103,15 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.defaults(); err != nil {
 		return err
 	}
+	defer func() {
+		// Stepping down lets a standby lead at once.
+		if d.leading {
+			if err := d.Store.LeaderRelease(context.WithoutCancel(ctx), LeaderRole, d.ID); err != nil {
+				d.Logger.Error("give up leading the schedules", "error", err)
+			}
+			d.leading = false
+		}
+	}()
 	for {
 		if _, err := d.Evaluate(ctx); err != nil && ctx.Err() == nil {
 			d.Logger.Error("evaluate schedules", "error", err)

@@ -188,3 +188,21 @@ func TestStandbyDaemonTakesOverFromADeadLeader(t *testing.T) {
 		t.Fatalf("ticks %+v, want the two days once each", ticks)
 	}
 }
+
+// TestStoppedDaemonStepsDown: a daemon that stops gives up its lease, so a
+// standby leads at once instead of waiting for it to expire.
+func TestStoppedDaemonStepsDown(t *testing.T) {
+	d, clk, st := nightly(t, time.Date(2024, 3, 1, 12, 0, 0, 0, ny), "")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	clk.BlockUntil(1, nil) // Run evaluated (and leads), and waits for the next tick
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	l, err := st.LeaderAcquire(context.Background(), store.LeaderParams{Role: schedule.LeaderRole, Holder: "standby", TTL: time.Minute, Now: clk.Now()})
+	if err != nil || !l.Leading {
+		t.Fatalf("standby after the leader stopped: %+v %v", l, err)
+	}
+}

@@ -184,6 +184,10 @@ type Queue interface {
 	// leads if the lease is free (never taken, expired) or its own. The
 	// lease is measured on the store's clock, like task leases.
 	LeaderAcquire(ctx context.Context, p LeaderParams) (*Leader, error)
+	// LeaderRelease gives up a holder's lease of a role (a daemon that
+	// stops), so another may lead at once; a lease held by another is
+	// left alone.
+	LeaderRelease(ctx context.Context, role, holder string) error
 	// MaterializationPromoteMany is MaterializationPromote for many
 	// attempts in one transaction, each fenced on its own: only the
 	// attempts that still hold their lease are promoted (the others'

@@ -98,5 +98,18 @@ func runLeaders(t *testing.T, fresh func(t *testing.T) store.Store) {
 		if l := lead("a", 52*time.Second); l.Leading || l.Holder != "b" {
 			t.Fatalf("a after losing: %+v", l)
 		}
+		// a cannot release b's lease; b's own release frees it at once.
+		if err := s.LeaderRelease(ctx, "schedules", "a"); err != nil {
+			t.Fatal(err)
+		}
+		if l := lead("a", 53*time.Second); l.Leading {
+			t.Fatalf("a released b's lease: %+v", l)
+		}
+		if err := s.LeaderRelease(ctx, "schedules", "b"); err != nil {
+			t.Fatal(err)
+		}
+		if l := lead("a", 54*time.Second); !l.Leading || l.Token != 3 {
+			t.Fatalf("a after b let go: %+v", l)
+		}
 	})
 }

@@ -132,6 +132,16 @@ func (s *Store) insertTicks(ctx context.Context, tx *sql.Tx, ticks []store.Tick,
 	return n, err
 }
 
+// LeaderRelease ends a holder's lease of a role.
+func (s *Store) LeaderRelease(ctx context.Context, role, holder string) error {
+	// Expired since the epoch: free to the next holder, whatever its clock.
+	if _, err := s.db.ExecContext(ctx, s.q(`UPDATE leaders SET expires_at = ? WHERE role = ? AND holder = ?`),
+		s.t(time.Unix(0, 0)), role, holder); err != nil {
+		return fmt.Errorf("release %s as %s: %w", role, holder, s.mapErr(err))
+	}
+	return nil
+}
+
 // LeaderAcquire takes or renews a role's lease.
 func (s *Store) LeaderAcquire(ctx context.Context, p store.LeaderParams) (*store.Leader, error) {
 	var l store.Leader
