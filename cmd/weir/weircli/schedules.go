@@ -1,6 +1,7 @@
 package weircli
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -47,6 +48,20 @@ func (a *app) scheduleNamed(name string) (*schedule.Schedule, *schedule.Daemon, 
 		return nil, nil, usageError(fmt.Errorf("unknown schedule %q: this binary declares no schedules", name))
 	}
 	return nil, nil, usageError(fmt.Errorf("unknown schedule %q (schedules: %s)", name, strings.Join(names, ", ")))
+}
+
+// scheduleAndStore finds a configured schedule and opens the store (the
+// caller closes it).
+func (a *app) scheduleAndStore(ctx context.Context, name string) (*schedule.Schedule, store.Store, error) {
+	s, _, err := a.scheduleNamed(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := a.openStore(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, st, nil
 }
 
 func (a *app) schedulesCommand() *cobra.Command {
@@ -163,11 +178,7 @@ func (a *app) schedulesCommand() *cobra.Command {
 			if limit < 1 {
 				return usageError(fmt.Errorf("--limit %d must be at least 1", limit))
 			}
-			s, _, err := a.scheduleNamed(args[0])
-			if err != nil {
-				return err
-			}
-			st, err := a.openStore(cmd.Context())
+			s, st, err := a.scheduleAndStore(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}
@@ -202,11 +213,7 @@ func (a *app) schedulesCommand() *cobra.Command {
 			Short: short,
 			Args:  exactArgs(1, "one schedule name"),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				s, _, err := a.scheduleNamed(args[0])
-				if err != nil {
-					return err
-				}
-				st, err := a.openStore(cmd.Context())
+				s, st, err := a.scheduleAndStore(cmd.Context(), args[0])
 				if err != nil {
 					return err
 				}
