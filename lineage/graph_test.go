@@ -41,6 +41,9 @@ func TestNewValidatesTheGraph(t *testing.T) {
 			{Key: "by_region", Partitions: regions, Compute: noop},
 			{Key: "by_day", Partitions: daily, Deps: []pipelines.Dep{pipelines.OnMapped("by_region", partitions.Trailing(7))}, Compute: noop},
 		}, []string{"both sides must be time-window partitions"}},
+		{"eager without deps", []*pipelines.Asset{
+			{Key: "a", Eager: true, Compute: noop},
+		}, []string{`asset "a": Eager, but it depends on nothing`}},
 		{"every problem reported", []*pipelines.Asset{
 			{Key: "a"}, {Key: "b", Deps: []pipelines.Dep{pipelines.On("zzz")}},
 		}, []string{`asset "a": no Compute function`, `asset "b": no Compute function`, `unknown asset "zzz"`}},

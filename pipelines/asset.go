@@ -50,6 +50,12 @@ type Asset struct {
 	Group string
 	// Checks run on the staged output before it is promoted.
 	Checks []Check
+	// Eager has `weir serve` materialize the asset's partitions when an
+	// upstream partition they read is promoted (again), once every
+	// partition they read has a promoted version: the partitions a batch of
+	// promotions touches go into one run, so an upstream backfill makes a
+	// few runs of ranges, not a run per partition.
+	Eager bool
 	// Compute produces the asset. Required.
 	Compute ComputeFunc
 }

@@ -33,6 +33,9 @@ func (a *Asset) Validate() error {
 	if a.Compute == nil {
 		bad("no Compute function")
 	}
+	if a.Eager && len(a.Deps) == 0 {
+		bad("Eager, but it depends on nothing: eager assets run when an upstream partition they read is promoted")
+	}
 	if a.MaxPartitionsPerRun < 0 {
 		bad("MaxPartitionsPerRun %d is negative", a.MaxPartitionsPerRun)
 	}

@@ -44,6 +44,12 @@ type Daemon struct {
 	ID string
 	// LeaseTTL is how long leadership lasts unrenewed. Defaults to 30s.
 	LeaseTTL time.Duration
+	// EagerEvery is how often at most Run evaluates after promotions
+	// (eager assets): the first promotion after a quiet spell is evaluated
+	// at once, the ones that follow it within EagerEvery together, so an
+	// upstream backfill starts at most one run per eager asset per
+	// EagerEvery. Defaults to 1s.
+	EagerEvery time.Duration
 
 	leading bool
 }
@@ -81,6 +87,9 @@ func (d *Daemon) defaults() error {
 	if d.LeaseTTL <= 0 {
 		d.LeaseTTL = 30 * time.Second
 	}
+	if d.EagerEvery <= 0 {
+		d.EagerEvery = time.Second
+	}
 	names := map[string]bool{}
 	for _, s := range d.Schedules {
 		if err := s.Validate(); err != nil {
@@ -97,8 +106,9 @@ func (d *Daemon) defaults() error {
 	return nil
 }
 
-// Run evaluates the schedules until ctx ends: at each tick, and at least
-// every MaxWait.
+// Run evaluates the schedules until ctx ends: at each tick, at least every
+// a third of LeaseTTL (renewing the lease), and when tasks end (promotions,
+// for eager assets; at most every EagerEvery).
 func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.defaults(); err != nil {
 		return err
@@ -113,6 +123,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}()
 	for {
+		wake := d.Store.TaskWake()
+		last := d.Clock.Now()
 		if _, err := d.Evaluate(ctx); err != nil && ctx.Err() == nil {
 			d.Logger.Error("evaluate schedules", "error", err)
 		}
@@ -127,6 +139,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-d.Clock.After(max(wait, 0)):
+		case <-wake:
+			// The first promotion after a quiet spell at once, a burst's
+			// together.
+			if rest := last.Add(d.EagerEvery).Sub(d.Clock.Now()); rest > 0 {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-d.Clock.After(rest):
+				}
+			}
 		}
 	}
 }
@@ -164,7 +186,9 @@ func (d *Daemon) Evaluate(ctx context.Context) ([]Fired, error) {
 			out = append(out, *f)
 		}
 	}
-	return out, errors.Join(errs...)
+	fired, err := d.EvaluateEager(ctx)
+	out = append(out, fired...)
+	return out, errors.Join(append(errs, err)...)
 }
 
 func (d *Daemon) evaluate(ctx context.Context, s *Schedule, now time.Time) (*Fired, error) {

@@ -283,6 +283,10 @@ type Catalog interface {
 	// after the existing ones; keys already there are left alone. It returns
 	// how many were new.
 	DynamicPartitionAdd(ctx context.Context, p DynamicPartitionAddParams) (int, error)
+	// CursorGet returns a named cursor; ok is false if it was never set.
+	CursorGet(ctx context.Context, name string) (value int64, ok bool, err error)
+	// CursorSet sets a named cursor.
+	CursorSet(ctx context.Context, name string, value int64) error
 	// DynamicPartitionList returns the keys of a dynamic definition in the
 	// order they were added.
 	DynamicPartitionList(ctx context.Context, name string) ([]string, error)
@@ -904,6 +908,10 @@ type MaterializationListParams struct {
 	// RunID, if set, keeps the materializations of that run (Asset may
 	// then be empty).
 	RunID int64
+	// AfterID, if set, keeps the materializations with a greater id (of
+	// every asset, unless Asset is set), oldest first: a reader that
+	// follows promotions.
+	AfterID int64
 	// Limit caps the rows. Defaults to 100; -1 means all.
 	Limit int
 }

@@ -68,6 +68,37 @@ func runSchedules(t *testing.T, fresh func(t *testing.T) store.Store) {
 	})
 }
 
+// runCursors checks named cursors and reading promotions past an id.
+func runCursors(t *testing.T, fresh func(t *testing.T) store.Store) {
+	t.Run("CursorsAndPromotionsAfterAnID", func(t *testing.T) {
+		s := fresh(t)
+		if _, ok, err := s.CursorGet(ctx, "eager"); ok || err != nil {
+			t.Fatalf("unset cursor: %v %v", ok, err)
+		}
+		for _, v := range []int64{7, 3} {
+			if err := s.CursorSet(ctx, "eager", v); err != nil {
+				t.Fatal(err)
+			}
+			if got, ok, err := s.CursorGet(ctx, "eager"); !ok || err != nil || got != v {
+				t.Fatalf("cursor %d %v %v, want %d", got, ok, err, v)
+			}
+		}
+		run, _ := insert(t, s, task{}, task{}, task{asset: "b"})
+		for _, tk := range lease(t, s, store.TaskLeaseManyParams{Limit: 3}) {
+			if _, err := s.MaterializationPromote(ctx, store.MaterializationPromoteParams{TaskID: tk.ID, LeaseToken: tk.LeaseToken, RunID: run.ID,
+				Attempt: tk.Attempt, Asset: tk.Asset, StartedAt: t0, PromotedAt: t0,
+				Partitions: []store.PromotedPartition{{Key: tk.PartitionFirst, Version: "v", ManifestSHA256: "m"}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		all, _ := s.MaterializationList(ctx, store.MaterializationListParams{RunID: run.ID, Limit: -1}) // newest first
+		after, err := s.MaterializationList(ctx, store.MaterializationListParams{AfterID: all[2].ID, Limit: -1})
+		if err != nil || len(after) != 2 || after[0].ID != all[1].ID || after[1].ID != all[0].ID {
+			t.Fatalf("after %d: %+v %v (want the two newer, oldest first)", all[2].ID, after, err)
+		}
+	})
+}
+
 // runLeaders checks leader leases.
 func runLeaders(t *testing.T, fresh func(t *testing.T) store.Store) {
 	t.Run("OneLeaderUntilItsLeaseExpires", func(t *testing.T) {

@@ -121,6 +121,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	runBatches(t, fresh)
 	runSchedules(t, fresh)
 	runLeaders(t, fresh)
+	runCursors(t, fresh)
 	runProgress(t, fresh)
 
 	t.Run("RunInsertAssignsConsecutiveTaskIDs", func(t *testing.T) {

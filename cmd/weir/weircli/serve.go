@@ -22,7 +22,8 @@ func (a *app) serveCommand() *cobra.Command {
 		Long: `serve evaluates the schedules (weir schedules list) and fires each tick once: the
 tick and the run it starts are recorded together in the state store, so a restart
 neither fires a tick twice nor forgets one; ticks missed while no daemon ran are
-caught up as each schedule's catch-up policy says (latest, all or skip). With
+caught up as each schedule's catch-up policy says (latest, all or skip). Eager
+assets are materialized when an upstream partition they read is promoted. With
 --workers N (4 by default) it also runs tasks, as weir worker does, so one command
 runs everything on one machine; --workers 0 leaves the tasks to weir worker
 processes.

@@ -186,7 +186,13 @@ func (s *Store) MaterializationList(ctx context.Context, p store.Materialization
 		q += ` AND partition_key = ?`
 		args = append(args, p.PartitionKey)
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(q+` ORDER BY id DESC LIMIT ?`), append(args, limit)...)
+	order := ` ORDER BY id DESC LIMIT ?`
+	if p.AfterID != 0 {
+		q += ` AND id > ?`
+		args = append(args, p.AfterID)
+		order = ` ORDER BY id LIMIT ?`
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(q+order), append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("list materializations: %w", s.mapErr(err))
 	}

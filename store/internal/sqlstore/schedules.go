@@ -183,3 +183,25 @@ func (s *Store) LeaderAcquire(ctx context.Context, p store.LeaderParams) (*store
 	}
 	return &l, nil
 }
+
+// CursorGet returns a named cursor.
+func (s *Store) CursorGet(ctx context.Context, name string) (int64, bool, error) {
+	var v int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT value FROM cursors WHERE name = ?`), name).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("cursor %s: %w", name, s.mapErr(err))
+	}
+	return v, true, nil
+}
+
+// CursorSet sets a named cursor.
+func (s *Store) CursorSet(ctx context.Context, name string, value int64) error {
+	if _, err := s.db.ExecContext(ctx, s.q(`INSERT INTO cursors (name, value) VALUES (?, ?)
+		ON CONFLICT (name) DO UPDATE SET value = excluded.value`), name, value); err != nil {
+		return fmt.Errorf("set cursor %s: %w", name, s.mapErr(err))
+	}
+	return nil
+}
