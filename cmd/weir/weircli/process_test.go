@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -417,4 +418,84 @@ func TestWorkerFinishesARunLeftRunning(t *testing.T) {
 		run, err := c.store.RunGet(ctx, 1)
 		return err == nil && run.Status == store.RunSucceeded
 	})
+}
+
+// TestDaemonLeaderKilledMidTick: two `serve` daemons share a PostgreSQL
+// store; 60 schedules each have ten missed daily ticks to catch up. The
+// leader is SIGKILLed while it fires them, three times, and restarted; the
+// standby takes over when the lease expires. In the end every scheduled
+// time of every schedule is recorded once, fired with a run, and no run was
+// stored without its ticks.
+func TestDaemonLeaderKilledMidTick(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test")
+	}
+	const schedules, missed = 60, 10
+	c := newCluster(t, 1)
+	c.env = append(c.env, fmt.Sprintf("WEIR_TEST_SCHEDULES=%d", schedules))
+	ctx := context.Background()
+	// The store saw the schedules ten days and an hour ago: ten ticks of
+	// each are due.
+	since := time.Now().UTC().Add(-missed*24*time.Hour - time.Hour)
+	for i := range schedules {
+		if _, err := c.store.ScheduleGet(ctx, fmt.Sprintf("s%03d", i), since); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db := c.store.(interface{ DB() *sql.DB }).DB()
+	count := func() (n int) {
+		if err := db.QueryRowContext(ctx, `SELECT count(*) FROM schedule_ticks`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	leader := func() string {
+		var holder string
+		err := db.QueryRowContext(ctx, `SELECT holder FROM leaders WHERE role = 'schedules'`).Scan(&holder)
+		if err != nil {
+			return ""
+		}
+		return holder
+	}
+	serve := func(id string) { c.start(id, "serve", "--workers", "0", "--lease-timeout", "1s") }
+	serve("a")
+	serve("b")
+	leaders := map[string]bool{}
+	kills := 0
+	for round := range 3 {
+		last := count()
+		c.waitFor("the leader to fire ticks", func() bool { return count() > last || count() == schedules*missed })
+		if count() == schedules*missed {
+			break
+		}
+		id, ok := strings.CutPrefix(leader(), "daemon ")
+		if !ok {
+			t.Fatalf("leader %q", leader())
+		}
+		leaders[id] = true
+		if st := c.signal(id, syscall.SIGKILL); st.Success() {
+			t.Fatalf("%s was not killed", id)
+		}
+		kills++
+		// A new process, a new daemon: the standby or it leads once the
+		// dead leader's lease has expired.
+		serve(fmt.Sprintf("%s-%d", id, round))
+	}
+	c.waitFor("every tick", func() bool { return count() == schedules*missed })
+	var fired, runs, orphans int
+	if err := db.QueryRowContext(ctx, `SELECT count(*), count(DISTINCT run_id) FROM schedule_ticks WHERE run_id > 0`).Scan(&fired, &runs); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM runs WHERE kind = 'schedule' AND id NOT IN (SELECT run_id FROM schedule_ticks)`).Scan(&orphans); err != nil {
+		t.Fatal(err)
+	}
+	var perSchedule int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT schedule FROM schedule_ticks GROUP BY schedule HAVING count(*) = $1) x`, missed).Scan(&perSchedule); err != nil {
+		t.Fatal(err)
+	}
+	if fired != schedules*missed || perSchedule != schedules || orphans != 0 {
+		t.Fatalf("%d ticks fired in %d runs, %d schedules with %d ticks each, %d runs without their ticks; want %d fired, %d schedules, 0",
+			fired, runs, perSchedule, missed, orphans, schedules*missed, schedules)
+	}
+	t.Logf("%d ticks fired once each in %d runs; %d leaders killed mid-way (%v)", fired, runs, kills, leaders)
 }

@@ -15,6 +15,7 @@ func (a *app) serveCommand() *cobra.Command {
 	var (
 		workers int
 		grace   time.Duration
+		lease   time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "serve [--workers N]",
@@ -40,6 +41,9 @@ over within 30 s of its death; a tick is recorded once whoever fires it.`,
 			if grace < 0 {
 				return usageError(fmt.Errorf("--grace %s must be 0 or more", grace))
 			}
+			if lease < time.Second {
+				return usageError(fmt.Errorf("--lease-timeout %s must be at least 1s", lease))
+			}
 			all, d, err := a.schedules()
 			if err != nil {
 				return err
@@ -51,7 +55,10 @@ over within 30 s of its death; a tick is recorded once whoever fires it.`,
 			}
 			defer closeAll()
 			log := a.logger()
-			d.Store, d.Clock, d.Logger = st, a.cfg.Clock, log
+			d.Store, d.Clock, d.Logger, d.LeaseTTL = st, a.cfg.Clock, log, lease
+			if id := envOr(a.cfg.Getenv, "WEIR_WORKER_ID", ""); id != "" {
+				d.ID = "daemon " + id
+			}
 			wctx, release := stopOnSignal(ctx, log, grace)
 			defer release()
 			names := make([]string, len(all))
@@ -79,5 +86,6 @@ over within 30 s of its death; a tick is recorded once whoever fires it.`,
 	}
 	cmd.Flags().IntVar(&workers, "workers", 4, "tasks this process runs at once; 0 leaves them to weir worker processes")
 	cmd.Flags().DurationVar(&grace, "grace", 30*time.Second, "on SIGTERM, how long running tasks may finish before they are released")
+	cmd.Flags().DurationVar(&lease, "lease-timeout", 30*time.Second, "a leader that has not renewed its lease for this long is replaced by another daemon")
 	return cmd
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/weir-dev/weir/cmd/weir/weircli"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
+	"github.com/weir-dev/weir/schedule"
 )
 
 func main() {
@@ -40,9 +41,22 @@ func main() {
 		return nil
 	}
 	retry := pipelines.RetryPolicy{MaxAttempts: 5, InitialBackoff: 10 * time.Millisecond, MaxBackoff: 100 * time.Millisecond}
-	weircli.Main(
-		&pipelines.Asset{Key: "extract", Partitions: days, Pool: "warehouse", Retry: retry, Compute: work},
-		&pipelines.Asset{Key: "transform", Partitions: days, Deps: []pipelines.Dep{pipelines.On("extract")}, Pool: "warehouse", Retry: retry, Compute: work},
-		&pipelines.Asset{Key: "load", Partitions: days, Deps: []pipelines.Dep{pipelines.On("transform")}, Pool: "warehouse", Retry: retry, Compute: work},
-	)
+	// WEIR_TEST_SCHEDULES daily schedules of extract, catching up every
+	// missed tick.
+	n, _ := strconv.Atoi(os.Getenv("WEIR_TEST_SCHEDULES"))
+	var schedules []*schedule.Schedule
+	for i := range n {
+		// Each schedule its own days: ticks target the day before, 15
+		// days earlier per schedule.
+		offset := int64(i) * 15
+		schedules = append(schedules, &schedule.Schedule{Name: fmt.Sprintf("s%03d", i), Selection: "extract", Cron: "@daily", Zone: "UTC",
+			Catchup: schedule.CatchupAll, Partitions: func(tick time.Time) (string, error) {
+				return days.Key(days.Len(tick) - 1 - offset), nil
+			}})
+	}
+	weircli.MainConfig(weircli.Config{Name: "testpipes", Schedules: schedules, Assets: []*pipelines.Asset{
+		{Key: "extract", Partitions: days, Pool: "warehouse", Retry: retry, Compute: work},
+		{Key: "transform", Partitions: days, Deps: []pipelines.Dep{pipelines.On("extract")}, Pool: "warehouse", Retry: retry, Compute: work},
+		{Key: "load", Partitions: days, Deps: []pipelines.Dep{pipelines.On("transform")}, Pool: "warehouse", Retry: retry, Compute: work},
+	}})
 }
