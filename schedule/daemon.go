@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -113,6 +114,18 @@ func (d *Daemon) Run(ctx context.Context) error {
 	if err := d.defaults(); err != nil {
 		return err
 	}
+	// Registered beside the workers, so `weir workers list` shows the
+	// daemons (concurrency 0: they run no task themselves).
+	host, _ := os.Hostname()
+	if err := d.Store.WorkerRegister(ctx, store.WorkerRegisterParams{ID: d.ID, Host: host, PID: os.Getpid(), LeaseTimeout: d.LeaseTTL,
+		At: d.Clock.Now()}); err != nil {
+		return err
+	}
+	defer func() {
+		if err := d.Store.WorkerStop(context.WithoutCancel(ctx), d.ID, d.Clock.Now()); err != nil {
+			d.Logger.Error("record the daemon's stop", "error", err)
+		}
+	}()
 	defer func() {
 		// Stepping down lets a standby lead at once.
 		if d.leading {
@@ -127,6 +140,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		last := d.Clock.Now()
 		if _, err := d.Evaluate(ctx); err != nil && ctx.Err() == nil {
 			d.Logger.Error("evaluate schedules", "error", err)
+		}
+		if _, err := d.Store.TaskHeartbeat(ctx, store.TaskHeartbeatParams{Worker: d.ID, Now: d.Clock.Now(), LeaseFor: d.LeaseTTL}); err != nil && ctx.Err() == nil {
+			d.Logger.Error("heartbeat", "error", err)
 		}
 		now := d.Clock.Now()
 		wait := min(d.MaxWait, d.LeaseTTL/3)

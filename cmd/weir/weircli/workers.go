@@ -26,7 +26,7 @@ type workerJSON struct {
 }
 
 func (a *app) workersCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "workers", Short: "List the workers that lease tasks from the store"}
+	cmd := &cobra.Command{Use: "workers", Short: "List the workers that lease tasks from the store, and the schedule daemons"}
 	var all bool
 	list := &cobra.Command{
 		Use:   "list [--all]",
@@ -35,7 +35,8 @@ func (a *app) workersCommand() *cobra.Command {
 which pools it serves, when it last heartbeated and how many tasks it runs now. A
 worker that has not heartbeated for its lease timeout without saying it stopped is
 lost (killed, or its host is gone); its leases expire and other workers take its
-tasks. Stopped workers are shown with --all.`,
+tasks. Stopped workers are shown with --all. Schedule daemons (weir serve) are
+listed too, named "daemon ...", with concurrency 0.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
