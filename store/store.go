@@ -265,6 +265,10 @@ type Catalog interface {
 	MaterializationList(ctx context.Context, p MaterializationListParams) ([]*Materialization, error)
 	// MaterializationInputs returns the versions a materialization read.
 	MaterializationInputs(ctx context.Context, materializationID int64) ([]Input, error)
+	// InputsOfCurrent returns the versions of asset's partitions that the
+	// current versions of any asset record as read: their provenance,
+	// which retention must keep.
+	InputsOfCurrent(ctx context.Context, asset string) ([]Input, error)
 	// PartitionFail records that partitions failed to materialize (their
 	// current version, if any, stays current).
 	PartitionFail(ctx context.Context, p PartitionFailParams) error

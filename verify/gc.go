@@ -129,8 +129,9 @@ type Garbage struct {
 // FindGarbage lists the versions of asset in b that may be deleted under
 // o: attempts never promoted, and promoted versions beyond the newest
 // KeepVersions of their partition, when older than OlderThan. A
-// partition's current version is never garbage. Delete them with
-// DeleteVersion.
+// partition's current version is never garbage, nor a version that a
+// current version (of any asset) records as read: retention keeps the
+// provenance of what is current. Delete them with DeleteVersion.
 func FindGarbage(ctx context.Context, st store.Catalog, b *blob.Bucket, asset string, o GCOpts) ([]Garbage, error) {
 	keep := o.KeepVersions
 	if keep <= 0 {
@@ -154,6 +155,16 @@ func FindGarbage(ctx context.Context, st store.Catalog, b *blob.Bucket, asset st
 		promoted[m.PartitionKey+"/"+m.Version] = seen[m.PartitionKey]
 		seen[m.PartitionKey]++
 	}
+	// Versions that current versions (of any asset) record as read: their
+	// provenance, kept whatever their age or rank.
+	read, err := st.InputsOfCurrent(ctx, asset)
+	if err != nil {
+		return nil, err
+	}
+	provenance := make(map[string]bool, len(read))
+	for _, in := range read {
+		provenance[in.PartitionKey+"/"+in.Version] = true
+	}
 	stored, err := ListVersions(ctx, b, asset)
 	if err != nil {
 		return nil, err
@@ -167,6 +178,8 @@ func FindGarbage(ctx context.Context, st store.Catalog, b *blob.Bucket, asset st
 		}
 		rank, wasPromoted := promoted[v.Partition+"/"+v.Version]
 		switch {
+		case provenance[v.Partition+"/"+v.Version]:
+			// A current version read it: keep.
 		case !wasPromoted:
 			out = append(out, Garbage{v, "never promoted"})
 		case rank >= keep:

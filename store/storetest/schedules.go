@@ -99,6 +99,36 @@ func runCursors(t *testing.T, fresh func(t *testing.T) store.Store) {
 	})
 }
 
+// runProvenance checks InputsOfCurrent: what current versions read.
+func runProvenance(t *testing.T, fresh func(t *testing.T) store.Store) {
+	t.Run("InputsOfCurrentVersions", func(t *testing.T) {
+		s := fresh(t)
+		run, _ := insert(t, s, task{asset: "up"}, task{asset: "down"}, task{asset: "down"}, task{asset: "up"})
+		got := lease(t, s, store.TaskLeaseManyParams{Limit: 4})
+		promoteAs := func(tk *store.Task, asset, key, version string, inputs ...store.Input) {
+			t.Helper()
+			if _, err := s.MaterializationPromote(ctx, store.MaterializationPromoteParams{TaskID: tk.ID, LeaseToken: tk.LeaseToken, RunID: run.ID,
+				Attempt: tk.Attempt, Asset: asset, StartedAt: t0, PromotedAt: t0,
+				Partitions: []store.PromotedPartition{{Key: key, Version: version, ManifestSHA256: "m", Inputs: inputs}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		promoteAs(got[0], "up", "d1", "u1")
+		promoteAs(got[1], "down", "d1", "x1", store.Input{Asset: "up", PartitionKey: "d1", Version: "u1"})
+		// up d1 is made again: down d1's current version still read u1.
+		promoteAs(got[3], "up", "d1", "u2")
+		ins, err := s.InputsOfCurrent(ctx, "up")
+		if err != nil || fmt.Sprint(ins) != "[{up d1 u1}]" {
+			t.Fatalf("read by current versions: %v %v", ins, err)
+		}
+		// down d1 made again from u2: u1 is nobody's provenance now.
+		promoteAs(got[2], "down", "d1", "x2", store.Input{Asset: "up", PartitionKey: "d1", Version: "u2"})
+		if ins, _ := s.InputsOfCurrent(ctx, "up"); fmt.Sprint(ins) != "[{up d1 u2}]" {
+			t.Fatalf("after down d1 again: %v", ins)
+		}
+	})
+}
+
 // runLeaders checks leader leases.
 func runLeaders(t *testing.T, fresh func(t *testing.T) store.Store) {
 	t.Run("OneLeaderUntilItsLeaseExpires", func(t *testing.T) {

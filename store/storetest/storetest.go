@@ -122,6 +122,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	runSchedules(t, fresh)
 	runLeaders(t, fresh)
 	runCursors(t, fresh)
+	runProvenance(t, fresh)
 	runProgress(t, fresh)
 
 	t.Run("RunInsertAssignsConsecutiveTaskIDs", func(t *testing.T) {

@@ -2,6 +2,7 @@ package weircli_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"context"
 	"flag"
 	"fmt"
@@ -341,4 +342,38 @@ func TestSchedules(t *testing.T) {
 		[]string{"validate"},
 		[]string{"schedules", "list"},
 	))
+}
+
+// TestGCKeepsProvenance: cleaned_orders' current version of 2024-01-01 read
+// the first version of raw_orders 2024-01-01; raw_orders is made twice more.
+// gc keeping one version per partition deletes the middle one (nobody's
+// input) and keeps the first (what a current version read).
+func TestGCKeepsProvenance(t *testing.T) {
+	c := newCLI(t, nightly.Assets()...)
+	c.run("materialize", "--select", "raw_orders+", "--partition", "2024-01-01", "-q", "-c", "1")
+	for range 2 {
+		c.run("materialize", "--select", "raw_orders", "--partition", "2024-01-01", "--reprocess", "all", "-q")
+	}
+	c.clock.Advance(31 * 24 * time.Hour)
+	out, errs, code := c.run("gc", "--dry-run", "--keep-versions", "1", "-o", "json")
+	if code != 0 {
+		t.Fatalf("gc: %d %s", code, errs)
+	}
+	mats, _, _ := c.run("assets", "show", "cleaned_orders", "--partition", "2024-01-01", "-o", "json")
+	var shown struct {
+		Inputs []struct {
+			Asset   string `json:"asset"`
+			Version string `json:"version"`
+		} `json:"inputs"`
+	}
+	if err := json.Unmarshal([]byte(mats), &shown); err != nil || len(shown.Inputs) != 1 {
+		t.Fatalf("assets show: %v\n%s", err, mats)
+	}
+	read := shown.Inputs[0].Version
+	if strings.Contains(out, read) {
+		t.Fatalf("gc would delete %s, which cleaned_orders' current version read:\n%s", read, out)
+	}
+	if n := strings.Count(out, `"why"`); n != 1 {
+		t.Fatalf("gc would delete %d versions, want the one nobody read:\n%s", n, out)
+	}
 }

@@ -230,6 +230,26 @@ func (s *Store) MaterializationInputs(ctx context.Context, id int64) ([]store.In
 	return out, s.mapErr(rows.Err())
 }
 
+// InputsOfCurrent returns the versions of asset that current versions read.
+func (s *Store) InputsOfCurrent(ctx context.Context, asset string) ([]store.Input, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT DISTINCT mi.upstream_asset, mi.upstream_partition, mi.upstream_version
+		FROM materialization_inputs mi JOIN asset_partitions ap ON ap.materialization_id = mi.materialization_id
+		WHERE mi.upstream_asset = ? ORDER BY mi.upstream_partition, mi.upstream_version`), asset)
+	if err != nil {
+		return nil, fmt.Errorf("versions of %s that current versions read: %w", asset, s.mapErr(err))
+	}
+	defer rows.Close()
+	var out []store.Input
+	for rows.Next() {
+		var in store.Input
+		if err := rows.Scan(&in.Asset, &in.PartitionKey, &in.Version); err != nil {
+			return nil, err
+		}
+		out = append(out, in)
+	}
+	return out, s.mapErr(rows.Err())
+}
+
 // PartitionFail records failed partitions.
 func (s *Store) PartitionFail(ctx context.Context, p store.PartitionFailParams) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
