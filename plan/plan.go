@@ -26,17 +26,20 @@ const (
 	ReprocessFailed Reprocess = "failed"
 	// ReprocessAll runs every requested partition.
 	ReprocessAll Reprocess = "all"
+	// ReprocessStale runs the requested partitions that are stale (see
+	// Staleness), those below stale ones included.
+	ReprocessStale Reprocess = "stale"
 )
 
 // ParseReprocess checks a policy name.
 func ParseReprocess(s string) (Reprocess, error) {
 	switch r := Reprocess(s); r {
-	case ReprocessMissing, ReprocessFailed, ReprocessAll:
+	case ReprocessMissing, ReprocessFailed, ReprocessAll, ReprocessStale:
 		return r, nil
 	case "":
 		return ReprocessMissing, nil
 	}
-	return "", fmt.Errorf("reprocess policy %q is not one of missing, failed, all", s)
+	return "", fmt.Errorf("reprocess policy %q is not one of missing, failed, stale, all", s)
 }
 
 // Request is what to make fresh.
@@ -208,6 +211,16 @@ func (pl *Planner) Plan(ctx context.Context, req Request, now time.Time) (*Plan,
 	}
 	defs := pl.Graph
 	plan := &Plan{Graph: pl.Graph, Request: req, Now: now}
+	var stale map[string]*Stale
+	if reprocess == ReprocessStale {
+		sr, ok := pl.Status.(StaleReader)
+		if !ok {
+			return nil, fmt.Errorf("reprocess stale: the status reader (%T) cannot say what is stale", pl.Status)
+		}
+		if stale, err = Staleness(ctx, sr, pl.Graph, now); err != nil {
+			return nil, err
+		}
+	}
 	byKey := map[string]*AssetPlan{}
 	bound := map[string]partitions.Definition{}
 	bind := func(a *pipelines.Asset) (partitions.Definition, error) {
@@ -248,6 +261,8 @@ func (pl *Planner) Plan(ctx context.Context, req Request, now time.Time) (*Plan,
 			ap.ToRun = ap.Requested.Intersect(ap.Failed)
 		case ReprocessAll:
 			ap.ToRun = ap.Requested
+		case ReprocessStale:
+			ap.ToRun = ap.Requested.Intersect(stale[key].All)
 		}
 		inFlight, runs, active, err := InFlight(ctx, pl.Status, key, def)
 		if err != nil {

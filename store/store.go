@@ -240,6 +240,18 @@ type Leader struct {
 	Leading bool
 }
 
+// StaleFacts are the partitions of an asset whose current versions are
+// stale in themselves (not counting what is stale upstream of them).
+type StaleFacts struct {
+	// CodeChanged maps a code version other than the asset's to the keys
+	// of the partitions whose current version it made.
+	CodeChanged map[string][]string
+	// InputChanged maps an upstream asset to the keys of the partitions
+	// whose current version read one of its partitions in a version that
+	// is no longer current.
+	InputChanged map[string][]string
+}
+
 // StageResult is what TaskStageMany did with one task: the task in its
 // verify phase, or why not (ErrLeaseLost).
 type StageResult struct {
@@ -265,6 +277,10 @@ type Catalog interface {
 	MaterializationList(ctx context.Context, p MaterializationListParams) ([]*Materialization, error)
 	// MaterializationInputs returns the versions a materialization read.
 	MaterializationInputs(ctx context.Context, materializationID int64) ([]Input, error)
+	// PartitionStaleness returns why current versions of asset's
+	// partitions are stale: made by another code version than codeVersion,
+	// or from an upstream partition version that is no longer current.
+	PartitionStaleness(ctx context.Context, asset, codeVersion string) (*StaleFacts, error)
 	// InputsOfCurrent returns the versions of asset's partitions that the
 	// current versions of any asset record as read: their provenance,
 	// which retention must keep.

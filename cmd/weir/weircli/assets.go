@@ -23,7 +23,7 @@ func (a *app) assetsCommand() *cobra.Command {
 		Short: "List assets with their partitions and how many are materialized",
 		Args:  noArgs,
 		RunE:  a.assetsList,
-	}, a.assetsShowCommand())
+	}, a.assetsShowCommand(), a.assetsStatusCommand())
 	return cmd
 }
 

@@ -69,7 +69,7 @@ func (a *app) backfillCreateCommand() *cobra.Command {
 	f := cmd.Flags()
 	f.StringVarP(&o.selection, "select", "s", "", "assets to backfill (required)")
 	o.parts.register(f, "partitions to backfill")
-	f.StringVar(&o.reprocess, "reprocess", "missing", "which requested partitions run: missing, failed or all")
+	f.StringVar(&o.reprocess, "reprocess", "missing", "which requested partitions run: missing, failed, stale (made by other code or from replaced inputs, and what reads them) or all")
 	f.StringVar(&o.order, "order", "oldest-first", "oldest-first or newest-first")
 	f.IntVar(&o.maxConcurrent, "max-concurrent", 0, "running tasks of this backfill at most, across all workers (0: no limit)")
 	f.StringVar(&o.rate, "rate", "", "task starts at most, across all workers, e.g. 5/s or 120/m")

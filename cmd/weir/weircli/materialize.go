@@ -53,7 +53,7 @@ group:NAME, * and commas for union. Partitions use each asset's key format, e.g.
 	f := cmd.Flags()
 	f.StringVarP(&o.selection, "select", "s", "", "assets to materialize (required)")
 	o.parts.register(f, "partitions to materialize")
-	f.StringVar(&o.reprocess, "reprocess", "missing", "which requested partitions run: missing, failed or all")
+	f.StringVar(&o.reprocess, "reprocess", "missing", "which requested partitions run: missing, failed, stale (made by other code or from replaced inputs, and what reads them) or all")
 	f.IntVarP(&o.concurrency, "concurrency", "c", 4, "tasks running at once")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print the plan; store and run nothing")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "no progress (the same as --progress none)")

@@ -377,3 +377,39 @@ func TestGCKeepsProvenance(t *testing.T) {
 		t.Fatalf("gc would delete %d versions, want the one nobody read:\n%s", n, out)
 	}
 }
+
+// TestStaleness: re-materializing an upstream partition makes exactly the
+// partitions that read it stale (identity, then a trailing 7-day window);
+// a new code version makes an asset's partitions and everything below them
+// stale; --reprocess stale runs exactly those, and then all is fresh.
+func TestStaleness(t *testing.T) {
+	c := newCLI(t, nightly.Assets()...)
+	week := "2024-01-01...2024-01-07"
+	c.run("materialize", "--select", "*", "--partition-range", week, "-q", "-c", "1")
+	first := c.transcript(
+		[]string{"assets", "status"},
+		[]string{"materialize", "--select", "daily_revenue", "--partition", "2024-01-03", "--reprocess", "all", "-q", "-c", "1"},
+		[]string{"assets", "status", "--select", "daily_revenue+"},
+		[]string{"materialize", "--select", "*", "--partition-range", week, "--reprocess", "stale", "--dry-run"},
+		[]string{"materialize", "--select", "*", "--partition-range", week, "--reprocess", "stale", "-q", "-c", "1"},
+		[]string{"assets", "status", "--select", "daily_revenue+"},
+	)
+	// cleaned_orders' code changes.
+	var changed []*pipelines.Asset
+	for _, a := range nightly.Assets() {
+		if a.Key == "cleaned_orders" {
+			cp := *a
+			cp.CodeVersion = "2"
+			a = &cp
+		}
+		changed = append(changed, a)
+	}
+	c.assets = changed
+	golden(t, "staleness", first+c.transcript(
+		[]string{"assets", "status"},
+		[]string{"assets", "status", "--select", "cleaned_orders", "-o", "json"},
+		[]string{"materialize", "--select", "*", "--partition-range", week, "--reprocess", "stale", "--dry-run"},
+		[]string{"materialize", "--select", "*", "--partition-range", week, "--reprocess", "stale", "-q", "-c", "1"},
+		[]string{"assets", "status"},
+	))
+}

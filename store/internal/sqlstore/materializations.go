@@ -230,6 +230,38 @@ func (s *Store) MaterializationInputs(ctx context.Context, id int64) ([]store.In
 	return out, s.mapErr(rows.Err())
 }
 
+// PartitionStaleness returns why asset's current versions are stale.
+func (s *Store) PartitionStaleness(ctx context.Context, asset, codeVersion string) (*store.StaleFacts, error) {
+	f := &store.StaleFacts{CodeChanged: map[string][]string{}, InputChanged: map[string][]string{}}
+	collect := func(query string, into map[string][]string, args ...any) error {
+		rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var key, by string
+			if err := rows.Scan(&key, &by); err != nil {
+				return err
+			}
+			into[by] = append(into[by], key)
+		}
+		return rows.Err()
+	}
+	err := collect(`SELECT ap.partition_key, m.code_version FROM asset_partitions ap JOIN materializations m ON m.id = ap.materialization_id
+		WHERE ap.asset = ? AND ap.version != '' AND m.code_version != ? ORDER BY ap.partition_key`, f.CodeChanged, asset, codeVersion)
+	if err == nil {
+		err = collect(`SELECT DISTINCT ap.partition_key, mi.upstream_asset FROM asset_partitions ap
+			JOIN materialization_inputs mi ON mi.materialization_id = ap.materialization_id
+			JOIN asset_partitions up ON up.asset = mi.upstream_asset AND up.partition_key = mi.upstream_partition
+			WHERE ap.asset = ? AND ap.version != '' AND up.version != mi.upstream_version ORDER BY ap.partition_key`, f.InputChanged, asset)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("staleness of %s: %w", asset, s.mapErr(err))
+	}
+	return f, nil
+}
+
 // InputsOfCurrent returns the versions of asset that current versions read.
 func (s *Store) InputsOfCurrent(ctx context.Context, asset string) ([]store.Input, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT DISTINCT mi.upstream_asset, mi.upstream_partition, mi.upstream_version
