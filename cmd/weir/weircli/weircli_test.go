@@ -137,7 +137,7 @@ func TestBadInput(t *testing.T) {
 		[]string{"materialize", "--select", "*", "--partition", "2024-03-01"},
 		[]string{"materialize", "--select", "*"},
 		[]string{"materialize", "--partition", "2024-01-01"},
-		[]string{"materialize", "--select", "*", "--partition", "2024-01-01", "--reprocess", "stale"},
+		[]string{"materialize", "--select", "*", "--partition", "2024-01-01", "--reprocess", "sometimes"},
 		[]string{"materialize", "--select", "*", "--partition", "2024-01-01", "--concurrency", "0"},
 		[]string{"materialize", "--select", "*", "--partition", "2024-01-01", "--progress", "fancy"},
 		[]string{"materialize", "--select", "*", "--partition", "2024-01-01", "--partition-range", "2024-01-01...2024-01-02"},
