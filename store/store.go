@@ -281,6 +281,9 @@ type Catalog interface {
 	// partitions are stale: made by another code version than codeVersion,
 	// or from an upstream partition version that is no longer current.
 	PartitionStaleness(ctx context.Context, asset, codeVersion string) (*StaleFacts, error)
+	// CurrentReaders returns the current materializations (of any asset)
+	// that record a version of a partition as read: its impact.
+	CurrentReaders(ctx context.Context, in Input) ([]*Materialization, error)
 	// InputsOfCurrent returns the versions of asset's partitions that the
 	// current versions of any asset record as read: their provenance,
 	// which retention must keep.

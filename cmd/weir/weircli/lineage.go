@@ -2,14 +2,95 @@ package weircli
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 
 	"github.com/spf13/cobra"
 
 	"github.com/weir-dev/weir/lineage/openlineage"
+	"github.com/weir-dev/weir/plan"
+	"github.com/weir-dev/weir/provenance"
 )
 
 func (a *app) lineageCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "lineage", Short: "Export runtime lineage"}
+	var (
+		partition            string
+		upstream, downstream bool
+		depth                int
+	)
+	cmd := &cobra.Command{
+		Use:   "lineage KEY [--partition K] [--upstream|--downstream] [--depth N] [-o table|json|dot|mermaid]",
+		Short: "What a partition's current version was computed from, or what reads it; or the asset graph around KEY",
+		Long: `lineage KEY shows the asset graph around KEY: the assets it depends on
+(--upstream, the default) or that depend on it (--downstream).
+
+With --partition, it shows runtime lineage: the exact versions the partition's
+current version read, transitively down to the sources (--upstream), or the current
+versions of downstream partitions that read it (--downstream, its impact). --depth
+limits the levels (-1: all). Output: an indented tree, JSON, Graphviz dot or
+Mermaid, their edges the way data flows.`,
+		Annotations: map[string]string{outputFormats: "table,json,dot,mermaid"},
+		Args:        exactArgs(1, "one asset key"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if upstream && downstream {
+				return usageError(fmt.Errorf("--upstream and --downstream: choose one"))
+			}
+			if depth < -1 {
+				return usageError(fmt.Errorf("--depth %d must be -1 (all) or more", depth))
+			}
+			up := !downstream
+			g, err := a.graph()
+			if err != nil {
+				return err
+			}
+			as, err := g.Asset(args[0])
+			if err != nil {
+				return usageError(err)
+			}
+			var root *provenance.Node
+			if partition == "" {
+				if root, err = provenance.AssetTree(g, as.Key, up, depth); err != nil {
+					return usageError(err)
+				}
+			} else {
+				ctx := cmd.Context()
+				st, err := a.openStore(ctx)
+				if err != nil {
+					return err
+				}
+				defer st.Close()
+				def, err := plan.BindDefinition(ctx, st, as)
+				if err != nil {
+					return failedError(err)
+				}
+				if _, err := def.Index(partition); err != nil {
+					return usageError(fmt.Errorf("asset %s: %w", as.Key, err))
+				}
+				walk := provenance.Upstream
+				if !up {
+					walk = provenance.Downstream
+				}
+				if root, err = walk(ctx, st, as.Key, partition, depth); errors.Is(err, provenance.ErrNotMaterialized) {
+					return usageError(err)
+				} else if err != nil {
+					return failedError(err)
+				}
+			}
+			switch a.output {
+			case "json":
+				return a.json(root)
+			case "dot":
+				return provenance.WriteDot(a.cfg.Stdout, root, up)
+			case "mermaid":
+				return provenance.WriteMermaid(a.cfg.Stdout, root, up)
+			}
+			return provenance.WriteText(a.cfg.Stdout, root)
+		},
+	}
+	cmd.Flags().StringVar(&partition, "partition", "", "a partition: show its current version's runtime lineage")
+	cmd.Flags().BoolVar(&upstream, "upstream", false, "what it was computed from (the default)")
+	cmd.Flags().BoolVar(&downstream, "downstream", false, "what reads it")
+	cmd.Flags().IntVar(&depth, "depth", -1, "levels to show; -1 means all")
 	events := &cobra.Command{
 		Use:   "events RUN_ID",
 		Short: "Print a run's OpenLineage events (newline-delimited JSON)",

@@ -262,6 +262,32 @@ func (s *Store) PartitionStaleness(ctx context.Context, asset, codeVersion strin
 	return f, nil
 }
 
+// CurrentReaders returns the current materializations that read in.
+func (s *Store) CurrentReaders(ctx context.Context, in store.Input) ([]*store.Materialization, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT m.id, m.asset, m.partition_key, m.version, m.run_id, m.task_id, m.attempt, m.code_version,
+			m.manifest_sha256, m.files, m.bytes, m.started_at, m.promoted_at
+		FROM materialization_inputs mi JOIN asset_partitions ap ON ap.materialization_id = mi.materialization_id
+			JOIN materializations m ON m.id = mi.materialization_id
+		WHERE mi.upstream_asset = ? AND mi.upstream_partition = ? AND mi.upstream_version = ? ORDER BY m.asset, m.partition_key`),
+		in.Asset, in.PartitionKey, in.Version)
+	if err != nil {
+		return nil, fmt.Errorf("readers of %s %s %s: %w", in.Asset, in.PartitionKey, in.Version, s.mapErr(err))
+	}
+	defer rows.Close()
+	var out []*store.Materialization
+	for rows.Next() {
+		var m store.Materialization
+		var started, promoted dbTime
+		if err := rows.Scan(&m.ID, &m.Asset, &m.PartitionKey, &m.Version, &m.RunID, &m.TaskID, &m.Attempt, &m.CodeVersion, &m.ManifestSHA256,
+			&m.Files, &m.Bytes, &started, &promoted); err != nil {
+			return nil, err
+		}
+		m.StartedAt, m.PromotedAt = started.t, promoted.t
+		out = append(out, &m)
+	}
+	return out, s.mapErr(rows.Err())
+}
+
 // InputsOfCurrent returns the versions of asset that current versions read.
 func (s *Store) InputsOfCurrent(ctx context.Context, asset string) ([]store.Input, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT DISTINCT mi.upstream_asset, mi.upstream_partition, mi.upstream_version
