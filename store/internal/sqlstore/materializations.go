@@ -196,6 +196,12 @@ func (s *Store) MaterializationList(ctx context.Context, p store.Materialization
 	if err != nil {
 		return nil, fmt.Errorf("list materializations: %w", s.mapErr(err))
 	}
+	return s.scanMaterializations(rows)
+}
+
+// scanMaterializations reads rows of materializationColumns and closes
+// them.
+func (s *Store) scanMaterializations(rows *sql.Rows) ([]*store.Materialization, error) {
 	defer rows.Close()
 	var out []*store.Materialization
 	for rows.Next() {
@@ -273,19 +279,7 @@ func (s *Store) CurrentReaders(ctx context.Context, in store.Input) ([]*store.Ma
 	if err != nil {
 		return nil, fmt.Errorf("readers of %s %s %s: %w", in.Asset, in.PartitionKey, in.Version, s.mapErr(err))
 	}
-	defer rows.Close()
-	var out []*store.Materialization
-	for rows.Next() {
-		var m store.Materialization
-		var started, promoted dbTime
-		if err := rows.Scan(&m.ID, &m.Asset, &m.PartitionKey, &m.Version, &m.RunID, &m.TaskID, &m.Attempt, &m.CodeVersion, &m.ManifestSHA256,
-			&m.Files, &m.Bytes, &started, &promoted); err != nil {
-			return nil, err
-		}
-		m.StartedAt, m.PromotedAt = started.t, promoted.t
-		out = append(out, &m)
-	}
-	return out, s.mapErr(rows.Err())
+	return s.scanMaterializations(rows)
 }
 
 // InputsOfCurrent returns the versions of asset that current versions read.
