@@ -30,8 +30,8 @@ type Stale struct {
 // StaleReason is one reason partitions are stale.
 type StaleReason struct {
 	// Why is "code version 1 -> 2", "upstream raw_orders changed" (a
-	// partition it read has a newer current version) or "upstream
-	// cleaned_orders is stale".
+	// partition it read has a newer current version), "verification
+	// failed ..." or "upstream cleaned_orders is stale".
 	Why        string
 	Partitions partitions.Subset
 }
@@ -67,6 +67,13 @@ func Staleness(ctx context.Context, r StaleReader, g *lineage.Graph, now time.Ti
 		}
 		for _, code := range sortedKeys(facts.CodeChanged) {
 			add(fmt.Sprintf("code version %s -> %s", orNone(code), orNone(a.CodeVersion)), subsetOf(def, facts.CodeChanged[code]))
+		}
+		if len(facts.VerifyFailed) > 0 {
+			keys := make([]string, 0, len(facts.VerifyFailed))
+			for k := range facts.VerifyFailed {
+				keys = append(keys, k)
+			}
+			add("verification failed (altered or missing files; weir verify -v says which)", subsetOf(def, keys))
 		}
 		for _, up := range sortedKeys(facts.InputChanged) {
 			add(fmt.Sprintf("upstream %s changed", up), subsetOf(def, facts.InputChanged[up]))

@@ -250,6 +250,9 @@ type StaleFacts struct {
 	// whose current version read one of its partitions in a version that
 	// is no longer current.
 	InputChanged map[string][]string
+	// VerifyFailed maps the keys of the partitions whose current version
+	// failed verification to what was wrong.
+	VerifyFailed map[string]string
 }
 
 // StageResult is what TaskStageMany did with one task: the task in its
@@ -277,6 +280,10 @@ type Catalog interface {
 	MaterializationList(ctx context.Context, p MaterializationListParams) ([]*Materialization, error)
 	// MaterializationInputs returns the versions a materialization read.
 	MaterializationInputs(ctx context.Context, materializationID int64) ([]Input, error)
+	// PartitionVerified records what verifying a partition's current
+	// version found wrong ("" when it verified); a version other than the
+	// current one is ignored.
+	PartitionVerified(ctx context.Context, asset, key, version, problem string) error
 	// PartitionStaleness returns why current versions of asset's
 	// partitions are stale: made by another code version than codeVersion,
 	// or from an upstream partition version that is no longer current.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"gocloud.dev/blob"
 )
@@ -28,9 +29,39 @@ func Audit(ctx context.Context, b *blob.Bucket, asset, partition, version, manif
 	ptr, err := ReadPointer(ctx, b, asset, partition)
 	switch {
 	case err != nil:
-		errs = append(errs, err)
+		errs = append(errs, &PointerError{err})
 	case ptr.Version != version || ptr.ManifestSHA256 != manifestSHA256:
-		errs = append(errs, fmt.Errorf("pointer %s names version %s, but the state store's current version is %s", PointerKey(asset, partition), ptr.Version, version))
+		errs = append(errs, &PointerError{fmt.Errorf("pointer %s names version %s, but the state store's current version is %s", PointerKey(asset, partition), ptr.Version, version)})
 	}
 	return m, errors.Join(errs...)
+}
+
+// PointerError is a problem with a partition's pointer alone: the version's
+// files may be intact (RepairPointer rewrites it).
+type PointerError struct{ Err error }
+
+func (e *PointerError) Error() string { return e.Err.Error() }
+func (e *PointerError) Unwrap() error { return e.Err }
+
+// DataProblems returns the problems of an Audit error that are the
+// version's own (its manifest or files), leaving out pointer problems; ""
+// when there are none.
+func DataProblems(err error) string {
+	if err == nil {
+		return ""
+	}
+	var parts []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		parts = j.Unwrap()
+	} else {
+		parts = []error{err}
+	}
+	var out []string
+	for _, e := range parts {
+		var pe *PointerError
+		if !errors.As(e, &pe) {
+			out = append(out, e.Error())
+		}
+	}
+	return strings.Join(out, "; ")
 }

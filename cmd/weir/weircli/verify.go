@@ -63,6 +63,12 @@ files are never repaired, only reported.`,
 					if m != nil {
 						r.Files, r.Bytes = len(m.Files), m.Bytes()
 					}
+					// Kept in the store: a version whose files fail is
+					// stale (assets status, --reprocess stale); a missing
+					// or wrong pointer alone is not.
+					if perr := st.PartitionVerified(ctx, key, ps.PartitionKey, ps.Version, verify.DataProblems(err)); perr != nil {
+						return failedError(perr)
+					}
 					if err != nil && repair {
 						if fixed, rerr := verify.RepairPointer(ctx, st, bucket, key, ps); rerr != nil {
 							err = errors.Join(err, rerr)

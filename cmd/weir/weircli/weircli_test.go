@@ -412,6 +412,25 @@ func TestStaleness(t *testing.T) {
 		[]string{"materialize", "--select", "*", "--partition-range", week, "--reprocess", "stale", "-q", "-c", "1"},
 		[]string{"assets", "status"},
 	))
+
+	// A published file changes behind weir's back; the pointer of another
+	// partition goes missing (its files are intact: not stale).
+	files, _ := filepath.Glob(filepath.Join(c.dir, "blobs", "raw_orders", "2024-01-02", "*", "data.parquet"))
+	if len(files) != 1 {
+		t.Fatalf("published files %v", files)
+	}
+	data, _ := os.ReadFile(files[0])
+	data[len(data)/2] ^= 0xff
+	os.WriteFile(files[0], data, 0o644)
+	os.Remove(filepath.Join(c.dir, "blobs", "raw_orders", "2024-01-03", "_current.json"))
+	golden(t, "staleness_verify", c.transcript(
+		[]string{"verify", "--select", "raw_orders"},
+		[]string{"assets", "status"},
+		[]string{"materialize", "--select", "*", "--partition-range", week, "--reprocess", "stale", "--dry-run"},
+		[]string{"materialize", "--select", "*", "--partition-range", week, "--reprocess", "stale", "-q", "-c", "1"},
+		[]string{"verify", "--select", "raw_orders", "--repair-pointers"},
+		[]string{"assets", "status"},
+	))
 }
 
 // TestLineageQueries: the asset graph, a partition's exact upstream

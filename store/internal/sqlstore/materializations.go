@@ -165,7 +165,8 @@ func (s *Store) insertMaterializations(ctx context.Context, tx *sql.Tx, ps []sto
 				failed, failed_run_id, error)
 			SELECT `+columns(6)+`, FALSE, 0, '' FROM `+v+` WHERE true
 			ON CONFLICT (asset, partition_key) DO UPDATE SET materialization_id = excluded.materialization_id, version = excluded.version,
-				manifest_sha256 = excluded.manifest_sha256, failed = FALSE, failed_run_id = 0, error = '', updated_at = excluded.updated_at`), s.perRun(args)...)
+				manifest_sha256 = excluded.manifest_sha256, failed = FALSE, failed_run_id = 0, error = '', updated_at = excluded.updated_at,
+				verify_error = ''`), s.perRun(args)...)
 		return err
 	})
 }
@@ -236,9 +237,18 @@ func (s *Store) MaterializationInputs(ctx context.Context, id int64) ([]store.In
 	return out, s.mapErr(rows.Err())
 }
 
+// PartitionVerified records what verifying a current version found.
+func (s *Store) PartitionVerified(ctx context.Context, asset, key, version, problem string) error {
+	if _, err := s.db.ExecContext(ctx, s.q(`UPDATE asset_partitions SET verify_error = ? WHERE asset = ? AND partition_key = ? AND version = ?`),
+		problem, asset, key, version); err != nil {
+		return fmt.Errorf("record verification of %s %s: %w", asset, key, s.mapErr(err))
+	}
+	return nil
+}
+
 // PartitionStaleness returns why asset's current versions are stale.
 func (s *Store) PartitionStaleness(ctx context.Context, asset, codeVersion string) (*store.StaleFacts, error) {
-	f := &store.StaleFacts{CodeChanged: map[string][]string{}, InputChanged: map[string][]string{}}
+	f := &store.StaleFacts{CodeChanged: map[string][]string{}, InputChanged: map[string][]string{}, VerifyFailed: map[string]string{}}
 	collect := func(query string, into map[string][]string, args ...any) error {
 		rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 		if err != nil {
@@ -261,6 +271,15 @@ func (s *Store) PartitionStaleness(ctx context.Context, asset, codeVersion strin
 			JOIN materialization_inputs mi ON mi.materialization_id = ap.materialization_id
 			JOIN asset_partitions up ON up.asset = mi.upstream_asset AND up.partition_key = mi.upstream_partition
 			WHERE ap.asset = ? AND ap.version != '' AND up.version != mi.upstream_version ORDER BY ap.partition_key`, f.InputChanged, asset)
+	}
+	if err == nil {
+		byProblem := map[string][]string{}
+		err = collect(`SELECT partition_key, verify_error FROM asset_partitions WHERE asset = ? AND version != '' AND verify_error != ''`, byProblem, asset)
+		for problem, keys := range byProblem {
+			for _, k := range keys {
+				f.VerifyFailed[k] = problem
+			}
+		}
 	}
 	if err != nil {
 		return nil, fmt.Errorf("staleness of %s: %w", asset, s.mapErr(err))
