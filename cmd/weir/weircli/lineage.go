@@ -87,6 +87,81 @@ Mermaid, their edges the way data flows.`,
 			return provenance.WriteText(a.cfg.Stdout, root)
 		},
 	}
+	var diffPartition, from, to string
+	diff := &cobra.Command{
+		Use:   "diff KEY --partition K --from VERSION --to VERSION",
+		Short: "Two promoted versions of a partition side by side: code, checksums, size, inputs, checks",
+		Args:  exactArgs(1, "one asset key"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if diffPartition == "" || from == "" || to == "" {
+				return usageError(fmt.Errorf("give --partition, --from and --to (versions: weir assets show %s --partition K)", args[0]))
+			}
+			g, err := a.graph()
+			if err != nil {
+				return err
+			}
+			as, err := g.Asset(args[0])
+			if err != nil {
+				return usageError(err)
+			}
+			ctx := cmd.Context()
+			st, err := a.openStore(ctx)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			d, err := provenance.Diff(ctx, st, as.Key, diffPartition, from, to)
+			if err != nil {
+				return usageError(err)
+			}
+			if a.output == "json" {
+				return a.json(d)
+			}
+			w := a.table()
+			fmt.Fprintln(w, "FIELD\tFROM\tTO")
+			row := func(field string, f, t any) { fmt.Fprintf(w, "%s\t%v\t%v%s\n", field, f, t, changed(f, t)) }
+			row("version", d.From.Version, d.To.Version)
+			row("code version", d.From.CodeVersion, d.To.CodeVersion)
+			row("run", d.From.RunID, d.To.RunID)
+			row("manifest sha256", d.From.ManifestSHA256, d.To.ManifestSHA256)
+			row("files", d.From.Files, d.To.Files)
+			row("bytes", d.From.Bytes, d.To.Bytes)
+			row("promoted", fmtTime(d.From.PromotedAt), fmtTime(d.To.PromotedAt))
+			for _, in := range d.Inputs {
+				row("input "+in.Asset+" "+in.Partition, dash(in.From), dash(in.To))
+			}
+			checks := map[string][2]string{}
+			var names []string
+			for i, side := range []provenance.Side{d.From, d.To} {
+				for _, c := range side.Checks {
+					v, ok := checks[c.Name]
+					if !ok {
+						names = append(names, c.Name)
+					}
+					res := "passed"
+					switch {
+					case !c.Passed && c.Warn:
+						res = "warned"
+					case !c.Passed:
+						res = "failed"
+					}
+					if c.Value != "" {
+						res += " (" + c.Value + ")"
+					}
+					v[i] = res
+					checks[c.Name] = v
+				}
+			}
+			for _, n := range names {
+				row("check "+n, dash(checks[n][0]), dash(checks[n][1]))
+			}
+			return w.Flush()
+		},
+	}
+	diff.Flags().StringVar(&diffPartition, "partition", "", "the partition")
+	diff.Flags().StringVar(&from, "from", "", "the older version")
+	diff.Flags().StringVar(&to, "to", "", "the newer version")
+	cmd.AddCommand(diff)
 	cmd.Flags().StringVar(&partition, "partition", "", "a partition: show its current version's runtime lineage")
 	cmd.Flags().BoolVar(&upstream, "upstream", false, "what it was computed from (the default)")
 	cmd.Flags().BoolVar(&downstream, "downstream", false, "what reads it")
@@ -125,4 +200,12 @@ weir run as its parent. Datasets are "<asset>/<partition>" in the namespace of
 	}
 	cmd.AddCommand(events)
 	return cmd
+}
+
+// changed marks a diff row whose sides differ.
+func changed(from, to any) string {
+	if fmt.Sprint(from) != fmt.Sprint(to) {
+		return "\t*"
+	}
+	return ""
 }

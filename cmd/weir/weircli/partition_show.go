@@ -7,6 +7,7 @@ import (
 
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/plan"
+	"github.com/weir-dev/weir/provenance"
 	"github.com/weir-dev/weir/store"
 	"github.com/weir-dev/weir/verify"
 )
@@ -46,13 +47,13 @@ func (a *app) partitionShow(cmd *cobra.Command, key, partition string) error {
 		Partition string                `json:"partition"`
 		Version   string                `json:"version,omitempty"`
 		Manifest  *verify.Manifest      `json:"manifest,omitempty"`
-		Inputs    []store.Input         `json:"inputs"`
+		Inputs    []provenance.Ref      `json:"inputs"`
 		Failed    bool                  `json:"failed"`
 		Error     string                `json:"error,omitempty"`
 		History   []materializationJSON `json:"history"`
 		Checks    []checkJSON           `json:"checks"`
 	}
-	o := out{Asset: key, Partition: partition, Inputs: []store.Input{}, History: []materializationJSON{}, Checks: []checkJSON{}}
+	o := out{Asset: key, Partition: partition, Inputs: []provenance.Ref{}, History: []materializationJSON{}, Checks: []checkJSON{}}
 	cur, err := st.PartitionStatusList(ctx, key)
 	if err != nil {
 		return failedError(err)
@@ -67,7 +68,7 @@ func (a *app) partitionShow(cmd *cobra.Command, key, partition string) error {
 				o.Error = "manifest: " + err.Error()
 			}
 			if ins, err := st.MaterializationInputs(ctx, ps.MaterializationID); err == nil && ins != nil {
-				o.Inputs = ins
+				o.Inputs = provenance.Refs(ins)
 			}
 		}
 	}
@@ -118,7 +119,7 @@ func (a *app) partitionShow(cmd *cobra.Command, key, partition string) error {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "READ FROM\tPARTITION\tVERSION")
 		for _, in := range o.Inputs {
-			fmt.Fprintf(w, "%s\t%s\t%s\n", in.Asset, in.PartitionKey, in.Version)
+			fmt.Fprintf(w, "%s\t%s\t%s\n", in.Asset, in.Partition, in.Version)
 		}
 	}
 	if len(o.Checks) > 0 {

@@ -465,4 +465,21 @@ func TestLineageQueries(t *testing.T) {
 	if !strings.Contains(shown, root.Children[0].Version) || root.Children[0].Asset != "cleaned_orders" {
 		t.Fatalf("lineage says daily_revenue 2024-01-02 read %+v; assets show says:\n%s", root.Children[0], shown)
 	}
+
+	// Two versions of cleaned_orders 2024-01-02 (the second read a new
+	// raw_orders version), side by side.
+	c.run("materialize", "--select", "raw_orders+", "--partition", "2024-01-02", "--reprocess", "all", "-q", "-c", "1")
+	shown, _, _ = c.run("assets", "show", "cleaned_orders", "--partition", "2024-01-02", "-o", "json")
+	var history struct {
+		History []struct{ Version string } `json:"history"`
+	}
+	if err := json.Unmarshal([]byte(shown), &history); err != nil || len(history.History) != 2 {
+		t.Fatalf("history: %v\n%s", err, shown)
+	}
+	newer, older := history.History[0].Version, history.History[1].Version
+	golden(t, "lineage_diff", c.transcript(
+		[]string{"lineage", "diff", "cleaned_orders", "--partition", "2024-01-02", "--from", older, "--to", newer},
+		[]string{"lineage", "diff", "cleaned_orders", "--partition", "2024-01-02", "--from", older, "--to", "v-nope"},
+		[]string{"lineage", "diff", "cleaned_orders", "--partition", "2024-01-02"},
+	))
 }
