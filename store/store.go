@@ -291,6 +291,10 @@ type Catalog interface {
 	// CurrentReaders returns the current materializations (of any asset)
 	// that record a version of a partition as read: its impact.
 	CurrentReaders(ctx context.Context, in Input) ([]*Materialization, error)
+	// InputEach calls fn with every recorded input of every
+	// materialization, in materialization id order, without holding them
+	// all (exports, `weir query`).
+	InputEach(ctx context.Context, fn func(materializationID int64, in Input) error) error
 	// InputsOfCurrent returns the versions of asset's partitions that the
 	// current versions of any asset record as read: their provenance,
 	// which retention must keep.

@@ -13,10 +13,15 @@ import (
 	_ "gocloud.dev/blob/gcsblob"   // gs://
 	_ "gocloud.dev/blob/s3blob"    // s3://
 
+	"github.com/spf13/cobra"
+
+	"github.com/weir-dev/weir/cmd/weir/querycmd"
 	"github.com/weir-dev/weir/cmd/weir/weircli"
 	"github.com/weir-dev/weir/examples/nightly"
 )
 
 func main() {
-	weircli.MainConfig(weircli.Config{Name: filepath.Base(os.Args[0]), Assets: nightly.Assets(), Schedules: nightly.Schedules()})
+	assets := nightly.Assets()
+	weircli.MainConfig(weircli.Config{Name: filepath.Base(os.Args[0]), Assets: assets, Schedules: nightly.Schedules(),
+		Commands: []*cobra.Command{querycmd.Command(assets)}})
 }

@@ -170,6 +170,13 @@ func (e *exitError) Error() string {
 
 func usageError(err error) error { return &exitError{ExitUsage, err} }
 
+// Usage marks err as bad usage or input (exit 2), for Config.Commands.
+func Usage(err error) error { return usageError(err) }
+
+// Failed marks err as work that ran and failed, or a store or bucket that
+// could not be reached (exit 1), for Config.Commands.
+func Failed(err error) error { return failedError(err) }
+
 func failedError(err error) error { return &exitError{ExitFailed, err} }
 
 type app struct {
@@ -218,7 +225,12 @@ blob root); --store and --blob (or WEIR_STORE and WEIR_BLOB) point elsewhere.`,
 
 // outputFormats annotates a command whose -o takes other formats than
 // table and json: a comma-separated list, the first the default.
-const outputFormats = "weir/output-formats"
+const outputFormats = OutputFormats
+
+// OutputFormats is the annotation with which a command of Config.Commands
+// declares the formats its -o takes: a comma-separated list, the first the
+// default (table and json otherwise).
+const OutputFormats = "weir/output-formats"
 
 // redactURL hides the secrets in a URL.
 func redactURL(s string) string { return urlredact.URL(s) }

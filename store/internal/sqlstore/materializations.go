@@ -301,6 +301,27 @@ func (s *Store) CurrentReaders(ctx context.Context, in store.Input) ([]*store.Ma
 	return s.scanMaterializations(rows)
 }
 
+// InputEach streams every materialization input.
+func (s *Store) InputEach(ctx context.Context, fn func(int64, store.Input) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT materialization_id, upstream_asset, upstream_partition, upstream_version FROM materialization_inputs
+		ORDER BY materialization_id, upstream_asset, upstream_partition`)
+	if err != nil {
+		return fmt.Errorf("list materialization inputs: %w", s.mapErr(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var in store.Input
+		if err := rows.Scan(&id, &in.Asset, &in.PartitionKey, &in.Version); err != nil {
+			return err
+		}
+		if err := fn(id, in); err != nil {
+			return err
+		}
+	}
+	return s.mapErr(rows.Err())
+}
+
 // InputsOfCurrent returns the versions of asset that current versions read.
 func (s *Store) InputsOfCurrent(ctx context.Context, asset string) ([]store.Input, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT DISTINCT mi.upstream_asset, mi.upstream_partition, mi.upstream_version
