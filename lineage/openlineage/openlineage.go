@@ -111,79 +111,17 @@ func FromRun(ctx context.Context, st store.Store, runID int64, namespace string)
 	for _, m := range mats {
 		matsByTask[m.TaskID] = append(matsByTask[m.TaskID], m)
 	}
-	type attemptKey struct {
-		task    int64
-		attempt int
-	}
 	checksBy := map[attemptKey][]Assertion{}
 	for _, c := range checks {
-		sev := "error"
-		if c.Warn {
-			sev = "warn"
-		}
-		checksBy[attemptKey{c.TaskID, c.Attempt}] = append(checksBy[attemptKey{c.TaskID, c.Attempt}],
-			Assertion{Assertion: c.Name, Name: c.Name, Success: c.Passed, Severity: sev, Actual: c.Value, Message: c.Error})
+		checksBy[attemptKey{c.TaskID, c.Attempt}] = append(checksBy[attemptKey{c.TaskID, c.Attempt}], assertion(c))
 	}
-	parent := facet(parentURL, map[string]any{
-		"run": map[string]any{"runId": RunID(runID, 0)},
-		"job": map[string]any{"namespace": JobNamespace, "name": runJobName},
-	})
 	var events []RunEvent
 	for _, t := range tasks {
-		if t.StartedAt.IsZero() || t.Attempt == 0 {
-			continue // never started
-		}
-		_, attempts, err := st.TaskGet(ctx, t.ID)
+		evs, err := taskEvents(ctx, st, runID, t, matsByTask[t.ID], checksBy, namespace)
 		if err != nil {
 			return nil, err
 		}
-		start := t.StartedAt
-		if len(attempts) > 0 {
-			start = attempts[0].StartedAt
-		}
-		base := RunEvent{Producer: Producer, SchemaURL: SchemaURL, Job: Job{Namespace: JobNamespace, Name: t.Asset},
-			Run: Run{RunID: RunID(runID, t.ID), Facets: map[string]any{"parent": parent}}, Inputs: []Dataset{}, Outputs: []Dataset{}}
-		ev := base
-		ev.EventType, ev.EventTime = "START", start.UTC()
-		events = append(events, ev)
-		switch t.State {
-		case store.TaskSucceeded:
-			ev := base
-			ev.EventType, ev.EventTime = "COMPLETE", t.FinishedAt.UTC()
-			seen := map[string]bool{}
-			for _, m := range matsByTask[t.ID] {
-				ins, err := st.MaterializationInputs(ctx, m.ID)
-				if err != nil {
-					return nil, err
-				}
-				for _, in := range ins {
-					name := in.Asset + "/" + in.PartitionKey
-					if !seen[name] {
-						seen[name] = true
-						ev.Inputs = append(ev.Inputs, Dataset{Namespace: namespace, Name: name, Facets: map[string]any{
-							"version": facet(versionURL, map[string]any{"datasetVersion": in.Version})}})
-					}
-				}
-				out := Dataset{Namespace: namespace, Name: m.Asset + "/" + m.PartitionKey,
-					Facets:       map[string]any{"version": facet(versionURL, map[string]any{"datasetVersion": m.Version})},
-					OutputFacets: map[string]any{"outputStatistics": facet(outputStatsURL, map[string]any{"size": m.Bytes, "fileCount": m.Files})}}
-				if as := checksBy[attemptKey{t.ID, m.Attempt}]; len(as) > 0 {
-					out.Facets["dataQualityAssertions"] = facet(qualityURL, map[string]any{"assertions": as})
-				}
-				ev.Outputs = append(ev.Outputs, out)
-			}
-			sort.Slice(ev.Inputs, func(i, j int) bool { return ev.Inputs[i].Name < ev.Inputs[j].Name })
-			events = append(events, ev)
-		case store.TaskFailed, store.TaskCancelled:
-			ev := base
-			ev.EventType, ev.EventTime = "FAIL", t.FinishedAt.UTC()
-			if t.State == store.TaskCancelled {
-				ev.EventType = "ABORT"
-			}
-			ev.Run.Facets = map[string]any{"parent": parent,
-				"errorMessage": facet(errorURL, map[string]any{"message": t.Error, "programmingLanguage": "Go"})}
-			events = append(events, ev)
-		}
+		events = append(events, evs...)
 	}
 	sort.SliceStable(events, func(i, j int) bool { return events[i].EventTime.Before(events[j].EventTime) })
 	return events, nil
@@ -191,3 +129,106 @@ func FromRun(ctx context.Context, st store.Store, runID int64, namespace string)
 
 // versionURL is the DatasetVersionDatasetFacet's schema.
 const versionURL = "https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet"
+
+// attemptKey names one attempt of one task.
+type attemptKey struct {
+	task    int64
+	attempt int
+}
+
+// taskEvents returns the events of one task of a run: START once it
+// started, then COMPLETE, FAIL or ABORT once it ended. mats are the task's
+// materializations, checksBy the run's check results by attempt.
+func taskEvents(ctx context.Context, st store.Store, runID int64, t *store.Task, mats []*store.Materialization,
+	checksBy map[attemptKey][]Assertion, namespace string) ([]RunEvent, error) {
+	parent := facet(parentURL, map[string]any{
+		"run": map[string]any{"runId": RunID(runID, 0)},
+		"job": map[string]any{"namespace": JobNamespace, "name": runJobName},
+	})
+	var events []RunEvent
+	if t.StartedAt.IsZero() || t.Attempt == 0 {
+		return nil, nil // never started
+	}
+	_, attempts, err := st.TaskGet(ctx, t.ID)
+	if err != nil {
+		return nil, err
+	}
+	start := t.StartedAt
+	if len(attempts) > 0 {
+		start = attempts[0].StartedAt
+	}
+	base := RunEvent{Producer: Producer, SchemaURL: SchemaURL, Job: Job{Namespace: JobNamespace, Name: t.Asset},
+		Run: Run{RunID: RunID(runID, t.ID), Facets: map[string]any{"parent": parent}}, Inputs: []Dataset{}, Outputs: []Dataset{}}
+	ev := base
+	ev.EventType, ev.EventTime = "START", start.UTC()
+	events = append(events, ev)
+	switch t.State {
+	case store.TaskSucceeded:
+		ev := base
+		ev.EventType, ev.EventTime = "COMPLETE", t.FinishedAt.UTC()
+		seen := map[string]bool{}
+		for _, m := range mats {
+			ins, err := st.MaterializationInputs(ctx, m.ID)
+			if err != nil {
+				return nil, err
+			}
+			for _, in := range ins {
+				name := in.Asset + "/" + in.PartitionKey
+				if !seen[name] {
+					seen[name] = true
+					ev.Inputs = append(ev.Inputs, Dataset{Namespace: namespace, Name: name, Facets: map[string]any{
+						"version": facet(versionURL, map[string]any{"datasetVersion": in.Version})}})
+				}
+			}
+			out := Dataset{Namespace: namespace, Name: m.Asset + "/" + m.PartitionKey,
+				Facets:       map[string]any{"version": facet(versionURL, map[string]any{"datasetVersion": m.Version})},
+				OutputFacets: map[string]any{"outputStatistics": facet(outputStatsURL, map[string]any{"size": m.Bytes, "fileCount": m.Files})}}
+			if as := checksBy[attemptKey{t.ID, m.Attempt}]; len(as) > 0 {
+				out.Facets["dataQualityAssertions"] = facet(qualityURL, map[string]any{"assertions": as})
+			}
+			ev.Outputs = append(ev.Outputs, out)
+		}
+		sort.Slice(ev.Inputs, func(i, j int) bool { return ev.Inputs[i].Name < ev.Inputs[j].Name })
+		events = append(events, ev)
+	case store.TaskFailed, store.TaskCancelled:
+		ev := base
+		ev.EventType, ev.EventTime = "FAIL", t.FinishedAt.UTC()
+		if t.State == store.TaskCancelled {
+			ev.EventType = "ABORT"
+		}
+		ev.Run.Facets = map[string]any{"parent": parent,
+			"errorMessage": facet(errorURL, map[string]any{"message": t.Error, "programmingLanguage": "Go"})}
+		events = append(events, ev)
+	}
+	return events, nil
+}
+
+// TaskEvents returns the events of one task, as FromRun does for a run's.
+func TaskEvents(ctx context.Context, st store.Store, runID, taskID int64, namespace string) ([]RunEvent, error) {
+	t, _, err := st.TaskGet(ctx, taskID)
+	if err != nil {
+		return nil, err
+	}
+	own, err := st.MaterializationList(ctx, store.MaterializationListParams{RunID: runID, TaskID: taskID, Limit: -1})
+	if err != nil {
+		return nil, err
+	}
+	checks, err := st.CheckResultList(ctx, store.CheckResultListParams{RunID: runID, TaskID: taskID, Limit: 1 << 30})
+	if err != nil {
+		return nil, err
+	}
+	checksBy := map[attemptKey][]Assertion{}
+	for _, c := range checks {
+		checksBy[attemptKey{c.TaskID, c.Attempt}] = append(checksBy[attemptKey{c.TaskID, c.Attempt}], assertion(c))
+	}
+	return taskEvents(ctx, st, runID, t, own, checksBy, namespace)
+}
+
+// assertion is a check result as a data quality assertion.
+func assertion(c store.CheckResult) Assertion {
+	sev := "error"
+	if c.Warn {
+		sev = "warn"
+	}
+	return Assertion{Assertion: c.Name, Name: c.Name, Success: c.Passed, Severity: sev, Actual: c.Value, Message: c.Error}
+}

@@ -107,8 +107,9 @@ func TestEventsValidate(t *testing.T) {
 		"dataQualityAssertions": "https://openlineage.io/spec/facets/1-1-0/DataQualityAssertionsDatasetFacet.json#/$defs/DataQualityAssertionsDatasetFacet",
 		"outputStatistics":      "https://openlineage.io/spec/facets/1-0-2/OutputStatisticsOutputDatasetFacet.json#/$defs/OutputStatisticsOutputDatasetFacet",
 		"parent":                "https://openlineage.io/spec/facets/1-2-0/ParentRunFacet.json#/$defs/ParentRunFacet",
+		"version":               "https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json#/$defs/DatasetVersionDatasetFacet",
 	}
-	quality := 0
+	quality, versions := 0, 0
 	for _, ev := range events {
 		validate(t, c, openlineage.SchemaURL, ev)
 		for name, f := range ev.Run.Facets {
@@ -118,9 +119,17 @@ func TestEventsValidate(t *testing.T) {
 		}
 		for _, ds := range append(ev.Inputs, ev.Outputs...) {
 			for name, f := range ds.Facets {
-				if url, ok := facetSchemas[name]; ok {
-					validate(t, c, url, f)
+				url, ok := facetSchemas[name]
+				if !ok {
+					t.Errorf("dataset facet %q has no schema here", name)
+					continue
+				}
+				validate(t, c, url, f)
+				switch name {
+				case "dataQualityAssertions":
 					quality++
+				case "version":
+					versions++
 				}
 			}
 			for name, f := range ds.OutputFacets {
@@ -133,5 +142,8 @@ func TestEventsValidate(t *testing.T) {
 	}
 	if quality != 2 { // cleaned_orders, two partitions
 		t.Errorf("%d dataQualityAssertions facets, want 2", quality)
+	}
+	if versions == 0 {
+		t.Error("no dataset carries a version facet")
 	}
 }

@@ -544,6 +544,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if err != nil || len(mats) != 1 || mats[0].Version != "v-1" || mats[0].CodeVersion != "v1" || !mats[0].PromotedAt.Equal(t0.Add(time.Second)) {
 			t.Fatalf("materializations %+v %v", mats, err)
 		}
+		for task, want := range map[int64]int{tk.ID: 1, tk.ID + 1: 0} {
+			got, err := s.MaterializationList(ctx, store.MaterializationListParams{RunID: run.ID, TaskID: task})
+			if err != nil || len(got) != want {
+				t.Fatalf("materializations of task %d: %+v %v, want %d", task, got, err, want)
+			}
+		}
 		ins, err := s.MaterializationInputs(ctx, mats[0].ID)
 		if err != nil || len(ins) != 1 || ins[0].Version != "u-1" {
 			t.Fatalf("inputs %+v %v", ins, err)
@@ -598,6 +604,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if err != nil || len(got) != 2 || got[0].Name != "nulls" || !got[0].Warn || got[0].Passed || got[0].Error != "want 0, got 3" ||
 			!got[1].Passed || got[1].Value != "10" || !got[1].CheckedAt.Equal(t0) {
 			t.Fatalf("results %+v %v", got, err)
+		}
+		if got, err := s.CheckResultList(ctx, store.CheckResultListParams{RunID: 1, TaskID: 3}); err != nil || len(got) != 1 || got[0].Asset != "b" {
+			t.Fatalf("results of task 3: %+v %v", got, err)
 		}
 	})
 

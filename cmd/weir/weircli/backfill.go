@@ -272,8 +272,13 @@ func (a *app) runBackfillHere(ctx context.Context, st store.Store, g *lineage.Gr
 	if run, err := st.RunGet(ctx, id); err == nil && len(run.WaitsFor) > 0 && o.progress != progressJSON {
 		fmt.Fprintf(a.cfg.Stderr, "backfill %d reads partitions queued in run %s; their tasks run here too\n", id, joinIDs(run.WaitsFor))
 	}
+	hook, stop, err := a.lineageEvents(ctx, st)
+	if err != nil {
+		return err
+	}
+	defer stop()
 	ex := &scheduler.Executor{Store: st, Bucket: bucket, Concurrency: o.concurrency, Clock: a.cfg.Clock, Worker: a.cfg.Getenv("WEIR_WORKER_ID"),
-		LeaseTimeout: o.leaseTimeout, OnEvent: v.task}
+		LeaseTimeout: o.leaseTimeout, OnEvent: chain(hook, v.task)}
 	last, runErr := a.showWhile(ctx, st, id, v, func() error {
 		_, err := ex.Resume(ctx, g, id)
 		return err

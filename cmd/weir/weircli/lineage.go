@@ -185,7 +185,7 @@ weir run as its parent. Datasets are "<asset>/<partition>" in the namespace of
 				return err
 			}
 			defer st.Close()
-			evs, err := openlineage.FromRun(ctx, st, run.ID, redactURL(a.blob))
+			evs, err := openlineage.FromRun(ctx, st, run.ID, namespace(a.blob))
 			if err != nil {
 				return failedError(err)
 			}

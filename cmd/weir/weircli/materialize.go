@@ -194,9 +194,15 @@ func (a *app) materialize(cmd *cobra.Command, o materializeOpts) error {
 // runHere works on a run in this process until it ends (or ctx does),
 // showing progress in v, and reports the outcome.
 func (a *app) runHere(ctx context.Context, st store.Store, bucket *blob.Bucket, g *lineage.Graph, runID int64, concurrency int, v view, pj *planJSON) error {
-	ex := &scheduler.Executor{Store: st, Bucket: bucket, Concurrency: concurrency, Clock: a.cfg.Clock, Worker: a.cfg.Getenv("WEIR_WORKER_ID"), OnEvent: v.task}
+	hook, stop, err := a.lineageEvents(ctx, st)
+	if err != nil {
+		return err
+	}
+	defer stop()
+	ex := &scheduler.Executor{Store: st, Bucket: bucket, Concurrency: concurrency, Clock: a.cfg.Clock, Worker: a.cfg.Getenv("WEIR_WORKER_ID"),
+		OnEvent: chain(hook, v.task)}
 	var res *scheduler.Result
-	_, err := a.showWhile(ctx, st, runID, v, func() (err error) {
+	_, err = a.showWhile(ctx, st, runID, v, func() (err error) {
 		res, err = ex.Resume(ctx, g, runID)
 		return err
 	})

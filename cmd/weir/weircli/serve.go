@@ -70,8 +70,13 @@ over within 30 s of its death; a tick is recorded once whoever fires it.`,
 			errs := make([]error, 2)
 			wg.Go(func() { errs[0] = d.Run(wctx) })
 			if workers > 0 {
+				hook, stop, err := a.lineageEvents(ctx, st)
+				if err != nil {
+					return err
+				}
+				defer stop()
 				w := &scheduler.Worker{Store: st, Bucket: bucket, Graph: d.Graph, ID: envOr(a.cfg.Getenv, "WEIR_WORKER_ID", ""), Concurrency: workers,
-					Grace: grace, Clock: a.cfg.Clock, Logger: log, OnEvent: a.workerEvent}
+					Grace: grace, Clock: a.cfg.Clock, Logger: log, OnEvent: chain(hook, a.workerEvent)}
 				wg.Go(func() { errs[1] = w.Run(wctx) })
 			}
 			wg.Wait()

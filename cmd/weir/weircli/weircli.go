@@ -180,10 +180,11 @@ func Failed(err error) error { return failedError(err) }
 func failedError(err error) error { return &exitError{ExitFailed, err} }
 
 type app struct {
-	cfg    Config
-	store  string
-	blob   string
-	output string
+	cfg         Config
+	store       string
+	blob        string
+	output      string
+	openlineage string
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -209,13 +210,16 @@ blob root); --store and --blob (or WEIR_STORE and WEIR_BLOB) point elsewhere.`,
 			if !slices.Contains(strings.Split(allowed, ","), a.output) {
 				return usageError(fmt.Errorf("output format %q is not one of %s", a.output, strings.ReplaceAll(allowed, ",", ", ")))
 			}
-			return nil
+			_, err := a.openLineageURL()
+			return err
 		},
 	}
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError(err) })
 	pf := root.PersistentFlags()
 	pf.StringVar(&a.store, "store", envOr(a.cfg.Getenv, "WEIR_STORE", DefaultStore), "state store URL (sqlite://PATH)")
 	pf.StringVar(&a.blob, "blob", envOr(a.cfg.Getenv, "WEIR_BLOB", DefaultBlob), "object storage URL for outputs (file://DIR, mem://)")
+	pf.StringVar(&a.openlineage, "openlineage-url", envOr(a.cfg.Getenv, "WEIR_OPENLINEAGE_URL", ""),
+		"send OpenLineage events as tasks start and end: http(s)://... (POST) or file://PATH (NDJSON); never slows a task")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format of read commands: table or json")
 	root.AddCommand(a.validateCommand(), a.assetsCommand(), a.materializeCommand(), a.runsCommand(), a.partitionsCommand(),
 		a.workerCommand(), a.workersCommand(), a.tasksCommand(), a.poolsCommand(), a.benchCommand(), a.verifyCommand(), a.gcCommand(), a.backfillCommand(), a.lineageCommand(), a.schedulesCommand(), a.serveCommand())

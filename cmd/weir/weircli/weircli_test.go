@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -482,4 +484,64 @@ func TestLineageQueries(t *testing.T) {
 		[]string{"lineage", "diff", "cleaned_orders", "--partition", "2024-01-02", "--from", older, "--to", "v-nope"},
 		[]string{"lineage", "diff", "cleaned_orders", "--partition", "2024-01-02"},
 	))
+}
+
+// TestOpenLineageAsItHappens: --openlineage-url sends each task's START
+// and COMPLETE as it runs, datasets named in the absolute namespace of the
+// blob root; an endpoint that answers 503 never fails the run, and what it
+// did not take is reported as dropped; a bad URL is refused before any
+// work is queued.
+func TestOpenLineageAsItHappens(t *testing.T) {
+	c := newCLI(t, nightly.Assets()...)
+	file := filepath.Join(c.dir, "events.ndjson")
+	_, errs, code := c.run("materialize", "--select", "raw_orders", "--partition-range", "2024-01-01...2024-01-02", "-q", "--openlineage-url", "file://"+file)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for line := range strings.Lines(string(data)) {
+		var ev struct {
+			EventType string `json:"eventType"`
+			Outputs   []struct {
+				Namespace string `json:"namespace"`
+				Name      string `json:"name"`
+			} `json:"outputs"`
+		}
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("%v: %s", err, line)
+		}
+		kinds[ev.EventType]++
+		for _, o := range ev.Outputs {
+			if o.Namespace != "file://"+filepath.Join(c.dir, "blobs") || !strings.HasPrefix(o.Name, "raw_orders/2024-01-0") {
+				t.Errorf("output %+v", o)
+			}
+		}
+	}
+	if kinds["START"] != 2 || kinds["COMPLETE"] != 2 || len(kinds) != 2 {
+		t.Fatalf("events %v, want START and COMPLETE for each of 2 tasks", kinds)
+	}
+
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "maintenance", http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	_, errs, code = c.run("materialize", "--select", "raw_orders", "--partition", "2024-01-03", "-q", "--openlineage-url", down.URL+"/api/v1/lineage")
+	if code != 0 || !strings.Contains(errs, "lineage events dropped") {
+		t.Fatalf("exit %d, want 0 with the dropped events reported: %s", code, errs)
+	}
+
+	runs, _, _ := c.run("runs", "list", "-o", "json")
+	for _, bad := range []string{"ftp://x/y", "file://" + filepath.Join(c.dir, "nope", "e.ndjson"), "http://"} {
+		_, errs, code := c.run("materialize", "--select", "raw_orders", "--partition", "2024-01-04", "--openlineage-url", bad)
+		if code != 2 || !strings.Contains(errs, "--openlineage-url") {
+			t.Errorf("%s: exit %d: %s", bad, code, errs)
+		}
+	}
+	if after, _, _ := c.run("runs", "list", "-o", "json"); after != runs {
+		t.Errorf("a refused --openlineage-url queued a run")
+	}
 }

@@ -76,8 +76,13 @@ exits at once (the leases then expire and other workers take the tasks).`,
 			}
 			defer closeAll()
 			log := a.logger()
+			hook, stop, err := a.lineageEvents(ctx, st)
+			if err != nil {
+				return err
+			}
+			defer stop()
 			w := &scheduler.Worker{Store: st, Bucket: bucket, Graph: g, ID: id, Concurrency: concurrency, Pools: slices.Clone(pools),
-				LeaseTimeout: lease, Grace: grace, PollInterval: poll, Clock: a.cfg.Clock, Logger: log, OnEvent: a.workerEvent}
+				LeaseTimeout: lease, Grace: grace, PollInterval: poll, Clock: a.cfg.Clock, Logger: log, OnEvent: chain(hook, a.workerEvent)}
 			wctx, release := stopOnSignal(ctx, log, grace)
 			defer release()
 			if w.ID == "" {

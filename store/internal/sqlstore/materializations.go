@@ -182,7 +182,7 @@ func (s *Store) MaterializationList(ctx context.Context, p store.Materialization
 	}
 	q := `SELECT id, asset, partition_key, version, run_id, task_id, attempt, code_version, manifest_sha256, files, bytes, started_at, promoted_at
 		FROM materializations WHERE 1 = 1`
-	q, args := whereAssetRun(q, p.Asset, p.RunID)
+	q, args := whereAssetRun(q, p.Asset, p.RunID, p.TaskID)
 	if p.PartitionKey != "" {
 		q += ` AND partition_key = ?`
 		args = append(args, p.PartitionKey)
@@ -495,7 +495,7 @@ func (s *Store) CheckResultList(ctx context.Context, p store.CheckResultListPara
 		limit = 20
 	}
 	q, args := whereAssetRun(`SELECT id, asset, partitions, run_id, task_id, attempt, name, warn, passed, value, error, checked_at
-		FROM check_results WHERE 1 = 1`, p.Asset, p.RunID)
+		FROM check_results WHERE 1 = 1`, p.Asset, p.RunID, p.TaskID)
 	rows, err := s.db.QueryContext(ctx, s.q(q+` ORDER BY id DESC LIMIT ?`), append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("list check results of %s: %w", p.Asset, s.mapErr(err))
@@ -514,9 +514,10 @@ func (s *Store) CheckResultList(ctx context.Context, p store.CheckResultListPara
 	return out, s.mapErr(rows.Err())
 }
 
-// whereAssetRun adds the optional asset and run filters to a query that
-// ends in a WHERE clause.
-func whereAssetRun(q, asset string, runID int64) (string, []any) {
+// whereAssetRun adds the optional asset, run and task filters to a query
+// that ends in a WHERE clause (the task only with its run: the index is
+// (run_id, task_id)).
+func whereAssetRun(q, asset string, runID, taskID int64) (string, []any) {
 	var args []any
 	if asset != "" {
 		q += ` AND asset = ?`
@@ -525,6 +526,10 @@ func whereAssetRun(q, asset string, runID int64) (string, []any) {
 	if runID != 0 {
 		q += ` AND run_id = ?`
 		args = append(args, runID)
+		if taskID != 0 {
+			q += ` AND task_id = ?`
+			args = append(args, taskID)
+		}
 	}
 	return q, args
 }
