@@ -57,7 +57,7 @@ type Request struct {
 
 // StatusReader is the part of the state store the planner reads.
 type StatusReader interface {
-	PartitionStatusList(ctx context.Context, asset string) ([]store.PartitionStatus, error)
+	PartitionStateEach(ctx context.Context, asset string, fn func(*store.PartitionState) error) error
 	DynamicPartitionList(ctx context.Context, name string) ([]string, error)
 	TaskActiveList(ctx context.Context, asset string) ([]*store.Task, error)
 }
@@ -212,12 +212,13 @@ func (pl *Planner) Plan(ctx context.Context, req Request, now time.Time) (*Plan,
 	defs := pl.Graph
 	plan := &Plan{Graph: pl.Graph, Request: req, Now: now}
 	var stale map[string]*Stale
+	var statuses map[string]AssetStatus // read by staleness, not read again
 	if reprocess == ReprocessStale {
 		sr, ok := pl.Status.(StaleReader)
 		if !ok {
 			return nil, fmt.Errorf("reprocess stale: the status reader (%T) cannot say what is stale", pl.Status)
 		}
-		if stale, err = Staleness(ctx, sr, pl.Graph, now); err != nil {
+		if stale, statuses, err = staleness(ctx, sr, pl.Graph, now); err != nil {
 			return nil, err
 		}
 	}
@@ -249,9 +250,11 @@ func (pl *Planner) Plan(ctx context.Context, req Request, now time.Time) (*Plan,
 		} else if ap.Requested, err = partitions.Parse(def, req.Partitions, now); err != nil {
 			return nil, fmt.Errorf("asset %q: %w", key, err)
 		}
-		st, err := ReadStatus(ctx, pl.Status, key, def)
-		if err != nil {
-			return nil, err
+		st, ok := statuses[key]
+		if !ok {
+			if st, err = ReadStatus(ctx, pl.Status, key, def); err != nil {
+				return nil, err
+			}
 		}
 		ap.Materialized, ap.Failed = st.Materialized, st.Failed
 		switch reprocess {
@@ -336,6 +339,13 @@ type AssetStatus struct {
 	Def partitions.Definition
 	// Materialized have a current version; Failed failed last.
 	Materialized, Failed partitions.Subset
+	// ByCode are the materialized partitions by the code version that
+	// made their current version.
+	ByCode map[string]partitions.Subset
+	// VerifyFailed are the partitions whose current version failed
+	// verification; InputStale those whose current version read a
+	// partition that has another current version now.
+	VerifyFailed, InputStale partitions.Subset
 }
 
 // BindDefinition returns a's partitions definition with its dynamic keys
@@ -352,24 +362,42 @@ func BindDefinition(ctx context.Context, r StatusReader, a *pipelines.Asset) (pa
 // as interval sets of def. Keys def does not know (it changed since) are
 // ignored.
 func ReadStatus(ctx context.Context, r StatusReader, asset string, def partitions.Definition) (AssetStatus, error) {
-	rows, err := r.PartitionStatusList(ctx, asset)
-	if err != nil {
-		return AssetStatus{}, err
-	}
-	var m, f partitions.Builder
-	for _, row := range rows {
-		i, err := def.Index(row.PartitionKey)
+	var m, f, vf, is partitions.Builder
+	byCode := map[string]*partitions.Builder{}
+	err := r.PartitionStateEach(ctx, asset, func(row *store.PartitionState) error {
+		i, err := def.Index(row.Key)
 		if err != nil {
-			continue
+			return nil // a key the definition no longer has
 		}
-		if row.Version != "" {
+		if row.Current {
 			m.Add(i)
+			b := byCode[row.CodeVersion]
+			if b == nil {
+				b = &partitions.Builder{}
+				byCode[row.CodeVersion] = b
+			}
+			b.Add(i)
+			if row.VerifyFailed {
+				vf.Add(i)
+			}
+			if row.InputStale {
+				is.Add(i)
+			}
 		}
 		if row.Failed {
 			f.Add(i)
 		}
+		return nil
+	})
+	if err != nil {
+		return AssetStatus{}, err
 	}
-	return AssetStatus{Def: def, Materialized: m.Subset(), Failed: f.Subset()}, nil
+	st := AssetStatus{Def: def, Materialized: m.Subset(), Failed: f.Subset(), ByCode: make(map[string]partitions.Subset, len(byCode)),
+		VerifyFailed: vf.Subset(), InputStale: is.Subset()}
+	for code, b := range byCode {
+		st.ByCode[code] = b.Subset()
+	}
+	return st, nil
 }
 
 // Summary describes the plan in one line per asset, for dry runs and logs.

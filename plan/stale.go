@@ -8,14 +8,13 @@ import (
 
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/partitions"
-	"github.com/weir-dev/weir/store"
 )
 
-// StaleReader is what staleness reads: the status, and why current
-// versions are stale in themselves.
+// StaleReader is what staleness reads: the status, and which upstream
+// assets changed under current versions whose inputs changed.
 type StaleReader interface {
 	StatusReader
-	PartitionStaleness(ctx context.Context, asset, codeVersion string) (*store.StaleFacts, error)
+	PartitionInputsChanged(ctx context.Context, asset string) (map[string][]string, error)
 }
 
 // Stale is the stale partitions of an asset, and why.
@@ -39,25 +38,29 @@ type StaleReason struct {
 // Staleness computes every asset's stale partitions, in interval form: a
 // partition is stale when the code version that made its current version
 // is not the asset's, when a partition it read has another current version
-// now, or when a partition it reads is stale (transitively). It reads the
-// store once per asset.
+// now, or when a partition it reads is stale (transitively). It reads each
+// asset's status once (one row per partition: the store keeps what makes a
+// version stale on it), and the changed inputs only of partitions marked
+// so.
 func Staleness(ctx context.Context, r StaleReader, g *lineage.Graph, now time.Time) (map[string]*Stale, error) {
+	stale, _, err := staleness(ctx, r, g, now)
+	return stale, err
+}
+
+// staleness is Staleness, also returning the status it read of each asset.
+func staleness(ctx context.Context, r StaleReader, g *lineage.Graph, now time.Time) (map[string]*Stale, map[string]AssetStatus, error) {
 	out := map[string]*Stale{}
-	defs := map[string]partitions.Definition{}
+	statuses := map[string]AssetStatus{}
 	for _, a := range g.Assets() { // upstream first
 		def, err := BindDefinition(ctx, r, a)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		defs[a.Key] = def
 		st, err := ReadStatus(ctx, r, a.Key, def)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		facts, err := r.PartitionStaleness(ctx, a.Key, a.CodeVersion)
-		if err != nil {
-			return nil, err
-		}
+		statuses[a.Key] = st
 		s := &Stale{}
 		add := func(why string, sub partitions.Subset) {
 			if sub = sub.Intersect(st.Materialized); !sub.IsEmpty() {
@@ -65,33 +68,40 @@ func Staleness(ctx context.Context, r StaleReader, g *lineage.Graph, now time.Ti
 				s.All = s.All.Union(sub)
 			}
 		}
-		for _, code := range sortedKeys(facts.CodeChanged) {
-			add(fmt.Sprintf("code version %s -> %s", orNone(code), orNone(a.CodeVersion)), subsetOf(def, facts.CodeChanged[code]))
+		codes := make([]string, 0, len(st.ByCode))
+		for code := range st.ByCode {
+			codes = append(codes, code)
 		}
-		if len(facts.VerifyFailed) > 0 {
-			keys := make([]string, 0, len(facts.VerifyFailed))
-			for k := range facts.VerifyFailed {
-				keys = append(keys, k)
+		sort.Strings(codes)
+		for _, code := range codes {
+			if code != a.CodeVersion {
+				add(fmt.Sprintf("code version %s -> %s", orNone(code), orNone(a.CodeVersion)), st.ByCode[code])
 			}
-			add("verification failed (altered or missing files; weir verify -v says which)", subsetOf(def, keys))
 		}
-		for _, up := range sortedKeys(facts.InputChanged) {
-			add(fmt.Sprintf("upstream %s changed", up), subsetOf(def, facts.InputChanged[up]))
+		add("verification failed (altered or missing files; weir verify -v says which)", st.VerifyFailed)
+		if !st.InputStale.IsEmpty() {
+			changed, err := r.PartitionInputsChanged(ctx, a.Key)
+			if err != nil {
+				return nil, nil, err
+			}
+			for _, up := range sortedKeys(changed) {
+				add(fmt.Sprintf("upstream %s changed", up), subsetOf(def, changed[up]))
+			}
 		}
 		for _, dep := range a.Deps {
 			up := out[dep.Asset]
 			if up == nil || up.All.IsEmpty() {
 				continue
 			}
-			down, err := partitions.Downstream(g.Mapping(a.Key, dep.Asset), def, defs[dep.Asset], up.All, now)
+			down, err := partitions.Downstream(g.Mapping(a.Key, dep.Asset), def, statuses[dep.Asset].Def, up.All, now)
 			if err != nil {
-				return nil, fmt.Errorf("asset %q: dep %q: %w", a.Key, dep.Asset, err)
+				return nil, nil, fmt.Errorf("asset %q: dep %q: %w", a.Key, dep.Asset, err)
 			}
 			add(fmt.Sprintf("upstream %s is stale", dep.Asset), down)
 		}
 		out[a.Key] = s
 	}
-	return out, nil
+	return out, statuses, nil
 }
 
 func subsetOf(def partitions.Definition, keys []string) partitions.Subset {

@@ -19,12 +19,13 @@ import (
 // memStatus is a StatusReader over fixed materialized partitions.
 type memStatus map[string][]string
 
-func (m memStatus) PartitionStatusList(_ context.Context, asset string) ([]store.PartitionStatus, error) {
-	var out []store.PartitionStatus
+func (m memStatus) PartitionStateEach(_ context.Context, asset string, fn func(*store.PartitionState) error) error {
 	for _, k := range m[asset] {
-		out = append(out, store.PartitionStatus{PartitionKey: k, Version: "v"})
+		if err := fn(&store.PartitionState{Key: k, Current: true}); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	return nil
 }
 func (m memStatus) DynamicPartitionList(context.Context, string) ([]string, error) { return nil, nil }
 func (m memStatus) TaskActiveList(context.Context, string) ([]*store.Task, error)  { return nil, nil }

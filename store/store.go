@@ -134,6 +134,9 @@ type Queue interface {
 	RunFinishIdle(ctx context.Context, at time.Time) ([]int64, error)
 	// TaskList returns tasks in id order.
 	TaskList(ctx context.Context, p TaskListParams) ([]*Task, error)
+	// AttemptEach calls fn with every attempt of every task, in task and
+	// attempt order, without holding them all (exports, `weir query`).
+	AttemptEach(ctx context.Context, fn func(*TaskAttempt) error) error
 	// TaskRetryList returns, for a run, the tasks that needed more than
 	// one attempt in a phase, by task id and phase.
 	TaskRetryList(ctx context.Context, runID int64) ([]TaskRetry, error)
@@ -240,21 +243,6 @@ type Leader struct {
 	Leading bool
 }
 
-// StaleFacts are the partitions of an asset whose current versions are
-// stale in themselves (not counting what is stale upstream of them).
-type StaleFacts struct {
-	// CodeChanged maps a code version other than the asset's to the keys
-	// of the partitions whose current version it made.
-	CodeChanged map[string][]string
-	// InputChanged maps an upstream asset to the keys of the partitions
-	// whose current version read one of its partitions in a version that
-	// is no longer current.
-	InputChanged map[string][]string
-	// VerifyFailed maps the keys of the partitions whose current version
-	// failed verification to what was wrong.
-	VerifyFailed map[string]string
-}
-
 // StageResult is what TaskStageMany did with one task: the task in its
 // verify phase, or why not (ErrLeaseLost).
 type StageResult struct {
@@ -284,10 +272,11 @@ type Catalog interface {
 	// version found wrong ("" when it verified); a version other than the
 	// current one is ignored.
 	PartitionVerified(ctx context.Context, asset, key, version, problem string) error
-	// PartitionStaleness returns why current versions of asset's
-	// partitions are stale: made by another code version than codeVersion,
-	// or from an upstream partition version that is no longer current.
-	PartitionStaleness(ctx context.Context, asset, codeVersion string) (*StaleFacts, error)
+	// PartitionInputsChanged returns, for the partitions of asset whose
+	// current version read a partition that has had another version
+	// promoted since (PartitionStatus.InputStale), the upstream assets
+	// that changed, each with the keys of the partitions that read them.
+	PartitionInputsChanged(ctx context.Context, asset string) (map[string][]string, error)
 	// CurrentReaders returns the current materializations (of any asset)
 	// that record a version of a partition as read: its impact.
 	CurrentReaders(ctx context.Context, in Input) ([]*Materialization, error)
@@ -306,6 +295,10 @@ type Catalog interface {
 	// status: a current version, a failure, or both. One query, however many
 	// partitions.
 	PartitionStatusList(ctx context.Context, asset string) ([]PartitionStatus, error)
+	// PartitionStateEach calls fn with the state of every partition of an
+	// asset that has a status, in key order, without holding them (the
+	// planner reads 87,600 per asset); fn must not keep the pointer.
+	PartitionStateEach(ctx context.Context, asset string, fn func(*PartitionState) error) error
 	// PartitionCurrentList returns the current version of the given
 	// partitions; partitions without one are left out.
 	PartitionCurrentList(ctx context.Context, asset string, keys []string) ([]PartitionStatus, error)
@@ -584,6 +577,27 @@ type PartitionStatus struct {
 	Failed      bool
 	FailedRunID int64
 	Error       string
+	// CodeVersion is the asset's code version that made the current
+	// version.
+	CodeVersion string
+	// InputStale: a partition the current version read has had another
+	// version promoted since.
+	InputStale bool
+	// VerifyError is what weir verify last found wrong with the current
+	// version's files ("" when it verified or was not verified).
+	VerifyError string
+}
+
+// PartitionState is what planning needs of a partition's status.
+type PartitionState struct {
+	Key string
+	// Current: it has a current version, made by CodeVersion.
+	Current     bool
+	CodeVersion string
+	// Failed: its last attempt failed. VerifyFailed: its current
+	// version's files failed verification. InputStale: a partition its
+	// current version read has had another version promoted since.
+	Failed, VerifyFailed, InputStale bool
 }
 
 // RunInsertParams describes a new run and its tasks.

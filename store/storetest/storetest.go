@@ -563,6 +563,83 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("PromotionKeepsStalenessOnTheCurrentRow", func(t *testing.T) {
+		s := fresh(t)
+		run, _ := insert(t, s, task{}, task{}, task{}, task{})
+		tasks := lease(t, s, store.TaskLeaseManyParams{Limit: 4})
+		if len(tasks) != 4 {
+			t.Fatalf("leased %d", len(tasks))
+		}
+		promote := func(tk *store.Task, asset, key, version, code string, inputs ...store.Input) {
+			t.Helper()
+			_, err := s.MaterializationPromote(ctx, store.MaterializationPromoteParams{TaskID: tk.ID, LeaseToken: tk.LeaseToken, RunID: run.ID,
+				Attempt: 1, Asset: asset, CodeVersion: code, StartedAt: t0, PromotedAt: t0,
+				Partitions: []store.PromotedPartition{{Key: key, Version: version, ManifestSHA256: "x", Inputs: inputs}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		check := func(when string, staleKeys ...string) {
+			t.Helper()
+			rows, err := s.PartitionStatusList(ctx, "down")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, r := range rows {
+				if r.InputStale {
+					got = append(got, r.PartitionKey)
+				}
+				if r.CodeVersion != "c1" {
+					t.Errorf("%s: %s made by code %q, want c1", when, r.PartitionKey, r.CodeVersion)
+				}
+			}
+			var each []string
+			err = s.PartitionStateEach(ctx, "down", func(st *store.PartitionState) error {
+				if !st.Current || st.CodeVersion != "c1" || st.Failed || st.VerifyFailed {
+					t.Errorf("%s: state %+v", when, *st)
+				}
+				if st.InputStale {
+					each = append(each, st.Key)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			changed, err := s.PartitionInputsChanged(ctx, "down")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(each) != fmt.Sprint(got) {
+				t.Errorf("%s: PartitionStateEach says %v are input-stale, PartitionStatusList %v", when, each, got)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(staleKeys) || fmt.Sprint(changed["up"]) != fmt.Sprint(staleKeys) || len(changed) > 1 {
+				t.Errorf("%s: input-stale %v, changed %v; want %v", when, got, changed, staleKeys)
+			}
+		}
+		promote(tasks[0], "up", "p", "u1", "c1")
+		promote(tasks[1], "down", "d1", "d1-1", "c1", store.Input{Asset: "up", PartitionKey: "p", Version: "u1"})
+		check("read the current version")
+		// up p promoted again: the version that read u1 is stale now.
+		promote(tasks[2], "up", "p", "u2", "c1")
+		check("after up changed", "d1")
+		// A task that read u1 before u2 was promoted, promoted after it:
+		// stale as it is promoted.
+		promote(tasks[3], "down", "d2", "d2-1", "c1", store.Input{Asset: "up", PartitionKey: "p", Version: "u1"})
+		check("promoted from an old read", "d1", "d2")
+		// d1 made again from u2: fresh.
+		run2, _ := insert(t, s, task{})
+		tk := lease(t, s, store.TaskLeaseManyParams{RunID: run2.ID})[0]
+		_, err := s.MaterializationPromote(ctx, store.MaterializationPromoteParams{TaskID: tk.ID, LeaseToken: tk.LeaseToken, RunID: run2.ID,
+			Attempt: 1, Asset: "down", CodeVersion: "c1", StartedAt: t0, PromotedAt: t0,
+			Partitions: []store.PromotedPartition{{Key: "d1", Version: "d1-2", ManifestSHA256: "x", Inputs: []store.Input{{Asset: "up", PartitionKey: "p", Version: "u2"}}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check("made again", "d2")
+	})
+
 	t.Run("RunsAndNotFound", func(t *testing.T) {
 		s := fresh(t)
 		insert(t, s, task{})

@@ -50,32 +50,17 @@ version now, or when a partition it reads is stale; each stale range says why.
 			}
 			defer st.Close()
 			now := a.cfg.Clock.Now()
-			stale, err := plan.Staleness(ctx, st, g, now)
+			health, err := plan.AssetHealth(ctx, st, g, keys, now)
 			if err != nil {
 				return failedError(err)
 			}
-			var out []assetStatusJSON
-			for _, key := range keys {
-				as, _ := g.Asset(key)
-				def, err := plan.BindDefinition(ctx, st, as)
-				if err != nil {
-					return failedError(err)
-				}
-				status, err := plan.ReadStatus(ctx, st, key, def)
-				if err != nil {
-					return failedError(err)
-				}
-				running, _, _, err := plan.InFlight(ctx, st, key, def)
-				if err != nil {
-					return failedError(err)
-				}
-				s := stale[key]
-				exists := partitions.Span(0, def.Len(now))
-				j := assetStatusJSON{Asset: key, Fresh: ranges(def, status.Materialized.Difference(s.All)), Stale: ranges(def, s.All),
-					Missing: ranges(def, exists.Difference(status.Materialized)), Failed: ranges(def, status.Failed), Running: ranges(def, running),
+			out := make([]assetStatusJSON, 0, len(health))
+			for _, h := range health {
+				j := assetStatusJSON{Asset: h.Asset, Fresh: ranges(h.Def, h.Fresh), Stale: ranges(h.Def, h.Stale),
+					Missing: ranges(h.Def, h.Missing), Failed: ranges(h.Def, h.Failed), Running: ranges(h.Def, h.Running),
 					Why: []staleReasonJSON{}}
-				for _, r := range s.Reasons {
-					j.Why = append(j.Why, staleReasonJSON{Why: r.Why, Count: r.Partitions.Len(), Ranges: partitions.Format(def, r.Partitions)})
+				for _, r := range h.Why {
+					j.Why = append(j.Why, staleReasonJSON{Why: r.Why, Count: r.Partitions.Len(), Ranges: partitions.Format(h.Def, r.Partitions)})
 				}
 				out = append(out, j)
 			}

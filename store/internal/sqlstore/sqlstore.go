@@ -39,7 +39,9 @@ type Dialect struct {
 	// each run with the actual parameters. PostgreSQL otherwise switches a
 	// prepared statement to a generic plan after five runs, planned on the
 	// table sizes of that moment: a store's tables start empty, so those
-	// joins became sequential scans and stayed so as the tables grew.
+	// joins became sequential scans and stayed so as the tables grew. The
+	// catalog's joins for one asset (staleness, readers, provenance) take
+	// it too: their generic plan hash-joins whole tables.
 	PlanEachRun any
 	// SkipLocked ends the lease candidate query (" FOR UPDATE SKIP LOCKED").
 	SkipLocked string

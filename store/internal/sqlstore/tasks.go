@@ -754,22 +754,50 @@ func (s *Store) TaskGet(ctx context.Context, id int64) (*store.Task, []*store.Ta
 	if err != nil {
 		return nil, nil, fmt.Errorf("get task %d: %w", id, s.mapErr(err))
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT task_id, attempt, phase, worker, state, started_at, finished_at, error FROM task_attempts WHERE task_id = ? ORDER BY attempt`), id)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+attemptColumns+` FROM task_attempts WHERE task_id = ? ORDER BY attempt`), id)
 	if err != nil {
 		return nil, nil, fmt.Errorf("get task %d: %w", id, s.mapErr(err))
 	}
-	defer rows.Close()
 	var attempts []*store.TaskAttempt
+	err = scanAttempts(rows, func(a *store.TaskAttempt) error {
+		attempts = append(attempts, a)
+		return nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("get task %d: %w", id, s.mapErr(err))
+	}
+	return t, attempts, nil
+}
+
+const attemptColumns = `task_id, attempt, phase, worker, state, started_at, finished_at, error`
+
+// scanAttempts calls fn with each row of attemptColumns and closes rows.
+func scanAttempts(rows *sql.Rows, fn func(*store.TaskAttempt) error) error {
+	defer rows.Close()
 	for rows.Next() {
 		var a store.TaskAttempt
 		var started, finished dbTime
 		if err := rows.Scan(&a.TaskID, &a.Attempt, &a.Phase, &a.Worker, &a.State, &started, &finished, &a.Error); err != nil {
-			return nil, nil, err
+			return err
 		}
 		a.StartedAt, a.FinishedAt = started.t, finished.t
-		attempts = append(attempts, &a)
+		if err := fn(&a); err != nil {
+			return err
+		}
 	}
-	return t, attempts, s.mapErr(rows.Err())
+	return rows.Err()
+}
+
+// AttemptEach streams every task attempt.
+func (s *Store) AttemptEach(ctx context.Context, fn func(*store.TaskAttempt) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+attemptColumns+` FROM task_attempts ORDER BY task_id, attempt`)
+	if err != nil {
+		return fmt.Errorf("list task attempts: %w", s.mapErr(err))
+	}
+	if err := scanAttempts(rows, fn); err != nil {
+		return fmt.Errorf("list task attempts: %w", s.mapErr(err))
+	}
+	return nil
 }
 
 // PoolSet sets a pool's quota.

@@ -1,0 +1,53 @@
+package plan
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/weir-dev/weir/lineage"
+	"github.com/weir-dev/weir/partitions"
+)
+
+// Health is an asset's partitions by state, as `weir assets status`, the
+// HTTP API and the UI show them. Every partition that exists is in exactly
+// one of Fresh, Stale and Missing; Failed (the last attempt failed) and
+// Running (a task is pending or running) overlap them.
+type Health struct {
+	Asset string
+	Def   partitions.Definition
+	// Fresh partitions have a current version that reflects the asset's
+	// code and its inputs' current versions; Stale ones have a current
+	// version that does not (Why says why); Missing ones have none.
+	Fresh, Stale, Missing partitions.Subset
+	Failed, Running       partitions.Subset
+	Why                   []StaleReason
+}
+
+// AssetHealth returns the health of the assets keys of g at now, in the
+// order given. Staleness is computed over the whole graph (a partition is
+// stale when one it reads is), in interval form: a few queries per asset,
+// however many partitions.
+func AssetHealth(ctx context.Context, r StaleReader, g *lineage.Graph, keys []string, now time.Time) ([]Health, error) {
+	stale, statuses, err := staleness(ctx, r, g, now)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Health, 0, len(keys))
+	for _, key := range keys {
+		status, ok := statuses[key]
+		if !ok {
+			return nil, fmt.Errorf("unknown asset %q", key)
+		}
+		def := status.Def
+		running, _, _, err := InFlight(ctx, r, key, def)
+		if err != nil {
+			return nil, err
+		}
+		s := stale[key]
+		exists := partitions.Span(0, def.Len(now))
+		out = append(out, Health{Asset: key, Def: def, Fresh: status.Materialized.Difference(s.All), Stale: s.All,
+			Missing: exists.Difference(status.Materialized), Failed: status.Failed, Running: running, Why: s.Reasons})
+	}
+	return out, nil
+}
