@@ -2,20 +2,14 @@ package scheduler_test
 
 import (
 	"context"
-	"path/filepath"
 	"runtime/metrics"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/weir-dev/weir/internal/graphtest"
-	"github.com/weir-dev/weir/partitions"
+	"github.com/weir-dev/weir/internal/catalogseed"
 	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/scheduler"
-	"github.com/weir-dev/weir/store"
-	"github.com/weir-dev/weir/store/postgres"
-	"github.com/weir-dev/weir/store/postgres/pgtest"
-	"github.com/weir-dev/weir/store/sqlite"
 )
 
 // BenchmarkBackfillCreate plans, expands and stores a backfill of 87,600
@@ -24,25 +18,14 @@ import (
 // -benchtime=1x: one op is one whole backfill. status-ms is the time to
 // read the new backfill's progress, as `weir backfill status` does.
 func BenchmarkBackfillCreate(b *testing.B) {
-	hourly := partitions.MustTimeWindow(partitions.TimeWindowOpts{Grain: partitions.Hourly, Start: "2015-01-01", Location: "America/New_York"})
-	g := graphtest.ChainAndFan(hourly)
-	now := time.Date(2025, 1, 1, 5, 0, 0, 0, time.UTC)
+	hourly, g, _, now := catalogseed.TenYearsHourly()
 	req := plan.Request{Selection: "*", Partitions: hourly.Key(0) + "..." + hourly.Key(87_599)}
-	for _, backend := range []string{"sqlite", "postgres"} {
+	for _, backend := range catalogseed.Backends {
 		b.Run(backend, func(b *testing.B) {
 			ctx := context.Background()
 			for b.Loop() {
 				b.StopTimer()
-				var st store.Store
-				var err error
-				if backend == "sqlite" {
-					st, err = sqlite.Open(ctx, filepath.Join(b.TempDir(), "state.db"))
-				} else {
-					st, err = postgres.Open(ctx, pgtest.DSN(b))
-				}
-				if err != nil {
-					b.Fatal(err)
-				}
+				st := catalogseed.OpenStore(ctx, b, backend)
 				peak := watchHeap()
 				b.StartTimer()
 				pl, err := (&plan.Planner{Graph: g, Status: st}).Plan(ctx, req, now)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/weir-dev/weir/clock"
 	"github.com/weir-dev/weir/cmd/weir/weircli"
 	"github.com/weir-dev/weir/connectors/duckdb"
 	"github.com/weir-dev/weir/lineage"
@@ -23,21 +24,33 @@ import (
 	"github.com/weir-dev/weir/store"
 )
 
-// Command returns the query command over the given assets.
-func Command(assets []*pipelines.Asset) *cobra.Command {
+// Command returns the query command over the given assets. clk says when
+// now is (which partitions exist); nil means the system clock.
+func Command(assets []*pipelines.Asset, clk clock.Clock) *cobra.Command {
+	if clk == nil {
+		clk = clock.Real{}
+	}
 	var out string
 	var tables []string
 	for _, t := range duckdb.MetadataTables {
 		tables = append(tables, t.Name)
 	}
+	var views []string
+	for _, v := range duckdb.MetadataViews {
+		views = append(views, v.Name)
+	}
 	cmd := &cobra.Command{
 		Use:   `query "SQL" [-o table|csv|json|parquet] [--out FILE]`,
 		Short: "SQL over weir's metadata (DuckDB): assets, partitions, materializations, lineage, runs, tasks, checks, schedules",
 		Long: `query loads weir's metadata from the state store into an in-memory DuckDB and runs
-SQL over it. Tables: ` + strings.Join(tables, ", ") + `.
-lineage has one row per input a materialization read (asset, partition, version ->
-upstream_asset, upstream_partition, upstream_version); join it with partitions
-(current versions) and materializations, recursively for transitive questions.
+SQL over it. Tables: ` + strings.Join(tables, ", ") + `; views: ` + strings.Join(views, ", ") + `.
+partitions has a row for every partition that exists now: its state (fresh, stale
+with why_stale, or missing; failed and running beside it) and current version;
+partition_ranges groups them into consecutive ranges of one state. lineage has one
+row per input a materialization read (asset, partition, version -> upstream_asset,
+upstream_partition, upstream_version); join it with partitions (current versions)
+and materializations, recursively for transitive questions. attempts are the
+tasks' attempts (compute and verify phases), backfills the runs of kind backfill.
 
   weir query "SELECT asset, count(*) FROM partitions WHERE version IS NOT NULL GROUP BY asset"
   weir query "SELECT * FROM check_results WHERE warn AND NOT passed" -o csv
@@ -67,7 +80,7 @@ upstream_asset, upstream_partition, upstream_version); join it with partitions
 				return weircli.Failed(err)
 			}
 			defer db.Close()
-			if err := db.LoadMetadata(ctx, st, g); err != nil {
+			if err := db.LoadMetadata(ctx, st, g, clk.Now(), duckdb.TablesIn(args[0])); err != nil {
 				return weircli.Failed(err)
 			}
 			w := cmd.OutOrStdout()
@@ -163,6 +176,10 @@ func write(w io.Writer, format string, cols []string, rows [][]any) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	_, err := fmt.Fprintf(w, "(%d rows)\n", len(rows))
+	unit := "rows"
+	if len(rows) == 1 {
+		unit = "row"
+	}
+	_, err := fmt.Fprintf(w, "(%d %s)\n", len(rows), unit)
 	return err
 }

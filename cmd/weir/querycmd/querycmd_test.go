@@ -43,6 +43,8 @@ FROM tasks WHERE state = 'succeeded' AND finished_at > TIMESTAMPTZ '2024-03-05 0
 GROUP BY asset ORDER BY asset`,
 	// Every partition whose checks warned.
 	`SELECT asset, partitions, name, value FROM check_results WHERE warn AND NOT passed ORDER BY asset, partitions, name`,
+	// Each partition range of revenue_7d by state.
+	`SELECT state, first_partition, last_partition, partitions FROM partition_ranges WHERE asset = 'revenue_7d' ORDER BY first_partition`,
 }
 
 func run(t *testing.T, storeURL string, clk *clock.Fake, args ...string) string {
@@ -53,7 +55,7 @@ func run(t *testing.T, storeURL string, clk *clock.Fake, args ...string) string 
 	if strings.HasPrefix(storeURL, "postgres") {
 		env["WEIR_BLOB"] = "file://" + t.TempDir()
 	}
-	code := weircli.Run(context.Background(), weircli.Config{Assets: assets, Commands: []*cobra.Command{querycmd.Command(assets)},
+	code := weircli.Run(context.Background(), weircli.Config{Assets: assets, Commands: []*cobra.Command{querycmd.Command(assets, clk)},
 		Stdout: &out, Stderr: &errs, Clock: clk, Getenv: func(k string) string { return env[k] }}, args)
 	return "$ weir " + strings.Join(args, " ") + "\n" + out.String() + errs.String() + "[exit " + string(rune('0'+code)) + "]\n\n"
 }
@@ -72,6 +74,9 @@ func transcript(t *testing.T, storeURL string) string {
 		b.WriteString(run(t, storeURL, clk, "query", q))
 	}
 	b.WriteString(run(t, storeURL, clk, "query", "SELECT asset, count(*) AS current FROM partitions WHERE version IS NOT NULL GROUP BY asset ORDER BY asset", "-o", "csv"))
+	b.WriteString(run(t, storeURL, clk, "query", "SELECT DISTINCT asset, why_stale FROM partitions WHERE state = 'stale' ORDER BY 1"))
+	b.WriteString(run(t, storeURL, clk, "query", "SELECT phase, state, count(*) AS attempts FROM attempts WHERE asset = 'raw_orders' GROUP BY ALL ORDER BY ALL"))
+	b.WriteString(run(t, storeURL, clk, "query", "SELECT count(*) AS backfills FROM backfills"))
 	b.WriteString(run(t, storeURL, clk, "query", "SELECT name, paused FROM schedules", "-o", "json"))
 	b.WriteString(run(t, storeURL, clk, "query", "SELEC 1"))
 	b.WriteString(run(t, storeURL, clk, "query", "SELECT 1", "-o", "parquet"))
