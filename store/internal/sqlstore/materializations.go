@@ -175,20 +175,62 @@ func (s *Store) insertMaterializations(ctx context.Context, tx *sql.Tx, ps []sto
 			return err
 		}
 		// The current versions that read an earlier version of a partition
-		// promoted here are stale now.
-		_, err = tx.ExecContext(ctx, s.q(`UPDATE asset_partitions SET input_stale = TRUE WHERE NOT input_stale AND materialization_id IN (
-			SELECT mi.materialization_id FROM materialization_inputs mi JOIN `+v+` ON mi.upstream_asset = v.column1 AND mi.upstream_partition = v.column2
-			WHERE mi.upstream_version != v.column4)`), s.perRun(args)...)
-		if err != nil || ids.n == 0 {
+		// promoted here are stale now. Found through the inputs' upstream
+		// index; for a first promotion there are none, and nothing more
+		// is written.
+		readers, err := s.ids(ctx, tx, `SELECT mi.materialization_id FROM `+v+` JOIN materialization_inputs mi
+			ON mi.upstream_asset = v.column1 AND mi.upstream_partition = v.column2 WHERE mi.upstream_version != v.column4`, args)
+		if err != nil {
 			return err
 		}
-		// And a version promoted here is stale already if a partition it
-		// read has had another version promoted since it read it.
-		iv, iargs := s.from(ids)
-		_, err = tx.ExecContext(ctx, s.q(`UPDATE asset_partitions SET input_stale = TRUE WHERE materialization_id IN (
-			SELECT mi.materialization_id FROM `+iv+` JOIN materialization_inputs mi ON mi.materialization_id = v.column1
+		if ids.n > 0 {
+			// And a version promoted here is stale already if a partition
+			// it read has had another version promoted since it read it.
+			iv, iargs := s.from(ids)
+			late, err := s.ids(ctx, tx, `SELECT DISTINCT mi.materialization_id FROM `+iv+` JOIN materialization_inputs mi ON mi.materialization_id = v.column1
 				JOIN asset_partitions up ON up.asset = mi.upstream_asset AND up.partition_key = mi.upstream_partition
-			WHERE up.version != mi.upstream_version)`), s.perRun(iargs)...)
+				WHERE up.version != mi.upstream_version`, iargs)
+			if err != nil {
+				return err
+			}
+			readers = append(readers, late...)
+		}
+		return s.markInputStale(ctx, tx, readers)
+	})
+}
+
+// ids runs a query of one id column over a rowset's arguments.
+func (s *Store) ids(ctx context.Context, tx *sql.Tx, query string, args []any) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, s.q(query), s.perRun(args)...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// markInputStale marks the partitions whose current version is one of the
+// materializations ids as input-stale (a materialization no longer current
+// is left alone). The rows are found by their key, through the
+// materializations, not by scanning for the id.
+func (s *Store) markInputStale(ctx context.Context, tx *sql.Tx, ids []int64) error {
+	return batch(ids, maxBatchRows, func(ids []int64) error {
+		rs := newRowset("int")
+		for _, id := range ids {
+			rs.add(id)
+		}
+		v, args := s.from(rs)
+		_, err := tx.ExecContext(ctx, s.q(`UPDATE asset_partitions SET input_stale = TRUE
+			WHERE (asset, partition_key, materialization_id) IN (SELECT m.asset, m.partition_key, m.id FROM `+v+` JOIN materializations m ON m.id = v.column1)`),
+			s.perRun(args)...)
 		return err
 	})
 }
