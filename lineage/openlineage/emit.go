@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -50,6 +52,10 @@ func (s *HTTPSink) Send(ctx context.Context, events []RunEvent) error {
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := client.Do(req)
 		if err != nil {
+			var uerr *url.Error
+			if errors.As(err, &uerr) {
+				err = uerr.Err // it repeats the URL, secrets and all
+			}
 			return fmt.Errorf("post to %s: %s", urlredact.URL(s.URL), urlredact.Text(err.Error()))
 		}
 		io.Copy(io.Discard, resp.Body)
