@@ -73,7 +73,9 @@ func (w *Worker) runTask(ctx context.Context, t *store.Task) {
 		cur, err = w.computePhase(ctx, t, ti)
 	}
 	if err == nil {
-		err = w.verifyPhase(ctx, cur, ti)
+		if err = w.verifyPhase(ctx, cur, ti); err != nil {
+			w.recordFailedAttempt(bg, cur, err)
+		}
 	}
 	finished := w.Clock.Now()
 	ev := taskEvent(EventSucceeded, cur)
@@ -161,7 +163,7 @@ func StagedVersion(t *store.Task) (version string, ok bool) {
 // writes each partition's manifest (checksums taken as the bytes streamed
 // out), and stages it: the task moves to its verify phase, as a new attempt
 // leased to this worker, which it returns.
-func (w *Worker) computePhase(ctx context.Context, t *store.Task, ti *taskInfo) (*store.Task, error) {
+func (w *Worker) computePhase(ctx context.Context, t *store.Task, ti *taskInfo) (_ *store.Task, err error) {
 	a := ti.asset
 	started := w.Clock.Now()
 	inputs, reads, err := w.inputs(ctx, ti, started)
@@ -172,7 +174,9 @@ func (w *Worker) computePhase(ctx context.Context, t *store.Task, ti *taskInfo) 
 	stage := verify.NewStage(w.Bucket, a.Key, version, ti.keys)
 	task := pipelines.NewTask(a, ti.keys, ti.rng, inputs, stage)
 	task.RunID, task.Attempt = t.RunID, t.Attempt
-	task.Logger = w.taskLogger(t, ti)
+	var logged func(error)
+	task.Logger, logged = w.captureLog(ctx, t, w.taskLogger(t, ti))
+	defer func() { logged(err) }()
 
 	cctx, cancel := ctx, context.CancelFunc(func() {})
 	if a.Timeout > 0 {

@@ -312,6 +312,37 @@ func TestWorkerSIGTERMFinishesTheRunningTask(t *testing.T) {
 	}
 }
 
+// TestTaskLogsFromAnotherProcess: a worker process runs a task; another
+// process prints what the task logged, following it while it runs.
+func TestTaskLogsFromAnotherProcess(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test")
+	}
+	c := newCluster(t, 2500) // longer than a log flush (2 s)
+	c.weir("materialize", "--select", "extract", "--partition", "2024-01-01")
+	c.startWorker("w1")
+	c.waitFor("w1 running the task", func() bool { return c.running("w1") })
+	tasks, _ := c.store.TaskList(context.Background(), store.TaskListParams{RunID: 1})
+	id := fmt.Sprint(tasks[0].ID)
+	followed := c.weir("tasks", "logs", id, "--follow") // returns once the task has ended
+	c.waitFor("the task to succeed", func() bool {
+		tasks, _ := c.store.TaskList(context.Background(), store.TaskListParams{RunID: 1})
+		return tasks[0].State == store.TaskSucceeded
+	})
+	printed := c.weir("tasks", "logs", id)
+	for _, out := range []string{followed, printed} {
+		for _, want := range []string{"== attempt 1 · compute · worker w1 ·", "INFO  simulating work ms=2500", "INFO  wrote partition=2024-01-01",
+			"== attempt 2 · verify · worker w1 · succeeded ==\n(it logged nothing)"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("tasks logs printed no %q:\n%s", want, out)
+			}
+		}
+	}
+	if strings.Count(followed, "simulating work") != 1 {
+		t.Errorf("--follow printed a line twice:\n%s", followed)
+	}
+}
+
 // TestProcessesOpenAFreshStoreTogether: six weir processes (workers,
 // listings, a materialize) start at once against a fresh PostgreSQL schema
 // and a fresh SQLite file: none fails, and each schema version is applied

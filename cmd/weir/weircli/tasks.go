@@ -118,7 +118,7 @@ func (a *app) tasksCommand() *cobra.Command {
 			return w.Flush()
 		},
 	}
-	cmd.AddCommand(list, show)
+	cmd.AddCommand(list, show, a.taskLogsCommand())
 	return cmd
 }
 

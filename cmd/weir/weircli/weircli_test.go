@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -544,4 +545,34 @@ func TestOpenLineageAsItHappens(t *testing.T) {
 	if after, _, _ := c.run("runs", "list", "-o", "json"); after != runs {
 		t.Errorf("a refused --openlineage-url queued a run")
 	}
+}
+
+// TestTaskLogs: `tasks logs` prints each attempt's log (what the code
+// logged, and the error of an attempt that failed), as text or JSON;
+// a password in a logged URL is hidden; unknown tasks and attempts are
+// refused with what exists.
+func TestTaskLogs(t *testing.T) {
+	c := newCLI(t, &pipelines.Asset{Key: "orders", Partitions: partitions.MustTimeWindow(partitions.TimeWindowOpts{Grain: partitions.Daily, Start: "2024-01-01"}),
+		Compute: func(ctx context.Context, task *pipelines.Task) error {
+			task.Logger.Info("fetching", "url", "https://etl:hunter2@api.example.com/orders?day="+task.Keys[0], "page size", 500)
+			if task.Keys[0] == "2024-01-02" {
+				task.Logger.Error("the source answered 410 Gone")
+				return pipelines.Permanent(errors.New("orders for 2024-01-02 are gone at the source"))
+			}
+			w, err := task.Output.Create(ctx, task.Keys[0], "orders.csv")
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(w, "id,amount")
+			return w.Close()
+		}})
+	golden(t, "tasklogs", c.transcript(
+		[]string{"materialize", "--select", "orders", "--partition-range", "2024-01-01...2024-01-02", "-q", "-c", "1"},
+		[]string{"tasks", "logs", "1"},
+		[]string{"tasks", "logs", "2"},
+		[]string{"tasks", "logs", "1", "--attempt", "1", "-o", "json"},
+		[]string{"tasks", "logs", "1", "--attempt", "9"},
+		[]string{"tasks", "logs", "99"},
+		[]string{"tasks", "logs", "1", "--follow", "-o", "json"},
+	))
 }

@@ -23,6 +23,7 @@ func main() {
 	}
 	days := partitions.MustTimeWindow(partitions.TimeWindowOpts{Grain: partitions.Daily, Start: "2024-01-01"})
 	work := func(ctx context.Context, t *pipelines.Task) error {
+		t.Logger.Info("simulating work", "ms", ms)
 		select {
 		case <-time.After(time.Duration(ms) * time.Millisecond): // the work
 		case <-ctx.Done():
@@ -37,6 +38,7 @@ func main() {
 			if err := w.Close(); err != nil {
 				return err
 			}
+			t.Logger.Info("wrote", "partition", k)
 		}
 		return nil
 	}
