@@ -914,6 +914,10 @@ type Pool struct {
 	// MaxRunning is the quota; -1 means none.
 	MaxRunning int
 	Running    int
+	// Ready counts the pool's pending tasks whose upstream tasks have all
+	// succeeded (of running runs; those waiting out a retry backoff
+	// included): the backlog.
+	Ready int
 }
 
 // TaskListParams filters TaskList.

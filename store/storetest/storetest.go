@@ -408,8 +408,18 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("quota exceeded: leased %v", ids(more))
 		}
 		pools, err := s.PoolList(ctx)
-		if err != nil || len(pools) != 2 || pools[1] != (store.Pool{Name: "warehouse", MaxRunning: 2, Running: 2}) || pools[0] != (store.Pool{Name: "other", MaxRunning: -1, Running: 1}) {
+		if err != nil || len(pools) != 2 || pools[1] != (store.Pool{Name: "warehouse", MaxRunning: 2, Running: 2, Ready: 1}) || pools[0] != (store.Pool{Name: "other", MaxRunning: -1, Running: 1}) {
 			t.Fatalf("pools %+v %v", pools, err)
+		}
+		// A paused run's tasks are not the backlog.
+		if _, err := s.RunSetStatus(ctx, store.RunSetStatusParams{ID: run.ID, To: store.RunPaused, At: t0}); err != nil {
+			t.Fatal(err)
+		}
+		if pools, _ := s.PoolList(ctx); pools[1].Ready != 0 {
+			t.Fatalf("paused run's ready task counted: %+v", pools)
+		}
+		if _, err := s.RunSetStatus(ctx, store.RunSetStatusParams{ID: run.ID, To: store.RunRunning, At: t0}); err != nil {
+			t.Fatal(err)
 		}
 		finish(t, s, got[0], store.TaskSucceeded)
 		if more := lease(t, s, store.TaskLeaseManyParams{Limit: 10}); len(more) != 1 {

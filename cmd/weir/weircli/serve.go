@@ -16,6 +16,8 @@ func (a *app) serveCommand() *cobra.Command {
 		workers int
 		grace   time.Duration
 		lease   time.Duration
+		// metricsAddr, if set, serves /metrics.
+		metricsAddr string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve [--workers N]",
@@ -75,8 +77,13 @@ over within 30 s of its death; a tick is recorded once whoever fires it.`,
 					return err
 				}
 				defer stop()
+				observe, stopMetrics, err := a.serveMetrics(metricsAddr, st)
+				if err != nil {
+					return err
+				}
+				defer stopMetrics()
 				w := &scheduler.Worker{Store: st, Bucket: bucket, Graph: d.Graph, ID: envOr(a.cfg.Getenv, "WEIR_WORKER_ID", ""), Concurrency: workers,
-					Grace: grace, Clock: a.cfg.Clock, Logger: log, OnEvent: chain(hook, a.workerEvent)}
+					Grace: grace, Clock: a.cfg.Clock, Logger: log, OnEvent: chain(chain(hook, observe), a.workerEvent)}
 				wg.Go(func() { errs[1] = w.Run(wctx) })
 			}
 			wg.Wait()
@@ -92,5 +99,6 @@ over within 30 s of its death; a tick is recorded once whoever fires it.`,
 	cmd.Flags().IntVar(&workers, "workers", 4, "tasks this process runs at once; 0 leaves them to weir worker processes")
 	cmd.Flags().DurationVar(&grace, "grace", 30*time.Second, "on SIGTERM, how long running tasks may finish before they are released")
 	cmd.Flags().DurationVar(&lease, "lease-timeout", 30*time.Second, "a leader that has not renewed its lease for this long is replaced by another daemon")
+	cmd.Flags().StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9300; docs/metrics.md)")
 	return cmd
 }

@@ -26,6 +26,7 @@ func (a *app) workerCommand() *cobra.Command {
 		lease       time.Duration
 		grace       time.Duration
 		poll        time.Duration
+		metricsAddr string
 	)
 	cmd := &cobra.Command{
 		Use:   "worker [--pool NAME ...] [--concurrency N] [--id NAME]",
@@ -81,8 +82,13 @@ exits at once (the leases then expire and other workers take the tasks).`,
 				return err
 			}
 			defer stop()
+			observe, stopMetrics, err := a.serveMetrics(metricsAddr, st)
+			if err != nil {
+				return err
+			}
+			defer stopMetrics()
 			w := &scheduler.Worker{Store: st, Bucket: bucket, Graph: g, ID: id, Concurrency: concurrency, Pools: slices.Clone(pools),
-				LeaseTimeout: lease, Grace: grace, PollInterval: poll, Clock: a.cfg.Clock, Logger: log, OnEvent: chain(hook, a.workerEvent)}
+				LeaseTimeout: lease, Grace: grace, PollInterval: poll, Clock: a.cfg.Clock, Logger: log, OnEvent: chain(chain(hook, observe), a.workerEvent)}
 			wctx, release := stopOnSignal(ctx, log, grace)
 			defer release()
 			if w.ID == "" {
@@ -103,6 +109,7 @@ exits at once (the leases then expire and other workers take the tasks).`,
 	f.DurationVar(&lease, "lease-timeout", 30*time.Second, "a lease not heartbeated for this long expires and the task goes to another worker")
 	f.DurationVar(&grace, "grace", 30*time.Second, "on SIGTERM, how long running tasks may finish before they are released")
 	f.DurationVar(&poll, "poll", time.Second, "how often to look for work when no wake-up arrives")
+	f.StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9300; docs/metrics.md)")
 	return cmd
 }
 

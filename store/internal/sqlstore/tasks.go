@@ -816,8 +816,10 @@ func (s *Store) PoolSet(ctx context.Context, p store.PoolSetParams) error {
 
 // PoolList returns pools with a quota and pools with running tasks.
 func (s *Store) PoolList(ctx context.Context) ([]store.Pool, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT name, max_running, 0 FROM pools
-		UNION ALL SELECT pool, -1, count(*) FROM tasks WHERE state = 'running' GROUP BY pool`)
+	rows, err := s.db.QueryContext(ctx, `SELECT name, max_running, 0, 0 FROM pools
+		UNION ALL SELECT pool, -1, count(*), 0 FROM tasks WHERE state = 'running' GROUP BY pool
+		UNION ALL SELECT t.pool, -1, 0, count(*) FROM tasks t JOIN runs r ON r.id = t.run_id
+			WHERE t.state = 'pending' AND t.waiting = 0 AND r.status = 'running' GROUP BY t.pool`)
 	if err != nil {
 		return nil, fmt.Errorf("list pools: %w", s.mapErr(err))
 	}
@@ -826,8 +828,8 @@ func (s *Store) PoolList(ctx context.Context) ([]store.Pool, error) {
 	var names []string
 	for rows.Next() {
 		var name string
-		var maxRunning, running int
-		if err := rows.Scan(&name, &maxRunning, &running); err != nil {
+		var maxRunning, running, ready int
+		if err := rows.Scan(&name, &maxRunning, &running, &ready); err != nil {
 			return nil, err
 		}
 		p, ok := byName[name]
@@ -840,6 +842,7 @@ func (s *Store) PoolList(ctx context.Context) ([]store.Pool, error) {
 			p.MaxRunning = maxRunning
 		}
 		p.Running += running
+		p.Ready += ready
 	}
 	if err := rows.Err(); err != nil {
 		return nil, s.mapErr(err)

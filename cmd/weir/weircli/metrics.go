@@ -1,0 +1,42 @@
+package weircli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/weir-dev/weir/metrics"
+	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/store"
+)
+
+// serveMetrics serves Prometheus metrics at http://addr/metrics when addr
+// is set. It returns the hook to chain into the worker's OnEvent and stop,
+// which shuts the listener down.
+func (a *app) serveMetrics(addr string, st store.Store) (hook func(scheduler.Event), stop func(), err error) {
+	if addr == "" {
+		return func(scheduler.Event) {}, func() {}, nil
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		var addrErr *net.AddrError
+		if errors.As(err, &addrErr) {
+			return nil, nil, usageError(fmt.Errorf("--metrics %q: want HOST:PORT, e.g. 127.0.0.1:9300: %v", addr, addrErr.Err))
+		}
+		return nil, nil, failedError(fmt.Errorf("--metrics %s: %w", addr, err))
+	}
+	m := metrics.New(st)
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	a.logger().Info("serving metrics", "url", "http://"+ln.Addr().String()+"/metrics")
+	return m.Observe, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+	}, nil
+}
