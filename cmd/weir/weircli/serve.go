@@ -18,6 +18,9 @@ func (a *app) serveCommand() *cobra.Command {
 		lease   time.Duration
 		// metricsAddr, if set, serves /metrics.
 		metricsAddr string
+		// httpAddr, if set, serves the HTTP API; token guards it.
+		httpAddr, token string
+		publicRead      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve [--workers N]",
@@ -46,6 +49,12 @@ over within 30 s of its death; a tick is recorded once whoever fires it.`,
 			if lease < time.Second {
 				return usageError(fmt.Errorf("--lease-timeout %s must be at least 1s", lease))
 			}
+			if token == "" {
+				token = a.cfg.Getenv("WEIR_TOKEN")
+			}
+			if err := checkHTTP(httpAddr, token); err != nil {
+				return err
+			}
 			all, d, err := a.schedules()
 			if err != nil {
 				return err
@@ -63,6 +72,13 @@ over within 30 s of its death; a tick is recorded once whoever fires it.`,
 			}
 			wctx, release := stopOnSignal(ctx, log, grace)
 			defer release()
+			if httpAddr != "" {
+				stopAPI, err := a.serveAPI(httpAddr, token, publicRead, st, bucket, d.Graph)
+				if err != nil {
+					return err
+				}
+				defer stopAPI()
+			}
 			names := make([]string, len(all))
 			for i, s := range all {
 				names[i] = s.Name
@@ -99,6 +115,10 @@ over within 30 s of its death; a tick is recorded once whoever fires it.`,
 	cmd.Flags().IntVar(&workers, "workers", 4, "tasks this process runs at once; 0 leaves them to weir worker processes")
 	cmd.Flags().DurationVar(&grace, "grace", 30*time.Second, "on SIGTERM, how long running tasks may finish before they are released")
 	cmd.Flags().DurationVar(&lease, "lease-timeout", 30*time.Second, "a leader that has not renewed its lease for this long is replaced by another daemon")
+	cmd.Flags().StringVar(&httpAddr, "http", "", "serve the HTTP API at http://ADDR/api/v1/ (e.g. 127.0.0.1:8300; docs/api.md)")
+	// Not defaulted from the environment here: --help would print it.
+	cmd.Flags().StringVar(&token, "token", "", "the API's bearer token (default $WEIR_TOKEN); required to listen beyond loopback")
+	cmd.Flags().BoolVar(&publicRead, "public-read", false, "with --token: let reads (GET) through without it")
 	cmd.Flags().StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9300; docs/metrics.md)")
 	return cmd
 }

@@ -576,3 +576,22 @@ func TestTaskLogs(t *testing.T) {
 		[]string{"tasks", "logs", "1", "--follow", "-o", "json"},
 	))
 }
+
+// TestServeHTTPNeedsATokenBeyondLoopback: --http on another address than
+// loopback without a token, or not HOST:PORT, is refused before anything
+// starts; --help never shows $WEIR_TOKEN.
+func TestServeHTTPNeedsATokenBeyondLoopback(t *testing.T) {
+	c := newCLI(t, nightly.Assets()...)
+	for _, addr := range []string{"0.0.0.0:8300", ":8300", "10.1.2.3:8300", "nonsense"} {
+		_, errs, code := c.run("serve", "--http", addr, "--workers", "0")
+		if code != 2 || !strings.Contains(errs, "--http") {
+			t.Errorf("serve --http %s: exit %d: %s", addr, code, errs)
+		}
+	}
+	var out, errb bytes.Buffer
+	weircli.Run(context.Background(), weircli.Config{Assets: nightly.Assets(), Stdout: &out, Stderr: &errb, Clock: c.clock,
+		Getenv: func(k string) string { return map[string]string{"WEIR_TOKEN": "hunter2"}[k] }}, []string{"serve", "--help"})
+	if strings.Contains(out.String()+errb.String(), "hunter2") {
+		t.Errorf("serve --help shows the token:\n%s", out.String())
+	}
+}

@@ -1,0 +1,487 @@
+// Package api is weir's HTTP API: JSON over the same library calls the
+// command line makes (plan.AssetHealth for partition status as ranges,
+// scheduler.RunProgressAt, the store's run controls, task logs from the
+// bucket), with the same validation and errors. `weir serve --http ADDR`
+// serves it; docs/api.md lists the endpoints.
+//
+// Security: a Server with a Token refuses requests without it
+// ("Authorization: Bearer TOKEN", compared in constant time), except
+// reads when PublicRead is set; without a Token it must only listen on
+// loopback (the command line enforces that). Request bodies are limited
+// to 64 KiB and unknown JSON fields are refused. Responses carry no store
+// or blob URLs.
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"gocloud.dev/blob"
+
+	"github.com/weir-dev/weir/clock"
+	"github.com/weir-dev/weir/internal/urlredact"
+	"github.com/weir-dev/weir/lineage"
+	"github.com/weir-dev/weir/partitions"
+	"github.com/weir-dev/weir/plan"
+	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/store"
+)
+
+// MaxBody is the largest request body accepted.
+const MaxBody = 64 << 10
+
+// Server serves the API. Store, Bucket and Graph are required.
+type Server struct {
+	Store  store.Store
+	Bucket *blob.Bucket
+	Graph  *lineage.Graph
+	// Clock defaults to the system clock; Logger to discarding.
+	Clock  clock.Clock
+	Logger *slog.Logger
+	// Token, if set, is required of every request (of mutating ones only,
+	// with PublicRead).
+	Token      string
+	PublicRead bool
+
+	mux *http.ServeMux
+}
+
+// Handler returns the API's handler.
+func (s *Server) Handler() http.Handler {
+	if s.Clock == nil {
+		s.Clock = clock.Real{}
+	}
+	if s.Logger == nil {
+		s.Logger = slog.New(slog.DiscardHandler)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.ready)
+	mux.HandleFunc("GET /api/v1/assets", s.assets)
+	mux.HandleFunc("GET /api/v1/assets/{asset}", s.assets)
+	mux.HandleFunc("GET /api/v1/runs", s.runs)
+	mux.HandleFunc("GET /api/v1/runs/{id}", s.run)
+	mux.HandleFunc("POST /api/v1/runs/{id}/{action}", s.control)
+	mux.HandleFunc("GET /api/v1/tasks/{id}", s.task)
+	mux.HandleFunc("GET /api/v1/tasks/{id}/logs", s.taskLogs)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no endpoint %s %s (docs/api.md lists them)", r.Method, r.URL.Path))
+	})
+	s.mux = mux
+	return http.HandlerFunc(s.serve)
+}
+
+// serve checks the token, then routes.
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	read := r.Method == http.MethodGet || r.Method == http.MethodHead
+	open := r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || (read && s.PublicRead)
+	if s.Token != "" && !open {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.Token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="weir"`)
+			writeError(w, http.StatusUnauthorized, errors.New("this request needs the API token: Authorization: Bearer TOKEN"))
+			return
+		}
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+	s.mux.ServeHTTP(w, r)
+}
+
+// ready answers 200 when the store and the bucket answer.
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	problems := map[string]string{}
+	if _, err := s.Store.PoolList(ctx); err != nil {
+		problems["store"] = urlredact.Text(err.Error())
+	}
+	if _, err := s.Bucket.IsAccessible(ctx); err != nil {
+		problems["blob"] = urlredact.Text(err.Error())
+	} else if ok, _ := s.Bucket.IsAccessible(ctx); !ok {
+		problems["blob"] = "the bucket is not accessible"
+	}
+	if len(problems) > 0 {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "problems": problems})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// AssetStatus is an asset's partitions by state, as ranges: small however
+// many partitions there are.
+type AssetStatus struct {
+	Asset      string             `json:"asset"`
+	Partitions string             `json:"partitions"`
+	Fresh      partitions.Summary `json:"fresh"`
+	Stale      partitions.Summary `json:"stale"`
+	Missing    partitions.Summary `json:"missing"`
+	Failed     partitions.Summary `json:"failed"`
+	Running    partitions.Summary `json:"running"`
+	WhyStale   []StaleRanges      `json:"why_stale"`
+	Deps       []string           `json:"deps"`
+	Dependents []string           `json:"dependents"`
+}
+
+// StaleRanges are partitions stale for one reason.
+type StaleRanges struct {
+	Why string `json:"why"`
+	partitions.Summary
+}
+
+func (s *Server) assets(w http.ResponseWriter, r *http.Request) {
+	keys := s.Graph.Keys()
+	if key := r.PathValue("asset"); key != "" {
+		if _, err := s.Graph.Asset(key); err != nil {
+			writeError(w, http.StatusNotFound, err)
+			return
+		}
+		keys = []string{key}
+	}
+	health, err := plan.AssetHealth(r.Context(), s.Store, s.Graph, keys, s.Clock.Now())
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	out := make([]AssetStatus, 0, len(health))
+	for _, h := range health {
+		a, _ := s.Graph.Asset(h.Asset)
+		j := AssetStatus{Asset: h.Asset, Partitions: h.Def.String(), Fresh: partitions.Summarize(h.Def, h.Fresh), Stale: partitions.Summarize(h.Def, h.Stale),
+			Missing: partitions.Summarize(h.Def, h.Missing), Failed: partitions.Summarize(h.Def, h.Failed), Running: partitions.Summarize(h.Def, h.Running),
+			WhyStale: []StaleRanges{}, Deps: []string{}, Dependents: s.Graph.Dependents(h.Asset)}
+		for _, d := range a.Deps {
+			j.Deps = append(j.Deps, d.Asset)
+		}
+		if j.Dependents == nil {
+			j.Dependents = []string{}
+		}
+		for _, why := range h.Why {
+			j.WhyStale = append(j.WhyStale, StaleRanges{Why: why.Why, Summary: partitions.Summarize(h.Def, why.Partitions)})
+		}
+		out = append(out, j)
+	}
+	if r.PathValue("asset") != "" {
+		writeJSON(w, http.StatusOK, out[0])
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"assets": out})
+}
+
+// Run is a run as the API lists it.
+type Run struct {
+	ID         int64            `json:"id"`
+	Kind       string           `json:"kind"`
+	Status     string           `json:"status"`
+	Selection  string           `json:"selection"`
+	Partitions string           `json:"partitions"`
+	CreatedBy  string           `json:"created_by"`
+	CreatedAt  time.Time        `json:"created_at"`
+	FinishedAt *time.Time       `json:"finished_at"`
+	Tasks      map[string]int64 `json:"tasks"`
+	Error      string           `json:"error,omitempty"`
+}
+
+func toRun(r *store.Run) Run {
+	j := Run{ID: r.ID, Kind: r.Kind, Status: string(r.State()), Selection: r.Selection, Partitions: r.Partitions, CreatedBy: r.CreatedBy,
+		CreatedAt: r.CreatedAt, Tasks: map[string]int64{}, Error: r.Error}
+	if !r.FinishedAt.IsZero() {
+		f := r.FinishedAt
+		j.FinishedAt = &f
+	}
+	for _, st := range store.TaskStates {
+		j.Tasks[string(st)] = r.Tasks[st]
+	}
+	return j
+}
+
+// runs lists runs, newest first: ?kind=backfill|materialize, ?limit=N
+// (1 to 500, default 50), ?before=ID for the next page.
+func (s *Server) runs(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	kind := q.Get("kind")
+	if kind != "" && kind != "backfill" && kind != "materialize" {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("kind %q is not one of backfill, materialize", kind))
+		return
+	}
+	limit, err := intParam(q.Get("limit"), 50, 1, 500, "limit")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	before, err := intParam(q.Get("before"), 0, 1, 1<<62, "before")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	// The store lists the newest; a page before an id reads up to it.
+	all, err := s.Store.RunList(r.Context(), store.RunListParams{Kind: kind, Limit: -1})
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	out := []Run{}
+	next := int64(0)
+	for _, run := range all {
+		if before > 0 && run.ID >= int64(before) {
+			continue
+		}
+		if len(out) == limit {
+			next = out[len(out)-1].ID
+			break
+		}
+		out = append(out, toRun(run))
+	}
+	resp := map[string]any{"runs": out}
+	if next > 0 {
+		resp["next"] = fmt.Sprintf("/api/v1/runs?limit=%d&before=%d", limit, next) + map[bool]string{true: "&kind=" + kind, false: ""}[kind != ""]
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) run(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.id(w, r, "run")
+	if !ok {
+		return
+	}
+	p, err := scheduler.RunProgressAt(r.Context(), s.Store, id, s.Clock.Now())
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("run %d does not exist", id))
+		return
+	}
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, p)
+}
+
+// ControlRequest is the optional body of a pause, resume or cancel.
+type ControlRequest struct {
+	// Reason is kept in the run's audit trail.
+	Reason string `json:"reason"`
+	// Actor names who asked; defaults to "api".
+	Actor string `json:"actor"`
+}
+
+// control pauses, resumes or cancels a run.
+func (s *Server) control(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.id(w, r, "run")
+	if !ok {
+		return
+	}
+	action := r.PathValue("action")
+	if action != "pause" && action != "resume" && action != "cancel" {
+		writeError(w, http.StatusNotFound, fmt.Errorf("no action %q on a run: pause, resume or cancel", action))
+		return
+	}
+	var req ControlRequest
+	if !decode(w, r, &req) {
+		return
+	}
+	if req.Actor == "" {
+		req.Actor = "api"
+	}
+	ctx, now := r.Context(), s.Clock.Now()
+	run, err := s.Store.RunGet(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("run %d does not exist", id))
+		return
+	}
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	switch action {
+	case "pause":
+		_, err = s.Store.RunSetStatus(ctx, store.RunSetStatusParams{ID: id, To: store.RunPaused, Actor: req.Actor, Reason: req.Reason, At: now})
+	case "resume":
+		_, err = s.Store.RunSetStatus(ctx, store.RunSetStatusParams{ID: id, To: store.RunRunning, Actor: req.Actor, Reason: req.Reason, At: now})
+	case "cancel":
+		_, err = s.Store.RunCancel(ctx, store.RunCancelParams{ID: id, Actor: req.Actor, Reason: req.Reason, At: now})
+	}
+	if errors.Is(err, store.ErrRunState) {
+		rule := map[string]string{"pause": "only a running run can be paused", "resume": "only a paused or tripped run can be resumed",
+			"cancel": "only a queued, running, paused or tripped run can be cancelled"}[action]
+		writeError(w, http.StatusConflict, fmt.Errorf("run %d has status %s; %s", id, run.State(), rule))
+		return
+	}
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	s.Logger.Info("run "+action, "run", id, "actor", req.Actor, "reason", req.Reason)
+	if run, err = s.Store.RunGet(ctx, id); err != nil {
+		s.storeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, toRun(run))
+}
+
+// Attempt is one attempt of a task.
+type Attempt struct {
+	Attempt    int        `json:"attempt"`
+	Phase      string     `json:"phase"`
+	Worker     string     `json:"worker"`
+	State      string     `json:"state"`
+	StartedAt  time.Time  `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at"`
+	Error      string     `json:"error,omitempty"`
+}
+
+func (s *Server) task(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.id(w, r, "task")
+	if !ok {
+		return
+	}
+	t, attempts, err := s.Store.TaskGet(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("task %d does not exist", id))
+		return
+	}
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	as := []Attempt{}
+	for _, a := range attempts {
+		j := Attempt{Attempt: a.Attempt, Phase: a.Phase, Worker: a.Worker, State: string(a.State), StartedAt: a.StartedAt, Error: a.Error}
+		if !a.FinishedAt.IsZero() {
+			f := a.FinishedAt
+			j.FinishedAt = &f
+		}
+		as = append(as, j)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"task": map[string]any{"id": t.ID, "run_id": t.RunID, "asset": t.Asset,
+		"partitions": scheduler.TaskPartitions(t), "state": t.State, "phase": t.Phase, "attempt": t.Attempt, "max_attempts": t.MaxAttempts,
+		"pool": t.Pool, "worker": t.Worker, "error": t.Error}, "attempts": as})
+}
+
+// taskLogs returns an attempt's log lines: ?attempt=N (default the
+// latest), ?offset=BYTES to read on from where the last answer ended
+// ("next_offset"), for following a running task.
+func (s *Server) taskLogs(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.id(w, r, "task")
+	if !ok {
+		return
+	}
+	t, attempts, err := s.Store.TaskGet(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("task %d does not exist", id))
+		return
+	}
+	if err != nil {
+		s.storeError(w, err)
+		return
+	}
+	if len(attempts) == 0 {
+		writeError(w, http.StatusNotFound, fmt.Errorf("task %d has not started: no attempts yet", id))
+		return
+	}
+	attempt, err := intParam(r.URL.Query().Get("attempt"), attempts[len(attempts)-1].Attempt, 1, 1<<30, "attempt")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	offset, err := intParam(r.URL.Query().Get("offset"), 0, 0, 1<<40, "offset")
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err)
+		return
+	}
+	found := false
+	for _, a := range attempts {
+		found = found || a.Attempt == attempt
+	}
+	if !found {
+		writeError(w, http.StatusNotFound, fmt.Errorf("task %d has no attempt %d", id, attempt))
+		return
+	}
+	lines, next, logged, err := scheduler.ReadTaskLog(r.Context(), s.Bucket, t.RunID, id, attempt, int64(offset))
+	if err != nil {
+		writeError(w, http.StatusBadGateway, errors.New(urlredact.Text(err.Error())))
+		return
+	}
+	if lines == nil {
+		lines = []scheduler.LogLine{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"task_id": id, "attempt": attempt, "logged": logged, "lines": lines, "next_offset": next})
+}
+
+// id parses the {id} path value.
+func (s *Server) id(w http.ResponseWriter, r *http.Request, what string) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("%s id %q is not a positive integer", what, r.PathValue("id")))
+		return 0, false
+	}
+	return id, true
+}
+
+// storeError answers for a store that failed: 503, secrets hidden.
+func (s *Server) storeError(w http.ResponseWriter, err error) {
+	msg := urlredact.Text(err.Error())
+	s.Logger.Error("api: state store", "error", msg)
+	writeError(w, http.StatusServiceUnavailable, fmt.Errorf("the state store failed: %s", msg))
+}
+
+// intParam parses an optional integer query parameter within [lo, hi].
+func intParam(v string, def, lo, hi int, name string) (int, error) {
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < lo || n > hi {
+		return 0, fmt.Errorf("%s %q: want an integer from %d to %d", name, v, lo, hi)
+	}
+	return n, nil
+}
+
+// decode reads an optional JSON body into v, refusing unknown fields,
+// trailing data and bodies over MaxBody.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	data, err := io.ReadAll(r.Body)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		writeError(w, http.StatusRequestEntityTooLarge, fmt.Errorf("the request body is over %d bytes", tooBig.Limit))
+		return false
+	}
+	if err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("read the request body: %v", err))
+		return false
+	}
+	if len(strings.TrimSpace(string(data))) == 0 {
+		return true
+	}
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, fmt.Errorf("the request body is not valid JSON for this endpoint: %v", err))
+		return false
+	}
+	if dec.More() {
+		writeError(w, http.StatusBadRequest, errors.New("the request body has data after its JSON object"))
+		return false
+	}
+	return true
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, err error) {
+	writeJSON(w, status, map[string]string{"error": err.Error()})
+}

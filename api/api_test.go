@@ -1,0 +1,190 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"gocloud.dev/blob/memblob"
+
+	"github.com/weir-dev/weir/api"
+	"github.com/weir-dev/weir/clock"
+	"github.com/weir-dev/weir/examples/nightly"
+	"github.com/weir-dev/weir/lineage"
+	"github.com/weir-dev/weir/plan"
+	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/store"
+	"github.com/weir-dev/weir/store/sqlite"
+)
+
+// TestAPI drives a real HTTP server on 127.0.0.1 over a store where a
+// week of the example pipeline ran and a backfill is queued: partition
+// status as ranges, runs and their control (pause, resume, cancel) with a
+// token, bad requests refused without changing anything, task logs,
+// readiness.
+func TestAPI(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	bucket := memblob.OpenBucket(nil)
+	defer bucket.Close()
+	clk := clock.NewFake(time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC))
+	g := lineage.Must(nightly.Assets()...)
+	expand := func(sel, keys string) *plan.TaskGraph {
+		pl, err := (&plan.Planner{Graph: g, Status: st}).Plan(ctx, plan.Request{Selection: sel, Partitions: keys}, clk.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		tg, err := pl.Expand()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tg
+	}
+	if res, err := (&scheduler.Executor{Store: st, Bucket: bucket, Clock: clk}).Run(ctx, expand("*", "2024-01-01...2024-01-07"), scheduler.RunOpts{}); err != nil || res.Status != store.RunSucceeded {
+		t.Fatalf("run %+v %v", res, err)
+	}
+	backfill, _, err := scheduler.Enqueue(ctx, st, expand("raw_orders", "2024-01-08...2024-01-31"), scheduler.EnqueueOpts{Kind: "backfill", CreatedBy: "test", Now: clk.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	srv := httptest.NewServer((&api.Server{Store: st, Bucket: bucket, Graph: g, Clock: clk, Token: "s3cret", PublicRead: true}).Handler())
+	defer srv.Close()
+	call := func(method, path, token, body string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader(body))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		data, _ := io.ReadAll(resp.Body)
+		var m map[string]any
+		if err := json.Unmarshal(data, &m); err != nil {
+			t.Fatalf("%s %s: not JSON: %s", method, path, data)
+		}
+		if strings.Contains(string(data), "s3cret") || strings.Contains(string(data), "state.db") {
+			t.Errorf("%s %s leaks the token or the store: %s", method, path, data)
+		}
+		return resp.StatusCode, m
+	}
+	status := func(method, path, token, body string, want int) map[string]any {
+		t.Helper()
+		code, m := call(method, path, token, body)
+		if code != want {
+			t.Errorf("%s %s: %d %v, want %d", method, path, code, m, want)
+		}
+		return m
+	}
+	runStatus := func() string {
+		r, _ := st.RunGet(ctx, backfill.ID)
+		return string(r.State())
+	}
+
+	status("GET", "/healthz", "", "", 200)
+	status("GET", "/readyz", "", "", 200)
+	a := status("GET", "/api/v1/assets/revenue_7d", "", "", 200)
+	if fresh := a["fresh"].(map[string]any); fresh["count"] != 7.0 || fresh["ranges"] != "2024-01-01...2024-01-07" {
+		t.Errorf("revenue_7d fresh %v", fresh)
+	}
+	if m := status("GET", "/api/v1/assets/nope", "", "", 404); !strings.Contains(m["error"].(string), "nope") {
+		t.Errorf("unknown asset: %v", m)
+	}
+	if all := status("GET", "/api/v1/assets", "", "", 200); len(all["assets"].([]any)) != 4 {
+		t.Errorf("assets %v", all)
+	}
+	page := status("GET", "/api/v1/runs?limit=1", "", "", 200)
+	if runs := page["runs"].([]any); len(runs) != 1 || runs[0].(map[string]any)["status"] != "queued" || page["next"] != "/api/v1/runs?limit=1&before=2" {
+		t.Errorf("first page %v", page)
+	}
+	if next := status("GET", "/api/v1/runs?limit=1&before=2", "", "", 200); next["runs"].([]any)[0].(map[string]any)["status"] != "succeeded" || next["next"] != nil {
+		t.Errorf("second page %v", next)
+	}
+	status("GET", "/api/v1/runs?limit=0", "", "", 400)
+	status("GET", "/api/v1/runs?kind=nightly", "", "", 400)
+	if p := status("GET", "/api/v1/runs/2", "", "", 200); p["tasks_total"] != 24.0 {
+		t.Errorf("progress %v", p)
+	}
+	status("GET", "/api/v1/runs/x", "", "", 400)
+	status("GET", "/api/v1/runs/99", "", "", 404)
+
+	// Mutations need the token; bad bodies change nothing.
+	pause := "/api/v1/runs/2/pause"
+	status("POST", pause, "", "", 401)
+	status("POST", pause, "wrong", "", 401)
+	if m := status("POST", pause, "s3cret", `{"reason": "incident", "force": true}`, 400); !strings.Contains(m["error"].(string), `"force"`) {
+		t.Errorf("unknown field not named: %v", m)
+	}
+	status("POST", pause, "s3cret", `{"reason": `, 400)
+	status("POST", pause, "s3cret", `{"reason": "`+strings.Repeat("x", api.MaxBody)+`"}`, 413)
+	status("POST", "/api/v1/runs/2/explode", "s3cret", "", 404)
+	if got := runStatus(); got != "queued" {
+		t.Fatalf("a refused request changed the run: %s", got)
+	}
+	if r := status("POST", pause, "s3cret", `{"reason": "incident 42"}`, 200); r["status"] != "paused" {
+		t.Errorf("paused: %v", r)
+	}
+	status("POST", pause, "s3cret", "", 200) // pausing again changes nothing
+	status("POST", "/api/v1/runs/2/resume", "s3cret", "", 200)
+	if r := status("POST", "/api/v1/runs/2/cancel", "s3cret", `{"actor": "oncall"}`, 200); r["status"] != "cancelled" {
+		t.Errorf("cancelled: %v", r)
+	}
+	if m := status("POST", pause, "s3cret", "", 409); m["error"] != "run 2 has status cancelled; only a running run can be paused" {
+		t.Errorf("pausing a cancelled run: %v", m)
+	}
+
+	if task := status("GET", "/api/v1/tasks/1", "", "", 200); len(task["attempts"].([]any)) != 2 {
+		t.Errorf("task %v", task)
+	}
+	logs := status("GET", "/api/v1/tasks/1/logs?attempt=1", "", "", 200)
+	if lines := logs["lines"].([]any); logs["logged"] != true || len(lines) != 1 || lines[0].(map[string]any)["msg"] != "generated raw orders" {
+		t.Errorf("logs %v", logs)
+	}
+	next := status("GET", "/api/v1/tasks/1/logs?attempt=1&offset="+fmt.Sprint(logs["next_offset"]), "", "", 200)
+	if len(next["lines"].([]any)) != 0 || next["next_offset"] != logs["next_offset"] {
+		t.Errorf("logs from the offset on: %v", next)
+	}
+	status("GET", "/api/v1/tasks/1/logs?attempt=7", "", "", 404)
+	status("GET", "/api/v1/nothing", "", "", 404)
+
+	// Reads need the token too unless PublicRead.
+	private := httptest.NewServer((&api.Server{Store: st, Bucket: bucket, Graph: g, Clock: clk, Token: "s3cret"}).Handler())
+	defer private.Close()
+	resp, err := private.Client().Get(private.URL + "/api/v1/runs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Errorf("a read without the token: %d, want 401", resp.StatusCode)
+	}
+
+	// Not ready once the store is gone.
+	closed, _ := sqlite.Open(ctx, filepath.Join(t.TempDir(), "other.db"))
+	closed.Close()
+	down := httptest.NewServer((&api.Server{Store: closed, Bucket: bucket, Graph: g, Clock: clk}).Handler())
+	defer down.Close()
+	resp, err = down.Client().Get(down.URL + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || !strings.Contains(string(body), `"store"`) {
+		t.Errorf("readyz with the store down: %d %s", resp.StatusCode, body)
+	}
+}
