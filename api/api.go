@@ -339,17 +339,8 @@ type Attempt struct {
 }
 
 func (s *Server) task(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.id(w, r, "task")
+	t, attempts, ok := s.getTask(w, r)
 	if !ok {
-		return
-	}
-	t, attempts, err := s.Store.TaskGet(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, fmt.Errorf("task %d does not exist", id))
-		return
-	}
-	if err != nil {
-		s.storeError(w, err)
 		return
 	}
 	as := []Attempt{}
@@ -366,23 +357,34 @@ func (s *Server) task(w http.ResponseWriter, r *http.Request) {
 		"pool": t.Pool, "worker": t.Worker, "error": t.Error}, "attempts": as})
 }
 
-// taskLogs returns an attempt's log lines: ?attempt=N (default the
-// latest), ?offset=BYTES to read on from where the last answer ended
-// ("next_offset"), for following a running task.
-func (s *Server) taskLogs(w http.ResponseWriter, r *http.Request) {
+// getTask reads the task of the {id} path value, answering for it when
+// that fails.
+func (s *Server) getTask(w http.ResponseWriter, r *http.Request) (*store.Task, []*store.TaskAttempt, bool) {
 	id, ok := s.id(w, r, "task")
 	if !ok {
-		return
+		return nil, nil, false
 	}
 	t, attempts, err := s.Store.TaskGet(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("task %d does not exist", id))
-		return
+		return nil, nil, false
 	}
 	if err != nil {
 		s.storeError(w, err)
+		return nil, nil, false
+	}
+	return t, attempts, true
+}
+
+// taskLogs returns an attempt's log lines: ?attempt=N (default the
+// latest), ?offset=BYTES to read on from where the last answer ended
+// ("next_offset"), for following a running task.
+func (s *Server) taskLogs(w http.ResponseWriter, r *http.Request) {
+	t, attempts, ok := s.getTask(w, r)
+	if !ok {
 		return
 	}
+	id := t.ID
 	if len(attempts) == 0 {
 		writeError(w, http.StatusNotFound, fmt.Errorf("task %d has not started: no attempts yet", id))
 		return
