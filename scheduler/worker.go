@@ -264,7 +264,7 @@ loop:
 	}
 	var grace <-chan time.Time
 	if running > 0 {
-		w.Logger.Info("stopping: waiting for running tasks", "running", running, "grace", w.Grace)
+		w.Logger.Info("stopping: waiting for running tasks", "running", running, "grace", w.Grace.String())
 		grace = w.Clock.After(w.Grace)
 	}
 	for running > 0 {

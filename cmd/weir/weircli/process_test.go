@@ -1,12 +1,15 @@
 package weircli_test
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -143,16 +146,27 @@ func (c *cluster) running(worker string) bool {
 	return false
 }
 
+// prefixWriter shows a process's stderr in verbose runs and keeps it.
 type prefixWriter struct {
 	t      *testing.T
 	prefix string
+	mu     sync.Mutex
+	kept   bytes.Buffer
 }
 
 func (p *prefixWriter) Write(b []byte) (int, error) {
 	if testing.Verbose() {
 		fmt.Fprintf(os.Stderr, "%s| %s", p.prefix, b)
 	}
-	return len(b), nil
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.kept.Write(b)
+}
+
+func (p *prefixWriter) String() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.kept.String()
 }
 
 // TestWorkersSurviveSIGKILL: three worker processes run a 270-task run
@@ -299,10 +313,33 @@ func TestWorkerSIGTERMFinishesTheRunningTask(t *testing.T) {
 	}
 	c := newCluster(t, 600)
 	c.weir("materialize", "--select", "extract", "--partition", "2024-01-01")
-	c.startWorker("w1", "--grace", "1m")
+	c.startWorker("w1", "--grace", "1m", "--log-format", "json")
+	c.mu.Lock()
+	stderr := c.procs["w1"].Stderr.(*prefixWriter)
+	c.mu.Unlock()
 	c.waitFor("w1 running the task", func() bool { return c.running("w1") })
 	if st := c.signal("w1", syscall.SIGTERM); !st.Success() {
 		t.Fatalf("worker exited %v after SIGTERM", st)
+	}
+	// --log-format json: every line of stderr is one JSON object, and the
+	// task's end carries its fields.
+	var msgs []string
+	for line := range strings.Lines(stderr.String()) {
+		var rec struct {
+			Msg   string `json:"msg"`
+			Run   int64  `json:"run"`
+			Asset string `json:"asset"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("--log-format json printed a line that is not JSON (%v): %q", err, line)
+		}
+		if rec.Msg == "task succeeded" && (rec.Run != 1 || rec.Asset != "extract") {
+			t.Errorf("task line without its fields: %s", line)
+		}
+		msgs = append(msgs, rec.Msg)
+	}
+	if !slices.Contains(msgs, "worker started") || !slices.Contains(msgs, "task succeeded") || !slices.Contains(msgs, "worker stopped") {
+		t.Errorf("log messages %q", msgs)
 	}
 	tasks, _ := c.store.TaskList(context.Background(), store.TaskListParams{RunID: 1})
 	_, attempts, _ := c.store.TaskGet(context.Background(), tasks[0].ID)

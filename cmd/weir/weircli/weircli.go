@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 
@@ -185,6 +186,9 @@ type app struct {
 	blob        string
 	output      string
 	openlineage string
+	logFormat   string
+	logOnce     sync.Once // one logger, so its lines never interleave
+	log         *slog.Logger
 }
 
 func (a *app) rootCommand() *cobra.Command {
@@ -210,6 +214,9 @@ blob root); --store and --blob (or WEIR_STORE and WEIR_BLOB) point elsewhere.`,
 			if !slices.Contains(strings.Split(allowed, ","), a.output) {
 				return usageError(fmt.Errorf("output format %q is not one of %s", a.output, strings.ReplaceAll(allowed, ",", ", ")))
 			}
+			if a.logFormat != "text" && a.logFormat != "json" {
+				return usageError(fmt.Errorf("--log-format %q is not one of text, json", a.logFormat))
+			}
 			_, err := a.openLineageURL()
 			return err
 		},
@@ -221,6 +228,7 @@ blob root); --store and --blob (or WEIR_STORE and WEIR_BLOB) point elsewhere.`,
 	pf.StringVar(&a.openlineage, "openlineage-url", envOr(a.cfg.Getenv, "WEIR_OPENLINEAGE_URL", ""),
 		"send OpenLineage events as tasks start and end: http(s)://... (POST) or file://PATH (NDJSON); never slows a task")
 	pf.StringVarP(&a.output, "output", "o", "table", "output format of read commands: table or json")
+	pf.StringVar(&a.logFormat, "log-format", envOr(a.cfg.Getenv, "WEIR_LOG_FORMAT", "text"), "format of the log lines on stderr (worker, serve): text or json")
 	root.AddCommand(a.validateCommand(), a.assetsCommand(), a.materializeCommand(), a.runsCommand(), a.partitionsCommand(),
 		a.workerCommand(), a.workersCommand(), a.tasksCommand(), a.poolsCommand(), a.benchCommand(), a.verifyCommand(), a.gcCommand(), a.backfillCommand(), a.lineageCommand(), a.schedulesCommand(), a.serveCommand())
 	root.AddCommand(a.cfg.Commands...)

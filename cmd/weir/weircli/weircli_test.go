@@ -222,6 +222,7 @@ func TestPoolsAndWorkerInput(t *testing.T) {
 		[]string{"pools", "set", "warehouse"},
 		[]string{"worker", "--pool", "nosuchpool"},
 		[]string{"worker", "--concurrency", "0"},
+		[]string{"worker", "--log-format", "xml"},
 		[]string{"tasks", "list", "--state", "exploded"},
 		[]string{"tasks", "show", "99"},
 		[]string{"runs", "resume", "7"},

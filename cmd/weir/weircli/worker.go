@@ -127,7 +127,7 @@ func stopOnSignal(ctx context.Context, log *slog.Logger, grace time.Duration) (c
 	go func() {
 		stopping := func() {
 			if wctx.Err() == nil {
-				log.Info("stopping: no new tasks; running tasks may finish", "grace", grace)
+				log.Info("stopping: no new tasks; running tasks may finish", "grace", grace.String())
 				stop()
 			}
 		}
@@ -155,11 +155,28 @@ func stopOnSignal(ctx context.Context, log *slog.Logger, grace time.Duration) (c
 	}
 }
 
-// workerEvent logs one line per task event.
+// workerEvent logs one line per task event: a short human line in text
+// format, a record with the task's fields in JSON format.
 func (a *app) workerEvent(ev scheduler.Event) {
-	switch ev.Kind {
-	case scheduler.EventStarted:
+	if ev.Kind == scheduler.EventStarted {
 		return
+	}
+	if a.logFormat == "json" {
+		level, attrs := slog.LevelInfo, []slog.Attr{slog.String("event", string(ev.Kind)), slog.Int64("run", ev.RunID), slog.Int64("task", ev.TaskID),
+			slog.String("asset", ev.Asset), slog.String("partitions", ev.Partitions), slog.Int("attempt", ev.Attempt)}
+		if ev.Kind == scheduler.EventSucceeded {
+			attrs = append(attrs, slog.Float64("duration_seconds", ev.Duration.Seconds()))
+		}
+		if ev.Err != nil {
+			level, attrs = slog.LevelWarn, append(attrs, slog.String("error", ev.Err.Error()))
+		}
+		if ev.RetryIn > 0 {
+			attrs = append(attrs, slog.Float64("retry_in_seconds", ev.RetryIn.Seconds()))
+		}
+		a.logger().LogAttrs(context.Background(), level, "task "+string(ev.Kind), attrs...)
+		return
+	}
+	switch ev.Kind {
 	case scheduler.EventSucceeded:
 		fmt.Fprintf(a.cfg.Stderr, "ok      run %d task %d %s %s (attempt %d, %s)\n", ev.RunID, ev.TaskID, ev.Asset, ev.Partitions, ev.Attempt, ev.Duration.Round(time.Millisecond))
 	default:
@@ -174,7 +191,15 @@ func (a *app) workerEvent(ev scheduler.Event) {
 // logger is Config.Logger or logs at info level to stderr, with secrets in
 // URLs hidden either way.
 func (a *app) logger() *slog.Logger {
+	a.logOnce.Do(func() { a.log = a.newLogger() })
+	return a.log
+}
+
+func (a *app) newLogger() *slog.Logger {
 	var h slog.Handler = slog.NewTextHandler(a.cfg.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})
+	if a.logFormat == "json" {
+		h = slog.NewJSONHandler(a.cfg.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})
+	}
 	if a.cfg.Logger != nil {
 		h = a.cfg.Logger.Handler()
 	}
