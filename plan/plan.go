@@ -101,6 +101,9 @@ type AssetPlan struct {
 	ToRun partitions.Subset
 	// Deps are the asset's dependencies.
 	Deps []DepPlan
+	// Why says, with ReprocessStale, why the partitions to run are stale:
+	// each reason with the partitions of ToRun it covers.
+	Why []StaleReason
 }
 
 // Skipped returns the requested partitions that do not run.
@@ -266,6 +269,13 @@ func (pl *Planner) Plan(ctx context.Context, req Request, now time.Time) (*Plan,
 			ap.ToRun = ap.Requested
 		case ReprocessStale:
 			ap.ToRun = ap.Requested.Intersect(stale[key].All)
+		}
+		if reprocess == ReprocessStale {
+			for _, why := range stale[key].Reasons {
+				if in := why.Partitions.Intersect(ap.ToRun); !in.IsEmpty() {
+					ap.Why = append(ap.Why, StaleReason{Why: why.Why, Partitions: in})
+				}
+			}
 		}
 		inFlight, runs, active, err := InFlight(ctx, pl.Status, key, def)
 		if err != nil {

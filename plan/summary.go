@@ -28,6 +28,15 @@ type AssetSummary struct {
 	InFlightRuns []int64            `json:"in_flight_runs,omitempty"`
 	ToRun        partitions.Summary `json:"to_run"`
 	Tasks        int64              `json:"tasks"`
+	// WhyStale, with reprocess stale, says why the partitions to run are
+	// stale (reasons may overlap).
+	WhyStale []WhyStale `json:"why_stale,omitempty"`
+}
+
+// WhyStale is one reason partitions are stale, with those partitions.
+type WhyStale struct {
+	Why string `json:"why"`
+	partitions.Summary
 }
 
 // Summarize returns the plan's summary.
@@ -35,9 +44,13 @@ func (p *Plan) Summarize() Summary {
 	s := Summary{Selection: p.Request.Selection, Partitions: p.Request.Partitions, Reprocess: string(p.Request.Reprocess), Tasks: p.TaskCount(),
 		Assets: []AssetSummary{}}
 	for _, ap := range p.Assets {
-		s.Assets = append(s.Assets, AssetSummary{Asset: ap.Asset.Key, Requested: partitions.Summarize(ap.Def, ap.Requested),
+		as := AssetSummary{Asset: ap.Asset.Key, Requested: partitions.Summarize(ap.Def, ap.Requested),
 			Fresh: partitions.Summarize(ap.Def, ap.Fresh()), InFlight: partitions.Summarize(ap.Def, ap.InFlight), InFlightRuns: ap.InFlightRuns,
-			ToRun: partitions.Summarize(ap.Def, ap.ToRun), Tasks: ap.TaskCount()})
+			ToRun: partitions.Summarize(ap.Def, ap.ToRun), Tasks: ap.TaskCount()}
+		for _, why := range ap.Why {
+			as.WhyStale = append(as.WhyStale, WhyStale{Why: why.Why, Summary: partitions.Summarize(ap.Def, why.Partitions)})
+		}
+		s.Assets = append(s.Assets, as)
 	}
 	return s
 }

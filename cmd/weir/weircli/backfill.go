@@ -138,9 +138,6 @@ func (o backfillOpts) params() (plan.Request, scheduler.EnqueueOpts, error) {
 	if req.Partitions, err = o.parts.expr(); err != nil {
 		return req, eo, err
 	}
-	if o.reprocess == "stale" {
-		return req, eo, errors.New("--reprocess stale needs staleness tracking (code and upstream versions), which weir does not have yet; use missing, failed or all")
-	}
 	r, err := plan.ParseReprocess(o.reprocess)
 	if err != nil {
 		return req, eo, err

@@ -57,7 +57,7 @@ func TestBackfillBadInput(t *testing.T) {
 		[]string{"backfill", "create", "--select", "*", "--from", "2024-01-01", "--to", "2024-01-07", "--max-failure-rate", "NaN"},
 		[]string{"backfill", "create", "--select", "*", "--from", "2024-01-01", "--to", "2024-01-07", "--priority", "urgent"},
 		[]string{"backfill", "create", "--select", "*", "--from", "2024-01-01", "--to", "2024-01-07", "--order", "random"},
-		[]string{"backfill", "create", "--select", "*", "--from", "2024-01-01", "--to", "2024-01-07", "--reprocess", "stale"},
+		[]string{"backfill", "create", "--select", "*", "--from", "2024-01-01", "--to", "2024-01-07", "--reprocess", "changed"},
 		[]string{"backfill", "create", "--select", "*", "--from", "2024-01-01", "--to", "2024-01-07", "--max-failure-rate", "20"},
 		[]string{"backfill", "create", "--select", "*", "--from", "2024-01-01", "--to", "2024-01-07", "--max-concurrent", "-1"},
 		[]string{"backfill", "create", "--select", "*", "--from", "2024-01-01", "--to", "2024-01-07", "--pool", "a/b"},

@@ -347,6 +347,13 @@ func (a *app) printPlan(pj planJSON) {
 		fmt.Fprintf(w, "%s\t%d\n", dash(ap.ToRun.Ranges), ap.Tasks)
 	}
 	w.Flush()
+	header := "why stale:\n"
+	for _, ap := range pj.Assets {
+		for _, why := range ap.WhyStale {
+			fmt.Fprintf(a.cfg.Stdout, "%s  %s %s (%d): %s\n", header, ap.Asset, why.Ranges, why.Count, why.Why)
+			header = ""
+		}
+	}
 }
 
 func (a *app) printResult(rj runResultJSON, took time.Duration) {

@@ -413,6 +413,7 @@ func TestStaleness(t *testing.T) {
 		[]string{"assets", "status"},
 		[]string{"assets", "status", "--select", "cleaned_orders", "-o", "json"},
 		[]string{"materialize", "--select", "*", "--partition-range", week, "--reprocess", "stale", "--dry-run"},
+		[]string{"backfill", "create", "--select", "*", "--partition-range", week, "--reprocess", "stale", "--dry-run"},
 		[]string{"materialize", "--select", "*", "--partition-range", week, "--reprocess", "stale", "-q", "-c", "1"},
 		[]string{"assets", "status"},
 	))
