@@ -21,6 +21,8 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -70,9 +72,16 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.HandleFunc("GET /api/v1/assets", s.assets)
 	mux.HandleFunc("GET /api/v1/assets/{asset}", s.assets)
-	mux.HandleFunc("GET /api/v1/runs", s.runs)
-	mux.HandleFunc("GET /api/v1/runs/{id}", s.run)
-	mux.HandleFunc("POST /api/v1/runs/{id}/{action}", s.control)
+	mux.HandleFunc("GET /api/v1/runs", s.listRuns(""))
+	mux.HandleFunc("GET /api/v1/runs/{id}", s.run(""))
+	mux.HandleFunc("GET /api/v1/runs/{id}/events", s.events(""))
+	mux.HandleFunc("POST /api/v1/runs/{id}/{action}", s.control(""))
+	mux.HandleFunc("POST /api/v1/backfills", s.createBackfill)
+	mux.HandleFunc("GET /api/v1/backfills", s.listRuns("backfill"))
+	mux.HandleFunc("GET /api/v1/backfills/{id}", s.run("backfill"))
+	mux.HandleFunc("GET /api/v1/backfills/{id}/events", s.events("backfill"))
+	mux.HandleFunc("GET /api/v1/backfills/{id}/report", s.report)
+	mux.HandleFunc("POST /api/v1/backfills/{id}/{action}", s.control("backfill"))
 	mux.HandleFunc("GET /api/v1/tasks/{id}", s.task)
 	mux.HandleFunc("GET /api/v1/tasks/{id}/logs", s.taskLogs)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -204,68 +213,109 @@ func toRun(r *store.Run) Run {
 	return j
 }
 
-// runs lists runs, newest first: ?kind=backfill|materialize, ?limit=N
-// (1 to 500, default 50), ?before=ID for the next page.
-func (s *Server) runs(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	kind := q.Get("kind")
-	if kind != "" && kind != "backfill" && kind != "materialize" {
-		writeError(w, http.StatusBadRequest, fmt.Errorf("kind %q is not one of backfill, materialize", kind))
-		return
+// listRuns lists runs, newest first: ?kind=backfill|materialize (fixed
+// to kind when it is set: /api/v1/backfills), ?limit=N (1 to 500,
+// default 50), ?before=ID for the next page.
+func (s *Server) listRuns(kind string) http.HandlerFunc {
+	base := "/api/v1/runs"
+	if kind == "backfill" {
+		base = "/api/v1/backfills"
 	}
-	limit, err := intParam(q.Get("limit"), 50, 1, 500, "limit")
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err)
-		return
-	}
-	before, err := intParam(q.Get("before"), 0, 1, 1<<62, "before")
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err)
-		return
-	}
-	// The store lists the newest; a page before an id reads up to it.
-	all, err := s.Store.RunList(r.Context(), store.RunListParams{Kind: kind, Limit: -1})
-	if err != nil {
-		s.storeError(w, err)
-		return
-	}
-	out := []Run{}
-	next := int64(0)
-	for _, run := range all {
-		if before > 0 && run.ID >= int64(before) {
-			continue
+	return func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		kind := kind
+		if kind == "" {
+			kind = q.Get("kind")
+			if kind != "" && kind != "backfill" && kind != "materialize" {
+				writeError(w, http.StatusBadRequest, fmt.Errorf("kind %q is not one of backfill, materialize", kind))
+				return
+			}
 		}
-		if len(out) == limit {
-			next = out[len(out)-1].ID
-			break
+		limit, err := intParam(q.Get("limit"), 50, 1, 500, "limit")
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
 		}
-		out = append(out, toRun(run))
+		before, err := intParam(q.Get("before"), 0, 1, 1<<62, "before")
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		// The store lists the newest; a page before an id reads up to it.
+		all, err := s.Store.RunList(r.Context(), store.RunListParams{Kind: kind, Limit: -1})
+		if err != nil {
+			s.storeError(w, err)
+			return
+		}
+		out := []Run{}
+		next := int64(0)
+		for _, run := range all {
+			if before > 0 && run.ID >= int64(before) {
+				continue
+			}
+			if len(out) == limit {
+				next = out[len(out)-1].ID
+				break
+			}
+			out = append(out, toRun(run))
+		}
+		key := "runs"
+		if base == "/api/v1/backfills" {
+			key = "backfills"
+		}
+		resp := map[string]any{key: out}
+		if next > 0 {
+			link := fmt.Sprintf("%s?limit=%d&before=%d", base, limit, next)
+			if q.Get("kind") != "" && base == "/api/v1/runs" {
+				link += "&kind=" + kind
+			}
+			resp["next"] = link
+		}
+		writeJSON(w, http.StatusOK, resp)
 	}
-	resp := map[string]any{"runs": out}
-	if next > 0 {
-		resp["next"] = fmt.Sprintf("/api/v1/runs?limit=%d&before=%d", limit, next) + map[bool]string{true: "&kind=" + kind, false: ""}[kind != ""]
-	}
-	writeJSON(w, http.StatusOK, resp)
 }
 
-func (s *Server) run(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.id(w, r, "run")
+// getRun reads the run of the {id} path value, of kind when kind is set,
+// answering for it when that fails.
+func (s *Server) getRun(w http.ResponseWriter, r *http.Request, kind string) (*store.Run, bool) {
+	noun := "run"
+	if kind != "" {
+		noun = kind
+	}
+	id, ok := s.id(w, r, noun)
 	if !ok {
-		return
+		return nil, false
 	}
-	p, err := scheduler.RunProgressAt(r.Context(), s.Store, id, s.Clock.Now())
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, fmt.Errorf("run %d does not exist", id))
-		return
+	run, err := s.Store.RunGet(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && kind != "" && run.Kind != kind) {
+		writeError(w, http.StatusNotFound, fmt.Errorf("%s %d does not exist", noun, id))
+		return nil, false
 	}
 	if err != nil {
 		s.storeError(w, err)
-		return
+		return nil, false
 	}
-	writeJSON(w, http.StatusOK, p)
+	return run, true
 }
 
-// ControlRequest is the optional body of a pause, resume or cancel.
+// run answers a run's progress: tasks and partitions by state, pace, ETA,
+// throttle and breaker.
+func (s *Server) run(kind string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		run, ok := s.getRun(w, r, kind)
+		if !ok {
+			return
+		}
+		p, err := scheduler.RunProgressAt(r.Context(), s.Store, run.ID, s.Clock.Now())
+		if err != nil {
+			s.storeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, p)
+	}
+}
+
+// ControlRequest is the optional body of a pause, resume, cancel or retry.
 type ControlRequest struct {
 	// Reason is kept in the run's audit trail.
 	Reason string `json:"reason"`
@@ -273,58 +323,85 @@ type ControlRequest struct {
 	Actor string `json:"actor"`
 }
 
-// control pauses, resumes or cancels a run.
-func (s *Server) control(w http.ResponseWriter, r *http.Request) {
-	id, ok := s.id(w, r, "run")
-	if !ok {
-		return
+// control pauses, resumes or cancels a run, or re-queues a backfill's
+// failed tasks (retry).
+func (s *Server) control(kind string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		run, ok := s.getRun(w, r, kind)
+		if !ok {
+			return
+		}
+		id, noun := run.ID, kindNoun(run.Kind)
+		action := r.PathValue("action")
+		actions := []string{"pause", "resume", "cancel"}
+		if run.Kind == "backfill" {
+			actions = append(actions, "retry")
+		}
+		if !slices.Contains(actions, action) {
+			writeError(w, http.StatusNotFound, fmt.Errorf("no action %q on a %s: %s", action, noun, strings.Join(actions, ", ")))
+			return
+		}
+		var req ControlRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		if req.Actor == "" {
+			req.Actor = "api"
+		}
+		ctx, now := r.Context(), s.Clock.Now()
+		var err error
+		extra := map[string]any{}
+		switch action {
+		case "pause":
+			_, err = s.Store.RunSetStatus(ctx, store.RunSetStatusParams{ID: id, To: store.RunPaused, Actor: req.Actor, Reason: req.Reason, At: now})
+		case "resume":
+			_, err = s.Store.RunSetStatus(ctx, store.RunSetStatusParams{ID: id, To: store.RunRunning, Actor: req.Actor, Reason: req.Reason, At: now})
+		case "cancel":
+			var res *store.RunCancelResult
+			if res, err = s.Store.RunCancel(ctx, store.RunCancelParams{ID: id, Actor: req.Actor, Reason: req.Reason, At: now}); err == nil {
+				extra["cancelled"] = map[string]any{"pending": res.Pending, "interrupted": res.Interrupted, "skipped_elsewhere": len(res.Skipped)}
+			}
+		case "retry":
+			var res *store.RunRetryResult
+			if res, err = s.Store.RunRetryFailed(ctx, store.RunRetryFailedParams{ID: id, Actor: req.Actor, At: now}); err == nil {
+				extra["requeued"] = map[string]any{"failed": res.Failed, "skipped": res.Skipped}
+			}
+		}
+		if errors.Is(err, store.ErrRunState) || errors.Is(err, store.ErrNothingToRetry) {
+			rule := map[string]string{"pause": "only a running " + noun + " can be paused", "resume": "only a paused or tripped " + noun + " can be resumed",
+				"cancel": "only a queued, running, paused or tripped " + noun + " can be cancelled",
+				"retry":  "retry re-queues the failed tasks of a backfill that failed or tripped"}[action]
+			if errors.Is(err, store.ErrNothingToRetry) {
+				rule = "it has no failed tasks to retry"
+			}
+			writeError(w, http.StatusConflict, fmt.Errorf("%s %d has status %s; %s", noun, id, run.State(), rule))
+			return
+		}
+		if err != nil {
+			s.storeError(w, err)
+			return
+		}
+		s.Logger.Info(noun+" "+action, "run", id, "actor", req.Actor, "reason", req.Reason)
+		if run, err = s.Store.RunGet(ctx, id); err != nil {
+			s.storeError(w, err)
+			return
+		}
+		out := map[string]any{}
+		b, _ := json.Marshal(toRun(run))
+		json.Unmarshal(b, &out)
+		for k, v := range extra {
+			out[k] = v
+		}
+		writeJSON(w, http.StatusOK, out)
 	}
-	action := r.PathValue("action")
-	if action != "pause" && action != "resume" && action != "cancel" {
-		writeError(w, http.StatusNotFound, fmt.Errorf("no action %q on a run: pause, resume or cancel", action))
-		return
+}
+
+// kindNoun names a run of kind as the command line does.
+func kindNoun(kind string) string {
+	if kind == "backfill" {
+		return "backfill"
 	}
-	var req ControlRequest
-	if !decode(w, r, &req) {
-		return
-	}
-	if req.Actor == "" {
-		req.Actor = "api"
-	}
-	ctx, now := r.Context(), s.Clock.Now()
-	run, err := s.Store.RunGet(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, fmt.Errorf("run %d does not exist", id))
-		return
-	}
-	if err != nil {
-		s.storeError(w, err)
-		return
-	}
-	switch action {
-	case "pause":
-		_, err = s.Store.RunSetStatus(ctx, store.RunSetStatusParams{ID: id, To: store.RunPaused, Actor: req.Actor, Reason: req.Reason, At: now})
-	case "resume":
-		_, err = s.Store.RunSetStatus(ctx, store.RunSetStatusParams{ID: id, To: store.RunRunning, Actor: req.Actor, Reason: req.Reason, At: now})
-	case "cancel":
-		_, err = s.Store.RunCancel(ctx, store.RunCancelParams{ID: id, Actor: req.Actor, Reason: req.Reason, At: now})
-	}
-	if errors.Is(err, store.ErrRunState) {
-		rule := map[string]string{"pause": "only a running run can be paused", "resume": "only a paused or tripped run can be resumed",
-			"cancel": "only a queued, running, paused or tripped run can be cancelled"}[action]
-		writeError(w, http.StatusConflict, fmt.Errorf("run %d has status %s; %s", id, run.State(), rule))
-		return
-	}
-	if err != nil {
-		s.storeError(w, err)
-		return
-	}
-	s.Logger.Info("run "+action, "run", id, "actor", req.Actor, "reason", req.Reason)
-	if run, err = s.Store.RunGet(ctx, id); err != nil {
-		s.storeError(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, toRun(run))
+	return "run"
 }
 
 // Attempt is one attempt of a task.
@@ -466,6 +543,11 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	dec := json.NewDecoder(strings.NewReader(string(data)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
+		var typ *json.UnmarshalTypeError
+		if errors.As(err, &typ) {
+			field := typ.Field[strings.LastIndex(typ.Field, ".")+1:]
+			err = fmt.Errorf("field %q wants %s, not a JSON %s", field, jsonKind(typ.Type), typ.Value)
+		}
 		writeError(w, http.StatusBadRequest, fmt.Errorf("the request body is not valid JSON for this endpoint: %v", err))
 		return false
 	}
@@ -486,4 +568,24 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 func writeError(w http.ResponseWriter, status int, err error) {
 	writeJSON(w, status, map[string]string{"error": err.Error()})
+}
+
+// redact is an error's text with secrets in URLs hidden.
+func redact(err error) string { return urlredact.Text(err.Error()) }
+
+// jsonKind names what a Go type takes in JSON.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	}
+	return "an object"
 }

@@ -143,8 +143,78 @@ func TestAPI(t *testing.T) {
 	if r := status("POST", "/api/v1/runs/2/cancel", "s3cret", `{"actor": "oncall"}`, 200); r["status"] != "cancelled" {
 		t.Errorf("cancelled: %v", r)
 	}
-	if m := status("POST", pause, "s3cret", "", 409); m["error"] != "run 2 has status cancelled; only a running run can be paused" {
+	if m := status("POST", pause, "s3cret", "", 409); m["error"] != "backfill 2 has status cancelled; only a running backfill can be paused" {
 		t.Errorf("pausing a cancelled run: %v", m)
+	}
+
+	// The stream of a run that ended is its last progress.
+	resp, err := srv.Client().Get(srv.URL + "/api/v1/runs/1/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stream, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" || !strings.HasPrefix(string(stream), "id: 1\nevent: end\ndata: {\"run_id\":1,") {
+		t.Errorf("events of an ended run: %s %q", ct, stream)
+	}
+
+	// Backfills: the CLI's options by their JSON names, checked the same
+	// way; a refused request stores nothing.
+	runsBefore, _ := st.RunList(ctx, store.RunListParams{Limit: -1})
+	for body, want := range map[string]string{
+		`{}`: "select is required",
+		`{"select": "nope", "partitions": "2024-02-01...2024-02-03"}`:                     `unknown asset "nope"`,
+		`{"select": "*", "partitions": "2024-02-01...2024-02-03", "rate": "5"}`:           `rate "5" is not a rate R/s, R/m or R/h`,
+		`{"select": "*", "partitions": "2024-02-01...2024-02-03", "max_failure_rate": 2}`: "max_failure_rate 2 is not a share between 0 and 1",
+		`{"select": "*", "partitions": "2024-02-01...2024-02-03", "priority": "urgent"}`:  `priority "urgent" is not one of low, normal, high`,
+		`{"select": "*", "partitions": "2024-02-31"}`:                                     "2024-02-31",
+		`{"select": "*", "partitions": "2024-02-01...2024-02-03", "max_concurrent": -1}`:  "max_concurrent -1 must be 0",
+		`{"select": "*", "partitions": "2024-02-01...2024-02-03", "concurrency": 0}`:      "concurrency 0 is out of range",
+		`{"select": "*", "partitions": "2024-02-01...2024-02-03", "wait": true}`:          `unknown field "wait"`,
+		`{"select": "*", "partitions": "2024-02-01...2024-02-03", "max_concurrent": "2"}`: `field "max_concurrent" wants a whole number, not a JSON string`,
+	} {
+		if m := status("POST", "/api/v1/backfills", "s3cret", body, 400); !strings.Contains(fmt.Sprint(m["error"]), want) {
+			t.Errorf("%s: %v, want %q", body, m["error"], want)
+		}
+	}
+	status("POST", "/api/v1/backfills", "", `{"select": "*", "partitions": "2024-02-01...2024-02-03"}`, 401)
+	week := `"select": "cleaned_orders+", "partitions": "2024-01-01...2024-01-07"`
+	dry := status("POST", "/api/v1/backfills", "s3cret", `{`+week+`, "reprocess": "all", "dry_run": true, "max_concurrent": 2, "rate": "10/s"}`, 200)
+	if pl := dry["plan"].(map[string]any); dry["dry_run"] != true || pl["tasks"] != 21.0 || dry["throttle"] != "priority normal, at most 2 running, at most 10/s starts" {
+		t.Errorf("dry run %v", dry)
+	}
+	if m := status("POST", "/api/v1/backfills", "s3cret", `{`+week+`}`, 200); m["backfill"] != nil || !strings.HasPrefix(m["message"].(string), "nothing to backfill") {
+		t.Errorf("nothing to run: %v", m)
+	}
+	if runs, _ := st.RunList(ctx, store.RunListParams{Limit: -1}); len(runs) != len(runsBefore) {
+		t.Fatalf("refused or dry-run requests stored %d runs", len(runs)-len(runsBefore))
+	}
+	created := status("POST", "/api/v1/backfills", "s3cret", `{`+week+`, "reprocess": "all", "max_concurrent": 2, "rate": "10/s", "priority": "low",
+		"max_failure_rate": 0.5, "min_tasks": 4, "actor": "oncall"}`, 201)
+	b := created["backfill"].(map[string]any)
+	if b["id"] != 3.0 || b["kind"] != "backfill" || b["created_by"] != "oncall" || created["throttle"] != "priority low, at most 2 running, at most 10/s starts" {
+		t.Errorf("created %v", created)
+	}
+	if r, _ := st.RunGet(ctx, 3); r.TaskCount() != 21 || r.Throttle.MaxConcurrent != 2 || r.Throttle.RatePerSec != 10 || r.Breaker.MinTasks != 4 || r.Breaker.MaxFailureRate != 0.5 {
+		t.Errorf("stored backfill %+v", r)
+	}
+	if list := status("GET", "/api/v1/backfills?limit=1", "", "", 200); list["backfills"].([]any)[0].(map[string]any)["id"] != 3.0 || list["next"] != "/api/v1/backfills?limit=1&before=3" {
+		t.Errorf("backfills %v", list)
+	}
+	status("GET", "/api/v1/backfills/1", "", "", 404) // run 1 is not a backfill
+	if p := status("GET", "/api/v1/backfills/3", "", "", 200); p["tasks_pending"] != 21.0 {
+		t.Errorf("backfill progress %v", p)
+	}
+	if m := status("POST", "/api/v1/backfills/3/retry", "s3cret", "", 409); m["error"] != "backfill 3 has status queued; retry re-queues the failed tasks of a backfill that failed or tripped" {
+		t.Errorf("retry with nothing failed: %v", m)
+	}
+	status("POST", "/api/v1/runs/1/retry", "s3cret", "", 404)
+	if m := status("POST", "/api/v1/backfills/3/cancel", "s3cret", `{"reason": "wrong range"}`, 200); m["status"] != "cancelled" ||
+		m["cancelled"].(map[string]any)["pending"] != 21.0 {
+		t.Errorf("cancel %v", m)
+	}
+	if rep := status("GET", "/api/v1/backfills/3/report", "", "", 200); rep["backfill"] == nil {
+		t.Errorf("report %v", rep)
 	}
 
 	if task := status("GET", "/api/v1/tasks/1", "", "", 200); len(task["attempts"].([]any)) != 2 {
@@ -164,7 +234,7 @@ func TestAPI(t *testing.T) {
 	// Reads need the token too unless PublicRead.
 	private := httptest.NewServer((&api.Server{Store: st, Bucket: bucket, Graph: g, Clock: clk, Token: "s3cret"}).Handler())
 	defer private.Close()
-	resp, err := private.Client().Get(private.URL + "/api/v1/runs")
+	resp, err = private.Client().Get(private.URL + "/api/v1/runs")
 	if err != nil {
 		t.Fatal(err)
 	}

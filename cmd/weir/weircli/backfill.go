@@ -4,28 +4,25 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/weir-dev/weir/backfill"
 	"github.com/weir-dev/weir/lineage"
-	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/store"
 )
 
+// backfillOpts are backfill create's flags: the library's options, and
+// how this process runs or follows the backfill.
 type backfillOpts struct {
+	backfill.Options
 	parts                         partitionFlags
-	selection                     string
-	reprocess, order, rate, pool  string
-	priority, progress            string
-	maxConcurrent, concurrency    int
-	minTasks, maxConsecutive      int
-	maxFailureRate                float64
+	progress                      string
+	concurrency                   int
 	leaseTimeout                  time.Duration
 	dryRun, wait, local, failOnly bool
 }
@@ -67,17 +64,18 @@ func (a *app) backfillCreateCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error { return a.backfillCreate(cmd.Context(), o) },
 	}
 	f := cmd.Flags()
-	f.StringVarP(&o.selection, "select", "s", "", "assets to backfill (required)")
+	d := backfill.Defaults()
+	f.StringVarP(&o.Select, "select", "s", "", "assets to backfill (required)")
 	o.parts.register(f, "partitions to backfill")
-	f.StringVar(&o.reprocess, "reprocess", "missing", "which requested partitions run: missing, failed, stale (made by other code or from replaced inputs, and what reads them) or all")
-	f.StringVar(&o.order, "order", "oldest-first", "oldest-first or newest-first")
-	f.IntVar(&o.maxConcurrent, "max-concurrent", 0, "running tasks of this backfill at most, across all workers (0: no limit)")
-	f.StringVar(&o.rate, "rate", "", "task starts at most, across all workers, e.g. 5/s or 120/m")
-	f.StringVar(&o.pool, "pool", "", "run every task in this pool (and under its quota) instead of its asset's")
-	f.StringVar(&o.priority, "priority", "normal", "low, normal or high; interactive runs are high")
-	f.Float64Var(&o.maxFailureRate, "max-failure-rate", 0, "trip the breaker when more than this share of finished tasks failed (0-1)")
-	f.IntVar(&o.minTasks, "min-tasks", 10, "tasks that must finish before --max-failure-rate applies")
-	f.IntVar(&o.maxConsecutive, "max-consecutive-failures", 0, "trip the breaker after this many failed tasks in a row (0: off)")
+	f.StringVar(&o.Reprocess, "reprocess", d.Reprocess, "which requested partitions run: missing, failed, stale (made by other code or from replaced inputs, and what reads them) or all")
+	f.StringVar(&o.Order, "order", d.Order, "oldest-first or newest-first")
+	f.IntVar(&o.MaxConcurrent, "max-concurrent", 0, "running tasks of this backfill at most, across all workers (0: no limit)")
+	f.StringVar(&o.Rate, "rate", "", "task starts at most, across all workers, e.g. 5/s or 120/m")
+	f.StringVar(&o.Pool, "pool", "", "run every task in this pool (and under its quota) instead of its asset's")
+	f.StringVar(&o.Priority, "priority", d.Priority, "low, normal or high; interactive runs are high")
+	f.Float64Var(&o.MaxFailureRate, "max-failure-rate", 0, "trip the breaker when more than this share of finished tasks failed (0-1)")
+	f.IntVar(&o.MinTasks, "min-tasks", d.MinTasks, "tasks that must finish before --max-failure-rate applies")
+	f.IntVar(&o.MaxConsecutiveFailures, "max-consecutive-failures", 0, "trip the breaker after this many failed tasks in a row (0: off)")
 	f.BoolVar(&o.dryRun, "dry-run", false, "print what would run and an estimate; store nothing")
 	a.runFlags(cmd, &o)
 	return cmd
@@ -93,29 +91,6 @@ func (a *app) runFlags(cmd *cobra.Command, o *backfillOpts) {
 	f.DurationVar(&o.leaseTimeout, "lease-timeout", 30*time.Second, "when this process runs tasks: how long its leases live without a heartbeat")
 }
 
-var poolName = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
-
-// Bounds of --rate: slower than one start an hour is a pause, faster than
-// the store can lease is no limit.
-const (
-	minRatePerSec = 1.0 / 3600
-	maxRatePerSec = 100_000
-)
-
-// parseRate reads R/s, R/m or R/h as starts per second.
-func parseRate(s string) (float64, error) {
-	num, unit, ok := strings.Cut(s, "/")
-	r, err := strconv.ParseFloat(num, 64)
-	per := map[string]float64{"s": 1, "m": 60, "h": 3600}[unit]
-	if !ok || err != nil || per == 0 || math.IsNaN(r) || math.IsInf(r, 0) {
-		return 0, fmt.Errorf("--rate %q is not a rate R/s, R/m or R/h, e.g. 5/s, 120/m or 30/h", s)
-	}
-	if r /= per; r < minRatePerSec || r > maxRatePerSec {
-		return 0, fmt.Errorf("--rate %q is out of range: allowed are 1/h to %d/s", s, maxRatePerSec)
-	}
-	return r, nil
-}
-
 // checkRun checks the flags of runFlags.
 func (o backfillOpts) checkRun() error {
 	if o.concurrency < 1 {
@@ -127,93 +102,70 @@ func (o backfillOpts) checkRun() error {
 	return checkProgress(o.progress)
 }
 
-// backfillParams checks the flags and turns them into enqueue options.
-func (o backfillOpts) params() (plan.Request, scheduler.EnqueueOpts, error) {
-	var req plan.Request
-	var eo scheduler.EnqueueOpts
-	if o.selection == "" {
-		return req, eo, errors.New("--select is required, e.g. --select '*' or --select cleaned_orders+")
+// flagError says an option error as the command line names it: by its
+// flag.
+func flagError(err error) error {
+	var oe *backfill.OptionError
+	if errors.As(err, &oe) {
+		return errors.New(oe.Flag())
 	}
-	var err error
-	if req.Partitions, err = o.parts.expr(); err != nil {
-		return req, eo, err
-	}
-	r, err := plan.ParseReprocess(o.reprocess)
-	if err != nil {
-		return req, eo, err
-	}
-	req.Selection, req.Reprocess = o.selection, r
-	if eo.Order, err = scheduler.ParseOrder(o.order); err != nil {
-		return req, eo, err
-	}
-	if o.maxConcurrent < 0 {
-		return req, eo, fmt.Errorf("--max-concurrent %d must be 0 (no limit) or more", o.maxConcurrent)
-	}
-	eo.Throttle.MaxConcurrent = o.maxConcurrent
-	if o.rate != "" {
-		if eo.Throttle.RatePerSec, err = parseRate(o.rate); err != nil {
-			return req, eo, err
-		}
-	}
-	if o.pool != "" && !poolName.MatchString(o.pool) {
-		return req, eo, fmt.Errorf("--pool %q: a pool name is 1-64 letters, digits, '_', '.' or '-'", o.pool)
-	}
-	eo.Pool = o.pool
-	if eo.Priority, err = parsePriority(o.priority); err != nil {
-		return req, eo, err
-	}
-	if math.IsNaN(o.maxFailureRate) || o.maxFailureRate < 0 || o.maxFailureRate > 1 {
-		return req, eo, fmt.Errorf("--max-failure-rate %g is not a share between 0 and 1 (0.2 trips above 20%% failed)", o.maxFailureRate)
-	}
-	if o.minTasks < 0 || o.maxConsecutive < 0 {
-		return req, eo, errors.New("--min-tasks and --max-consecutive-failures must be 0 or more")
-	}
-	eo.Breaker = store.Breaker{MaxFailureRate: o.maxFailureRate, MinTasks: o.minTasks, MaxConsecutive: o.maxConsecutive}
-	if err := o.checkRun(); err != nil {
-		return req, eo, err
-	}
-	return req, eo, nil
+	return err
 }
 
 func (a *app) backfillCreate(ctx context.Context, o backfillOpts) error {
-	req, eo, err := o.params()
+	if err := o.checkRun(); err != nil {
+		return usageError(err)
+	}
+	parts, err := o.parts.expr()
 	if err != nil {
 		return usageError(err)
+	}
+	o.Partitions = parts
+	if _, _, err := o.Check(); err != nil {
+		return usageError(flagError(err))
 	}
 	v, err := a.newView(o.progress)
 	if err != nil {
 		return usageError(err)
 	}
-	g, st, pl, err := a.planFor(ctx, req)
+	g, err := a.graph()
+	if err != nil {
+		return err
+	}
+	st, err := a.openStore(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	now := pl.Now
-	pj := toPlanJSON(pl)
-	if o.dryRun || pl.Empty() {
-		est, err := scheduler.EstimatePlan(ctx, st, pl, eo.Throttle, o.concurrency)
+	p, err := backfill.PlanOf(ctx, st, g, o.Options, a.cfg.Clock.Now())
+	if errors.Is(err, backfill.ErrInput) {
+		return usageError(flagError(err))
+	}
+	if err != nil {
+		return failedError(err)
+	}
+	pj := toPlanJSON(p.Plan)
+	if o.dryRun || p.Plan.Empty() {
+		pre, err := p.Preview(ctx, st, o.concurrency)
 		if err != nil {
 			return failedError(err)
 		}
 		if a.output == "json" {
-			return a.json(map[string]any{"plan": pj, "estimate": est, "dry_run": o.dryRun})
+			return a.json(map[string]any{"plan": pre.Plan, "estimate": pre.Estimate, "dry_run": o.dryRun})
 		}
 		a.printPlan(pj)
-		if pl.Empty() {
+		if p.Plan.Empty() {
 			fmt.Fprintln(a.cfg.Stdout, "nothing to backfill: every requested partition is fresh or queued in another run (--reprocess all runs them again); nothing was stored")
 			return nil
 		}
-		fmt.Fprintf(a.cfg.Stdout, "estimate: %s\n", est)
+		fmt.Fprintf(a.cfg.Stdout, "estimate: %s\n", pre.Estimate)
 		fmt.Fprintln(a.cfg.Stdout, "dry run: nothing was stored or run")
 		return nil
 	}
-	tg, err := pl.Expand()
-	if err != nil {
+	run, err := p.Create(ctx, st, scheduler.CurrentUser(a.cfg.Getenv))
+	if errors.Is(err, backfill.ErrInput) {
 		return usageError(err)
 	}
-	eo.Kind, eo.CreatedBy, eo.Now = "backfill", scheduler.CurrentUser(a.cfg.Getenv), now
-	run, _, err := scheduler.Enqueue(ctx, st, tg, eo)
 	if err != nil {
 		return failedError(err)
 	}

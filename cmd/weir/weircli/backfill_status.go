@@ -25,18 +25,6 @@ func takeSnapshot(ctx context.Context, st store.Store, runID int64, now time.Tim
 	return &snapshot{Event: "progress", Progress: p}, nil
 }
 
-func parsePriority(s string) (int, error) {
-	switch s {
-	case "low":
-		return store.PriorityLow, nil
-	case "normal", "":
-		return store.PriorityNormal, nil
-	case "high":
-		return store.PriorityHigh, nil
-	}
-	return 0, fmt.Errorf("--priority %q is not one of low, normal, high", s)
-}
-
 // printSnapshot prints a backfill's status as a table.
 func (a *app) printSnapshot(run *store.Run, s *snapshot) error {
 	w := a.table()
