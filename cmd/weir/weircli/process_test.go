@@ -1,11 +1,13 @@
 package weircli_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/store"
 	"github.com/weir-dev/weir/store/postgres"
 	"github.com/weir-dev/weir/store/postgres/pgtest"
@@ -575,4 +578,142 @@ func TestDaemonLeaderKilledMidTick(t *testing.T) {
 			fired, runs, perSchedule, missed, orphans, schedules*missed, schedules)
 	}
 	t.Logf("%d ticks fired once each in %d runs; %d leaders killed mid-way (%v)", fired, runs, kills, leaders)
+}
+
+// TestServeAPIDrivesABackfill: a real `weir serve --http` process with a
+// token and two worker slots. Over HTTP a backfill is created with
+// throttles, its progress followed as server-sent events while it is
+// paused, resumed and cancelled; the throttle holds in every event; a
+// request without the token or with a bad body is refused and stores
+// nothing.
+func TestServeAPIDrivesABackfill(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test")
+	}
+	c := newCluster(t, 100)
+	c.start("d1", "serve", "--http", "127.0.0.1:0", "--token", "s3cret", "--workers", "2", "--log-format", "json")
+	c.mu.Lock()
+	stderr := c.procs["d1"].Stderr.(*prefixWriter)
+	c.mu.Unlock()
+	var base string
+	c.waitFor("the API to listen", func() bool {
+		for line := range strings.Lines(stderr.String()) {
+			var rec struct{ Msg, URL string }
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "serving the HTTP API" {
+				base = strings.TrimSuffix(rec.URL, "/api/v1/")
+				return true
+			}
+		}
+		return false
+	})
+	call := func(method, path, token, body string) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	want := func(method, path, token, body string, code int) map[string]any {
+		t.Helper()
+		got, m := call(method, path, token, body)
+		if got != code {
+			t.Fatalf("%s %s: %d %v, want %d", method, path, got, m, code)
+		}
+		return m
+	}
+	request := `{"select": "*", "partitions": "2024-01-01...2024-01-20", "max_concurrent": 1, "rate": "20/s", "priority": "low", "actor": "oncall"}`
+	want("POST", "/api/v1/backfills", "", request, 401)
+	want("POST", "/api/v1/backfills", "s3cret", `{"select": "*", "partitions": "2024-01-01...2024-01-20", "max_concurrent": 1,`, 400)
+	want("POST", "/api/v1/backfills", "s3cret", `{"select": "*", "partitions": "2024-01-01...2024-01-20", "burst": 3}`, 400)
+	want("POST", "/api/v1/backfills", "s3cret", `{"select": "*", "partitions": "`+strings.Repeat("x", 70<<10)+`"}`, 413)
+	if runs, _ := c.store.RunList(context.Background(), store.RunListParams{Limit: -1}); len(runs) != 0 {
+		t.Fatalf("refused requests stored %d runs", len(runs))
+	}
+	created := want("POST", "/api/v1/backfills", "s3cret", request, 201)
+	id := fmt.Sprint(created["backfill"].(map[string]any)["id"])
+
+	// Follow its events.
+	want("GET", "/api/v1/backfills/"+id+"/events", "", "", 401) // reads too: no --public-read
+	req, _ := http.NewRequest("GET", base+"/api/v1/backfills/"+id+"/events", nil)
+	req.Header.Set("Authorization", "Bearer s3cret")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("events: %v %v", resp, err)
+	}
+	defer resp.Body.Close()
+	type event struct {
+		kind string
+		p    scheduler.Progress
+	}
+	events := make(chan event, 1000)
+	go func() {
+		defer close(events)
+		sc := bufio.NewScanner(resp.Body)
+		sc.Buffer(nil, 1<<20)
+		var kind string
+		for sc.Scan() {
+			line := sc.Text()
+			if k, ok := strings.CutPrefix(line, "event: "); ok {
+				kind = k
+			}
+			if data, ok := strings.CutPrefix(line, "data: "); ok {
+				var e event
+				e.kind = kind
+				if err := json.Unmarshal([]byte(data), &e.p); err != nil {
+					t.Errorf("event data %q: %v", data, err)
+				}
+				events <- e
+			}
+		}
+	}()
+	next := func(what string, cond func(event) bool) event {
+		t.Helper()
+		for e := range events {
+			if e.p.Running > 1 {
+				t.Errorf("max_concurrent 1 and %d running: %+v", e.p.Running, e.p)
+			}
+			if cond(e) {
+				return e
+			}
+			if e.kind == "end" {
+				t.Fatalf("the stream ended before %s: %+v", what, e.p)
+			}
+		}
+		t.Fatalf("the stream closed before %s", what)
+		return event{}
+	}
+	next("a task succeeded", func(e event) bool { return e.p.TasksSucceeded >= 2 })
+	want("POST", "/api/v1/backfills/"+id+"/pause", "s3cret", `{"reason": "load on the warehouse"}`, 200)
+	paused := next("paused", func(e event) bool { return e.p.Status == "paused" && e.p.Running == 0 })
+	want("POST", "/api/v1/backfills/"+id+"/pause", "", "", 401)
+	want("POST", "/api/v1/backfills/"+id+"/resume", "s3cret", "", 200)
+	next("progress after the resume", func(e event) bool {
+		return e.p.Status == "running" && e.p.TasksSucceeded > paused.p.TasksSucceeded
+	})
+	cancelled := want("POST", "/api/v1/backfills/"+id+"/cancel", "s3cret", `{"reason": "enough"}`, 200)
+	end := next("the end", func(e event) bool { return e.kind == "end" })
+	if end.p.Status != "cancelled" || cancelled["status"] != "cancelled" || end.p.TasksSucceeded+end.p.TasksCancelled+end.p.TasksSkipped+end.p.TasksFailed != end.p.TasksTotal ||
+		end.p.TasksTotal != 60 {
+		t.Errorf("last event %+v", end.p)
+	}
+	if _, ok := <-events; ok {
+		t.Errorf("the stream went on after its end")
+	}
+	run, _ := c.store.RunGet(context.Background(), 1)
+	evs, _ := c.store.RunEventList(context.Background(), 1)
+	var kinds []string
+	for _, e := range evs {
+		kinds = append(kinds, e.Kind+" by "+e.Actor)
+	}
+	if run.CreatedBy != "oncall" || !slices.Equal(kinds, []string{"created by oncall", "paused by api", "resumed by api", "cancelled by api"}) {
+		t.Errorf("audit trail %q, created by %s", kinds, run.CreatedBy)
+	}
 }
