@@ -34,6 +34,7 @@ import (
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/plan"
+	"github.com/weir-dev/weir/schedule"
 	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/store"
 )
@@ -46,6 +47,8 @@ type Server struct {
 	Store  store.Store
 	Bucket *blob.Bucket
 	Graph  *lineage.Graph
+	// Schedules are the schedules the daemon fires (optional).
+	Schedules []*schedule.Schedule
 	// Clock defaults to the system clock; Logger to discarding.
 	Clock  clock.Clock
 	Logger *slog.Logger
@@ -55,6 +58,9 @@ type Server struct {
 	PublicRead bool
 
 	mux *http.ServeMux
+	// badSchedules is the first invalid schedule's error: the schedule
+	// endpoints answer it.
+	badSchedules error
 }
 
 // Handler returns the API's handler.
@@ -65,6 +71,11 @@ func (s *Server) Handler() http.Handler {
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
+	for _, sc := range s.Schedules {
+		if err := sc.Validate(); err != nil && s.badSchedules == nil {
+			s.badSchedules = err
+		}
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -72,6 +83,12 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.HandleFunc("GET /api/v1/assets", s.assets)
 	mux.HandleFunc("GET /api/v1/assets/{asset}", s.assets)
+	mux.HandleFunc("GET /api/v1/assets/{asset}/partitions/{key}", s.partition)
+	mux.HandleFunc("GET /api/v1/assets/{asset}/partitions/{key}/lineage", s.lineage)
+	mux.HandleFunc("GET /api/v1/schedules", s.schedules)
+	mux.HandleFunc("GET /api/v1/schedules/{name}", s.schedule)
+	mux.HandleFunc("GET /api/v1/schedules/{name}/ticks", s.ticks)
+	mux.HandleFunc("POST /api/v1/schedules/{name}/{action}", s.pauseSchedule)
 	mux.HandleFunc("GET /api/v1/runs", s.listRuns(""))
 	mux.HandleFunc("GET /api/v1/runs/{id}", s.run(""))
 	mux.HandleFunc("GET /api/v1/runs/{id}/events", s.events(""))

@@ -59,7 +59,7 @@ func TestAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	srv := httptest.NewServer((&api.Server{Store: st, Bucket: bucket, Graph: g, Clock: clk, Token: "s3cret", PublicRead: true}).Handler())
+	srv := httptest.NewServer((&api.Server{Store: st, Bucket: bucket, Graph: g, Schedules: nightly.Schedules(), Clock: clk, Token: "s3cret", PublicRead: true}).Handler())
 	defer srv.Close()
 	call := func(method, path, token, body string) (int, map[string]any) {
 		t.Helper()
@@ -145,6 +145,51 @@ func TestAPI(t *testing.T) {
 	}
 	if m := status("POST", pause, "s3cret", "", 409); m["error"] != "backfill 2 has status cancelled; only a running backfill can be paused" {
 		t.Errorf("pausing a cancelled run: %v", m)
+	}
+
+	// A partition: its version, manifest, inputs, checks; its lineage.
+	part := status("GET", "/api/v1/assets/daily_revenue/partitions/2024-01-03", "", "", 200)
+	if man := part["manifest"].(map[string]any); part["version"] == "" || len(man["files"].([]any)) == 0 || len(part["inputs"].([]any)) != 1 || len(part["history"].([]any)) != 1 {
+		t.Errorf("partition %v", part)
+	}
+	if m := status("GET", "/api/v1/assets/daily_revenue/partitions/2024-13-01", "", "", 404); !strings.Contains(m["error"].(string), "2024-13-01") {
+		t.Errorf("bad key: %v", m)
+	}
+	status("GET", "/api/v1/assets/nope/partitions/2024-01-03", "", "", 404)
+	up := status("GET", "/api/v1/assets/revenue_7d/partitions/2024-01-07/lineage", "", "", 200)
+	if root := up["root"].(map[string]any); root["asset"] != "revenue_7d" || len(root["children"].([]any)) != 7 {
+		t.Errorf("upstream lineage %v", up)
+	}
+	impact := status("GET", "/api/v1/assets/daily_revenue/partitions/2024-01-03/lineage?direction=downstream&depth=1", "", "", 200)
+	if root := impact["root"].(map[string]any); len(root["children"].([]any)) != 5 {
+		t.Errorf("downstream lineage %v", impact)
+	}
+	status("GET", "/api/v1/assets/daily_revenue/partitions/2024-01-03/lineage?direction=sideways", "", "", 400)
+	status("GET", "/api/v1/assets/daily_revenue/partitions/2024-02-03/lineage", "", "", 404)
+
+	// Schedules: list, next ticks, pause and resume, ticks.
+	scheds := status("GET", "/api/v1/schedules", "", "", 200)["schedules"].([]any)
+	if len(scheds) != 1 || scheds[0].(map[string]any)["state"] != "active" {
+		t.Fatalf("schedules %v", scheds)
+	}
+	name := scheds[0].(map[string]any)["name"].(string)
+	if one := status("GET", "/api/v1/schedules/"+name+"?count=3", "", "", 200); len(one["upcoming"].([]any)) != 3 {
+		t.Errorf("schedule %v", one)
+	}
+	status("GET", "/api/v1/schedules/"+name+"?count=0", "", "", 400)
+	if m := status("GET", "/api/v1/schedules/hourly", "", "", 404); !strings.Contains(m["error"].(string), name) {
+		t.Errorf("unknown schedule: %v", m)
+	}
+	status("POST", "/api/v1/schedules/"+name+"/pause", "", "", 401)
+	if m := status("POST", "/api/v1/schedules/"+name+"/pause", "s3cret", `{"reason": "migration"}`, 200); m["state"] != "paused" {
+		t.Errorf("paused schedule %v", m)
+	}
+	if m := status("POST", "/api/v1/schedules/"+name+"/resume", "s3cret", "", 200); m["state"] != "active" {
+		t.Errorf("resumed schedule %v", m)
+	}
+	status("POST", "/api/v1/schedules/"+name+"/fire", "s3cret", "", 404)
+	if ticks := status("GET", "/api/v1/schedules/"+name+"/ticks", "", "", 200); len(ticks["ticks"].([]any)) != 0 {
+		t.Errorf("ticks %v", ticks)
 	}
 
 	// The stream of a run that ended is its last progress.

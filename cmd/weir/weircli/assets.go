@@ -12,6 +12,7 @@ import (
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
 	"github.com/weir-dev/weir/plan"
+	"github.com/weir-dev/weir/provenance"
 	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/store"
 )
@@ -90,41 +91,17 @@ type assetJSON struct {
 	// FailedWithOlderVersion are the failed partitions that still serve
 	// an earlier promoted version; they are counted in Failed only.
 	FailedWithOlderVersion rangesJSON            `json:"failed_with_older_version"`
-	Latest                 []materializationJSON `json:"latest_materializations,omitempty"`
-	CheckResults           []checkJSON           `json:"latest_checks,omitempty"`
+	Latest                 []provenance.Materialization `json:"latest_materializations,omitempty"`
+	CheckResults           []provenance.CheckResult           `json:"latest_checks,omitempty"`
 }
 
 // result says how a check went, in a few words.
-func (c checkJSON) result() string { return scheduler.CheckOutcome(c.Warn, c.Passed, c.Error) }
-
-type checkJSON struct {
-	Name       string `json:"name"`
-	Partitions string `json:"partitions"`
-	RunID      int64  `json:"run_id"`
-	Attempt    int    `json:"attempt"`
-	Warn       bool   `json:"warn"`
-	Passed     bool   `json:"passed"`
-	Value      string `json:"value"`
-	Error      string `json:"error,omitempty"`
-}
-
 type depJSON struct {
 	Asset   string `json:"asset"`
 	Mapping string `json:"mapping"`
 }
 
 type rangesJSON = partitions.Summary
-
-type materializationJSON struct {
-	Partition string    `json:"partition"`
-	Version   string    `json:"version"`
-	RunID     int64     `json:"run_id"`
-	Attempt   int       `json:"attempt"`
-	Files     int       `json:"files"`
-	Bytes     int64     `json:"bytes"`
-	Manifest  string    `json:"manifest_sha256"`
-	Promoted  time.Time `json:"promoted_at"`
-}
 
 func ranges(def partitions.Definition, s partitions.Subset) rangesJSON {
 	return partitions.Summarize(def, s)
@@ -215,16 +192,14 @@ func (a *app) assetsShow(cmd *cobra.Command, args []string) error {
 		return failedError(err)
 	}
 	for _, m := range mats {
-		j.Latest = append(j.Latest, materializationJSON{Partition: m.PartitionKey, Version: m.Version, RunID: m.RunID, Attempt: m.Attempt,
-			Files: m.Files, Bytes: m.Bytes, Manifest: m.ManifestSHA256, Promoted: m.PromotedAt})
+		j.Latest = append(j.Latest, provenance.NewMaterialization(m))
 	}
 	checks, err := st.CheckResultList(ctx, store.CheckResultListParams{Asset: as.Key, Limit: 8})
 	if err != nil {
 		return failedError(err)
 	}
 	for _, c := range checks {
-		j.CheckResults = append(j.CheckResults, checkJSON{Name: c.Name, Partitions: c.Partitions, RunID: c.RunID, Attempt: c.Attempt,
-			Warn: c.Warn, Passed: c.Passed, Value: c.Value, Error: c.Error})
+		j.CheckResults = append(j.CheckResults, provenance.NewCheckResult(c))
 	}
 	if a.output == "json" {
 		return a.json(j)
@@ -268,7 +243,7 @@ func (a *app) assetsShow(cmd *cobra.Command, args []string) error {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "CHECK\tPARTITIONS\tRUN\tATTEMPT\tRESULT\tVALUE")
 		for _, c := range j.CheckResults {
-			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\n", c.Name, c.Partitions, c.RunID, c.Attempt, c.result(), dash(c.Value))
+			fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%s\t%s\n", c.Name, c.Partitions, c.RunID, c.Attempt, scheduler.CheckOutcome(c.Warn, c.Passed, c.Error), dash(c.Value))
 		}
 	}
 	return w.Flush()

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -80,33 +79,9 @@ func (a *app) schedulesCommand() *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			states, err := st.ScheduleList(cmd.Context())
+			rows, err := schedule.Statuses(cmd.Context(), st, all, a.cfg.Clock.Now())
 			if err != nil {
 				return failedError(err)
-			}
-			paused := map[string]bool{}
-			for _, s := range states {
-				paused[s.Name] = s.Paused
-			}
-			now := a.cfg.Clock.Now()
-			rows := make([]scheduleJSON, 0, len(all))
-			for _, s := range all {
-				r := scheduleJSON{Name: s.Name, Cron: s.Cron, Zone: s.Zone, Selection: s.Selection, Catchup: string(s.CatchupPolicy()), State: "active"}
-				if paused[s.Name] {
-					r.State = "paused"
-				}
-				if next := s.Next(now); !next.IsZero() {
-					r.Next, r.NextUTC = next.In(s.Location()).Format(time.RFC3339), next.UTC().Format(time.RFC3339)
-				}
-				last, err := st.TickList(cmd.Context(), store.TickListParams{Schedule: s.Name, Limit: 1})
-				if err != nil {
-					return failedError(err)
-				}
-				if len(last) > 0 {
-					r.LastTick = &tickJSON{}
-					*r.LastTick = newTickJSON(last[0], s)
-				}
-				rows = append(rows, r)
 			}
 			if a.output == "json" {
 				return a.json(rows)
@@ -120,7 +95,7 @@ func (a *app) schedulesCommand() *cobra.Command {
 			for _, r := range rows {
 				lastTick, lastWhat := "-", "-"
 				if r.LastTick != nil {
-					lastTick, lastWhat = r.LastTick.ScheduledAt, r.LastTick.what()
+					lastTick, lastWhat = r.LastTick.ScheduledAt, r.LastTick.What()
 				}
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Name, r.Cron, r.Zone, r.State, dash(r.Next), dash(r.NextUTC), lastTick, lastWhat)
 			}
@@ -140,23 +115,7 @@ func (a *app) schedulesCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			type row struct {
-				Tick       string `json:"tick"`
-				TickUTC    string `json:"tick_utc"`
-				Partitions string `json:"partitions"`
-			}
-			var rows []row
-			t := a.cfg.Clock.Now()
-			for range count {
-				if t = s.Next(t); t.IsZero() {
-					break
-				}
-				p, err := d.Target(s, t)
-				if err != nil {
-					p = "error: " + err.Error()
-				}
-				rows = append(rows, row{t.In(s.Location()).Format(time.RFC3339), t.UTC().Format(time.RFC3339), p})
-			}
+			rows := d.Preview(s, a.cfg.Clock.Now(), count)
 			if a.output == "json" {
 				return a.json(rows)
 			}
@@ -183,13 +142,9 @@ func (a *app) schedulesCommand() *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			list, err := st.TickList(cmd.Context(), store.TickListParams{Schedule: s.Name, Limit: limit})
+			rows, err := schedule.Ticks(cmd.Context(), st, s, limit)
 			if err != nil {
 				return failedError(err)
-			}
-			rows := make([]tickJSON, len(list))
-			for i, t := range list {
-				rows[i] = newTickJSON(t, s)
 			}
 			if a.output == "json" {
 				return a.json(rows)
@@ -201,7 +156,7 @@ func (a *app) schedulesCommand() *cobra.Command {
 			w := a.table()
 			fmt.Fprintf(w, "SCHEDULED (%s)\tFIRED (UTC)\tOUTCOME\n", s.Zone)
 			for _, r := range rows {
-				fmt.Fprintf(w, "%s\t%s\t%s\n", r.ScheduledAt, r.FiredAt, r.what())
+				fmt.Fprintf(w, "%s\t%s\t%s\n", r.ScheduledAt, r.FiredAt, r.What())
 			}
 			return w.Flush()
 		},
@@ -231,39 +186,6 @@ func (a *app) schedulesCommand() *cobra.Command {
 		setPaused("pause", "Pause a schedule (kept in the store): its ticks are skipped until resumed", true),
 		setPaused("resume", "Resume a paused schedule: the next tick fires", false))
 	return cmd
-}
-
-// scheduleJSON is a schedule as `schedules list` shows it.
-type scheduleJSON struct {
-	Name      string    `json:"name"`
-	Cron      string    `json:"cron"`
-	Zone      string    `json:"zone"`
-	Selection string    `json:"selection"`
-	Catchup   string    `json:"catchup"`
-	State     string    `json:"state"`
-	Next      string    `json:"next"`
-	NextUTC   string    `json:"next_utc"`
-	LastTick  *tickJSON `json:"last_tick"`
-}
-
-// tickJSON is a tick as the CLI shows it.
-type tickJSON struct {
-	ScheduledAt string `json:"scheduled_at"`
-	FiredAt     string `json:"fired_at"`
-	RunID       int64  `json:"run_id,omitempty"`
-	Skipped     string `json:"skipped,omitempty"`
-}
-
-func newTickJSON(t store.Tick, s *schedule.Schedule) tickJSON {
-	return tickJSON{ScheduledAt: t.ScheduledAt.In(s.Location()).Format(time.RFC3339), FiredAt: t.FiredAt.UTC().Format(time.RFC3339),
-		RunID: t.RunID, Skipped: t.Skipped}
-}
-
-func (t tickJSON) what() string {
-	if t.Skipped != "" {
-		return "skipped: " + t.Skipped
-	}
-	return fmt.Sprintf("run %d", t.RunID)
 }
 
 // validateSchedules reports the configured schedules' problems.
