@@ -49,6 +49,8 @@ type Server struct {
 	Graph  *lineage.Graph
 	// Schedules are the schedules the daemon fires (optional).
 	Schedules []*schedule.Schedule
+	// Query, if set, serves POST /api/v1/query (weir query's SQL).
+	Query QueryFunc
 	// Clock defaults to the system clock; Logger to discarding.
 	Clock  clock.Clock
 	Logger *slog.Logger
@@ -57,7 +59,8 @@ type Server struct {
 	Token      string
 	PublicRead bool
 
-	mux *http.ServeMux
+	mux        *http.ServeMux
+	querySlots chan struct{}
 	// badSchedules is the first invalid schedule's error: the schedule
 	// endpoints answer it.
 	badSchedules error
@@ -76,6 +79,7 @@ func (s *Server) Handler() http.Handler {
 			s.badSchedules = err
 		}
 	}
+	s.querySlots = make(chan struct{}, queriesAtOnce)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -85,6 +89,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/assets/{asset}", s.assets)
 	mux.HandleFunc("GET /api/v1/assets/{asset}/partitions/{key}", s.partition)
 	mux.HandleFunc("GET /api/v1/assets/{asset}/partitions/{key}/lineage", s.lineage)
+	mux.HandleFunc("POST /api/v1/query", s.query)
 	mux.HandleFunc("GET /api/v1/schedules", s.schedules)
 	mux.HandleFunc("GET /api/v1/schedules/{name}", s.schedule)
 	mux.HandleFunc("GET /api/v1/schedules/{name}/ticks", s.ticks)

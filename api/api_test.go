@@ -275,6 +275,9 @@ func TestAPI(t *testing.T) {
 	}
 	status("GET", "/api/v1/tasks/1/logs?attempt=7", "", "", 404)
 	status("GET", "/api/v1/nothing", "", "", 404)
+	if m := status("POST", "/api/v1/query", "s3cret", `{"sql": "SELECT 1"}`, 501); !strings.Contains(m["error"].(string), "querycmd") {
+		t.Errorf("query without an engine: %v", m)
+	}
 
 	// Reads need the token too unless PublicRead.
 	private := httptest.NewServer((&api.Server{Store: st, Bucket: bucket, Graph: g, Clock: clk, Token: "s3cret"}).Handler())

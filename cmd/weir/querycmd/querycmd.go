@@ -5,10 +5,13 @@
 package querycmd
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/weir-dev/weir/api"
 	"github.com/weir-dev/weir/clock"
 	"github.com/weir-dev/weir/cmd/weir/weircli"
 	"github.com/weir-dev/weir/connectors/duckdb"
@@ -112,6 +116,57 @@ tasks' attempts (compute and verify phases), backfills the runs of kind backfill
 	return cmd
 }
 
+// Query answers SQL over the HTTP API (weircli.Config.Query): the tables
+// it names loaded into a fresh DuckDB locked against files, extensions
+// and settings, at most maxRows rows, values as -o json writes them.
+func Query(ctx context.Context, st store.Store, g *lineage.Graph, now time.Time, sql string, maxRows int) (*api.QueryResult, error) {
+	cols, rows, truncated, err := duckdb.QueryMetadata(ctx, st, g, now, sql, maxRows)
+	var qe *duckdb.QueryError
+	if errors.As(err, &qe) {
+		return nil, badQuery{err}
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		for i, v := range r {
+			r[i] = jsonValue(v)
+		}
+	}
+	return &api.QueryResult{Columns: cols, Rows: rows, Truncated: truncated}, nil
+}
+
+// badQuery is SQL DuckDB refused: api.ErrBadQuery, its message DuckDB's.
+type badQuery struct{ error }
+
+func (b badQuery) Is(target error) bool { return target == api.ErrBadQuery }
+
+// jsonValue is v as JSON can carry it: times in UTC RFC 3339, bytes as
+// text, NaN and infinities as strings.
+func jsonValue(v any) any {
+	switch x := v.(type) {
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	case []byte:
+		return string(x)
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return fmt.Sprint(x)
+		}
+	case float32:
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return fmt.Sprint(x)
+		}
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = jsonValue(e)
+		}
+		return out
+	}
+	return v
+}
+
 // text renders a value for table and csv output.
 func text(v any) string {
 	switch x := v.(type) {
@@ -150,11 +205,7 @@ func write(w io.Writer, format string, cols []string, rows [][]any) error {
 		for i, r := range rows {
 			o := make(map[string]any, len(cols))
 			for j, c := range cols {
-				v := r[j]
-				if t, ok := v.(time.Time); ok {
-					v = t.UTC().Format(time.RFC3339Nano)
-				}
-				o[c] = v
+				o[c] = jsonValue(r[j])
 			}
 			objs[i] = o
 		}

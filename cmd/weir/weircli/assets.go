@@ -90,9 +90,9 @@ type assetJSON struct {
 	Missing      rangesJSON `json:"missing"`
 	// FailedWithOlderVersion are the failed partitions that still serve
 	// an earlier promoted version; they are counted in Failed only.
-	FailedWithOlderVersion rangesJSON            `json:"failed_with_older_version"`
+	FailedWithOlderVersion rangesJSON                   `json:"failed_with_older_version"`
 	Latest                 []provenance.Materialization `json:"latest_materializations,omitempty"`
-	CheckResults           []provenance.CheckResult           `json:"latest_checks,omitempty"`
+	CheckResults           []provenance.CheckResult     `json:"latest_checks,omitempty"`
 }
 
 // result says how a check went, in a few words.

@@ -24,6 +24,7 @@ import (
 	"github.com/spf13/cobra"
 	"gocloud.dev/blob"
 
+	"github.com/weir-dev/weir/api"
 	"github.com/weir-dev/weir/clock"
 	"github.com/weir-dev/weir/connectors/bucket"
 	"github.com/weir-dev/weir/internal/urlredact"
@@ -63,6 +64,9 @@ type Config struct {
 	Schedules []*schedule.Schedule
 	// Commands are added to the command line beside weir's own.
 	Commands []*cobra.Command
+	// Query, if set, answers SQL over the HTTP API (POST /api/v1/query of
+	// weir serve --http); querycmd.Query is weir query's engine.
+	Query api.QueryFunc
 	// Logger receives the worker's log lines. Defaults to text lines on
 	// Stderr at info level. Secrets in URLs are hidden either way.
 	Logger *slog.Logger
