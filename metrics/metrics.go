@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/weir-dev/weir/schedule"
 	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/store"
 )
@@ -27,6 +28,10 @@ type Metrics struct {
 	reg      *prometheus.Registry
 	events   *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	bytes    *prometheus.CounterVec
+	runs     *prometheus.HistogramVec
+	ticks    *prometheus.CounterVec
+	lateness prometheus.Histogram
 }
 
 // New returns weir's metrics, reading the store's gauges from st on each
@@ -45,7 +50,25 @@ func New(st store.Store) *Metrics {
 			Buckets: prometheus.ExponentialBucketsRange(0.01, 3600, 14),
 		}, []string{"asset", "status"}),
 	}
-	m.reg.MustRegister(m.events, m.duration, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.bytes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "weir_task_bytes_total",
+		Help: "Bytes that tasks of this process promoted (written, checksummed and verified), by asset.",
+	}, []string{"asset"})
+	m.runs = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "weir_run_duration_seconds",
+		Help:    "End-to-end run latency, from the run's creation to its end, of runs whose last task ended in this process, by kind (materialize, backfill) and status (succeeded, failed).",
+		Buckets: prometheus.ExponentialBucketsRange(0.1, 7*24*3600, 16),
+	}, []string{"kind", "status"})
+	m.ticks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "weir_schedule_ticks_total",
+		Help: "Schedule ticks this daemon evaluated, by status: fired (a run started), skipped (paused, missed and not caught up, or nothing to run).",
+	}, []string{"status"})
+	m.lateness = prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name:    "weir_schedule_tick_lateness_seconds",
+		Help:    "How late this daemon fired schedule ticks: the time of firing minus the tick's time.",
+		Buckets: prometheus.ExponentialBucketsRange(0.01, 24*3600, 14),
+	})
+	m.reg.MustRegister(m.events, m.duration, m.bytes, m.runs, m.ticks, m.lateness, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if st != nil {
 		m.reg.MustRegister(&storeCollector{st: st})
 	}
@@ -69,6 +92,24 @@ func (m *Metrics) Observe(ev scheduler.Event) {
 		m.events.WithLabelValues(ev.Asset, status).Inc()
 	case scheduler.EventReleased, scheduler.EventLeaseLost, scheduler.EventReaped:
 		m.events.WithLabelValues(ev.Asset, status).Inc()
+	case scheduler.EventRunEnded:
+		m.runs.WithLabelValues(ev.RunKind, string(ev.RunStatus)).Observe(ev.Duration.Seconds())
+	}
+	if ev.Kind == scheduler.EventSucceeded {
+		m.bytes.WithLabelValues(ev.Asset).Add(float64(ev.Bytes))
+	}
+}
+
+// ObserveTicks counts what a schedule daemon did with due ticks; set it
+// as schedule.Daemon.OnFired.
+func (m *Metrics) ObserveTicks(f schedule.Fired) {
+	m.ticks.WithLabelValues("skipped").Add(float64(len(f.Skipped)))
+	if f.Run == nil {
+		return
+	}
+	m.ticks.WithLabelValues("fired").Add(float64(len(f.Ticks)))
+	for _, t := range f.Ticks {
+		m.lateness.Observe(max(f.At.Sub(t).Seconds(), 0))
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
 	"github.com/weir-dev/weir/plan"
+	"github.com/weir-dev/weir/schedule"
 	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/store"
 	"github.com/weir-dev/weir/store/sqlite"
@@ -52,6 +53,7 @@ func TestScrapeMatchesTheRun(t *testing.T) {
 			if err != nil {
 				return err
 			}
+			w.Write([]byte("id\n1\n"))
 			return w.Close()
 		}})
 	clk := clock.NewFake(time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC))
@@ -74,6 +76,11 @@ func TestScrapeMatchesTheRun(t *testing.T) {
 	if _, _, err := scheduler.Enqueue(ctx, st, expand("2024-01-04...2024-01-08"), scheduler.EnqueueOpts{Kind: "backfill", CreatedBy: "test", Now: clk.Now()}); err != nil {
 		t.Fatal(err)
 	}
+
+	// A daemon fired a tick 90 s late and skipped two it missed.
+	tick := clk.Now().Add(-90 * time.Second)
+	m.ObserveTicks(schedule.Fired{Schedule: "nightly", At: clk.Now(), Run: &store.Run{ID: 9}, Ticks: []time.Time{tick},
+		Skipped: []time.Time{tick.Add(-24 * time.Hour), tick.Add(-48 * time.Hour)}})
 
 	srv := httptest.NewServer(m.Handler())
 	defer srv.Close()
@@ -114,6 +121,11 @@ func TestScrapeMatchesTheRun(t *testing.T) {
 		{"weir_task_events_total", map[string]string{"asset": "orders", "status": "failed"}, 1},
 		{"weir_task_duration_seconds", map[string]string{"asset": "orders", "status": "succeeded"}, 2},
 		{"weir_task_duration_seconds", map[string]string{"asset": "orders", "status": "failed"}, 1},
+		{"weir_task_bytes_total", map[string]string{"asset": "orders"}, 10},
+		{"weir_run_duration_seconds", map[string]string{"kind": "materialize", "status": "failed"}, 1},
+		{"weir_schedule_ticks_total", map[string]string{"status": "fired"}, 1},
+		{"weir_schedule_ticks_total", map[string]string{"status": "skipped"}, 2},
+		{"weir_schedule_tick_lateness_seconds", nil, 1},
 		{"weir_store_up", nil, 1},
 		{"weir_pool_ready_tasks", map[string]string{"pool": "warehouse"}, 5},
 		{"weir_pool_running_tasks", map[string]string{"pool": "warehouse"}, 0},
@@ -123,6 +135,9 @@ func TestScrapeMatchesTheRun(t *testing.T) {
 		if got := value(c.name, c.labels); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
 		}
+	}
+	if sum := fams["weir_schedule_tick_lateness_seconds"].GetMetric()[0].GetHistogram().GetSampleSum(); sum != 90 {
+		t.Errorf("tick lateness %v s, want 90", sum)
 	}
 	for name, fam := range fams {
 		for _, mt := range fam.GetMetric() {

@@ -51,6 +51,10 @@ type Daemon struct {
 	// upstream backfill starts at most one run per eager asset per
 	// EagerEvery. Defaults to 1s.
 	EagerEvery time.Duration
+	// OnFired, if set, is called by Run with what each evaluation did
+	// with each schedule's due ticks (metrics: ticks fired and skipped,
+	// how late). It must not block.
+	OnFired func(Fired)
 
 	leading bool
 }
@@ -61,6 +65,9 @@ const LeaderRole = "schedules"
 // Fired is what one evaluation did with one schedule's due ticks.
 type Fired struct {
 	Schedule string
+	// At is when the ticks were evaluated: a tick's lateness is At minus
+	// the tick.
+	At time.Time
 	// Run is the run the ticks in Ticks fired; nil if none fired.
 	Run   *store.Run
 	Ticks []time.Time
@@ -138,8 +145,14 @@ func (d *Daemon) Run(ctx context.Context) error {
 	for {
 		wake := d.Store.TaskWake()
 		last := d.Clock.Now()
-		if _, err := d.Evaluate(ctx); err != nil && ctx.Err() == nil {
+		fired, err := d.Evaluate(ctx)
+		if err != nil && ctx.Err() == nil {
 			d.Logger.Error("evaluate schedules", "error", err)
+		}
+		if d.OnFired != nil {
+			for _, f := range fired {
+				d.OnFired(f)
+			}
 		}
 		if _, err := d.Store.TaskHeartbeat(ctx, store.TaskHeartbeatParams{Worker: d.ID, Now: d.Clock.Now(), LeaseFor: d.LeaseTTL}); err != nil && ctx.Err() == nil {
 			d.Logger.Error("heartbeat", "error", err)
@@ -224,7 +237,7 @@ func (d *Daemon) evaluate(ctx context.Context, s *Schedule, now time.Time) (*Fir
 	if len(due) == 0 {
 		return nil, nil
 	}
-	f := &Fired{Schedule: s.Name}
+	f := &Fired{Schedule: s.Name, At: now}
 	var onTime, missed []time.Time
 	for _, t := range due {
 		if now.Sub(t) > s.LateAfter() {

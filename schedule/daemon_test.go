@@ -206,3 +206,25 @@ func TestStoppedDaemonStepsDown(t *testing.T) {
 		t.Fatalf("standby after the leader stopped: %+v %v", l, err)
 	}
 }
+
+// TestRunReportsWhatItFired: Run hands each evaluation's outcome to
+// OnFired, with the time it fired (metrics: ticks and their lateness).
+func TestRunReportsWhatItFired(t *testing.T) {
+	d, clk, _ := nightly(t, time.Date(2024, 3, 1, 12, 0, 0, 0, ny), "")
+	fired := make(chan schedule.Fired, 10)
+	d.OnFired = func(f schedule.Fired) { fired <- f }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	clk.BlockUntil(1, nil) // evaluated, nothing due, waits for the next tick
+	next := d.Schedules[0].Next(clk.Now())
+	clk.Advance(next.Sub(clk.Now()))
+	f := <-fired
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if f.Run == nil || len(f.Ticks) != 1 || !f.Ticks[0].Equal(next) || f.At.Before(next) {
+		t.Fatalf("fired %+v, want the tick at %s", f, next)
+	}
+}

@@ -142,7 +142,7 @@ func (d *Daemon) eager(ctx context.Context, a *pipelines.Asset, promoted map[str
 		}
 		ready = keep.Subset()
 	}
-	f := &Fired{Schedule: "eager " + a.Key}
+	f := &Fired{Schedule: "eager " + a.Key, At: now}
 	if ready.IsEmpty() {
 		return nil, nil
 	}

@@ -72,8 +72,9 @@ func (w *Worker) runTask(ctx context.Context, t *store.Task) {
 	if err == nil && t.Phase != store.PhaseVerify {
 		cur, err = w.computePhase(ctx, t, ti)
 	}
+	var done verified
 	if err == nil {
-		if err = w.verifyPhase(ctx, cur, ti); err != nil {
+		if done, err = w.verifyPhase(ctx, cur, ti); err != nil {
 			w.recordFailedAttempt(bg, cur, err)
 		}
 	}
@@ -81,7 +82,9 @@ func (w *Worker) runTask(ctx context.Context, t *store.Task) {
 	ev := taskEvent(EventSucceeded, cur)
 	ev.Duration, ev.Err = finished.Sub(started), err
 	if err == nil {
+		ev.Bytes = done.bytes
 		w.emit(ev)
+		w.runEnded(bg, cur.RunID, done.runEnded, finished)
 		return
 	}
 	cause := context.Cause(ctx)
@@ -128,6 +131,22 @@ func (w *Worker) runTask(ctx context.Context, t *store.Task) {
 	if fin.State == store.TaskFailed {
 		w.recordFailure(bg, res)
 	}
+	if res != nil && res.RunFinished {
+		w.runEnded(bg, cur.RunID, res.RunStatus, finished)
+	}
+}
+
+// runEnded emits EventRunEnded when this worker's task ended its run
+// (status is "" otherwise), with how long the run took from its creation.
+func (w *Worker) runEnded(ctx context.Context, runID int64, status store.RunStatus, at time.Time) {
+	if status == "" || w.OnEvent == nil {
+		return
+	}
+	ev := Event{Kind: EventRunEnded, RunID: runID, RunStatus: status}
+	if run, err := w.Store.RunGet(ctx, runID); err == nil {
+		ev.RunKind, ev.Duration = run.Kind, at.Sub(run.CreatedAt)
+	}
+	w.emit(ev)
 }
 
 // staged is what a compute phase wrote, kept on the task (JSON) for the
@@ -248,23 +267,30 @@ func (w *Worker) taskLogger(t *store.Task, ti *taskInfo) *slog.Logger {
 // pointers. Bytes that are not the staged bytes, and failing blocking
 // checks, fail the task for good (a retry computes again); other errors
 // (the bucket timing out, say) retry the verification alone.
-func (w *Worker) verifyPhase(ctx context.Context, t *store.Task, ti *taskInfo) error {
+// verified is what a verify phase that promoted did: the bytes it
+// promoted, and the run's status when this task was its last.
+type verified struct {
+	bytes    int64
+	runEnded store.RunStatus
+}
+
+func (w *Worker) verifyPhase(ctx context.Context, t *store.Task, ti *taskInfo) (done verified, err error) {
 	a := ti.asset
 	var st staged
 	if err := json.Unmarshal([]byte(t.Staged), &st); err != nil {
-		return pipelines.Permanent(fmt.Errorf("task %d's staged output record is unreadable: %w", t.ID, err))
+		return done, pipelines.Permanent(fmt.Errorf("task %d's staged output record is unreadable: %w", t.ID, err))
 	}
 	parts := make([]verify.PartitionVersion, len(st.Partitions))
 	for i, p := range st.Partitions {
 		parts[i] = verify.PartitionVersion{Key: p.Key, Version: st.Version, ManifestSHA256: p.ManifestSHA256}
 	}
-	version, err := verify.Verify(ctx, w.Bucket, a.Key, st.Version, parts)
+	version, verr := verify.Verify(ctx, w.Bucket, a.Key, st.Version, parts)
 	var ce *verify.ChecksumError
 	switch {
-	case errors.As(err, &ce) || errors.Is(err, verify.ErrMissing):
-		return pipelines.Permanent(fmt.Errorf("verify: %w", err))
-	case err != nil:
-		return fmt.Errorf("verify: %w", err)
+	case errors.As(verr, &ce) || errors.Is(verr, verify.ErrMissing):
+		return done, pipelines.Permanent(fmt.Errorf("verify: %w", verr))
+	case verr != nil:
+		return done, fmt.Errorf("verify: %w", verr)
 	}
 	results, err := verify.RunChecks(ctx, a.Checks, version)
 	if len(results) > 0 {
@@ -278,14 +304,14 @@ func (w *Worker) verifyPhase(ctx context.Context, t *store.Task, ti *taskInfo) e
 				Attempt: t.Attempt, Name: c.Name, Warn: c.Warn, Passed: c.Passed, Value: c.Value, Error: c.Error, CheckedAt: w.Clock.Now()}
 		}
 		if _, rerr := w.commits.checks.do(rows); rerr != nil {
-			return rerr
+			return done, rerr
 		}
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return err
+			return done, err
 		}
-		return pipelines.Permanent(err)
+		return done, pipelines.Permanent(err)
 	}
 	promoted := w.Clock.Now()
 	pp := store.MaterializationPromoteParams{TaskID: t.ID, LeaseToken: t.LeaseToken, RunID: t.RunID, Attempt: t.Attempt, Asset: a.Key,
@@ -293,9 +319,14 @@ func (w *Worker) verifyPhase(ctx context.Context, t *store.Task, ti *taskInfo) e
 	for _, p := range st.Partitions {
 		pp.Partitions = append(pp.Partitions, store.PromotedPartition{Key: p.Key, Version: st.Version, ManifestSHA256: p.ManifestSHA256,
 			Files: p.Files, Bytes: p.Bytes, Inputs: p.Inputs})
+		done.bytes += p.Bytes
 	}
-	if r, err := w.commits.promote.do(pp); err != nil || r.Err != nil {
-		return cmp.Or(err, r.Err)
+	r, err := w.commits.promote.do(pp)
+	if err != nil || r.Err != nil {
+		return verified{}, cmp.Or(err, r.Err)
+	}
+	if r.Result != nil && r.Result.RunFinished {
+		done.runEnded = r.Result.RunStatus
 	}
 	// The store is the source of truth from here on; the pointers are for
 	// readers outside weir. A failed write is logged, not retried as a new
@@ -313,7 +344,7 @@ func (w *Worker) verifyPhase(ctx context.Context, t *store.Task, ti *taskInfo) e
 	if err != nil {
 		w.Logger.Error("publish pointers", "asset", a.Key, "error", err)
 	}
-	return nil
+	return done, nil
 }
 
 // inputs opens the current versions of the upstream partitions the task

@@ -284,7 +284,7 @@ func TestBackoffWaitsOnTheClock(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Attempts: the failed compute, the compute that staged, its verification.
-		if res.Succeeded != 1 || res.Attempts != 3 || fmt.Sprint(kinds) != "[started retrying started staged succeeded]" {
+		if res.Succeeded != 1 || res.Attempts != 3 || fmt.Sprint(kinds) != "[started retrying started staged succeeded run-ended]" {
 			t.Fatalf("result %+v events %v", res, kinds)
 		}
 		if took := time.Since(start); took < 30*time.Minute {

@@ -100,6 +100,10 @@ const (
 	EventLeaseLost EventKind = "lease-lost"
 	// EventReaped: the lease of a dead worker's task expired.
 	EventReaped EventKind = "reaped"
+	// EventRunEnded: the task that just ended was its run's last; the
+	// event has RunID, RunKind, RunStatus and Duration (from the run's
+	// creation to its end), no task.
+	EventRunEnded EventKind = "run-ended"
 )
 
 // Event is one thing that happened to a task.
@@ -116,6 +120,12 @@ type Event struct {
 	Err        error
 	// Done and Total count the run's finished tasks, where known.
 	Done, Total int
+	// Bytes, on EventSucceeded, is what the task promoted: written,
+	// checksummed and verified.
+	Bytes int64
+	// RunKind and RunStatus are set on EventRunEnded.
+	RunKind   string
+	RunStatus store.RunStatus
 }
 
 func (w *Worker) emit(ev Event) {

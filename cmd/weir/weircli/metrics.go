@@ -14,11 +14,12 @@ import (
 )
 
 // serveMetrics serves Prometheus metrics at http://addr/metrics when addr
-// is set. It returns the hook to chain into the worker's OnEvent and stop,
-// which shuts the listener down.
-func (a *app) serveMetrics(addr string, st store.Store) (hook func(scheduler.Event), stop func(), err error) {
+// is set. It returns the metrics (nil without addr; their Observe chains
+// into a worker's OnEvent, their ObserveTicks is a daemon's OnFired) and
+// stop, which shuts the listener down.
+func (a *app) serveMetrics(addr string, st store.Store) (m *metrics.Metrics, stop func(), err error) {
 	if addr == "" {
-		return func(scheduler.Event) {}, func() {}, nil
+		return nil, func() {}, nil
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -28,15 +29,23 @@ func (a *app) serveMetrics(addr string, st store.Store) (hook func(scheduler.Eve
 		}
 		return nil, nil, failedError(fmt.Errorf("--metrics %s: %w", addr, err))
 	}
-	m := metrics.New(st)
+	m = metrics.New(st)
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	a.logger().Info("serving metrics", "url", "http://"+ln.Addr().String()+"/metrics")
-	return m.Observe, func() {
+	return m, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(ctx)
 	}, nil
+}
+
+// observe is m's task-event hook, or a no-op without metrics.
+func observe(m *metrics.Metrics) func(scheduler.Event) {
+	if m == nil {
+		return func(scheduler.Event) {}
+	}
+	return m.Observe
 }

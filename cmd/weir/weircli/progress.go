@@ -177,6 +177,9 @@ func (j *jsonView) snapshot(s *snapshot, _ bool) {
 }
 
 func (j *jsonView) task(ev scheduler.Event) {
+	if ev.Kind == scheduler.EventRunEnded {
+		return // the final progress says it
+	}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.enc.Encode(map[string]any{"event": "task", "kind": ev.Kind, "run_id": ev.RunID, "task": ev.TaskID, "asset": ev.Asset,

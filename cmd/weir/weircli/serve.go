@@ -70,6 +70,14 @@ over within 30 s of its death; a tick is recorded once whoever fires it.`,
 			if id := envOr(a.cfg.Getenv, "WEIR_WORKER_ID", ""); id != "" {
 				d.ID = "daemon " + id
 			}
+			m, stopMetrics, err := a.serveMetrics(metricsAddr, st)
+			if err != nil {
+				return err
+			}
+			defer stopMetrics()
+			if m != nil {
+				d.OnFired = m.ObserveTicks
+			}
 			wctx, release := stopOnSignal(ctx, log, grace)
 			defer release()
 			if httpAddr != "" {
@@ -93,13 +101,8 @@ over within 30 s of its death; a tick is recorded once whoever fires it.`,
 					return err
 				}
 				defer stop()
-				observe, stopMetrics, err := a.serveMetrics(metricsAddr, st)
-				if err != nil {
-					return err
-				}
-				defer stopMetrics()
 				w := &scheduler.Worker{Store: st, Bucket: bucket, Graph: d.Graph, ID: envOr(a.cfg.Getenv, "WEIR_WORKER_ID", ""), Concurrency: workers,
-					Grace: grace, Clock: a.cfg.Clock, Logger: log, OnEvent: chain(chain(hook, observe), a.workerEvent)}
+					Grace: grace, Clock: a.cfg.Clock, Logger: log, OnEvent: chain(chain(hook, observe(m)), a.workerEvent)}
 				wg.Go(func() { errs[1] = w.Run(wctx) })
 			}
 			wg.Wait()

@@ -82,13 +82,13 @@ exits at once (the leases then expire and other workers take the tasks).`,
 				return err
 			}
 			defer stop()
-			observe, stopMetrics, err := a.serveMetrics(metricsAddr, st)
+			m, stopMetrics, err := a.serveMetrics(metricsAddr, st)
 			if err != nil {
 				return err
 			}
 			defer stopMetrics()
 			w := &scheduler.Worker{Store: st, Bucket: bucket, Graph: g, ID: id, Concurrency: concurrency, Pools: slices.Clone(pools),
-				LeaseTimeout: lease, Grace: grace, PollInterval: poll, Clock: a.cfg.Clock, Logger: log, OnEvent: chain(chain(hook, observe), a.workerEvent)}
+				LeaseTimeout: lease, Grace: grace, PollInterval: poll, Clock: a.cfg.Clock, Logger: log, OnEvent: chain(chain(hook, observe(m)), a.workerEvent)}
 			wctx, release := stopOnSignal(ctx, log, grace)
 			defer release()
 			if w.ID == "" {
@@ -159,6 +159,10 @@ func stopOnSignal(ctx context.Context, log *slog.Logger, grace time.Duration) (c
 // format, a record with the task's fields in JSON format.
 func (a *app) workerEvent(ev scheduler.Event) {
 	if ev.Kind == scheduler.EventStarted {
+		return
+	}
+	if ev.Kind == scheduler.EventRunEnded {
+		a.logger().Info("run ended", "run", ev.RunID, "kind", ev.RunKind, "status", string(ev.RunStatus), "duration", ev.Duration.Round(time.Millisecond).String())
 		return
 	}
 	if a.logFormat == "json" {
