@@ -76,7 +76,9 @@ func (e *OptionError) Error() string { return e.Option + " " + e.Problem }
 
 // Flag returns the error as the command line says it, the option named
 // as its flag.
-func (e *OptionError) Flag() string { return "--" + strings.ReplaceAll(e.Option, "_", "-") + " " + e.Problem }
+func (e *OptionError) Flag() string {
+	return "--" + strings.ReplaceAll(e.Option, "_", "-") + " " + e.Problem
+}
 
 func bad(option, format string, args ...any) error {
 	return &OptionError{Option: option, Problem: fmt.Sprintf(format, args...)}

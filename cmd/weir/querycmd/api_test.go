@@ -72,10 +72,10 @@ func TestQueryOverTheAPI(t *testing.T) {
 	}
 	for body, want := range map[string]string{
 		`{"sql": "SELECT * FROM read_csv('/etc/passwd')"}`: "query:",
-		`{"sql": "SELEC 1"}`:                               "syntax error",
-		`{"sql": ""}`:                                      "sql is required",
-		`{"sql": "SELECT 1", "max_rows": 0}`:               "max_rows 0 is out of range",
-		`{"sql": "SELECT 1", "timeout_seconds": 1000}`:     "timeout_seconds 1000 is out of range",
+		`{"sql": "SELEC 1"}`:                           "syntax error",
+		`{"sql": ""}`:                                  "sql is required",
+		`{"sql": "SELECT 1", "max_rows": 0}`:           "max_rows 0 is out of range",
+		`{"sql": "SELECT 1", "timeout_seconds": 1000}`: "timeout_seconds 1000 is out of range",
 	} {
 		if m := post("t0k", body, 400); !strings.Contains(m["error"].(string), want) {
 			t.Errorf("%s: %v, want %q", body, m["error"], want)
