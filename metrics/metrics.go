@@ -32,6 +32,8 @@ type Metrics struct {
 	runs     *prometheus.HistogramVec
 	ticks    *prometheus.CounterVec
 	lateness prometheus.Histogram
+	// storeCalls times the calls of an Instrument-ed store.
+	storeCalls *prometheus.HistogramVec
 }
 
 // New returns weir's metrics, reading the store's gauges from st on each
@@ -68,7 +70,12 @@ func New(st store.Store) *Metrics {
 		Help:    "How late this daemon fired schedule ticks: the time of firing minus the tick's time.",
 		Buckets: prometheus.ExponentialBucketsRange(0.01, 24*3600, 14),
 	})
-	m.reg.MustRegister(m.events, m.duration, m.bytes, m.runs, m.ticks, m.lateness, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.storeCalls = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "weir_store_call_duration_seconds",
+		Help:    "State-store latency as this process's workers feel it: each call (a batch of statements in one transaction) by kind (lease, heartbeat, stage, finish, promote, reap, enqueue) and status (ok, error).",
+		Buckets: prometheus.ExponentialBucketsRange(0.0002, 30, 16),
+	}, []string{"kind", "status"})
+	m.reg.MustRegister(m.events, m.duration, m.bytes, m.runs, m.ticks, m.lateness, m.storeCalls, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if st != nil {
 		m.reg.MustRegister(&storeCollector{st: st})
 	}

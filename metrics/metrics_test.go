@@ -69,7 +69,7 @@ func TestScrapeMatchesTheRun(t *testing.T) {
 		}
 		return tg
 	}
-	ex := &scheduler.Executor{Store: st, Bucket: memblob.OpenBucket(nil), Clock: clk, Jitter: func() float64 { return 0 }, OnEvent: m.Observe}
+	ex := &scheduler.Executor{Store: m.Instrument(st), Bucket: memblob.OpenBucket(nil), Clock: clk, Jitter: func() float64 { return 0 }, OnEvent: m.Observe}
 	if res, err := ex.Run(ctx, expand("2024-01-01...2024-01-03"), scheduler.RunOpts{}); err != nil || res.Status != store.RunFailed {
 		t.Fatalf("run %+v %v", res, err)
 	}
@@ -134,6 +134,11 @@ func TestScrapeMatchesTheRun(t *testing.T) {
 	} {
 		if got := value(c.name, c.labels); got != c.want {
 			t.Errorf("%s%v = %v, want %v", c.name, c.labels, got, c.want)
+		}
+	}
+	for _, kind := range []string{"lease", "stage", "finish", "promote", "enqueue"} {
+		if n := value("weir_store_call_duration_seconds", map[string]string{"kind": kind, "status": "ok"}); n < 1 {
+			t.Errorf("store calls of kind %s timed: %v", kind, n)
 		}
 	}
 	if sum := fams["weir_schedule_tick_lateness_seconds"].GetMetric()[0].GetHistogram().GetSampleSum(); sum != 90 {

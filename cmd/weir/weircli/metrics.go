@@ -49,3 +49,11 @@ func observe(m *metrics.Metrics) func(scheduler.Event) {
 	}
 	return m.Observe
 }
+
+// instrument is st timed into m's store latency, or st without metrics.
+func instrument(m *metrics.Metrics, st store.Store) store.Store {
+	if m == nil {
+		return st
+	}
+	return m.Instrument(st)
+}

@@ -101,7 +101,7 @@ over within 30 s of its death; a tick is recorded once whoever fires it.`,
 					return err
 				}
 				defer stop()
-				w := &scheduler.Worker{Store: st, Bucket: bucket, Graph: d.Graph, ID: envOr(a.cfg.Getenv, "WEIR_WORKER_ID", ""), Concurrency: workers,
+				w := &scheduler.Worker{Store: instrument(m, st), Bucket: bucket, Graph: d.Graph, ID: envOr(a.cfg.Getenv, "WEIR_WORKER_ID", ""), Concurrency: workers,
 					Grace: grace, Clock: a.cfg.Clock, Logger: log, OnEvent: chain(chain(hook, observe(m)), a.workerEvent)}
 				wg.Go(func() { errs[1] = w.Run(wctx) })
 			}

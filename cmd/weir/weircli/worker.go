@@ -87,7 +87,7 @@ exits at once (the leases then expire and other workers take the tasks).`,
 				return err
 			}
 			defer stopMetrics()
-			w := &scheduler.Worker{Store: st, Bucket: bucket, Graph: g, ID: id, Concurrency: concurrency, Pools: slices.Clone(pools),
+			w := &scheduler.Worker{Store: instrument(m, st), Bucket: bucket, Graph: g, ID: id, Concurrency: concurrency, Pools: slices.Clone(pools),
 				LeaseTimeout: lease, Grace: grace, PollInterval: poll, Clock: a.cfg.Clock, Logger: log, OnEvent: chain(chain(hook, observe(m)), a.workerEvent)}
 			wctx, release := stopOnSignal(ctx, log, grace)
 			defer release()
