@@ -104,6 +104,8 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/backfills/{id}/events", s.events("backfill"))
 	mux.HandleFunc("GET /api/v1/backfills/{id}/report", s.report)
 	mux.HandleFunc("POST /api/v1/backfills/{id}/{action}", s.control("backfill"))
+	mux.HandleFunc("GET /api/v1/runs/{id}/tasks", s.runTasks(""))
+	mux.HandleFunc("GET /api/v1/backfills/{id}/tasks", s.runTasks("backfill"))
 	mux.HandleFunc("GET /api/v1/tasks/{id}", s.task)
 	mux.HandleFunc("GET /api/v1/tasks/{id}/logs", s.taskLogs)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
@@ -451,9 +453,83 @@ func (s *Server) task(w http.ResponseWriter, r *http.Request) {
 		}
 		as = append(as, j)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"task": map[string]any{"id": t.ID, "run_id": t.RunID, "asset": t.Asset,
-		"partitions": scheduler.TaskPartitions(t), "state": t.State, "phase": t.Phase, "attempt": t.Attempt, "max_attempts": t.MaxAttempts,
-		"pool": t.Pool, "worker": t.Worker, "error": t.Error}, "attempts": as})
+	writeJSON(w, http.StatusOK, map[string]any{"task": toTask(t), "attempts": as})
+}
+
+// Task is a task as the API lists it.
+type Task struct {
+	ID          int64      `json:"id"`
+	RunID       int64      `json:"run_id"`
+	Asset       string     `json:"asset"`
+	Partitions  string     `json:"partitions"`
+	State       string     `json:"state"`
+	Phase       string     `json:"phase"`
+	Attempt     int        `json:"attempt"`
+	MaxAttempts int        `json:"max_attempts"`
+	Pool        string     `json:"pool"`
+	Worker      string     `json:"worker"`
+	StartedAt   *time.Time `json:"started_at"`
+	FinishedAt  *time.Time `json:"finished_at"`
+	Error       string     `json:"error,omitempty"`
+}
+
+func toTask(t *store.Task) Task {
+	j := Task{ID: t.ID, RunID: t.RunID, Asset: t.Asset, Partitions: scheduler.TaskPartitions(t), State: string(t.State), Phase: t.Phase,
+		Attempt: t.Attempt, MaxAttempts: t.MaxAttempts, Pool: t.Pool, Worker: t.Worker, Error: t.Error}
+	if !t.StartedAt.IsZero() {
+		at := t.StartedAt
+		j.StartedAt = &at
+	}
+	if !t.FinishedAt.IsZero() {
+		at := t.FinishedAt
+		j.FinishedAt = &at
+	}
+	return j
+}
+
+// runTasks lists a run's tasks in id order: ?state=pending|running|...,
+// ?limit=N (1 to 1000, default 100), ?after=ID for the next page.
+func (s *Server) runTasks(kind string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		run, ok := s.getRun(w, r, kind)
+		if !ok {
+			return
+		}
+		q := r.URL.Query()
+		state := store.TaskState(q.Get("state"))
+		if state != "" && !slices.Contains(store.TaskStates, state) {
+			writeError(w, http.StatusBadRequest, fmt.Errorf("state %q is not one of %v", state, store.TaskStates))
+			return
+		}
+		limit, err := intParam(q.Get("limit"), 100, 1, 1000, "limit")
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		after, err := intParam(q.Get("after"), 0, 0, 1<<62, "after")
+		if err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+		tasks, err := s.Store.TaskList(r.Context(), store.TaskListParams{RunID: run.ID, State: state, AfterID: int64(after), Limit: limit + 1})
+		if err != nil {
+			s.storeError(w, err)
+			return
+		}
+		out := make([]Task, 0, min(len(tasks), limit))
+		for _, t := range tasks[:min(len(tasks), limit)] {
+			out = append(out, toTask(t))
+		}
+		resp := map[string]any{"tasks": out}
+		if len(tasks) > limit {
+			next := fmt.Sprintf("%s?limit=%d&after=%d", r.URL.Path, limit, out[len(out)-1].ID)
+			if state != "" {
+				next += "&state=" + string(state)
+			}
+			resp["next"] = next
+		}
+		writeJSON(w, http.StatusOK, resp)
+	}
 }
 
 // getTask reads the task of the {id} path value, answering for it when

@@ -262,6 +262,17 @@ func TestAPI(t *testing.T) {
 		t.Errorf("report %v", rep)
 	}
 
+	page = status("GET", "/api/v1/runs/1/tasks?limit=10", "", "", 200)
+	if tasks := page["tasks"].([]any); len(tasks) != 10 || tasks[0].(map[string]any)["state"] != "succeeded" || page["next"] != "/api/v1/runs/1/tasks?limit=10&after=10" {
+		t.Errorf("a run's tasks: %v", page)
+	}
+	if rest := status("GET", "/api/v1/runs/1/tasks?limit=100&after=10", "", "", 200); len(rest["tasks"].([]any)) != 18 || rest["next"] != nil {
+		t.Errorf("the rest of a run's tasks: %v", rest)
+	}
+	if failed := status("GET", "/api/v1/backfills/3/tasks?state=cancelled", "", "", 200); len(failed["tasks"].([]any)) != 21 {
+		t.Errorf("a backfill's cancelled tasks: %v", failed)
+	}
+	status("GET", "/api/v1/runs/1/tasks?state=exploded", "", "", 400)
 	if task := status("GET", "/api/v1/tasks/1", "", "", 200); len(task["attempts"].([]any)) != 2 {
 		t.Errorf("task %v", task)
 	}

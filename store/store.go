@@ -926,6 +926,9 @@ type TaskListParams struct {
 	RunID int64
 	// State, if set, keeps only tasks in that state.
 	State TaskState
+	// AfterID, if set, keeps only tasks with a greater id: the next page
+	// after a page that ended with that id (tasks come in id order).
+	AfterID int64
 	// Limit caps the rows; 0 means no limit.
 	Limit int
 }

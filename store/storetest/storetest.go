@@ -142,6 +142,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if all, _ := s.TaskList(ctx, store.TaskListParams{Limit: 5}); len(all) != 5 {
 			t.Fatalf("limit: %d tasks", len(all))
 		}
+		if page, _ := s.TaskList(ctx, store.TaskListParams{RunID: run.ID, AfterID: first2, Limit: 1}); len(page) != 1 || page[0].ID != first2+1 {
+			t.Fatalf("the page after task %d: %v", first2, page)
+		}
 	})
 
 	t.Run("WorkersAndTheLeasesOfDeadOnes", func(t *testing.T) {

@@ -707,6 +707,10 @@ func (s *Store) TaskList(ctx context.Context, p store.TaskListParams) ([]*store.
 		q += ` AND state = ?`
 		args = append(args, p.State)
 	}
+	if p.AfterID != 0 {
+		q += ` AND id > ?`
+		args = append(args, p.AfterID)
+	}
 	q += ` ORDER BY id`
 	if p.Limit > 0 {
 		q += ` LIMIT ?`
