@@ -25,11 +25,15 @@ type Health struct {
 }
 
 // AssetHealth returns the health of the assets keys of g at now, in the
-// order given. Staleness is computed over the whole graph (a partition is
-// stale when one it reads is), in interval form: a few queries per asset,
-// however many partitions.
+// order given. Staleness is computed over the assets and all their
+// ancestors (a partition is stale when one it reads is), in interval
+// form: a few queries per asset, however many partitions.
 func AssetHealth(ctx context.Context, r StaleReader, g *lineage.Graph, keys []string, now time.Time) ([]Health, error) {
-	stale, statuses, err := staleness(ctx, r, g, now)
+	only, err := ancestors(g, keys)
+	if err != nil {
+		return nil, err
+	}
+	stale, statuses, err := staleness(ctx, r, g, now, only)
 	if err != nil {
 		return nil, err
 	}

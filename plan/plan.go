@@ -221,7 +221,11 @@ func (pl *Planner) Plan(ctx context.Context, req Request, now time.Time) (*Plan,
 		if !ok {
 			return nil, fmt.Errorf("reprocess stale: the status reader (%T) cannot say what is stale", pl.Status)
 		}
-		if stale, statuses, err = staleness(ctx, sr, pl.Graph, now); err != nil {
+		only, err := ancestors(pl.Graph, keys)
+		if err != nil {
+			return nil, err
+		}
+		if stale, statuses, err = staleness(ctx, sr, pl.Graph, now, only); err != nil {
 			return nil, err
 		}
 	}

@@ -43,15 +43,21 @@ type StaleReason struct {
 // version stale on it), and the changed inputs only of partitions marked
 // so.
 func Staleness(ctx context.Context, r StaleReader, g *lineage.Graph, now time.Time) (map[string]*Stale, error) {
-	stale, _, err := staleness(ctx, r, g, now)
+	stale, _, err := staleness(ctx, r, g, now, nil)
 	return stale, err
 }
 
 // staleness is Staleness, also returning the status it read of each asset.
-func staleness(ctx context.Context, r StaleReader, g *lineage.Graph, now time.Time) (map[string]*Stale, map[string]AssetStatus, error) {
+//
+// only, if set, limits it to those assets, which must include every
+// ancestor of each (see ancestors).
+func staleness(ctx context.Context, r StaleReader, g *lineage.Graph, now time.Time, only map[string]bool) (map[string]*Stale, map[string]AssetStatus, error) {
 	out := map[string]*Stale{}
 	statuses := map[string]AssetStatus{}
 	for _, a := range g.Assets() { // upstream first
+		if only != nil && !only[a.Key] {
+			continue
+		}
 		def, err := BindDefinition(ctx, r, a)
 		if err != nil {
 			return nil, nil, err
@@ -128,4 +134,20 @@ func orNone(s string) string {
 		return `""`
 	}
 	return s
+}
+
+// ancestors returns keys and every asset upstream of them: what their
+// staleness depends on.
+func ancestors(g *lineage.Graph, keys []string) (map[string]bool, error) {
+	out := map[string]bool{}
+	for _, key := range keys {
+		up, err := g.Select("+" + key)
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range up {
+			out[k] = true
+		}
+	}
+	return out, nil
 }
