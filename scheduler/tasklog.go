@@ -5,9 +5,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -24,7 +28,7 @@ import (
 // last line with its error. Asset keys start with a letter or digit, so
 // "_weir/" is never an asset's.
 func TaskLogKey(runID, taskID int64, attempt int) string {
-	return fmt.Sprintf("_weir/logs/run-%d/task-%d/attempt-%d.jsonl", runID, taskID, attempt)
+	return fmt.Sprintf(taskLogPrefix+"run-%d/task-%d/attempt-%d.jsonl", runID, taskID, attempt)
 }
 
 // maxTaskLog caps what one attempt keeps; what comes after is counted.
@@ -196,4 +200,71 @@ func ReadTaskLog(ctx context.Context, bucket *blob.Bucket, runID, taskID int64, 
 		lines = append(lines, l)
 	}
 	return lines, next, true, nil
+}
+
+// taskLogPrefix is where task logs live in the bucket.
+const taskLogPrefix = "_weir/logs/"
+
+// TaskLogs are the task logs of one run, as garbage collection finds them.
+type TaskLogs struct {
+	RunID int64 `json:"run_id"`
+	Files int   `json:"files"`
+	Bytes int64 `json:"bytes"`
+	keys  []string
+}
+
+// TaskLogGarbage finds the task logs of runs that ended before before,
+// and of runs the store no longer has; logs of runs not ended are kept
+// (a task may still be writing). Runs come in id order.
+func TaskLogGarbage(ctx context.Context, bucket *blob.Bucket, st store.Queue, before time.Time) ([]TaskLogs, error) {
+	it := bucket.List(&blob.ListOptions{Prefix: taskLogPrefix, Delimiter: "/"})
+	var out []TaskLogs
+	for {
+		obj, err := it.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list task logs: %w", err)
+		}
+		id, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimPrefix(obj.Key, taskLogPrefix+"run-"), "/"), 10, 64)
+		if !obj.IsDir || err != nil {
+			continue // not weir's: left alone
+		}
+		run, err := st.RunGet(ctx, id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return nil, err
+		case run.FinishedAt.IsZero() || !run.FinishedAt.Before(before):
+			continue
+		}
+		logs := TaskLogs{RunID: id}
+		files := bucket.List(&blob.ListOptions{Prefix: obj.Key})
+		for {
+			f, err := files.Next(ctx)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("list the task logs of run %d: %w", id, err)
+			}
+			logs.Files++
+			logs.Bytes += f.Size
+			logs.keys = append(logs.keys, f.Key)
+		}
+		out = append(out, logs)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].RunID < out[j].RunID })
+	return out, nil
+}
+
+// Delete deletes the logs (one already gone is no error).
+func (l TaskLogs) Delete(ctx context.Context, bucket *blob.Bucket) error {
+	for _, k := range l.keys {
+		if err := bucket.Delete(ctx, k); err != nil && gcerrors.Code(err) != gcerrors.NotFound {
+			return fmt.Errorf("delete task log %s: %w", k, err)
+		}
+	}
+	return nil
 }

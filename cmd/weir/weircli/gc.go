@@ -28,7 +28,9 @@ func (a *app) gcCommand() *cobra.Command {
 		Short: "Delete attempts that were never promoted and old versions beyond the retention; never a current version",
 		Long: `gc deletes, among versions older than --older-than:
   - attempts that were never promoted (failed audits or checks, dead workers);
-  - promoted versions beyond the newest --keep-versions of a partition.
+  - promoted versions beyond the newest --keep-versions of a partition;
+  - without --select and partitions: the task logs of runs that ended before
+    --older-than (weir tasks logs no longer shows them).
 The current version of a partition is never deleted, and neither is anything
 younger than --older-than (a running attempt may be writing it).`,
 		Args: noArgs,
@@ -88,11 +90,33 @@ younger than --older-than (a running attempt may be writing it).`,
 					}
 				}
 			}
+			// Task logs belong to runs, not to assets or partitions: a
+			// narrowed gc leaves them.
+			logs := []scheduler.TaskLogs{}
+			if selection == "*" && expr == "" {
+				if logs, err = scheduler.TaskLogGarbage(ctx, bucket, st, a.cfg.Clock.Now().Add(-age)); err != nil {
+					return failedError(err)
+				}
+			}
+			var logFiles int
+			var logBytes int64
+			for _, l := range logs {
+				logFiles, logBytes = logFiles+l.Files, logBytes+l.Bytes
+				if !dryRun {
+					if err := l.Delete(ctx, bucket); err != nil {
+						return failedError(err)
+					}
+				}
+			}
 			if a.output == "json" {
 				if doomed == nil {
 					doomed = []row{}
 				}
-				return a.json(map[string]any{"dry_run": dryRun, "versions": doomed, "bytes": bytes})
+				if logs == nil {
+					logs = []scheduler.TaskLogs{}
+				}
+				return a.json(map[string]any{"dry_run": dryRun, "versions": doomed, "bytes": bytes, "task_logs": logs,
+					"task_log_files": logFiles, "task_log_bytes": logBytes})
 			}
 			w := a.table()
 			if len(doomed) > 0 {
@@ -106,6 +130,10 @@ younger than --older-than (a running attempt may be writing it).`,
 				verb = "would delete"
 			}
 			fmt.Fprintf(w, "%s %s, %d bytes\n", verb, plural(int64(len(doomed)), "version"), bytes)
+			if len(logs) > 0 {
+				fmt.Fprintf(w, "%s the task logs of %s ended over %s ago: %s, %d bytes\n", verb, plural(int64(len(logs)), "run"), olderThan,
+					plural(int64(logFiles), "file"), logBytes)
+			}
 			return w.Flush()
 		},
 	}
