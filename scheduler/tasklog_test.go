@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/weir-dev/weir/pipelines"
 	"github.com/weir-dev/weir/plan"
@@ -76,4 +77,51 @@ func jsonNumber(v any) string {
 		return strconv.FormatFloat(f, 'f', -1, 64)
 	}
 	return "?"
+}
+
+// TestTaskLogGarbage: the logs of runs that ended before the cut-off, and
+// of runs the store does not have, are garbage; those of a run that ended
+// later, of a run not ended, and objects not weir's are kept.
+func TestTaskLogGarbage(t *testing.T) {
+	ctx := context.Background()
+	logging := func(ctx context.Context, task *pipelines.Task) error {
+		task.Logger.Info("working")
+		return writeKey(ctx, task)
+	}
+	e := newEnv(t, &pipelines.Asset{Key: "a", Partitions: daily, Compute: logging})
+	old := e.run(t, plan.Request{Selection: "*", Partitions: "2024-01-01...2024-01-02"})
+	e.clock.Advance(48 * time.Hour)
+	recent := e.run(t, plan.Request{Selection: "*", Partitions: "2024-01-03"})
+	pl, _ := (&plan.Planner{Graph: e.graph, Status: e.store}).Plan(ctx, plan.Request{Selection: "*", Partitions: "2024-01-04"}, e.clock.Now())
+	tg, _ := pl.Expand()
+	queued, _, err := scheduler.Enqueue(ctx, e.store, tg, scheduler.EnqueueOpts{Now: e.clock.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{scheduler.TaskLogKey(queued.ID, 99, 1), scheduler.TaskLogKey(404, 1, 1), "_weir/logs/notes.txt", "_weir/logs/run-x/a"} {
+		if err := e.bucket.WriteAll(ctx, key, []byte("{}\n"), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	garbage, err := scheduler.TaskLogGarbage(ctx, e.bucket, e.store, e.clock.Now().Add(-24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(garbage) != 2 || garbage[0].RunID != old.RunID || garbage[0].Files != 2 || garbage[1].RunID != 404 || garbage[1].Files != 1 {
+		t.Fatalf("garbage %+v (runs: old %d, recent %d, queued %d)", garbage, old.RunID, recent.RunID, queued.ID)
+	}
+	for _, g := range garbage {
+		if err := g.Delete(ctx, e.bucket); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for key, want := range map[string]bool{
+		scheduler.TaskLogKey(old.RunID, 1, 1): false, scheduler.TaskLogKey(404, 1, 1): false,
+		scheduler.TaskLogKey(recent.RunID, 3, 1): true, scheduler.TaskLogKey(queued.ID, 99, 1): true,
+		"_weir/logs/notes.txt": true, "_weir/logs/run-x/a": true,
+	} {
+		if ok, _ := e.bucket.Exists(ctx, key); ok != want {
+			t.Errorf("%s exists: %v, want %v", key, ok, want)
+		}
+	}
 }
