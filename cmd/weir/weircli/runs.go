@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -46,7 +47,11 @@ func (a *app) runsCommand() *cobra.Command {
 		},
 	}
 	list.Flags().IntVar(&limit, "limit", 20, "how many runs at most (0: all)")
-	var allTasks bool
+	var (
+		allTasks  bool
+		showLimit int
+		after     int64
+	)
 	show := &cobra.Command{
 		Use:   "show ID",
 		Short: "Show a run: request, status, tasks per asset, failures",
@@ -58,15 +63,21 @@ func (a *app) runsCommand() *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			id := run.ID
-			tasks, err := st.TaskList(ctx, store.TaskListParams{RunID: id})
-			if err != nil {
-				return failedError(err)
+			if showLimit < 1 || showLimit > 10_000 {
+				return usageError(fmt.Errorf("--limit %d is out of range: 1 to 10000", showLimit))
 			}
-			return a.showRun(run, tasks, allTasks)
+			if after != 0 && !allTasks {
+				return usageError(errors.New("--after pages through every task: give --tasks too"))
+			}
+			if after < 0 {
+				return usageError(fmt.Errorf("--after %d must be a task id (0: from the first)", after))
+			}
+			return a.showRun(ctx, st, run, allTasks, showLimit, after)
 		},
 	}
-	show.Flags().BoolVar(&allTasks, "tasks", false, "list every task, not just the ones that did not succeed")
+	show.Flags().BoolVar(&allTasks, "tasks", false, "list every task (a page of --limit, then --after the last id shown), not just the failed and running ones")
+	show.Flags().IntVar(&showLimit, "limit", 50, "tasks listed at most (1-10000); the rest are counted")
+	show.Flags().Int64Var(&after, "after", 0, "with --tasks: list tasks after this id (the next page)")
 	var (
 		concurrency int
 		quiet       bool
@@ -226,22 +237,77 @@ func took(r runJSON) string {
 	return r.FinishedAt.Sub(r.CreatedAt).Round(time.Millisecond).String()
 }
 
-func (a *app) showRun(run *store.Run, tasks []*store.Task, all bool) error {
+// showRun prints a run in bounded time and memory whatever its size:
+// counts per asset from the run's counters, then the failed and running
+// tasks (at most limit of each; how many more there are), or with all a
+// page of every task after the task id after.
+func (a *app) showRun(ctx context.Context, st store.Store, run *store.Run, all bool, limit int, after int64) error {
+	p, err := st.RunProgress(ctx, store.RunProgressParams{ID: run.ID})
+	if err != nil {
+		return failedError(err)
+	}
+	run = p.Run
 	rj := toRunJSON(run)
-	var tj []taskJSON
-	perAsset := map[string]map[store.TaskState]int64{}
-	for _, t := range tasks {
-		tj = append(tj, toTaskJSON(t))
-		if perAsset[t.Asset] == nil {
-			perAsset[t.Asset] = map[store.TaskState]int64{}
+	type assetJSON struct {
+		Asset string                    `json:"asset"`
+		Tasks int64                     `json:"tasks"`
+		State map[store.TaskState]int64 `json:"by_state"`
+	}
+	perAsset := map[string]*assetJSON{}
+	assets := []*assetJSON{}
+	for _, name := range rj.Assets {
+		aj := &assetJSON{Asset: name, State: map[store.TaskState]int64{}}
+		for _, s := range store.TaskStates {
+			aj.State[s] = 0
 		}
-		perAsset[t.Asset][t.State]++
+		perAsset[name], assets = aj, append(assets, aj)
+	}
+	for _, ap := range p.Assets {
+		if aj := perAsset[ap.Asset]; aj != nil {
+			aj.State[ap.State] += ap.Tasks
+			aj.Tasks += ap.Tasks
+		}
+	}
+	// The tasks listed, and how many of each state were left out.
+	tj := []taskJSON{}
+	leftOut := map[store.TaskState]int64{}
+	var next string
+	if all {
+		tasks, err := st.TaskList(ctx, store.TaskListParams{RunID: run.ID, AfterID: after, Limit: limit + 1})
+		if err != nil {
+			return failedError(err)
+		}
+		for i, t := range tasks {
+			if i == limit {
+				next = fmt.Sprintf("%s runs show %d --tasks --limit %d --after %d", a.cfg.Name, run.ID, limit, tasks[i-1].ID)
+				break
+			}
+			tj = append(tj, toTaskJSON(t))
+		}
+	} else {
+		for _, state := range []store.TaskState{store.TaskFailed, store.TaskRunning} {
+			tasks, err := st.TaskList(ctx, store.TaskListParams{RunID: run.ID, State: state, Limit: limit})
+			if err != nil {
+				return failedError(err)
+			}
+			for _, t := range tasks {
+				tj = append(tj, toTaskJSON(t))
+			}
+			if n := run.Tasks[state] - int64(len(tasks)); n > 0 {
+				leftOut[state] = n
+			}
+		}
+		sort.Slice(tj, func(i, j int) bool { return tj[i].ID < tj[j].ID })
 	}
 	if a.output == "json" {
-		if tj == nil {
-			tj = []taskJSON{}
+		out := map[string]any{"run": rj, "assets": assets, "tasks": tj}
+		if !all {
+			out["tasks_left_out"] = leftOut
 		}
-		return a.json(map[string]any{"run": rj, "tasks": tj})
+		if next != "" {
+			out["next"] = next
+		}
+		return a.json(out)
 	}
 	w := a.table()
 	for _, r := range [][2]string{
@@ -253,26 +319,31 @@ func (a *app) showRun(run *store.Run, tasks []*store.Task, all bool) error {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "ASSET\tTASKS\tPENDING\tRUNNING\tSUCCEEDED\tFAILED\tSKIPPED\tCANCELLED")
-	for _, asset := range rj.Assets {
-		c := perAsset[asset]
-		var n int64
-		for _, v := range c {
-			n += v
-		}
-		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", asset, n, c[store.TaskPending], c[store.TaskRunning], c[store.TaskSucceeded],
+	for _, aj := range assets {
+		c := aj.State
+		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", aj.Asset, aj.Tasks, c[store.TaskPending], c[store.TaskRunning], c[store.TaskSucceeded],
 			c[store.TaskFailed], c[store.TaskSkipped], c[store.TaskCancelled])
 	}
-	header := false
-	for _, t := range tj {
-		if !all && t.State == store.TaskSucceeded {
-			continue
+	if len(tj) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "TASK\tASSET\tPARTITIONS\tSTATE\tATTEMPTS\tERROR")
+		for _, t := range tj {
+			fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%s\n", t.ID, t.Asset, t.Partitions, t.State, t.Attempts, dash(firstLine(t.Error)))
 		}
-		if !header {
-			fmt.Fprintln(w)
-			fmt.Fprintln(w, "TASK\tASSET\tPARTITIONS\tSTATE\tATTEMPTS\tERROR")
-			header = true
-		}
-		fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%d\t%s\n", t.ID, t.Asset, t.Partitions, t.State, t.Attempts, dash(firstLine(t.Error)))
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if n := run.Tasks[store.TaskSkipped]; n > 0 && !all {
+		fmt.Fprintf(a.cfg.Stdout, "%s not run because an upstream task failed (%s tasks list --run %d --state skipped)\n", plural(n, "task"), a.cfg.Name, run.ID)
+	}
+	for _, state := range []store.TaskState{store.TaskFailed, store.TaskRunning} {
+		if n := leftOut[state]; n > 0 {
+			fmt.Fprintf(a.cfg.Stdout, "%s more %s not listed (%s tasks list --run %d --state %s --limit 0)\n", plural(n, "task"), state, a.cfg.Name, run.ID, state)
+		}
+	}
+	if next != "" {
+		fmt.Fprintf(a.cfg.Stdout, "more tasks: %s\n", next)
+	}
+	return nil
 }
