@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/weir-dev/weir/clock"
 	"github.com/weir-dev/weir/schedule"
 	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/store"
@@ -34,6 +35,14 @@ type Metrics struct {
 	lateness prometheus.Histogram
 	// storeCalls times the calls of an Instrument-ed store.
 	storeCalls *prometheus.HistogramVec
+	now        func() time.Time
+}
+
+// WithClock makes the gauges of ages read the time from c (the system
+// clock by default) and returns m.
+func (m *Metrics) WithClock(c clock.Clock) *Metrics {
+	m.now = c.Now
+	return m
 }
 
 // New returns weir's metrics, reading the store's gauges from st on each
@@ -41,6 +50,7 @@ type Metrics struct {
 // own metrics beside them.
 func New(st store.Store) *Metrics {
 	m := &Metrics{
+		now: time.Now,
 		reg: prometheus.NewRegistry(),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "weir_task_events_total",
@@ -77,7 +87,7 @@ func New(st store.Store) *Metrics {
 	}, []string{"kind", "status"})
 	m.reg.MustRegister(m.events, m.duration, m.bytes, m.runs, m.ticks, m.lateness, m.storeCalls, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if st != nil {
-		m.reg.MustRegister(&storeCollector{st: st})
+		m.reg.MustRegister(&storeCollector{st: st, now: func() time.Time { return m.now() }})
 	}
 	return m
 }
@@ -125,16 +135,20 @@ var (
 	poolRun    = prometheus.NewDesc("weir_pool_running_tasks", "Tasks running now, by pool (all workers).", []string{"pool"}, nil)
 	poolQuota  = prometheus.NewDesc("weir_pool_max_running_tasks", "A pool's quota of running tasks (pools with one).", []string{"pool"}, nil)
 	poolReady  = prometheus.NewDesc("weir_pool_ready_tasks", "The backlog: pending tasks of running runs whose upstream tasks have all succeeded, by pool.", []string{"pool"}, nil)
+	poolWait   = prometheus.NewDesc("weir_pool_oldest_ready_seconds", "How long the pool's longest-waiting ready task has waited: since its run's creation, its last upstream task's success or its retry's backoff end, whichever came last (0 while it waits out a backoff).", []string{"pool"}, nil)
 	runsDesc   = prometheus.NewDesc("weir_runs", "Runs not yet ended (among the latest 500), by kind (materialize, backfill) and status (running, paused, tripped).", []string{"kind", "status"}, nil)
 	runTasks   = prometheus.NewDesc("weir_run_tasks", "The tasks of the runs in weir_runs, by kind and task state: a backfill's progress is succeeded / all.", []string{"kind", "state"}, nil)
 	scrapeTime = prometheus.NewDesc("weir_store_scrape_seconds", "How long reading the store's gauges took.", nil, nil)
 )
 
 // storeCollector reads the gauges from the state store at scrape time.
-type storeCollector struct{ st store.Store }
+type storeCollector struct {
+	st  store.Store
+	now func() time.Time
+}
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{storeUp, poolRun, poolQuota, poolReady, runsDesc, runTasks, scrapeTime} {
+	for _, d := range []*prometheus.Desc{storeUp, poolRun, poolQuota, poolReady, poolWait, runsDesc, runTasks, scrapeTime} {
 		ch <- d
 	}
 }
@@ -156,6 +170,9 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	for _, p := range pools {
 		ch <- prometheus.MustNewConstMetric(poolRun, prometheus.GaugeValue, float64(p.Running), p.Name)
 		ch <- prometheus.MustNewConstMetric(poolReady, prometheus.GaugeValue, float64(p.Ready), p.Name)
+		if !p.ReadySince.IsZero() {
+			ch <- prometheus.MustNewConstMetric(poolWait, prometheus.GaugeValue, max(c.now().Sub(p.ReadySince).Seconds(), 0), p.Name)
+		}
 		if p.MaxRunning >= 0 {
 			ch <- prometheus.MustNewConstMetric(poolQuota, prometheus.GaugeValue, float64(p.MaxRunning), p.Name)
 		}

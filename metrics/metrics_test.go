@@ -57,7 +57,7 @@ func TestScrapeMatchesTheRun(t *testing.T) {
 			return w.Close()
 		}})
 	clk := clock.NewFake(time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC))
-	m := metrics.New(st)
+	m := metrics.New(st).WithClock(clk)
 	expand := func(keys string) *plan.TaskGraph {
 		pl, err := (&plan.Planner{Graph: g, Status: st}).Plan(ctx, plan.Request{Selection: "orders", Partitions: keys}, clk.Now())
 		if err != nil {
@@ -77,6 +77,7 @@ func TestScrapeMatchesTheRun(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	clk.Advance(10 * time.Minute)
 	// A daemon fired a tick 90 s late and skipped two it missed.
 	tick := clk.Now().Add(-90 * time.Second)
 	m.ObserveTicks(schedule.Fired{Schedule: "nightly", At: clk.Now(), Run: &store.Run{ID: 9}, Ticks: []time.Time{tick},
@@ -128,6 +129,7 @@ func TestScrapeMatchesTheRun(t *testing.T) {
 		{"weir_schedule_tick_lateness_seconds", nil, 1},
 		{"weir_store_up", nil, 1},
 		{"weir_pool_ready_tasks", map[string]string{"pool": "warehouse"}, 5},
+		{"weir_pool_oldest_ready_seconds", map[string]string{"pool": "warehouse"}, 600}, // the backfill was created 10 min ago
 		{"weir_pool_running_tasks", map[string]string{"pool": "warehouse"}, 0},
 		{"weir_runs", map[string]string{"kind": "backfill", "status": "queued"}, 1},
 		{"weir_run_tasks", map[string]string{"kind": "backfill", "state": "pending"}, 5},

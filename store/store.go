@@ -918,6 +918,11 @@ type Pool struct {
 	// succeeded (of running runs; those waiting out a retry backoff
 	// included): the backlog.
 	Ready int
+	// ReadySince is when the longest-waiting of them became ready (its
+	// run's creation, its last upstream task's success, or its retry's
+	// backoff end, whichever came last; time a run was paused included);
+	// zero without ready tasks. A time in the future is a backoff.
+	ReadySince time.Time
 }
 
 // TaskListParams filters TaskList.

@@ -388,6 +388,42 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("ReadySinceIsWhenTheOldestReadyTaskCouldStart", func(t *testing.T) {
+		s := fresh(t)
+		insert(t, s, task{pool: "p", dependents: []int32{1}}, task{pool: "p"})
+		since := func() time.Time {
+			t.Helper()
+			pools, err := s.PoolList(ctx)
+			if err != nil || len(pools) != 1 {
+				t.Fatalf("pools %+v %v", pools, err)
+			}
+			return pools[0].ReadySince
+		}
+		if got := since(); !got.Equal(t0) {
+			t.Fatalf("ready since %s, want the run's creation %s", got, t0)
+		}
+		up := lease(t, s, store.TaskLeaseManyParams{Limit: 1})
+		if got := since(); !got.IsZero() {
+			t.Fatalf("nothing ready, yet ready since %s", got)
+		}
+		later := t0.Add(90 * time.Minute)
+		if _, err := s.TaskFinish(ctx, store.TaskFinishParams{ID: up[0].ID, LeaseToken: up[0].LeaseToken, State: store.TaskSucceeded, At: later}); err != nil {
+			t.Fatal(err)
+		}
+		if got := since(); !got.Equal(later) {
+			t.Fatalf("ready since %s, want its upstream's success %s", got, later)
+		}
+		down := lease(t, s, store.TaskLeaseManyParams{Limit: 1, Now: later})
+		backoff := later.Add(time.Hour)
+		if _, err := s.TaskFinish(ctx, store.TaskFinishParams{ID: down[0].ID, LeaseToken: down[0].LeaseToken, State: store.TaskPending, NotBefore: backoff,
+			At: later}); err != nil {
+			t.Fatal(err)
+		}
+		if got := since(); !got.Equal(backoff) {
+			t.Fatalf("ready since %s, want its backoff's end %s", got, backoff)
+		}
+	})
+
 	t.Run("PoolQuotaAndFilters", func(t *testing.T) {
 		s := fresh(t)
 		if err := s.PoolSet(ctx, store.PoolSetParams{Name: "warehouse", MaxRunning: 2}); err != nil {
@@ -411,7 +447,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("quota exceeded: leased %v", ids(more))
 		}
 		pools, err := s.PoolList(ctx)
-		if err != nil || len(pools) != 2 || pools[1] != (store.Pool{Name: "warehouse", MaxRunning: 2, Running: 2, Ready: 1}) || pools[0] != (store.Pool{Name: "other", MaxRunning: -1, Running: 1}) {
+		if err != nil || len(pools) != 2 || !pools[1].ReadySince.Equal(t0) {
+			t.Fatalf("pools %+v %v", pools, err)
+		}
+		pools[1].ReadySince = time.Time{}
+		if pools[1] != (store.Pool{Name: "warehouse", MaxRunning: 2, Running: 2, Ready: 1}) || pools[0] != (store.Pool{Name: "other", MaxRunning: -1, Running: 1}) {
 			t.Fatalf("pools %+v %v", pools, err)
 		}
 		// A paused run's tasks are not the backlog.

@@ -29,7 +29,7 @@ func (a *app) serveMetrics(addr string, st store.Store) (m *metrics.Metrics, sto
 		}
 		return nil, nil, failedError(fmt.Errorf("--metrics %s: %w", addr, err))
 	}
-	m = metrics.New(st)
+	m = metrics.New(st).WithClock(a.cfg.Clock)
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}

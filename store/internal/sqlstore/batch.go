@@ -366,7 +366,7 @@ func (s *Store) finishMany(ctx context.Context, tx *sql.Tx, ps []store.TaskFinis
 			c.paced(out[i].Task.RunID, ps[i].At, 0, 1)
 		}
 	}
-	if err := s.readyDependents(ctx, tx, ready); err != nil {
+	if err := s.readyDependents(ctx, tx, ready, latest(ps, func(p store.TaskFinishParams) time.Time { return p.At })); err != nil {
 		return nil, err
 	}
 	for _, i := range ended {
@@ -390,8 +390,9 @@ func (s *Store) finishMany(ctx context.Context, tx *sql.Tx, ps []store.TaskFinis
 
 // readyDependents lowers the waiting count of each task in ranges by the
 // number of ranges it is in, in one statement per maxBatchRows segments,
-// and wakes other processes' workers if any task was in one.
-func (s *Store) readyDependents(ctx context.Context, tx *sql.Tx, ranges []store.IDRange) error {
+// stamping the tasks it makes ready with at, and wakes other processes'
+// workers if any task was in one.
+func (s *Store) readyDependents(ctx context.Context, tx *sql.Tx, ranges []store.IDRange, at time.Time) error {
 	segs := countCover(ranges)
 	if len(segs) == 0 {
 		return nil
@@ -402,7 +403,9 @@ func (s *Store) readyDependents(ctx context.Context, tx *sql.Tx, ranges []store.
 			rs.add(g.lo, g.hi, g.n)
 		}
 		v, args := s.from(rs)
-		_, err := tx.ExecContext(ctx, s.q(`UPDATE tasks SET waiting = waiting - v.column3 FROM `+v+` WHERE tasks.id BETWEEN v.column1 AND v.column2`), s.perRun(args)...)
+		_, err := tx.ExecContext(ctx, s.q(`UPDATE tasks SET waiting = waiting - v.column3,
+			ready_at = CASE WHEN waiting = v.column3 THEN ? ELSE ready_at END
+			FROM `+v+` WHERE tasks.id BETWEEN v.column1 AND v.column2`), s.perRun(append([]any{s.t(at)}, args...))...)
 		return err
 	})
 	if err != nil {

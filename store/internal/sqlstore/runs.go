@@ -529,7 +529,7 @@ func (s *Store) RunRetryFailed(ctx context.Context, p store.RunRetryFailedParams
 		}
 		// A retry computes again: verification failed on these bytes.
 		r, err := tx.ExecContext(ctx, s.q(`UPDATE tasks SET state = 'pending', max_attempts = attempt + base_attempts, not_before = NULL,
-			error = '', finished_at = NULL, phase = 'compute', staged = '' WHERE run_id = ? AND state = 'failed'`), p.ID)
+			error = '', finished_at = NULL, phase = 'compute', staged = '', ready_at = ? WHERE run_id = ? AND state = 'failed'`), s.t(p.At), p.ID)
 		if err != nil {
 			return err
 		}

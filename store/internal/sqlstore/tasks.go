@@ -820,10 +820,14 @@ func (s *Store) PoolSet(ctx context.Context, p store.PoolSetParams) error {
 
 // PoolList returns pools with a quota and pools with running tasks.
 func (s *Store) PoolList(ctx context.Context) ([]store.Pool, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT name, max_running, 0, 0 FROM pools
-		UNION ALL SELECT pool, -1, count(*), 0 FROM tasks WHERE state = 'running' GROUP BY pool
-		UNION ALL SELECT t.pool, -1, 0, count(*) FROM tasks t JOIN runs r ON r.id = t.run_id
-			WHERE t.state = 'pending' AND t.waiting = 0 AND r.status = 'running' GROUP BY t.pool`)
+	// A ready task has waited since the latest of: its run's creation,
+	// its last upstream's success (ready_at), its retry's backoff end.
+	// The time column's branch first: PostgreSQL types a UNION's NULLs
+	// from the branches before them.
+	rows, err := s.db.QueryContext(ctx, `SELECT t.pool, -1, 0, count(*), min(coalesce(t.not_before, t.ready_at, r.created_at)) FROM tasks t
+			JOIN runs r ON r.id = t.run_id WHERE t.state = 'pending' AND t.waiting = 0 AND r.status = 'running' GROUP BY t.pool
+		UNION ALL SELECT name, max_running, 0, 0, NULL FROM pools
+		UNION ALL SELECT pool, -1, count(*), 0, NULL FROM tasks WHERE state = 'running' GROUP BY pool`)
 	if err != nil {
 		return nil, fmt.Errorf("list pools: %w", s.mapErr(err))
 	}
@@ -833,7 +837,8 @@ func (s *Store) PoolList(ctx context.Context) ([]store.Pool, error) {
 	for rows.Next() {
 		var name string
 		var maxRunning, running, ready int
-		if err := rows.Scan(&name, &maxRunning, &running, &ready); err != nil {
+		var since dbTime
+		if err := rows.Scan(&name, &maxRunning, &running, &ready, &since); err != nil {
 			return nil, err
 		}
 		p, ok := byName[name]
@@ -847,6 +852,9 @@ func (s *Store) PoolList(ctx context.Context) ([]store.Pool, error) {
 		}
 		p.Running += running
 		p.Ready += ready
+		if !since.t.IsZero() {
+			p.ReadySince = since.t
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, s.mapErr(err)
