@@ -37,12 +37,7 @@ func (s *Server) createBackfill(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	p, err := backfill.PlanOf(ctx, s.Store, s.Graph, req.Options, s.Clock.Now())
-	if errors.Is(err, backfill.ErrInput) {
-		writeError(w, http.StatusBadRequest, err)
-		return
-	}
-	if err != nil {
-		s.storeError(w, err)
+	if s.backfillFailed(w, err) {
 		return
 	}
 	if req.DryRun || p.Plan.Empty() {
@@ -59,17 +54,26 @@ func (s *Server) createBackfill(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	run, err := p.Create(ctx, s.Store, req.Actor)
-	if errors.Is(err, backfill.ErrInput) {
-		writeError(w, http.StatusBadRequest, err)
-		return
-	}
-	if err != nil {
-		s.storeError(w, err)
+	if s.backfillFailed(w, err) {
 		return
 	}
 	s.Logger.Info("backfill created", "run", run.ID, "actor", req.Actor, "selection", req.Select, "partitions", req.Partitions, "tasks", run.TaskCount())
 	w.Header().Set("Location", "/api/v1/backfills/"+strconv.FormatInt(run.ID, 10))
 	writeJSON(w, http.StatusCreated, map[string]any{"backfill": toRun(run), "plan": p.Plan.Summarize(), "throttle": scheduler.ThrottleString(run)})
+}
+
+// backfillFailed answers for err, if any: 400 for what was asked, 503 for
+// the store.
+func (s *Server) backfillFailed(w http.ResponseWriter, err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, backfill.ErrInput):
+		writeError(w, http.StatusBadRequest, err)
+	default:
+		s.storeError(w, err)
+	}
+	return true
 }
 
 // report answers a backfill's audit report (`weir backfill report -o
