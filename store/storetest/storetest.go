@@ -388,6 +388,43 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("CancelWhileTasksEndKeepsTheCountsExact", func(t *testing.T) {
+		// A worker's finishes commit while a cancel runs: every task is
+		// counted once, in the state it ended in.
+		for round := 0; round < 5; round++ {
+			s := fresh(t)
+			specs := make([]task, 120)
+			run, _ := insert(t, s, specs...)
+			leased := lease(t, s, store.TaskLeaseManyParams{Limit: 80, LeaseFor: time.Hour})
+			var wg sync.WaitGroup
+			for _, tk := range leased {
+				wg.Go(func() {
+					s.TaskFinish(ctx, store.TaskFinishParams{ID: tk.ID, LeaseToken: tk.LeaseToken, State: store.TaskSucceeded, At: t0})
+				})
+			}
+			wg.Go(func() {
+				if _, err := s.RunCancel(ctx, store.RunCancelParams{ID: run.ID, Actor: "test", At: t0}); err != nil {
+					t.Error(err)
+				}
+			})
+			wg.Wait()
+			got, err := s.RunGet(ctx, run.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tasks, _ := s.TaskList(ctx, store.TaskListParams{RunID: run.ID})
+			want := map[store.TaskState]int64{}
+			for _, tk := range tasks {
+				want[tk.State]++
+			}
+			for _, st := range store.TaskStates {
+				if got.Tasks[st] != want[st] {
+					t.Fatalf("round %d: counted %v, the tasks are %v", round, got.Tasks, want)
+				}
+			}
+		}
+	})
+
 	t.Run("ReadySinceIsWhenTheOldestReadyTaskCouldStart", func(t *testing.T) {
 		s := fresh(t)
 		insert(t, s, task{pool: "p", dependents: []int32{1}}, task{pool: "p"})

@@ -116,31 +116,3 @@ func (s *Store) saveCounts(ctx context.Context, tx *sql.Tx, c *counts) error {
 			finished = run_pace.finished + excluded.finished`), s.perRun(args)...)
 	return err
 }
-
-// countOpen counts states of a run's tasks by asset with a scan of its
-// tasks in those states, to move them all at once (a cancel, a retry).
-func (s *Store) countOpen(ctx context.Context, tx *sql.Tx, c *counts, runID int64, to store.TaskState, from ...store.TaskState) (map[store.TaskState]int64, error) {
-	args := []any{runID}
-	for _, st := range from {
-		args = append(args, st)
-	}
-	rows, err := tx.QueryContext(ctx, s.q(`SELECT asset, state, count(*), sum(partition_count) FROM tasks WHERE run_id = ? AND state IN (`+marks(len(from))+`)
-		GROUP BY asset, state`), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	n := map[store.TaskState]int64{}
-	for rows.Next() {
-		var asset string
-		var state store.TaskState
-		var tasks, parts int64
-		if err := rows.Scan(&asset, &state, &tasks, &parts); err != nil {
-			return nil, err
-		}
-		c.add(runID, asset, state, -tasks, -parts)
-		c.add(runID, asset, to, tasks, parts)
-		n[state] += tasks
-	}
-	return n, rows.Err()
-}

@@ -425,49 +425,62 @@ func (s *Store) RunCancel(ctx context.Context, p store.RunCancelParams) (*store.
 		if p.Reason != "" {
 			reason += ": " + p.Reason
 		}
-		c := newCounts()
-		open, err := s.countOpen(ctx, tx, c, p.ID, store.TaskCancelled, store.TaskPending, store.TaskRunning)
-		if err != nil {
-			return err
-		}
-		res.Interrupted, res.Pending = open[store.TaskRunning], open[store.TaskPending]
-		// Running attempts end cancelled; the token moves on, so their
-		// heartbeats, finishes and promotions are refused (ErrLeaseLost).
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE task_attempts SET state = 'cancelled', error = ?, finished_at = ?
-			WHERE finished_at IS NULL AND task_id IN (SELECT id FROM tasks WHERE run_id = ? AND state = 'running')`), reason, s.t(p.At), p.ID); err != nil {
-			return err
-		}
 		var lo, hi int64
 		if err := tx.QueryRowContext(ctx, s.q(`SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM tasks WHERE run_id = ?`), p.ID).Scan(&lo, &hi); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, s.q(`UPDATE tasks SET state = 'cancelled', lease_token = lease_token + 1, lease_expires_at = NULL,
-				error = ?, finished_at = ?
-			WHERE run_id = ? AND state IN ('pending', 'running') RETURNING dependents`), reason, s.t(p.At), p.ID)
-		if err != nil {
-			return err
-		}
-		// Only dependents outside the run matter: its own are cancelled.
+		// The counters move by what each UPDATE changed, not by a count
+		// read before it: a task that a worker finishes or leases in
+		// between is then neither counted twice nor missed. Pending first:
+		// a task leased after that UPDATE is running for the next one.
+		c := newCounts()
 		var outside []store.IDRange
-		for rows.Next() {
-			var deps string
-			if err := rows.Scan(&deps); err != nil {
-				rows.Close()
-				return err
-			}
-			ranges, err := store.DecodeDependents(deps)
+		for _, from := range []store.TaskState{store.TaskPending, store.TaskRunning} {
+			rows, err := tx.QueryContext(ctx, s.q(`UPDATE tasks SET state = 'cancelled', lease_token = lease_token + 1, lease_expires_at = NULL,
+					error = ?, finished_at = ?
+				WHERE run_id = ? AND state = ? RETURNING asset, partition_count, dependents`), reason, s.t(p.At), p.ID, from)
 			if err != nil {
-				rows.Close()
 				return err
 			}
-			for _, r := range ranges {
-				if r.Hi > hi || r.Lo < lo {
-					outside = append(outside, r)
+			var n int64
+			for rows.Next() {
+				var asset, deps string
+				var parts int64
+				if err := rows.Scan(&asset, &parts, &deps); err != nil {
+					rows.Close()
+					return err
+				}
+				n++
+				c.add(p.ID, asset, from, -1, -parts)
+				c.add(p.ID, asset, store.TaskCancelled, 1, parts)
+				// Only dependents outside the run matter: its own are
+				// cancelled.
+				ranges, err := store.DecodeDependents(deps)
+				if err != nil {
+					rows.Close()
+					return err
+				}
+				for _, r := range ranges {
+					if r.Hi > hi || r.Lo < lo {
+						outside = append(outside, r)
+					}
 				}
 			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			if from == store.TaskPending {
+				res.Pending = n
+			} else {
+				res.Interrupted = n
+			}
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		// The interrupted attempts end cancelled; the tasks' tokens moved
+		// on, so their heartbeats, finishes and promotions are refused
+		// (ErrLeaseLost). (Only this cancel makes a task cancelled.)
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE task_attempts SET state = 'cancelled', error = ?, finished_at = ?
+			WHERE finished_at IS NULL AND task_id IN (SELECT id FROM tasks WHERE run_id = ? AND state = 'cancelled')`), reason, s.t(p.At), p.ID); err != nil {
 			return err
 		}
 		// Tasks of other runs that waited for a cancelled one never run.
@@ -520,28 +533,43 @@ func (s *Store) RunRetryFailed(ctx context.Context, p store.RunRetryFailedParams
 		if status == store.RunCancelled || status == store.RunRunning || status == store.RunPaused {
 			return fmt.Errorf("run %d is %s; retry re-queues the failed tasks of a finished or tripped run: %w", p.ID, status, store.ErrRunState)
 		}
+		// The counters move by what each UPDATE changed (a tripped run's
+		// running tasks may fail meanwhile; see RunCancel).
 		c := newCounts()
-		if _, err := s.countOpen(ctx, tx, c, p.ID, store.TaskPending, store.TaskFailed, store.TaskSkipped); err != nil {
+		requeue := func(from store.TaskState, q string, args ...any) (int64, error) {
+			rows, err := tx.QueryContext(ctx, s.q(q+` RETURNING asset, partition_count`), args...)
+			if err != nil {
+				return 0, err
+			}
+			defer rows.Close()
+			var n int64
+			for rows.Next() {
+				var asset string
+				var parts int64
+				if err := rows.Scan(&asset, &parts); err != nil {
+					return 0, err
+				}
+				n++
+				c.add(p.ID, asset, from, -1, -parts)
+				c.add(p.ID, asset, store.TaskPending, 1, parts)
+			}
+			return n, rows.Err()
+		}
+		// A retry computes again: verification failed on these bytes.
+		if res.Failed, err = requeue(store.TaskFailed, `UPDATE tasks SET state = 'pending', max_attempts = attempt + base_attempts, not_before = NULL,
+			error = '', finished_at = NULL, phase = 'compute', staged = '', ready_at = ? WHERE run_id = ? AND state = 'failed'`, s.t(p.At), p.ID); err != nil {
+			return err
+		}
+		// A skipped task still counts its failed upstream tasks as
+		// waiting: they never succeeded. Back to pending, it runs when they
+		// do.
+		if res.Skipped, err = requeue(store.TaskSkipped, `UPDATE tasks SET state = 'pending', error = '', finished_at = NULL WHERE run_id = ? AND state = 'skipped'`,
+			p.ID); err != nil {
 			return err
 		}
 		if err := s.saveCounts(ctx, tx, c); err != nil {
 			return err
 		}
-		// A retry computes again: verification failed on these bytes.
-		r, err := tx.ExecContext(ctx, s.q(`UPDATE tasks SET state = 'pending', max_attempts = attempt + base_attempts, not_before = NULL,
-			error = '', finished_at = NULL, phase = 'compute', staged = '', ready_at = ? WHERE run_id = ? AND state = 'failed'`), s.t(p.At), p.ID)
-		if err != nil {
-			return err
-		}
-		res.Failed, _ = r.RowsAffected()
-		// A skipped task still counts its failed upstream tasks as
-		// waiting: they never succeeded. Back to pending, it runs when they
-		// do.
-		r, err = tx.ExecContext(ctx, s.q(`UPDATE tasks SET state = 'pending', error = '', finished_at = NULL WHERE run_id = ? AND state = 'skipped'`), p.ID)
-		if err != nil {
-			return err
-		}
-		res.Skipped, _ = r.RowsAffected()
 		if res.Failed+res.Skipped == 0 {
 			return fmt.Errorf("run %d (%s): %w", p.ID, status, store.ErrNothingToRetry)
 		}
