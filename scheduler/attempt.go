@@ -136,8 +136,8 @@ func (w *Worker) runTask(ctx context.Context, t *store.Task) {
 	}
 }
 
-// runEnded emits EventRunEnded when this worker's task ended its run
-// (status is "" otherwise), with how long the run took from its creation.
+// runEnded emits EventRunEnded for a run this process saw end (status is
+// "" when it did not), with how long the run took from its creation.
 func (w *Worker) runEnded(ctx context.Context, runID int64, status store.RunStatus, at time.Time) {
 	if status == "" || w.OnEvent == nil {
 		return

@@ -265,7 +265,12 @@ func TestBackoffWaitsOnTheClock(t *testing.T) {
 		g, _ := pl.Expand()
 		var kinds []scheduler.EventKind
 		var retryAt time.Time
+		ended := 0 // the run's end, seen by the task or by the reaper
 		ex := &scheduler.Executor{Store: st, Bucket: bucket, Jitter: func() float64 { return 0.5 }, OnEvent: func(ev scheduler.Event) {
+			if ev.Kind == scheduler.EventRunEnded {
+				ended++
+				return
+			}
 			kinds = append(kinds, ev.Kind)
 			switch ev.Kind {
 			case scheduler.EventRetrying:
@@ -284,8 +289,8 @@ func TestBackoffWaitsOnTheClock(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Attempts: the failed compute, the compute that staged, its verification.
-		if res.Succeeded != 1 || res.Attempts != 3 || fmt.Sprint(kinds) != "[started retrying started staged succeeded run-ended]" {
-			t.Fatalf("result %+v events %v", res, kinds)
+		if res.Succeeded != 1 || res.Attempts != 3 || fmt.Sprint(kinds) != "[started retrying started staged succeeded]" || ended != 1 {
+			t.Fatalf("result %+v events %v, run ended %d times", res, kinds, ended)
 		}
 		if took := time.Since(start); took < 30*time.Minute {
 			t.Fatalf("the run took %s of the bubble's time, less than the backoff", took)

@@ -344,6 +344,14 @@ func (w *Worker) reaper(ctx context.Context) {
 			w.Logger.Error("finish idle runs", "error", err)
 		} else if len(ended) > 0 {
 			w.Logger.Info("finished runs whose last task had ended", "runs", ended)
+			// Also a run whose last task ended here a moment ago: the
+			// reaper may end it between that task's commit and the
+			// worker's own check.
+			for _, id := range ended {
+				if run, err := w.Store.RunGet(ctx, id); err == nil {
+					w.runEnded(ctx, id, run.Status, w.Clock.Now())
+				}
+			}
 		}
 		for _, r := range res {
 			ev := taskEvent(EventReaped, r.Task)
