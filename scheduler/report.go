@@ -107,10 +107,6 @@ func BuildReport(ctx context.Context, st store.Store, run *store.Run, now time.T
 	for _, e := range events {
 		r.Events = append(r.Events, ReportEvent{At: e.At, Kind: e.Kind, Actor: e.Actor, Detail: strings.TrimSpace(e.Detail)})
 	}
-	tasks, err := st.TaskList(ctx, store.TaskListParams{RunID: run.ID})
-	if err != nil {
-		return nil, err
-	}
 	retries, err := st.TaskRetryList(ctx, run.ID)
 	if err != nil {
 		return nil, err
@@ -123,7 +119,8 @@ func BuildReport(ctx context.Context, st store.Store, run *store.Run, now time.T
 		retried[rt.TaskID][rt.Phase] = rt.Attempts
 	}
 	var secs []float64
-	for _, t := range tasks {
+	// The tasks a page at a time: a run may hold millions.
+	err = taskPages(ctx, st, run.ID, func(t *store.Task) {
 		r.Tasks.Total++
 		r.Tasks.Attempts += t.Attempt
 		row := ReportTask{Task: t.ID, Asset: t.Asset, Partitions: TaskPartitions(t), State: string(t.State), Phase: t.Phase,
@@ -139,6 +136,9 @@ func BuildReport(ctx context.Context, st store.Store, run *store.Run, now time.T
 			row.ComputeAttempts, row.VerifyAttempts = phases[store.PhaseCompute], phases[store.PhaseVerify]
 			r.Retried = append(r.Retried, row)
 		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(secs) > 0 {
 		slices.Sort(secs)
@@ -211,4 +211,26 @@ func CheckOutcome(warn, passed bool, errText string) string {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
+}
+
+// taskPage is how many tasks taskPages reads at a time.
+const taskPage = 10_000
+
+// taskPages calls fn with every task of a run in id order, reading them a
+// page at a time.
+func taskPages(ctx context.Context, st store.Queue, runID int64, fn func(*store.Task)) error {
+	var after int64
+	for {
+		page, err := st.TaskList(ctx, store.TaskListParams{RunID: runID, AfterID: after, Limit: taskPage})
+		if err != nil {
+			return err
+		}
+		for _, t := range page {
+			fn(t)
+		}
+		if len(page) < taskPage {
+			return nil
+		}
+		after = page[len(page)-1].ID
+	}
 }
