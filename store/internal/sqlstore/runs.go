@@ -136,6 +136,11 @@ func (s *Store) RunInsert(ctx context.Context, p store.RunInsertParams) (*store.
 			return err
 		}
 		count = next - first
+		if count > 0 {
+			if _, err := tx.ExecContext(ctx, s.q(`UPDATE runs SET first_task_id = ?, last_task_id = ? WHERE id = ?`), first, next-1, runID); err != nil {
+				return err
+			}
+		}
 		if err := s.saveCounts(ctx, tx, c); err != nil {
 			return err
 		}

@@ -700,12 +700,21 @@ func (s *Store) TaskList(ctx context.Context, p store.TaskListParams) ([]*store.
 	q := `SELECT ` + taskColumns + ` FROM tasks WHERE 1 = 1`
 	var args []any
 	switch {
-	case p.RunID != 0 && p.AfterID != 0 && p.State == "":
-		// The next page of a run's tasks: its ids are one range, so
-		// the primary key from AfterID on finds them; an index on run_id
-		// would sort all of the run's tasks again for every page.
-		q += ` AND run_id + 0 = ?`
-		args = append(args, p.RunID)
+	case p.RunID != 0 && p.State == "":
+		// A run's tasks are one range of ids, kept on the run: the
+		// primary key finds them in order, where the index on run_id
+		// would sort all of the run's tasks first (for every page).
+		var lo, hi int64
+		err := s.db.QueryRowContext(ctx, s.q(`SELECT first_task_id, last_task_id FROM runs WHERE id = ?`), p.RunID).Scan(&lo, &hi)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list tasks: %w", s.mapErr(err))
+		}
+		lo = max(lo, p.AfterID+1)
+		q += ` AND id BETWEEN ? AND ? AND run_id + 0 = ?`
+		args = append(args, lo, hi, p.RunID)
 	case p.RunID != 0:
 		q += ` AND run_id = ?`
 		args = append(args, p.RunID)
@@ -714,7 +723,7 @@ func (s *Store) TaskList(ctx context.Context, p store.TaskListParams) ([]*store.
 		q += ` AND state = ?`
 		args = append(args, p.State)
 	}
-	if p.AfterID != 0 {
+	if p.AfterID != 0 && (p.RunID == 0 || p.State != "") {
 		q += ` AND id > ?`
 		args = append(args, p.AfterID)
 	}
