@@ -966,9 +966,11 @@ type MaterializationListParams struct {
 	Asset        string
 	PartitionKey string // optional
 	// RunID, if set, keeps the materializations of that run (Asset may
-	// then be empty); TaskID, with it, those of one of its tasks.
-	RunID  int64
-	TaskID int64
+	// then be empty); TaskID, with it, those of one of its tasks, or with
+	// TaskIDTo too, of its tasks TaskID to TaskIDTo.
+	RunID    int64
+	TaskID   int64
+	TaskIDTo int64
 	// AfterID, if set, keeps the materializations with a greater id (of
 	// every asset, unless Asset is set), oldest first: a reader that
 	// follows promotions.
@@ -1000,9 +1002,11 @@ type CheckResult struct {
 type CheckResultListParams struct {
 	Asset string
 	// RunID, if set, keeps the results of that run (Asset may then be
-	// empty); TaskID, with it, those of one of its tasks.
-	RunID  int64
-	TaskID int64
+	// empty); TaskID, with it, those of one of its tasks, or with TaskIDTo
+	// too, of its tasks TaskID to TaskIDTo.
+	RunID    int64
+	TaskID   int64
+	TaskIDTo int64
 	// Limit caps the rows. Defaults to 20.
 	Limit int
 }

@@ -95,36 +95,72 @@ func facet(url string, fields map[string]any) map[string]any {
 // FromRun builds the events of every started task of a run, ordered by
 // time, naming datasets in namespace (the blob root's URL).
 func FromRun(ctx context.Context, st store.Store, runID int64, namespace string) ([]RunEvent, error) {
-	tasks, err := st.TaskList(ctx, store.TaskListParams{RunID: runID})
-	if err != nil {
-		return nil, err
-	}
-	mats, err := st.MaterializationList(ctx, store.MaterializationListParams{RunID: runID, Limit: -1})
-	if err != nil {
-		return nil, err
-	}
-	checks, err := st.CheckResultList(ctx, store.CheckResultListParams{RunID: runID, Limit: 1 << 30})
-	if err != nil {
-		return nil, err
-	}
-	matsByTask := map[int64][]*store.Materialization{}
-	for _, m := range mats {
-		matsByTask[m.TaskID] = append(matsByTask[m.TaskID], m)
-	}
-	checksBy := map[attemptKey][]Assertion{}
-	for _, c := range checks {
-		checksBy[attemptKey{c.TaskID, c.Attempt}] = append(checksBy[attemptKey{c.TaskID, c.Attempt}], assertion(c))
-	}
 	var events []RunEvent
-	for _, t := range tasks {
-		evs, err := taskEvents(ctx, st, runID, t, matsByTask[t.ID], checksBy, namespace)
-		if err != nil {
-			return nil, err
-		}
-		events = append(events, evs...)
+	err := EachRunEvent(ctx, st, runID, namespace, func(ev RunEvent) error {
+		events = append(events, ev)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	sort.SliceStable(events, func(i, j int) bool { return events[i].EventTime.Before(events[j].EventTime) })
 	return events, nil
+}
+
+// eventPage is how many tasks EachRunEvent reads at a time (a variable
+// for the tests).
+var eventPage = 1000
+
+// EachRunEvent calls fn with the events of a run's tasks, a page of tasks
+// at a time, in time order within each page of 1,000 tasks (in task
+// order across pages): memory stays bounded by the page whatever the
+// run's size. FromRun is the same, all in time order.
+func EachRunEvent(ctx context.Context, st store.Store, runID int64, namespace string, fn func(RunEvent) error) error {
+	var after int64
+	for {
+		tasks, err := st.TaskList(ctx, store.TaskListParams{RunID: runID, AfterID: after, Limit: eventPage})
+		if err != nil {
+			return err
+		}
+		if len(tasks) == 0 {
+			return nil
+		}
+		first, last := tasks[0].ID, tasks[len(tasks)-1].ID
+		mats, err := st.MaterializationList(ctx, store.MaterializationListParams{RunID: runID, TaskID: first, TaskIDTo: last, Limit: -1})
+		if err != nil {
+			return err
+		}
+		checks, err := st.CheckResultList(ctx, store.CheckResultListParams{RunID: runID, TaskID: first, TaskIDTo: last, Limit: 1 << 30})
+		if err != nil {
+			return err
+		}
+		matsByTask := map[int64][]*store.Materialization{}
+		for _, m := range mats {
+			matsByTask[m.TaskID] = append(matsByTask[m.TaskID], m)
+		}
+		checksBy := map[attemptKey][]Assertion{}
+		for _, c := range checks {
+			checksBy[attemptKey{c.TaskID, c.Attempt}] = append(checksBy[attemptKey{c.TaskID, c.Attempt}], assertion(c))
+		}
+		var events []RunEvent
+		for _, t := range tasks {
+			evs, err := taskEvents(ctx, st, runID, t, matsByTask[t.ID], checksBy, namespace)
+			if err != nil {
+				return err
+			}
+			events = append(events, evs...)
+		}
+		sort.SliceStable(events, func(i, j int) bool { return events[i].EventTime.Before(events[j].EventTime) })
+		for _, ev := range events {
+			if err := fn(ev); err != nil {
+				return err
+			}
+		}
+		if len(tasks) < eventPage {
+			return nil
+		}
+		after = last
+	}
 }
 
 // versionURL is the DatasetVersionDatasetFacet's schema.

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -101,6 +103,23 @@ func TestEventsValidate(t *testing.T) {
 	}
 	if len(events) != 16 { // 8 tasks: START and COMPLETE each
 		t.Fatalf("%d events", len(events))
+	}
+	// Streamed three tasks at a time: the same events.
+	restore := openlineage.SetEventPage(3)
+	var streamed []string
+	err = openlineage.EachRunEvent(ctx, st, res.RunID, "mem://", func(ev openlineage.RunEvent) error {
+		streamed = append(streamed, ev.EventType+" "+ev.Run.RunID+" "+fmt.Sprint(len(ev.Inputs), len(ev.Outputs)))
+		return nil
+	})
+	restore()
+	var all []string
+	for _, ev := range events {
+		all = append(all, ev.EventType+" "+ev.Run.RunID+" "+fmt.Sprint(len(ev.Inputs), len(ev.Outputs)))
+	}
+	slices.Sort(streamed)
+	slices.Sort(all)
+	if err != nil || !slices.Equal(streamed, all) {
+		t.Fatalf("streamed in pages of 3: %v %v\nall at once: %v", streamed, err, all)
 	}
 	c := schemas(t)
 	facetSchemas := map[string]string{

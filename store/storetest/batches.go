@@ -50,6 +50,17 @@ func runBatches(t *testing.T, fresh func(t *testing.T) store.Store) {
 				t.Errorf("task %d is %s", ps[i].TaskID, r.Result.Task.State)
 			}
 		}
+		// A range of the run's tasks: the promotions of those tasks only.
+		if mats, err := s.MaterializationList(ctx, store.MaterializationListParams{RunID: run.ID, TaskID: got[0].ID, TaskIDTo: got[3].ID, Limit: -1}); err != nil || len(mats) != 3 {
+			t.Fatalf("materializations of tasks %d to %d: %d, %v", got[0].ID, got[3].ID, len(mats), err)
+		}
+		one := got[1]
+		if one.ID == lost {
+			one = got[2]
+		}
+		if mats, _ := s.MaterializationList(ctx, store.MaterializationListParams{RunID: run.ID, TaskID: one.ID, TaskIDTo: one.ID, Limit: -1}); len(mats) != 1 || mats[0].TaskID != one.ID {
+			t.Fatalf("materializations of task %d alone: %+v", one.ID, mats)
+		}
 		cur, err := s.PartitionCurrentList(ctx, "a", []string{"k0", "k1", "k2", "k3"})
 		if err != nil {
 			t.Fatal(err)

@@ -176,7 +176,8 @@ versions it read; outputs: the versions it promoted, with their size and the
 results of the checks that gated promotion as a dataQualityAssertions facet), FAIL
 or ABORT event. Each task is a run of the job named after its asset, with the
 weir run as its parent. Datasets are "<asset>/<partition>" in the namespace of
---blob.`,
+--blob. Events come in time order within each 1,000 tasks, in task order across
+them, as they are read: memory stays small however large the run.`,
 		Args: exactArgs(1, "one run id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -185,15 +186,17 @@ weir run as its parent. Datasets are "<asset>/<partition>" in the namespace of
 				return err
 			}
 			defer st.Close()
-			evs, err := openlineage.FromRun(ctx, st, run.ID, namespace(a.blob))
+			enc := json.NewEncoder(a.cfg.Stdout)
+			var werr error
+			err = openlineage.EachRunEvent(ctx, st, run.ID, namespace(a.blob), func(ev openlineage.RunEvent) error {
+				werr = enc.Encode(ev)
+				return werr
+			})
+			if werr != nil {
+				return werr
+			}
 			if err != nil {
 				return failedError(err)
-			}
-			enc := json.NewEncoder(a.cfg.Stdout)
-			for _, ev := range evs {
-				if err := enc.Encode(ev); err != nil {
-					return err
-				}
 			}
 			return nil
 		},

@@ -246,7 +246,7 @@ func (s *Store) MaterializationList(ctx context.Context, p store.Materialization
 	}
 	q := `SELECT id, asset, partition_key, version, run_id, task_id, attempt, code_version, manifest_sha256, files, bytes, started_at, promoted_at
 		FROM materializations WHERE 1 = 1`
-	q, args := whereAssetRun(q, p.Asset, p.RunID, p.TaskID)
+	q, args := whereAssetRun(q, p.Asset, p.RunID, p.TaskID, p.TaskIDTo)
 	if p.PartitionKey != "" {
 		q += ` AND partition_key = ?`
 		args = append(args, p.PartitionKey)
@@ -579,7 +579,7 @@ func (s *Store) CheckResultList(ctx context.Context, p store.CheckResultListPara
 		limit = 20
 	}
 	q, args := whereAssetRun(`SELECT id, asset, partitions, run_id, task_id, attempt, name, warn, passed, value, error, checked_at
-		FROM check_results WHERE 1 = 1`, p.Asset, p.RunID, p.TaskID)
+		FROM check_results WHERE 1 = 1`, p.Asset, p.RunID, p.TaskID, p.TaskIDTo)
 	rows, err := s.db.QueryContext(ctx, s.q(q+` ORDER BY id DESC LIMIT ?`), append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("list check results of %s: %w", p.Asset, s.mapErr(err))
@@ -599,9 +599,9 @@ func (s *Store) CheckResultList(ctx context.Context, p store.CheckResultListPara
 }
 
 // whereAssetRun adds the optional asset, run and task filters to a query
-// that ends in a WHERE clause (the task only with its run: the index is
-// (run_id, task_id)).
-func whereAssetRun(q, asset string, runID, taskID int64) (string, []any) {
+// that ends in a WHERE clause (the task, or tasks taskID to taskIDTo, only
+// with the run: the index is (run_id, task_id)).
+func whereAssetRun(q, asset string, runID, taskID, taskIDTo int64) (string, []any) {
 	var args []any
 	if asset != "" {
 		q += ` AND asset = ?`
@@ -610,7 +610,11 @@ func whereAssetRun(q, asset string, runID, taskID int64) (string, []any) {
 	if runID != 0 {
 		q += ` AND run_id = ?`
 		args = append(args, runID)
-		if taskID != 0 {
+		switch {
+		case taskID != 0 && taskIDTo != 0:
+			q += ` AND task_id BETWEEN ? AND ?`
+			args = append(args, taskID, taskIDTo)
+		case taskID != 0:
 			q += ` AND task_id = ?`
 			args = append(args, taskID)
 		}
