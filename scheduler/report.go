@@ -118,27 +118,40 @@ func BuildReport(ctx context.Context, st store.Store, run *store.Run, now time.T
 		}
 		retried[rt.TaskID][rt.Phase] = rt.Attempts
 	}
-	var secs []float64
-	// The tasks a page at a time: a run may hold millions.
-	err = taskPages(ctx, st, run.ID, func(t *store.Task) {
-		r.Tasks.Total++
-		r.Tasks.Attempts += t.Attempt
-		row := ReportTask{Task: t.ID, Asset: t.Asset, Partitions: TaskPartitions(t), State: string(t.State), Phase: t.Phase,
-			Attempts: t.PhaseAttempt(), MaxAttempts: t.BaseAttempts, Error: firstLine(t.Error)}
-		if t.State == store.TaskSucceeded && !t.StartedAt.IsZero() {
-			row.Seconds = t.FinishedAt.Sub(t.StartedAt).Seconds()
-			secs = append(secs, row.Seconds)
-		}
-		if t.State == store.TaskFailed {
-			r.Failures = append(r.Failures, row)
-		}
-		if phases, ok := retried[t.ID]; ok {
-			row.ComputeAttempts, row.VerifyAttempts = phases[store.PhaseCompute], phases[store.PhaseVerify]
-			r.Retried = append(r.Retried, row)
-		}
-	})
+	// Counted and timed in the database, failed and retried tasks read
+	// one by one: a run may hold millions of tasks.
+	stats, err := st.RunTaskStats(ctx, run.ID)
 	if err != nil {
 		return nil, err
+	}
+	r.Tasks.Total, r.Tasks.Attempts = int(stats.Tasks), int(stats.Attempts)
+	secs := stats.Seconds
+	row := func(t *store.Task) ReportTask {
+		rt := ReportTask{Task: t.ID, Asset: t.Asset, Partitions: TaskPartitions(t), State: string(t.State), Phase: t.Phase,
+			Attempts: t.PhaseAttempt(), MaxAttempts: t.BaseAttempts, Error: firstLine(t.Error)}
+		if t.State == store.TaskSucceeded && !t.StartedAt.IsZero() {
+			rt.Seconds = t.FinishedAt.Sub(t.StartedAt).Seconds()
+		}
+		return rt
+	}
+	failed, err := st.TaskList(ctx, store.TaskListParams{RunID: run.ID, State: store.TaskFailed})
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range failed {
+		r.Failures = append(r.Failures, row(t))
+	}
+	for _, rt := range retries {
+		if n := len(r.Retried); n > 0 && r.Retried[n-1].Task == rt.TaskID {
+			continue // its other phase
+		}
+		t, _, err := st.TaskGet(ctx, rt.TaskID)
+		if err != nil {
+			return nil, err
+		}
+		x := row(t)
+		x.ComputeAttempts, x.VerifyAttempts = retried[t.ID][store.PhaseCompute], retried[t.ID][store.PhaseVerify]
+		r.Retried = append(r.Retried, x)
 	}
 	if len(secs) > 0 {
 		slices.Sort(secs)
@@ -211,26 +224,4 @@ func CheckOutcome(warn, passed bool, errText string) string {
 func firstLine(s string) string {
 	line, _, _ := strings.Cut(s, "\n")
 	return line
-}
-
-// taskPage is how many tasks taskPages reads at a time.
-const taskPage = 10_000
-
-// taskPages calls fn with every task of a run in id order, reading them a
-// page at a time.
-func taskPages(ctx context.Context, st store.Queue, runID int64, fn func(*store.Task)) error {
-	var after int64
-	for {
-		page, err := st.TaskList(ctx, store.TaskListParams{RunID: runID, AfterID: after, Limit: taskPage})
-		if err != nil {
-			return err
-		}
-		for _, t := range page {
-			fn(t)
-		}
-		if len(page) < taskPage {
-			return nil
-		}
-		after = page[len(page)-1].ID
-	}
 }

@@ -140,6 +140,10 @@ type Queue interface {
 	// TaskRetryList returns, for a run, the tasks that needed more than
 	// one attempt in a phase, by task id and phase.
 	TaskRetryList(ctx context.Context, runID int64) ([]TaskRetry, error)
+	// RunTaskStats counts a run's tasks and their attempts, and returns
+	// how long each succeeded task took, in the database (reports of
+	// millions of tasks read no task row).
+	RunTaskStats(ctx context.Context, runID int64) (*TaskStats, error)
 	// TaskGet returns one task with its attempts.
 	TaskGet(ctx context.Context, id int64) (*Task, []*TaskAttempt, error)
 	// TaskActiveList returns the unfinished (pending or running) tasks of an
@@ -923,6 +927,14 @@ type Pool struct {
 	// backoff end, whichever came last; time a run was paused included);
 	// zero without ready tasks. A time in the future is a backoff.
 	ReadySince time.Time
+}
+
+// TaskStats summarizes a run's tasks.
+type TaskStats struct {
+	Tasks, Attempts int64
+	// Seconds are the succeeded tasks' durations, start to end, in no
+	// particular order.
+	Seconds []float64
 }
 
 // TaskListParams filters TaskList.

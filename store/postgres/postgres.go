@@ -40,9 +40,12 @@ var arrayTypes = map[string]string{"int": "BIGINT[]", "text": "TEXT[]", "time": 
 const channel = "weir_tasks"
 
 var dialect = sqlstore.Dialect{
-	Name:          "postgres",
-	Numbered:      true,
-	Time:          func(t time.Time) any { return t.UTC() },
+	Name:     "postgres",
+	Numbered: true,
+	Time:     func(t time.Time) any { return t.UTC() },
+	Seconds: func(from, to string) string {
+		return "CAST(extract(epoch FROM " + to + " - " + from + ") AS DOUBLE PRECISION)"
+	},
 	ArrayType:     func(kind string) string { return arrayTypes[kind] },
 	SkipLocked:    " FOR UPDATE SKIP LOCKED",
 	ForUpdate:     " FOR UPDATE",

@@ -109,8 +109,11 @@ func schema() sqlstore.Schema {
 }
 
 var dialect = sqlstore.Dialect{
-	Name:   "sqlite",
-	Time:   func(t time.Time) any { return t.UTC().Format(sqlstore.TimeLayout) },
+	Name: "sqlite",
+	Time: func(t time.Time) any { return t.UTC().Format(sqlstore.TimeLayout) },
+	Seconds: func(from, to string) string {
+		return "(julianday(" + to + ") - julianday(" + from + ")) * 86400.0"
+	},
 	MapErr: mapErr,
 	Schema: schema(),
 	// One connection and BEGIN IMMEDIATE serialize writers: no row locks,

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -385,6 +386,26 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		_, attempts, _ := s.TaskGet(ctx, id)
 		if attempts[0].State != store.AttemptReleased || attempts[0].Error != "worker stopping" {
 			t.Fatalf("attempts %+v", attempts[0])
+		}
+	})
+
+	t.Run("RunTaskStatsCountsAndTimesInTheDatabase", func(t *testing.T) {
+		s := fresh(t)
+		insert(t, s, task{}) // another run's task: not counted
+		run, _ := insert(t, s, task{}, task{}, task{})
+		got := lease(t, s, store.TaskLeaseManyParams{Limit: 2, RunID: run.ID})
+		finish(t, s, got[0], store.TaskFailed)
+		if _, err := s.TaskFinish(ctx, store.TaskFinishParams{ID: got[1].ID, LeaseToken: got[1].LeaseToken, State: store.TaskSucceeded,
+			At: t0.Add(1500 * time.Millisecond)}); err != nil {
+			t.Fatal(err)
+		}
+		stats, err := s.RunTaskStats(ctx, run.ID)
+		if err != nil || stats.Tasks != 3 || stats.Attempts != 2 || len(stats.Seconds) != 1 {
+			t.Fatalf("stats %+v %v", stats, err)
+		}
+		tk, _, _ := s.TaskGet(ctx, got[1].ID)
+		if want := tk.FinishedAt.Sub(tk.StartedAt).Seconds(); math.Abs(stats.Seconds[0]-want) > 0.002 {
+			t.Fatalf("duration %v s, the task's stamps say %v s", stats.Seconds[0], want)
 		}
 	})
 

@@ -28,6 +28,9 @@ type Dialect struct {
 	Numbered bool
 	// Time encodes a time as a query parameter.
 	Time func(time.Time) any
+	// Seconds is the SQL for the seconds from one time column to another,
+	// as a double.
+	Seconds func(from, to string) string
 	// ArrayType, if set, makes batches pass each column as one array
 	// parameter (unnested), so that a statement's text does not vary with
 	// the batch's size and stays prepared. It returns the SQL array type of

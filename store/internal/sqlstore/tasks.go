@@ -739,6 +739,35 @@ func (s *Store) TaskList(ctx context.Context, p store.TaskListParams) ([]*store.
 	return out, nil
 }
 
+// RunTaskStats counts a run's tasks and attempts and reads its succeeded
+// tasks' durations, by the primary key over the run's id range.
+func (s *Store) RunTaskStats(ctx context.Context, runID int64) (*store.TaskStats, error) {
+	var lo, hi int64
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT first_task_id, last_task_id FROM runs WHERE id = ?`), runID).Scan(&lo, &hi)
+	if err != nil {
+		return nil, fmt.Errorf("task stats of run %d: %w", runID, s.mapErr(err))
+	}
+	out := &store.TaskStats{}
+	if err := s.db.QueryRowContext(ctx, s.q(`SELECT count(*), coalesce(sum(attempt), 0) FROM tasks WHERE id BETWEEN ? AND ? AND run_id + 0 = ?`),
+		lo, hi, runID).Scan(&out.Tasks, &out.Attempts); err != nil {
+		return nil, fmt.Errorf("task stats of run %d: %w", runID, s.mapErr(err))
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT `+s.d.Seconds("started_at", "finished_at")+` FROM tasks
+		WHERE id BETWEEN ? AND ? AND run_id + 0 = ? AND state = 'succeeded' AND started_at IS NOT NULL AND finished_at IS NOT NULL`), lo, hi, runID)
+	if err != nil {
+		return nil, fmt.Errorf("task stats of run %d: %w", runID, s.mapErr(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var sec float64
+		if err := rows.Scan(&sec); err != nil {
+			return nil, err
+		}
+		out.Seconds = append(out.Seconds, sec)
+	}
+	return out, rows.Err()
+}
+
 // TaskActiveList returns an asset's pending and running tasks.
 func (s *Store) TaskActiveList(ctx context.Context, asset string) ([]*store.Task, error) {
 	out, err := s.queryTasks(ctx, s.db, `SELECT `+taskColumns+` FROM tasks WHERE asset = ? AND state IN ('pending', 'running') ORDER BY id`, asset)
