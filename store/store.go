@@ -149,6 +149,9 @@ type Queue interface {
 	// TaskActiveList returns the unfinished (pending or running) tasks of an
 	// asset in every run, for planners that must not queue a partition twice.
 	TaskActiveList(ctx context.Context, asset string) ([]*Task, error)
+	// TaskStagedList returns the unfinished tasks of an asset in their
+	// verify phase: their staged versions are not garbage.
+	TaskStagedList(ctx context.Context, asset string) ([]*Task, error)
 	// TaskWake returns a channel that receives when tasks may have become
 	// runnable (a run was inserted, a task succeeded or was released or
 	// reaped), from this process and, where the driver can (PostgreSQL

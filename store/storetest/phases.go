@@ -25,6 +25,12 @@ func runPhases(t *testing.T, fresh func(t *testing.T) store.Store) {
 		if v.Phase != store.PhaseVerify || v.Staged != `{"version":"v1"}` || v.Attempt != 2 || v.MaxAttempts != 3 || v.LeaseToken == tk.LeaseToken || v.State != store.TaskRunning {
 			t.Fatalf("staged task %+v", v)
 		}
+		if staged, err := s.TaskStagedList(ctx, v.Asset); err != nil || len(staged) != 1 || staged[0].ID != v.ID {
+			t.Fatalf("staged tasks of %s: %v %v", v.Asset, staged, err)
+		}
+		if staged, _ := s.TaskStagedList(ctx, "other"); len(staged) != 0 {
+			t.Fatalf("staged tasks of another asset: %v", staged)
+		}
 		// The compute attempt's token is stale now.
 		if _, err := s.TaskStage(ctx, store.TaskStageParams{ID: tk.ID, LeaseToken: tk.LeaseToken, At: t0, LeaseFor: time.Minute}); !errors.Is(err, store.ErrLeaseLost) {
 			t.Fatalf("stage with the old token: %v", err)

@@ -178,7 +178,7 @@ func parseAge(s string) (time.Duration, error) {
 // stagedVersions returns the versions that unfinished tasks of asset have
 // staged and not yet verified.
 func stagedVersions(ctx context.Context, st store.Store, asset string) (map[string]bool, error) {
-	tasks, err := st.TaskActiveList(ctx, asset)
+	tasks, err := st.TaskStagedList(ctx, asset)
 	if err != nil {
 		return nil, err
 	}

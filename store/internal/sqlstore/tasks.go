@@ -768,6 +768,16 @@ func (s *Store) RunTaskStats(ctx context.Context, runID int64) (*store.TaskStats
 	return out, rows.Err()
 }
 
+// TaskStagedList returns an asset's unfinished tasks in their verify
+// phase.
+func (s *Store) TaskStagedList(ctx context.Context, asset string) ([]*store.Task, error) {
+	out, err := s.queryTasks(ctx, s.db, `SELECT `+taskColumns+` FROM tasks WHERE asset = ? AND state IN ('pending', 'running') AND phase = 'verify' ORDER BY id`, asset)
+	if err != nil {
+		return nil, fmt.Errorf("staged tasks of %s: %w", asset, s.mapErr(err))
+	}
+	return out, nil
+}
+
 // TaskActiveList returns an asset's pending and running tasks.
 func (s *Store) TaskActiveList(ctx context.Context, asset string) ([]*store.Task, error) {
 	out, err := s.queryTasks(ctx, s.db, `SELECT `+taskColumns+` FROM tasks WHERE asset = ? AND state IN ('pending', 'running') ORDER BY id`, asset)
