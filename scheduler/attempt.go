@@ -84,7 +84,9 @@ func (w *Worker) runTask(ctx context.Context, t *store.Task) {
 	if err == nil {
 		ev.Bytes = done.bytes
 		w.emit(ev)
-		w.runEnded(bg, cur.RunID, done.runEnded, finished)
+		if done.runEnded != "" {
+			w.runEnded(bg, cur.RunID, done.runEnded, finished)
+		}
 		return
 	}
 	cause := context.Cause(ctx)
@@ -136,15 +138,18 @@ func (w *Worker) runTask(ctx context.Context, t *store.Task) {
 	}
 }
 
-// runEnded emits EventRunEnded for a run this process saw end (status is
-// "" when it did not), with how long the run took from its creation.
+// runEnded emits EventRunEnded for a run this process saw end, with its
+// status ("": as the store has it) and how long it took from its creation.
 func (w *Worker) runEnded(ctx context.Context, runID int64, status store.RunStatus, at time.Time) {
-	if status == "" || w.OnEvent == nil {
+	if w.OnEvent == nil {
 		return
 	}
 	ev := Event{Kind: EventRunEnded, RunID: runID, RunStatus: status}
 	if run, err := w.Store.RunGet(ctx, runID); err == nil {
 		ev.RunKind, ev.Duration = run.Kind, at.Sub(run.CreatedAt)
+		if ev.RunStatus == "" {
+			ev.RunStatus = run.Status
+		}
 	}
 	w.emit(ev)
 }

@@ -348,9 +348,7 @@ func (w *Worker) reaper(ctx context.Context) {
 			// reaper may end it between that task's commit and the
 			// worker's own check.
 			for _, id := range ended {
-				if run, err := w.Store.RunGet(ctx, id); err == nil {
-					w.runEnded(ctx, id, run.Status, w.Clock.Now())
-				}
+				w.runEnded(ctx, id, "", w.Clock.Now())
 			}
 		}
 		for _, r := range res {
