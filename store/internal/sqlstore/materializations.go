@@ -289,6 +289,12 @@ func (s *Store) MaterializationInputs(ctx context.Context, id int64) ([]store.In
 	if err != nil {
 		return nil, fmt.Errorf("materialization %d inputs: %w", id, s.mapErr(err))
 	}
+	return s.scanInputs(rows)
+}
+
+// scanInputs reads rows of upstream asset, partition and version, and
+// closes them.
+func (s *Store) scanInputs(rows *sql.Rows) ([]store.Input, error) {
 	defer rows.Close()
 	var out []store.Input
 	for rows.Next() {
@@ -381,16 +387,7 @@ func (s *Store) InputsOfCurrent(ctx context.Context, asset string) ([]store.Inpu
 	if err != nil {
 		return nil, fmt.Errorf("versions of %s that current versions read: %w", asset, s.mapErr(err))
 	}
-	defer rows.Close()
-	var out []store.Input
-	for rows.Next() {
-		var in store.Input
-		if err := rows.Scan(&in.Asset, &in.PartitionKey, &in.Version); err != nil {
-			return nil, err
-		}
-		out = append(out, in)
-	}
-	return out, s.mapErr(rows.Err())
+	return s.scanInputs(rows)
 }
 
 // PartitionFail records failed partitions.

@@ -430,8 +430,8 @@ func (s *Store) RunCancel(ctx context.Context, p store.RunCancelParams) (*store.
 		if p.Reason != "" {
 			reason += ": " + p.Reason
 		}
-		var lo, hi int64
-		if err := tx.QueryRowContext(ctx, s.q(`SELECT coalesce(min(id), 0), coalesce(max(id), 0) FROM tasks WHERE run_id = ?`), p.ID).Scan(&lo, &hi); err != nil {
+		lo, hi, err := s.taskRange(ctx, tx, p.ID)
+		if err != nil {
 			return err
 		}
 		// The counters move by what each UPDATE changed, not by a count

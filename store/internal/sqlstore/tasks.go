@@ -704,8 +704,7 @@ func (s *Store) TaskList(ctx context.Context, p store.TaskListParams) ([]*store.
 		// A run's tasks are one range of ids, kept on the run: the
 		// primary key finds them in order, where the index on run_id
 		// would sort all of the run's tasks first (for every page).
-		var lo, hi int64
-		err := s.db.QueryRowContext(ctx, s.q(`SELECT first_task_id, last_task_id FROM runs WHERE id = ?`), p.RunID).Scan(&lo, &hi)
+		lo, hi, err := s.taskRange(ctx, s.db, p.RunID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil, nil
 		}
@@ -739,11 +738,17 @@ func (s *Store) TaskList(ctx context.Context, p store.TaskListParams) ([]*store.
 	return out, nil
 }
 
+// taskRange returns the ids of a run's first and last task (0, 0 for a
+// run without tasks): they are consecutive, and the run keeps the range.
+func (s *Store) taskRange(ctx context.Context, q querier, runID int64) (lo, hi int64, err error) {
+	err = q.QueryRowContext(ctx, s.q(`SELECT first_task_id, last_task_id FROM runs WHERE id = ?`), runID).Scan(&lo, &hi)
+	return lo, hi, err
+}
+
 // RunTaskStats counts a run's tasks and attempts and reads its succeeded
 // tasks' durations, by the primary key over the run's id range.
 func (s *Store) RunTaskStats(ctx context.Context, runID int64) (*store.TaskStats, error) {
-	var lo, hi int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT first_task_id, last_task_id FROM runs WHERE id = ?`), runID).Scan(&lo, &hi)
+	lo, hi, err := s.taskRange(ctx, s.db, runID)
 	if err != nil {
 		return nil, fmt.Errorf("task stats of run %d: %w", runID, s.mapErr(err))
 	}
