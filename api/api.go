@@ -255,14 +255,12 @@ func (s *Server) listRuns(kind string) http.HandlerFunc {
 				return
 			}
 		}
-		limit, err := intParam(q.Get("limit"), 50, 1, 500, "limit")
-		if err != nil {
-			writeError(w, http.StatusBadRequest, err)
+		limit, ok := queryInt(w, r, "limit", 50, 1, 500)
+		if !ok {
 			return
 		}
-		before, err := intParam(q.Get("before"), 0, 1, 1<<62, "before")
-		if err != nil {
-			writeError(w, http.StatusBadRequest, err)
+		before, ok := queryInt(w, r, "before", 0, 1, 1<<62)
+		if !ok {
 			return
 		}
 		// The store lists the newest; a page before an id reads up to it.
@@ -374,7 +372,12 @@ func (s *Server) control(kind string) http.HandlerFunc {
 		}
 		ctx, now := r.Context(), s.Clock.Now()
 		var err error
-		extra := map[string]any{}
+		// The run as answered, with what a cancel or a retry changed.
+		var out struct {
+			Run
+			Cancelled map[string]any `json:"cancelled,omitempty"`
+			Requeued  map[string]any `json:"requeued,omitempty"`
+		}
 		switch action {
 		case "pause":
 			_, err = s.Store.RunSetStatus(ctx, store.RunSetStatusParams{ID: id, To: store.RunPaused, Actor: req.Actor, Reason: req.Reason, At: now})
@@ -383,12 +386,12 @@ func (s *Server) control(kind string) http.HandlerFunc {
 		case "cancel":
 			var res *store.RunCancelResult
 			if res, err = s.Store.RunCancel(ctx, store.RunCancelParams{ID: id, Actor: req.Actor, Reason: req.Reason, At: now}); err == nil {
-				extra["cancelled"] = map[string]any{"pending": res.Pending, "interrupted": res.Interrupted, "skipped_elsewhere": len(res.Skipped)}
+				out.Cancelled = map[string]any{"pending": res.Pending, "interrupted": res.Interrupted, "skipped_elsewhere": len(res.Skipped)}
 			}
 		case "retry":
 			var res *store.RunRetryResult
 			if res, err = s.Store.RunRetryFailed(ctx, store.RunRetryFailedParams{ID: id, Actor: req.Actor, At: now}); err == nil {
-				extra["requeued"] = map[string]any{"failed": res.Failed, "skipped": res.Skipped}
+				out.Requeued = map[string]any{"failed": res.Failed, "skipped": res.Skipped}
 			}
 		}
 		if errors.Is(err, store.ErrRunState) || errors.Is(err, store.ErrNothingToRetry) {
@@ -410,12 +413,7 @@ func (s *Server) control(kind string) http.HandlerFunc {
 			s.storeError(w, err)
 			return
 		}
-		out := map[string]any{}
-		b, _ := json.Marshal(toRun(run))
-		json.Unmarshal(b, &out)
-		for k, v := range extra {
-			out[k] = v
-		}
+		out.Run = toRun(run)
 		writeJSON(w, http.StatusOK, out)
 	}
 }
@@ -501,14 +499,12 @@ func (s *Server) runTasks(kind string) http.HandlerFunc {
 			writeError(w, http.StatusBadRequest, fmt.Errorf("state %q is not one of %v", state, store.TaskStates))
 			return
 		}
-		limit, err := intParam(q.Get("limit"), 100, 1, 1000, "limit")
-		if err != nil {
-			writeError(w, http.StatusBadRequest, err)
+		limit, ok := queryInt(w, r, "limit", 100, 1, 1000)
+		if !ok {
 			return
 		}
-		after, err := intParam(q.Get("after"), 0, 0, 1<<62, "after")
-		if err != nil {
-			writeError(w, http.StatusBadRequest, err)
+		after, ok := queryInt(w, r, "after", 0, 0, 1<<62)
+		if !ok {
 			return
 		}
 		tasks, err := s.Store.TaskList(r.Context(), store.TaskListParams{RunID: run.ID, State: state, AfterID: int64(after), Limit: limit + 1})
@@ -564,14 +560,12 @@ func (s *Server) taskLogs(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("task %d has not started: no attempts yet", id))
 		return
 	}
-	attempt, err := intParam(r.URL.Query().Get("attempt"), attempts[len(attempts)-1].Attempt, 1, 1<<30, "attempt")
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err)
+	attempt, ok := queryInt(w, r, "attempt", attempts[len(attempts)-1].Attempt, 1, 1<<30)
+	if !ok {
 		return
 	}
-	offset, err := intParam(r.URL.Query().Get("offset"), 0, 0, 1<<40, "offset")
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err)
+	offset, ok := queryInt(w, r, "offset", 0, 0, 1<<40)
+	if !ok {
 		return
 	}
 	found := false
@@ -610,16 +604,19 @@ func (s *Server) storeError(w http.ResponseWriter, err error) {
 	writeError(w, http.StatusServiceUnavailable, fmt.Errorf("the state store failed: %s", msg))
 }
 
-// intParam parses an optional integer query parameter within [lo, hi].
-func intParam(v string, def, lo, hi int, name string) (int, error) {
+// queryInt parses the optional integer query parameter name within
+// [lo, hi] (def when absent), answering 400 when it is not one.
+func queryInt(w http.ResponseWriter, r *http.Request, name string, def, lo, hi int) (int, bool) {
+	v := r.URL.Query().Get(name)
 	if v == "" {
-		return def, nil
+		return def, true
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < lo || n > hi {
-		return 0, fmt.Errorf("%s %q: want an integer from %d to %d", name, v, lo, hi)
+		writeError(w, http.StatusBadRequest, fmt.Errorf("%s %q: want an integer from %d to %d", name, v, lo, hi))
+		return 0, false
 	}
-	return n, nil
+	return n, true
 }
 
 // decode reads an optional JSON body into v, refusing unknown fields,

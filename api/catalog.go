@@ -47,9 +47,8 @@ func (s *Server) lineage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, fmt.Errorf("direction %q is not one of upstream, downstream", dir))
 		return
 	}
-	depth, err := intParam(q.Get("depth"), 10, 1, 100, "depth")
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err)
+	depth, ok := queryInt(w, r, "depth", 10, 1, 100)
+	if !ok {
 		return
 	}
 	tree := provenance.Upstream
@@ -108,9 +107,8 @@ func (s *Server) schedule(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	count, err := intParam(r.URL.Query().Get("count"), 10, 1, 1000, "count")
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err)
+	count, ok := queryInt(w, r, "count", 10, 1, 1000)
+	if !ok {
 		return
 	}
 	now := s.Clock.Now()
@@ -133,9 +131,8 @@ func (s *Server) ticks(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	limit, err := intParam(r.URL.Query().Get("limit"), 20, 1, 1000, "limit")
-	if err != nil {
-		writeError(w, http.StatusBadRequest, err)
+	limit, ok := queryInt(w, r, "limit", 20, 1, 1000)
+	if !ok {
 		return
 	}
 	ticks, err := schedule.Ticks(r.Context(), s.Store, sc, limit)
