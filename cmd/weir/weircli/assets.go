@@ -167,15 +167,25 @@ func (a *app) assetsList(cmd *cobra.Command, _ []string) error {
 	return w.Flush()
 }
 
-func (a *app) assetsShow(cmd *cobra.Command, args []string) error {
-	ctx := cmd.Context()
+// graphAsset returns the asset graph and its asset key; an unknown key is
+// a usage error naming the assets there are.
+func (a *app) graphAsset(key string) (*lineage.Graph, *pipelines.Asset, error) {
 	g, err := a.graph()
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	as, err := g.Asset(args[0])
+	as, err := g.Asset(key)
 	if err != nil {
-		return usageError(err)
+		return nil, nil, usageError(err)
+	}
+	return g, as, nil
+}
+
+func (a *app) assetsShow(cmd *cobra.Command, args []string) error {
+	ctx := cmd.Context()
+	g, as, err := a.graphAsset(args[0])
+	if err != nil {
+		return err
 	}
 	st, err := a.openStore(ctx)
 	if err != nil {

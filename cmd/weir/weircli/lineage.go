@@ -39,13 +39,9 @@ Mermaid, their edges the way data flows.`,
 				return usageError(fmt.Errorf("--depth %d must be -1 (all) or more", depth))
 			}
 			up := !downstream
-			g, err := a.graph()
+			g, as, err := a.graphAsset(args[0])
 			if err != nil {
 				return err
-			}
-			as, err := g.Asset(args[0])
-			if err != nil {
-				return usageError(err)
 			}
 			var root *provenance.Node
 			if partition == "" {
@@ -96,13 +92,9 @@ Mermaid, their edges the way data flows.`,
 			if diffPartition == "" || from == "" || to == "" {
 				return usageError(fmt.Errorf("give --partition, --from and --to (versions: weir assets show %s --partition K)", args[0]))
 			}
-			g, err := a.graph()
+			_, as, err := a.graphAsset(args[0])
 			if err != nil {
 				return err
-			}
-			as, err := g.Asset(args[0])
-			if err != nil {
-				return usageError(err)
 			}
 			ctx := cmd.Context()
 			st, err := a.openStore(ctx)
