@@ -353,7 +353,7 @@ func (s *Server) control(kind string) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		id, noun := run.ID, kindNoun(run.Kind)
+		id, noun := run.ID, scheduler.RunNoun(run.Kind)
 		action := r.PathValue("action")
 		actions := []string{"pause", "resume", "cancel"}
 		if run.Kind == "backfill" {
@@ -416,14 +416,6 @@ func (s *Server) control(kind string) http.HandlerFunc {
 		out.Run = toRun(run)
 		writeJSON(w, http.StatusOK, out)
 	}
-}
-
-// kindNoun names a run of kind as the command line does.
-func kindNoun(kind string) string {
-	if kind == "backfill" {
-		return "backfill"
-	}
-	return "run"
 }
 
 // Attempt is one attempt of a task.

@@ -123,6 +123,15 @@ func RunProgressAt(ctx context.Context, st store.Queue, runID int64, now time.Ti
 	return s, nil
 }
 
+// RunNoun names a run of kind as weir's commands and API do: "backfill"
+// or "run".
+func RunNoun(kind string) string {
+	if kind == "backfill" {
+		return "backfill"
+	}
+	return "run"
+}
+
 // ThrottleString describes a run's priority and throttles in words.
 func ThrottleString(r *store.Run) string {
 	parts := []string{"priority " + PriorityName(r.Priority)}

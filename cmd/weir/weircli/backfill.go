@@ -485,21 +485,13 @@ func stateError(ctx context.Context, st store.Store, id int64, err error, rule s
 	if errors.Is(err, store.ErrNothingToRetry) {
 		return usageError(fmt.Errorf("backfill %d (%s) has no failed tasks to retry", id, run.State()))
 	}
-	return usageError(fmt.Errorf("%s %d has status %s; %s", kindNoun(run.Kind), id, run.State(), rule))
-}
-
-// kindNoun names a run of kind as its commands do: "backfill" or "run".
-func kindNoun(kind string) string {
-	if kind == "backfill" {
-		return "backfill"
-	}
-	return "run"
+	return usageError(fmt.Errorf("%s %d has status %s; %s", scheduler.RunNoun(run.Kind), id, run.State(), rule))
 }
 
 // cancelRun cancels a run of any kind: nothing more starts, running
 // attempts lose their leases (they publish nothing), in one transaction.
 func (a *app) cancelRun(ctx context.Context, st store.Store, run *store.Run, by, reason string) error {
-	noun := kindNoun(run.Kind)
+	noun := scheduler.RunNoun(run.Kind)
 	res, err := st.RunCancel(ctx, store.RunCancelParams{ID: run.ID, Actor: by, Reason: reason, At: a.cfg.Clock.Now()})
 	if err != nil {
 		return stateError(ctx, st, run.ID, err, "only a queued, running, paused or tripped "+noun+" can be cancelled")

@@ -56,7 +56,7 @@ func (a *app) printSnapshot(run *store.Run, s *snapshot) error {
 }
 
 // noun names the run as its commands do.
-func (s *snapshot) noun() string { return kindNoun(s.Kind) }
+func (s *snapshot) noun() string { return scheduler.RunNoun(s.Kind) }
 
 // taskCounts says how the backfill's tasks stand, every state counted once:
 // "3 of 124 tasks succeeded (2%), 121 cancelled, 0 running".
