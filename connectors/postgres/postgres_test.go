@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
@@ -41,7 +42,7 @@ INSERT INTO orders VALUES
 const typedQuery = `SELECT id, small, n, amount, price, ratio, name, code, flag, ok, payload, raw, uid, day, local_at, created_at, tags, nums
 FROM orders WHERE created_at >= @start AND created_at < @end ORDER BY id`
 
-func testPool(t *testing.T) *pgxpool.Pool {
+func testPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
 	ctx := context.Background()
 	pool, err := pgxpool.New(ctx, pgtest.DSN(t))
@@ -55,14 +56,14 @@ func testPool(t *testing.T) *pgxpool.Pool {
 	return pool
 }
 
-func testBucket(t *testing.T) *blob.Bucket {
+func testBucket(t testing.TB) *blob.Bucket {
 	b := memblob.OpenBucket(nil)
 	t.Cleanup(func() { b.Close() })
 	return b
 }
 
 // extract runs src for one day and returns the stage it wrote to.
-func extract(t *testing.T, b *blob.Bucket, src *Source, day, version string) (*verify.Stage, error) {
+func extract(t testing.TB, b *blob.Bucket, src *Source, day, version string) (*verify.Stage, error) {
 	t.Helper()
 	i, err := days.Index(day)
 	if err != nil {
@@ -169,7 +170,10 @@ func TestSourceRefusesWhatItCannotReadNamingIt(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, err = extract(t, b, src, "2024-01-01", "v-"+tc.want[:4])
+		stage, err := extract(t, b, src, "2024-01-01", "v-"+tc.want[:4])
+		if files := stage.Files("2024-01-01"); len(files) != 0 {
+			t.Errorf("%s: staged %q before failing", tc.query, files)
+		}
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s:\n got %v\nwant %s", tc.query, err, tc.want)
 			continue
@@ -309,4 +313,32 @@ func arrayRows(tbl arrow.Table) []string {
 		out = append(out, strings.Join(vals, "|"))
 	}
 	return out
+}
+
+// countingLimiter counts Take calls.
+type countingLimiter struct{ n int }
+
+func (l *countingLimiter) Take() time.Time { l.n++; return time.Time{} }
+
+func TestSourceTakesItsLimiterOncePerPartition(t *testing.T) {
+	pool, b := testPool(t), testBucket(t)
+	limit := &countingLimiter{}
+	src, err := NewSource(SourceOpts{Pool: pool, Limiter: limit, Query: "SELECT id FROM orders WHERE created_at >= @start AND created_at < @end"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &pipelines.Asset{Key: "orders", Partitions: days, MaxPartitionsPerRun: 3}
+	keys := []string{"2024-01-01", "2024-01-02", "2024-01-03"}
+	stage := verify.NewStage(b, "orders", "v1", keys)
+	if err := src.Compute(context.Background(), pipelines.NewTask(a, keys, partitions.Range{Lo: 0, Hi: 3}, nil, stage)); err != nil {
+		t.Fatal(err)
+	}
+	if limit.n != 3 {
+		t.Errorf("Take called %d times for 3 partitions", limit.n)
+	}
+	for _, k := range keys {
+		if len(stage.Files(k)) != 1 {
+			t.Errorf("partition %s: files %q", k, stage.Files(k))
+		}
+	}
 }

@@ -201,11 +201,17 @@ func (s *Source) extract(ctx context.Context, t *pipelines.Task, key, zone strin
 		return 0, err
 	}
 	defer rows.Close()
+	// The columns are mapped before anything is staged: a query the
+	// source cannot read leaves no file behind.
+	schema, cols, err := arrowSchema(rows.FieldDescriptions(), tx.Conn().TypeMap())
+	if err != nil {
+		return 0, err
+	}
 	w, err := t.Output.Create(ctx, key, s.opts.File)
 	if err != nil {
 		return 0, err
 	}
-	n, err := s.write(rows, w, tx.Conn().TypeMap())
+	n, err := s.write(rows, w, schema, cols)
 	if err != nil {
 		w.Close()
 		return n, err
@@ -214,22 +220,11 @@ func (s *Source) extract(ctx context.Context, t *pipelines.Task, key, zone strin
 }
 
 // write streams rows into w as Parquet, one row group per batch.
-func (s *Source) write(rows pgx.Rows, w io.Writer, m *pgtype.Map) (int64, error) {
-	fds := rows.FieldDescriptions()
-	if len(fds) == 0 {
-		return 0, &columnError{errors.New("the query returns no columns; it must be a SELECT")}
+func (s *Source) write(rows pgx.Rows, w io.Writer, schema *arrow.Schema, cols []column) (int64, error) {
+	dests := make([]any, len(cols))
+	for i, c := range cols {
+		dests[i] = c.dest()
 	}
-	fields := make([]arrow.Field, len(fds))
-	cols := make([]column, len(fds))
-	dests := make([]any, len(fds))
-	for i, fd := range fds {
-		f, c, err := arrowColumn(fd, m)
-		if err != nil {
-			return 0, &columnError{err}
-		}
-		fields[i], cols[i], dests[i] = f, c, c.dest()
-	}
-	schema := arrow.NewSchema(fields, nil)
 	props := pq.NewWriterProperties(pq.WithCompression(compress.Codecs.Zstd), pq.WithStats(true), pq.WithAllocator(s.opts.Allocator))
 	// The writer is wrapped so that closing the Parquet writer does not
 	// close w: the caller does, once, to record its checksum.
@@ -240,11 +235,13 @@ func (s *Source) write(rows pgx.Rows, w io.Writer, m *pgtype.Map) (int64, error)
 	}
 	rb := array.NewRecordBuilder(s.opts.Allocator, schema)
 	defer rb.Release()
+	rb.Reserve(s.opts.BatchRows)
 	var n int64
 	batch := 0
 	flush := func() error {
 		rec := rb.NewRecordBatch()
 		defer rec.Release()
+		rb.Reserve(s.opts.BatchRows)
 		batch = 0
 		return fw.Write(rec)
 	}
@@ -273,6 +270,24 @@ func (s *Source) write(rows pgx.Rows, w io.Writer, m *pgtype.Map) (int64, error)
 		}
 	}
 	return n, fw.Close()
+}
+
+// arrowSchema maps a query's result columns to an Arrow schema and their
+// readers.
+func arrowSchema(fds []pgconn.FieldDescription, m *pgtype.Map) (*arrow.Schema, []column, error) {
+	if len(fds) == 0 {
+		return nil, nil, &columnError{errors.New("the query returns no columns; it must be a SELECT")}
+	}
+	fields := make([]arrow.Field, len(fds))
+	cols := make([]column, len(fds))
+	for i, fd := range fds {
+		f, c, err := arrowColumn(fd, m)
+		if err != nil {
+			return nil, nil, &columnError{err}
+		}
+		fields[i], cols[i] = f, c
+	}
+	return arrow.NewSchema(fields, nil), cols, nil
 }
 
 // columnError is a result column the source cannot read.
