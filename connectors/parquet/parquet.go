@@ -7,11 +7,13 @@ package parquet
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	pq "github.com/apache/arrow-go/v18/parquet"
 	"github.com/apache/arrow-go/v18/parquet/compress"
@@ -43,6 +45,30 @@ func Write(w io.Writer, tbl arrow.Table) error {
 		return fmt.Errorf("write parquet: %w", err)
 	}
 	return nil
+}
+
+// WriteRecords streams the record batches of rr to w as a Zstd-compressed
+// Parquet file, one row group per batch, and returns the number of rows:
+// memory holds one batch at a time. w is not closed.
+func WriteRecords(w io.Writer, rr array.RecordReader) (int64, error) {
+	props := pq.NewWriterProperties(pq.WithCompression(compress.Codecs.Zstd), pq.WithStats(true))
+	// Wrapped so that closing the Parquet writer leaves w open.
+	fw, err := pqarrow.NewFileWriter(rr.Schema(), struct{ io.Writer }{w}, props, pqarrow.NewArrowWriterProperties(pqarrow.WithStoreSchema()))
+	if err != nil {
+		return 0, fmt.Errorf("write parquet: %w", err)
+	}
+	var n int64
+	for rr.Next() {
+		rec := rr.RecordBatch()
+		if err := fw.Write(rec); err != nil {
+			return n, fmt.Errorf("write parquet: %w", err)
+		}
+		n += rec.NumRows()
+	}
+	if err := rr.Err(); err != nil && !errors.Is(err, io.EOF) {
+		return n, err
+	}
+	return n, fw.Close()
 }
 
 // WriteFile writes tbl as file name of partition key of out.
