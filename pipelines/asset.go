@@ -217,6 +217,20 @@ func (t *Task) Input(dep string) Input {
 	return missingInput{asset: t.Asset.Key, dep: dep}
 }
 
+// Upstream returns the reader of dependency dep, or with dep "" of the
+// asset's only dependency: for computes that republish one upstream (a
+// sink, a format conversion). An asset with several dependencies must name
+// one.
+func (t *Task) Upstream(dep string) (Input, error) {
+	if dep != "" {
+		return t.Input(dep), nil
+	}
+	if len(t.Asset.Deps) != 1 {
+		return nil, Permanent(fmt.Errorf("asset %s has %d dependencies; name the one it reads", t.Asset.Key, len(t.Asset.Deps)))
+	}
+	return t.Input(t.Asset.Deps[0].Asset), nil
+}
+
 // Window returns the time span the task's partitions cover, for time-window
 // partitions; ok is false otherwise.
 func (t *Task) Window() (start, end time.Time, ok bool) {

@@ -7,15 +7,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 	"text/template"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"gocloud.dev/blob"
 	"gocloud.dev/gcerrors"
 
@@ -195,54 +190,23 @@ func (c *Convert) CodeVersion() string {
 
 // Compute converts each of the task's partitions.
 func (c *Convert) Compute(ctx context.Context, t *pipelines.Task) error {
-	from := c.opts.From
-	if from == "" {
-		if len(t.Asset.Deps) != 1 {
-			return pipelines.Permanent(fmt.Errorf("asset %s has %d dependencies; set ConvertOpts.From to the one it converts", t.Asset.Key, len(t.Asset.Deps)))
-		}
-		from = t.Asset.Deps[0].Asset
+	in, err := t.Upstream(c.opts.From)
+	if err != nil {
+		return fmt.Errorf("convert: %w (ConvertOpts.From)", err)
 	}
-	in := t.Input(from)
 	for _, key := range t.Keys {
 		if in.Version(key) == "" {
-			return pipelines.Permanent(fmt.Errorf("asset %s converts partition %s of %s, which this task does not read; declare the dependency with the default (identity) mapping", t.Asset.Key, key, from))
+			return pipelines.Permanent(fmt.Errorf("asset %s converts partition %s of %s, which this task does not read; declare the dependency with the default (identity) mapping", t.Asset.Key, key, in.Asset()))
 		}
 		if err := c.convert(ctx, t, in, key); err != nil {
-			return fmt.Errorf("convert partition %s of %s to %s: %w", key, from, c.opts.Format, err)
+			return fmt.Errorf("convert partition %s of %s to %s: %w", key, in.Asset(), c.opts.Format, err)
 		}
 	}
 	return nil
 }
 
 func (c *Convert) convert(ctx context.Context, t *pipelines.Task, in pipelines.Input, key string) error {
-	// Read to the end (checksum verified) into a temporary file: Parquet
-	// needs random access, and memory stays bounded.
-	r, err := in.Open(ctx, key, c.opts.InputFile)
-	if err != nil {
-		return err
-	}
-	f, err := os.CreateTemp("", "weir-convert-*.parquet")
-	if err != nil {
-		r.Close()
-		return err
-	}
-	defer os.Remove(f.Name())
-	defer f.Close()
-	_, err = io.Copy(f, r)
-	r.Close()
-	if err != nil {
-		return err
-	}
-	pr, err := file.NewParquetReader(f)
-	if err != nil {
-		return fmt.Errorf("%s is not readable Parquet: %w", c.opts.InputFile, err)
-	}
-	defer pr.Close()
-	fr, err := pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{BatchSize: 65536}, memory.DefaultAllocator)
-	if err != nil {
-		return err
-	}
-	rr, err := fr.GetRecordReader(ctx, nil, nil)
+	rr, err := parquet.OpenRecords(ctx, in, key, c.opts.InputFile, 0, nil)
 	if err != nil {
 		return err
 	}

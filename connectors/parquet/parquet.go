@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -105,6 +106,65 @@ func ReadFile(ctx context.Context, in Opener, key, name string, mem memory.Alloc
 		return nil, fmt.Errorf("%s of partition %s is not readable Parquet: %w", name, key, err)
 	}
 	return tbl, nil
+}
+
+// Records reads the record batches of a Parquet file of a partition.
+// Release it to remove its temporary copy.
+type Records struct {
+	pqarrow.RecordReader
+	file   *os.File
+	reader *file.Reader
+}
+
+// Release releases the batches and removes the temporary copy.
+func (r *Records) Release() {
+	r.RecordReader.Release()
+	r.reader.Close()
+	r.file.Close()
+	os.Remove(r.file.Name())
+}
+
+// OpenRecords reads file name of partition key of in to the end into a
+// temporary file (so a corrupt file fails its checksum before a row is
+// used, and memory stays bounded: Parquet needs random access) and returns
+// a reader of its record batches of up to batchRows rows (0: 65,536).
+func OpenRecords(ctx context.Context, in Opener, key, name string, batchRows int, mem memory.Allocator) (*Records, error) {
+	r, err := in.Open(ctx, key, name)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	f, err := os.CreateTemp("", "weir-*.parquet")
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*Records, error) {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, err
+	}
+	if _, err := io.Copy(f, r); err != nil {
+		return fail(fmt.Errorf("read %s of partition %s: %w", name, key, err))
+	}
+	if batchRows <= 0 {
+		batchRows = 65536
+	}
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
+	pr, err := file.NewParquetReader(f)
+	if err != nil {
+		return fail(fmt.Errorf("%s of partition %s is not readable Parquet: %w", name, key, err))
+	}
+	fr, err := pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{BatchSize: int64(batchRows)}, mem)
+	if err == nil {
+		var rr pqarrow.RecordReader
+		if rr, err = fr.GetRecordReader(ctx, nil, nil); err == nil {
+			return &Records{RecordReader: rr, file: f, reader: pr}, nil
+		}
+	}
+	pr.Close()
+	return fail(fmt.Errorf("%s of partition %s is not readable Parquet: %w", name, key, err))
 }
 
 // Footer reads the row count and Arrow schema of a Parquet object

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 
@@ -14,13 +13,12 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/extensions"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-	"github.com/apache/arrow-go/v18/parquet/file"
-	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/ratelimit"
 
+	"github.com/weir-dev/weir/connectors/parquet"
 	"github.com/weir-dev/weir/pipelines"
 	"github.com/weir-dev/weir/verify"
 )
@@ -134,24 +132,20 @@ func (s *Sink) CodeVersion() string { return "sink-" + s.opts.Table + "-" + s.op
 
 // Compute publishes each of the task's partitions.
 func (s *Sink) Compute(ctx context.Context, t *pipelines.Task) error {
-	from := s.opts.From
-	if from == "" {
-		if len(t.Asset.Deps) != 1 {
-			return pipelines.Permanent(fmt.Errorf("sink %s has %d dependencies; set SinkOpts.From to the one it publishes", t.Asset.Key, len(t.Asset.Deps)))
-		}
-		from = t.Asset.Deps[0].Asset
+	in, err := t.Upstream(s.opts.From)
+	if err != nil {
+		return fmt.Errorf("sink: %w (SinkOpts.From)", err)
 	}
-	in := t.Input(from)
 	for _, key := range t.Keys {
 		if !slices.Contains(in.Keys(), key) {
-			return pipelines.Permanent(fmt.Errorf("sink %s publishes partition %s of %s, which this task does not read; declare the dependency with the default (identity) mapping", t.Asset.Key, key, from))
+			return pipelines.Permanent(fmt.Errorf("sink %s publishes partition %s of %s, which this task does not read; declare the dependency with the default (identity) mapping", t.Asset.Key, key, in.Asset()))
 		}
 		if s.opts.Limiter != nil {
 			s.opts.Limiter.Take()
 		}
 		r, err := s.publish(ctx, in, key)
 		if err != nil {
-			return fmt.Errorf("publish partition %s of %s to %s: %w", key, from, s.opts.Table, err)
+			return fmt.Errorf("publish partition %s of %s to %s: %w", key, in.Asset(), s.opts.Table, err)
 		}
 		if r.Kept != "" {
 			t.Logger.Warn("a newer version is already published; table left as it was", "partition", key, "read", r.UpstreamVersion, "published", r.Kept)
@@ -182,27 +176,14 @@ func writeReceipt(ctx context.Context, out pipelines.Output, key string, r Recei
 func (s *Sink) publish(ctx context.Context, in pipelines.Input, key string) (Receipt, error) {
 	version := in.Version(key)
 	r := Receipt{Table: s.opts.Table, Partition: key, UpstreamAsset: in.Asset(), UpstreamVersion: version}
-	// Read the file to the end first: its checksum is verified before a
-	// row reaches the table. A temporary file keeps memory bounded.
-	f, err := copyToTemp(ctx, in, key, s.opts.File)
+	// The file is read to the end first: its checksum is verified before
+	// a row reaches the table.
+	rr, err := parquet.OpenRecords(ctx, in, key, s.opts.File, s.opts.BatchRows, s.opts.Allocator)
 	if err != nil {
 		return r, err
 	}
-	defer os.Remove(f.Name())
-	defer f.Close()
-	pr, err := file.NewParquetReader(f)
-	if err != nil {
-		return r, fmt.Errorf("%s is not readable Parquet: %w", s.opts.File, err)
-	}
-	defer pr.Close()
-	fr, err := pqarrow.NewFileReader(pr, pqarrow.ArrowReadProperties{BatchSize: int64(s.opts.BatchRows)}, s.opts.Allocator)
-	if err != nil {
-		return r, fmt.Errorf("%s is not readable Parquet: %w", s.opts.File, err)
-	}
-	schema, err := fr.Schema()
-	if err != nil {
-		return r, err
-	}
+	defer rr.Release()
+	schema := rr.Schema()
 	cols, err := pgColumns(schema, s.opts.KeyColumn)
 	if err != nil {
 		return r, pipelines.Permanent(err)
@@ -233,11 +214,6 @@ func (s *Sink) publish(ctx context.Context, in pipelines.Input, key string) (Rec
 	if _, err := tx.Exec(ctx, "DELETE FROM "+table.Sanitize()+" WHERE "+pgx.Identifier{s.opts.KeyColumn}.Sanitize()+" = $1", key); err != nil {
 		return r, err
 	}
-	rr, err := fr.GetRecordReader(ctx, nil, nil)
-	if err != nil {
-		return r, err
-	}
-	defer rr.Release()
 	src := &recordRows{rr: rr, key: key, cols: cols}
 	names := make([]string, len(cols))
 	for i, c := range cols {
@@ -301,24 +277,6 @@ func (s *Sink) prepare(ctx context.Context, table pgx.Identifier, cols []pgColum
 		}
 	}
 	return tx.Commit(ctx)
-}
-
-func copyToTemp(ctx context.Context, in pipelines.Input, key, name string) (*os.File, error) {
-	r, err := in.Open(ctx, key, name)
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	f, err := os.CreateTemp("", "weir-sink-*.parquet")
-	if err != nil {
-		return nil, err
-	}
-	if _, err := io.Copy(f, r); err != nil {
-		f.Close()
-		os.Remove(f.Name())
-		return nil, fmt.Errorf("read %s of partition %s: %w", name, key, err)
-	}
-	return f, nil
 }
 
 // pgColumn is a target column: its name, its type for Create, and how
@@ -394,7 +352,7 @@ func pgColumnOf(f arrow.Field) (pgColumn, error) {
 // recordRows feeds COPY from Arrow record batches, the partition key
 // appended to every row.
 type recordRows struct {
-	rr   pqarrow.RecordReader
+	rr   array.RecordReader
 	rec  arrow.RecordBatch
 	i    int
 	key  string
