@@ -45,6 +45,7 @@ var (
 type Store interface {
 	Queue
 	Catalog
+	Outbox
 	// Close releases the store's connections.
 	Close() error
 }
@@ -747,6 +748,10 @@ type RunFinishParams struct {
 type RunListParams struct {
 	// Kind, if set, keeps runs of that kind (materialize, backfill).
 	Kind string
+	// Status, if set, keeps runs in one of these states.
+	Status []RunStatus
+	// FinishedSince, if set, keeps runs that finished at or after it.
+	FinishedSince time.Time
 	// Limit caps the number of runs. Defaults to 50; -1 means all.
 	Limit int
 }
@@ -1088,4 +1093,65 @@ func schemes() string {
 	}
 	sort.Strings(s)
 	return strings.Join(s, ", ")
+}
+
+// Outbox holds alerts until they are delivered: recorded once per event
+// and sink (their dedup key), delivered and retried by whichever daemon
+// leads, so an alert survives restarts and failover and is sent once.
+type Outbox interface {
+	// AlertInsertMany records alerts; one whose sink and dedup key are
+	// recorded already is left as it is. It returns how many were new.
+	AlertInsertMany(ctx context.Context, alerts []Alert) (int, error)
+	// AlertDueList returns undelivered alerts whose next attempt is due at
+	// now, oldest first.
+	AlertDueList(ctx context.Context, now time.Time, limit int) ([]Alert, error)
+	// AlertDelivered records an alert's delivery.
+	AlertDelivered(ctx context.Context, id int64, at time.Time) error
+	// AlertRetry records a failed delivery and when to try again.
+	AlertRetry(ctx context.Context, p AlertRetryParams) error
+	// AlertList returns alerts, newest first.
+	AlertList(ctx context.Context, p AlertListParams) ([]Alert, error)
+}
+
+// Alert is one event to deliver to one sink.
+type Alert struct {
+	ID int64
+	// Sink names where the alert goes.
+	Sink string
+	// DedupKey identifies the event: an event recorded twice for a sink
+	// (two daemons, a restart) is one alert.
+	DedupKey string
+	Kind     string
+	Severity string
+	// Asset, Partitions and RunID say what the event is about, where it
+	// is about one.
+	Asset      string
+	Partitions string
+	RunID      int64
+	Message    string
+	// At is when the event happened.
+	At time.Time
+	// Attempts counts delivery attempts; NextAt is when the next is due.
+	Attempts int
+	NextAt   time.Time
+	// DeliveredAt is zero until delivered.
+	DeliveredAt time.Time
+	LastError   string
+}
+
+// AlertRetryParams records a failed delivery.
+type AlertRetryParams struct {
+	ID     int64
+	NextAt time.Time
+	Error  string
+}
+
+// AlertListParams filters AlertList.
+type AlertListParams struct {
+	// Kind and Sink, if set, keep alerts of that kind or sink.
+	Kind, Sink string
+	// Undelivered keeps alerts not delivered yet.
+	Undelivered bool
+	// Limit caps the number of alerts. Defaults to 50; -1 means all.
+	Limit int
 }

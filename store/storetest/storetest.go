@@ -125,6 +125,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	runCursors(t, fresh)
 	runProvenance(t, fresh)
 	runProgress(t, fresh)
+	runAlerts(t, fresh)
 
 	t.Run("RunInsertAssignsConsecutiveTaskIDs", func(t *testing.T) {
 		s := fresh(t)

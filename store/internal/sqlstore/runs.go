@@ -303,11 +303,25 @@ func (s *Store) RunList(ctx context.Context, p store.RunListParams) ([]*store.Ru
 	if limit == 0 {
 		limit = 50
 	}
-	q := `SELECT ` + runColumns + ` FROM runs`
+	var where []string
 	args := []any{}
 	if p.Kind != "" {
-		q += ` WHERE kind = ?`
+		where = append(where, `kind = ?`)
 		args = append(args, p.Kind)
+	}
+	if len(p.Status) > 0 {
+		where = append(where, `status IN (?`+strings.Repeat(`, ?`, len(p.Status)-1)+`)`)
+		for _, st := range p.Status {
+			args = append(args, string(st))
+		}
+	}
+	if !p.FinishedSince.IsZero() {
+		where = append(where, `finished_at >= ?`)
+		args = append(args, s.t(p.FinishedSince))
+	}
+	q := `SELECT ` + runColumns + ` FROM runs`
+	if len(where) > 0 {
+		q += ` WHERE ` + strings.Join(where, ` AND `)
 	}
 	q += ` ORDER BY id DESC`
 	if limit > 0 {
