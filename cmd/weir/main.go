@@ -23,5 +23,5 @@ import (
 func main() {
 	assets := nightly.Assets()
 	weircli.MainConfig(weircli.Config{Name: filepath.Base(os.Args[0]), Assets: assets, Schedules: nightly.Schedules(),
-		Commands: []*cobra.Command{querycmd.Command(assets, nil)}, Query: querycmd.Query})
+		Alerts: nightly.Alerts(os.Getenv), Commands: []*cobra.Command{querycmd.Command(assets, nil)}, Query: querycmd.Query})
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 
+	"github.com/weir-dev/weir/alert"
 	"github.com/weir-dev/weir/connectors/duckdb"
 	"github.com/weir-dev/weir/connectors/parquet"
 	"github.com/weir-dev/weir/lineage"
@@ -294,4 +295,26 @@ func computeRevenue7d(ctx context.Context, t *pipelines.Task) error {
 		}
 	}
 	return nil
+}
+
+// Alerts returns the example's alerts: every event appended to
+// .weir/alerts.ndjson; warnings and worse also to the webhook at
+// WEIR_ALERT_WEBHOOK (signed with WEIR_ALERT_SECRET) and to the Slack
+// incoming webhook at WEIR_ALERT_SLACK, when set. Deadline: each day's
+// daily_revenue promoted by 06:00 Berlin time the next morning.
+func Alerts(getenv func(string) string) *alert.Config {
+	cfg := &alert.Config{
+		Sinks:     map[string]alert.Sink{"file": &alert.File{Path: ".weir/alerts.ndjson"}},
+		Rules:     []alert.Rule{{Sink: "file"}},
+		Freshness: []alert.Freshness{{Asset: "daily_revenue", Within: 6 * time.Hour}},
+	}
+	if u := getenv("WEIR_ALERT_WEBHOOK"); u != "" {
+		cfg.Sinks["webhook"] = &alert.Webhook{URL: u, Secret: getenv("WEIR_ALERT_SECRET")}
+		cfg.Rules = append(cfg.Rules, alert.Rule{Sink: "webhook", MinSeverity: alert.Warning})
+	}
+	if u := getenv("WEIR_ALERT_SLACK"); u != "" {
+		cfg.Sinks["slack"] = &alert.Slack{URL: u}
+		cfg.Rules = append(cfg.Rules, alert.Rule{Sink: "slack", MinSeverity: alert.Warning})
+	}
+	return cfg
 }

@@ -51,12 +51,28 @@ func (a *app) openLineageURL() (*url.URL, error) {
 	return u, nil
 }
 
-// lineageEvents starts sending OpenLineage events as tasks start and end
+// lineageEvents returns the hook every worker of this process chains into
+// its OnEvent: alert recording (with Config.Alerts) and OpenLineage
+// events. It starts sending OpenLineage events as tasks start and end
 // when --openlineage-url is set (http(s):// to POST each event, file://PATH
 // to append newline-delimited JSON). It returns the hook to chain into a
 // worker's OnEvent (it only queues: a slow or dead endpoint never slows a
 // task) and stop, which sends what is queued for up to 5 s more.
 func (a *app) lineageEvents(ctx context.Context, st store.Store) (hook func(scheduler.Event), stop func(), err error) {
+	hook, stop, err = a.openLineageEvents(ctx, st)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Tasks that fail for good are recorded as alerts by whichever
+	// process runs them; the daemon that leads delivers them.
+	if svc := a.alertService(st); svc != nil {
+		hook = chain(hook, svc.Observe)
+	}
+	return hook, stop, nil
+}
+
+// openLineageEvents is lineageEvents' OpenLineage part.
+func (a *app) openLineageEvents(ctx context.Context, st store.Store) (hook func(scheduler.Event), stop func(), err error) {
 	if a.openlineage == "" {
 		return func(scheduler.Event) {}, func() {}, nil
 	}

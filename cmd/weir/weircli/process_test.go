@@ -7,7 +7,9 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -716,4 +718,88 @@ func TestServeAPIDrivesABackfill(t *testing.T) {
 	if run.CreatedBy != "oncall" || !slices.Equal(kinds, []string{"created by oncall", "paused by api", "resumed by api", "cancelled by api"}) {
 		t.Errorf("audit trail %q, created by %s", kinds, run.CreatedBy)
 	}
+}
+
+// hookCounter is a webhook endpoint that answers 503 while down and counts
+// what it accepted per event id.
+type hookCounter struct {
+	mu   sync.Mutex
+	down bool
+	got  map[string]int
+}
+
+func (h *hookCounter) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.down {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+		return
+	}
+	h.got[r.Header.Get("Weir-Event-Id")]++
+}
+
+func (h *hookCounter) set(down bool) { h.mu.Lock(); h.down = down; h.mu.Unlock() }
+
+func (h *hookCounter) counts() map[string]int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return maps.Clone(h.got)
+}
+
+// TestAlertsOutliveADownWebhookAndAKilledDaemon: a task fails for good in
+// a worker while the webhook answers 503; the backfill ends anyway. The
+// daemon that recorded the alerts is SIGKILLed before it could deliver
+// them; once the webhook is back, the daemon that takes over delivers
+// each alert exactly once.
+func TestAlertsOutliveADownWebhookAndAKilledDaemon(t *testing.T) {
+	hook := &hookCounter{down: true, got: map[string]int{}}
+	srv := httptest.NewServer(hook)
+	defer srv.Close()
+	c := newCluster(t, 5)
+	c.env = append(c.env, "WEIR_TEST_ALERT_URL="+srv.URL, "WEIR_TEST_FAIL=2024-01-02")
+	ctx := context.Background()
+	c.start("serve1", "serve", "--workers", "0", "--lease-timeout", "1s")
+	c.waitFor("the daemon to watch runs", func() bool {
+		_, ok, err := c.store.CursorGet(ctx, "alerts.runs")
+		return err == nil && ok
+	})
+	c.weir("backfill", "create", "--select", "*", "--from", "2024-01-01", "--to", "2024-01-04")
+	c.startWorker("w1")
+	c.waitFor("the backfill to end", func() bool {
+		r, err := c.store.RunGet(ctx, 1)
+		return err == nil && r.Status == store.RunFailed
+	})
+	// Recorded by the worker (the task) and the daemon (the run, the
+	// backfill), tried against the webhook, not delivered.
+	c.waitFor("three alerts tried", func() bool {
+		list, err := c.store.AlertList(ctx, store.AlertListParams{Undelivered: true})
+		if err != nil || len(list) != 3 {
+			return false
+		}
+		for _, a := range list {
+			if a.Attempts == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	c.signal("serve1", syscall.SIGKILL)
+	hook.set(false)
+	c.start("serve2", "serve", "--workers", "0", "--lease-timeout", "1s")
+	c.waitFor("every alert delivered", func() bool {
+		list, err := c.store.AlertList(ctx, store.AlertListParams{Undelivered: true})
+		return err == nil && len(list) == 0
+	})
+	got := hook.counts()
+	want := map[string]int{"run_failed:1": 1, "backfill_finished:1": 1}
+	for id := range got {
+		if strings.HasPrefix(id, "task_failed:") {
+			want[id] = 1
+		}
+	}
+	if !maps.Equal(got, want) || len(got) != 3 {
+		t.Fatalf("the webhook received %v, want each of run_failed:1, backfill_finished:1 and one task_failed once", got)
+	}
+	c.signal("serve2", syscall.SIGTERM)
+	c.signal("w1", syscall.SIGTERM)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/weir-dev/weir/schedule"
 	"github.com/weir-dev/weir/scheduler"
 )
 
@@ -78,6 +79,23 @@ over within 30 s of its death; a tick is recorded once whoever fires it.`,
 			if m != nil {
 				d.OnFired = m.ObserveTicks
 			}
+			svc := a.alertService(st)
+			if svc != nil {
+				if err := a.cfg.Alerts.Validate(d.Graph); err != nil {
+					return usageError(fmt.Errorf("alerts: %w", err))
+				}
+				svc.Logger, svc.LeaseTTL = log, lease
+				if id := envOr(a.cfg.Getenv, "WEIR_WORKER_ID", ""); id != "" {
+					svc.ID = "alerts " + id
+				}
+				metricsTicks := d.OnFired
+				d.OnFired = func(f schedule.Fired) {
+					if metricsTicks != nil {
+						metricsTicks(f)
+					}
+					svc.ObserveTicks(f)
+				}
+			}
 			wctx, release := stopOnSignal(ctx, log, grace)
 			defer release()
 			if httpAddr != "" {
@@ -93,8 +111,11 @@ over within 30 s of its death; a tick is recorded once whoever fires it.`,
 			}
 			log.Info("serving", "store", redactURL(a.store), "schedules", dash(strings.Join(names, ",")), "workers", workers)
 			var wg sync.WaitGroup
-			errs := make([]error, 2)
+			errs := make([]error, 3)
 			wg.Go(func() { errs[0] = d.Run(wctx) })
+			if svc != nil {
+				wg.Go(func() { errs[2] = svc.Run(wctx) })
+			}
 			if workers > 0 {
 				hook, stop, err := a.lineageEvents(ctx, st)
 				if err != nil {

@@ -27,6 +27,11 @@ func (a *app) validateCommand() *cobra.Command {
 				}
 			}
 			problems = append(problems, a.validateSchedules()...)
+			if a.cfg.Alerts != nil {
+				if aerr := a.cfg.Alerts.Validate(defs); aerr != nil {
+					problems = append(problems, strings.Split(aerr.Error(), "\n")...)
+				}
+			}
 			if len(problems) > 0 {
 				if a.output == "json" {
 					if jerr := a.json(validateJSON{OK: false, Problems: problems}); jerr != nil {

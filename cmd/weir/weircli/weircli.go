@@ -24,6 +24,7 @@ import (
 	"github.com/spf13/cobra"
 	"gocloud.dev/blob"
 
+	"github.com/weir-dev/weir/alert"
 	"github.com/weir-dev/weir/api"
 	"github.com/weir-dev/weir/clock"
 	"github.com/weir-dev/weir/connectors/bucket"
@@ -62,6 +63,11 @@ type Config struct {
 	// evaluates them, `weir schedules` shows them. Validated with the
 	// assets.
 	Schedules []*schedule.Schedule
+	// Alerts, if set, says what to alert on and where: weir serve detects
+	// and delivers, every process that runs tasks records the ones that
+	// fail for good, weir alerts shows and tests them. Validated with the
+	// assets.
+	Alerts *alert.Config
 	// Commands are added to the command line beside weir's own.
 	Commands []*cobra.Command
 	// Query, if set, answers SQL over the HTTP API (POST /api/v1/query of
@@ -234,7 +240,7 @@ blob root); --store and --blob (or WEIR_STORE and WEIR_BLOB) point elsewhere.`,
 	pf.StringVarP(&a.output, "output", "o", "table", "output format of read commands: table or json")
 	pf.StringVar(&a.logFormat, "log-format", envOr(a.cfg.Getenv, "WEIR_LOG_FORMAT", "text"), "format of the log lines on stderr (worker, serve): text or json")
 	root.AddCommand(a.validateCommand(), a.assetsCommand(), a.materializeCommand(), a.runsCommand(), a.partitionsCommand(),
-		a.workerCommand(), a.workersCommand(), a.tasksCommand(), a.poolsCommand(), a.benchCommand(), a.verifyCommand(), a.gcCommand(), a.backfillCommand(), a.lineageCommand(), a.schedulesCommand(), a.serveCommand())
+		a.workerCommand(), a.workersCommand(), a.tasksCommand(), a.poolsCommand(), a.benchCommand(), a.verifyCommand(), a.gcCommand(), a.backfillCommand(), a.lineageCommand(), a.schedulesCommand(), a.serveCommand(), a.alertsCommand())
 	root.AddCommand(a.cfg.Commands...)
 	return root
 }

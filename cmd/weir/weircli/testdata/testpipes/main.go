@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/weir-dev/weir/alert"
 	"github.com/weir-dev/weir/cmd/weir/weircli"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
@@ -22,7 +23,12 @@ func main() {
 		ms = 20
 	}
 	days := partitions.MustTimeWindow(partitions.TimeWindowOpts{Grain: partitions.Daily, Start: "2024-01-01"})
+	// WEIR_TEST_FAIL makes extract fail for good on that partition.
+	fail := os.Getenv("WEIR_TEST_FAIL")
 	work := func(ctx context.Context, t *pipelines.Task) error {
+		if t.Asset.Key == "extract" && t.Keys[0] == fail {
+			return pipelines.Permanent(fmt.Errorf("extract %s: the source refused (WEIR_TEST_FAIL)", fail))
+		}
 		t.Logger.Info("simulating work", "ms", ms)
 		select {
 		case <-time.After(time.Duration(ms) * time.Millisecond): // the work
@@ -56,7 +62,14 @@ func main() {
 				return days.Key(days.Len(tick) - 1 - offset), nil
 			}})
 	}
-	weircli.MainConfig(weircli.Config{Name: "testpipes", Schedules: schedules, Assets: []*pipelines.Asset{
+	// WEIR_TEST_ALERT_URL: every alert to that webhook, looked for every
+	// 50 ms.
+	var alerts *alert.Config
+	if u := os.Getenv("WEIR_TEST_ALERT_URL"); u != "" {
+		alerts = &alert.Config{Sinks: map[string]alert.Sink{"hook": &alert.Webhook{URL: u}}, Rules: []alert.Rule{{Sink: "hook"}},
+			RatePerSink: 100, Every: 50 * time.Millisecond}
+	}
+	weircli.MainConfig(weircli.Config{Name: "testpipes", Schedules: schedules, Alerts: alerts, Assets: []*pipelines.Asset{
 		{Key: "extract", Partitions: days, Pool: "warehouse", Retry: retry, Compute: work},
 		{Key: "transform", Partitions: days, Deps: []pipelines.Dep{pipelines.On("extract")}, Pool: "warehouse", Retry: retry, Compute: work},
 		{Key: "load", Partitions: days, Deps: []pipelines.Dep{pipelines.On("transform")}, Pool: "warehouse", Retry: retry, Compute: work},

@@ -1,0 +1,228 @@
+// Package alert tells people when a pipeline needs them: a run failed, a
+// task failed for good, a backfill's breaker tripped or it finished, a
+// partition missed its freshness deadline (and later recovered), a schedule
+// skipped a tick. Events are routed by rules (asset selection, kinds,
+// severity) to sinks: a JSON webhook signed with HMAC-SHA256, a Slack
+// incoming webhook, or a command reading the event on stdin.
+//
+// Delivery goes through an outbox in the state store (store.Outbox): an
+// event is recorded once per sink under a dedup key, then the daemon that
+// leads the "alerts" role delivers it, retrying with backoff and at most
+// Config.RatePerSink a second per sink. An alert survives restarts and
+// failover, a sink that is down delays nothing but its own alerts, and a
+// late asset alerts once when it becomes late and once when it recovers.
+// Delivery is at least once: a daemon killed after a sink accepted an
+// alert but before the store recorded it sends it again, with the same
+// Weir-Event-Id header for the receiver to drop.
+package alert
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/weir-dev/weir/lineage"
+	"github.com/weir-dev/weir/partitions"
+)
+
+// Kind is what happened.
+type Kind string
+
+// The kinds of events.
+const (
+	// RunFailed: a run ended failed.
+	RunFailed Kind = "run_failed"
+	// TaskFailed: a task failed after its last attempt (not per retry).
+	TaskFailed Kind = "task_failed"
+	// BreakerTripped: a backfill's circuit breaker stopped it.
+	BreakerTripped Kind = "breaker_tripped"
+	// BackfillFinished: a backfill ended (succeeded, failed or cancelled).
+	BackfillFinished Kind = "backfill_finished"
+	// FreshnessMissed: a partition was not promoted by its deadline.
+	FreshnessMissed Kind = "freshness_missed"
+	// FreshnessRecovered: a partition that missed its deadline was
+	// promoted.
+	FreshnessRecovered Kind = "freshness_recovered"
+	// TickSkipped: a schedule's tick did not fire.
+	TickSkipped Kind = "tick_skipped"
+	// Test: weir alerts test.
+	Test Kind = "test"
+)
+
+// Kinds are every kind, in the order docs list them.
+var Kinds = []Kind{RunFailed, TaskFailed, BreakerTripped, BackfillFinished, FreshnessMissed, FreshnessRecovered, TickSkipped, Test}
+
+// Severity says how urgent an event is.
+type Severity string
+
+// The severities, least urgent first.
+const (
+	Info     Severity = "info"
+	Warning  Severity = "warning"
+	Critical Severity = "critical"
+)
+
+func (s Severity) rank() int { return slices.Index([]Severity{Info, Warning, Critical}, s) }
+
+// DefaultSeverity is a kind's severity.
+func DefaultSeverity(k Kind) Severity {
+	switch k {
+	case RunFailed, TaskFailed, BreakerTripped, FreshnessMissed:
+		return Critical
+	case TickSkipped:
+		return Warning
+	}
+	return Info
+}
+
+// Event is one thing to tell someone.
+type Event struct {
+	// ID identifies the event: an event recorded twice is delivered once.
+	// Receivers see it as the Weir-Event-Id header and "id".
+	ID       string   `json:"id"`
+	Kind     Kind     `json:"kind"`
+	Severity Severity `json:"severity"`
+	Asset    string   `json:"asset,omitempty"`
+	// Assets are every asset the event is about (a run's), for routing.
+	Assets     []string  `json:"-"`
+	Partitions string    `json:"partitions,omitempty"`
+	RunID      int64     `json:"run_id,omitempty"`
+	Message    string    `json:"message"`
+	At         time.Time `json:"at"`
+}
+
+// Rule routes events to a sink.
+type Rule struct {
+	// Sink names one of Config.Sinks. Required.
+	Sink string
+	// Selection keeps events about the selected assets (the CLI's
+	// selection syntax: "daily_revenue+", "group:finance"). "" keeps all,
+	// events about no asset included.
+	Selection string
+	// Kinds keeps these kinds. Empty keeps all.
+	Kinds []Kind
+	// MinSeverity keeps events at least this urgent. Defaults to info.
+	MinSeverity Severity
+}
+
+// Freshness is a deadline: each partition of Asset must be promoted
+// within Within after its time window closes. Daily partitions in
+// Europe/Berlin with Within 6h: yesterday's partition by 06:00 Berlin time.
+type Freshness struct {
+	// Asset is the asset's key; its partitions must be time windows.
+	Asset string
+	// Within is how long after a partition's window closes it must be
+	// promoted. Must be positive.
+	Within time.Duration
+}
+
+// Config is what a binary alerts on and where.
+type Config struct {
+	// Sinks are where alerts go, by name.
+	Sinks map[string]Sink
+	// Rules route events to sinks; an event goes to every sink one of
+	// them matches, once.
+	Rules []Rule
+	// Freshness are the deadlines the daemon watches.
+	Freshness []Freshness
+	// RatePerSink caps deliveries per second to each sink. Defaults to 1.
+	RatePerSink float64
+	// Every is how often the daemon looks for events and delivers.
+	// Defaults to 10s.
+	Every time.Duration
+}
+
+// Validate checks the configuration against the asset graph: sinks that
+// exist and can be reached in principle (an http(s) URL, a command),
+// kinds and severities that exist, selections that parse, deadlines on
+// time-window assets, after their partitions close.
+func (c *Config) Validate(g *lineage.Graph) error {
+	var errs []error
+	names := make([]string, 0, len(c.Sinks))
+	for name, s := range c.Sinks {
+		names = append(names, name)
+		if name == "" || strings.ContainsAny(name, " \t\n") {
+			errs = append(errs, fmt.Errorf("alert sink name %q must be a non-empty word", name))
+		}
+		if s == nil {
+			errs = append(errs, fmt.Errorf("alert sink %q is nil", name))
+			continue
+		}
+		if err := s.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("alert sink %q: %w", name, err))
+		}
+	}
+	slices.Sort(names)
+	for i, r := range c.Rules {
+		if _, ok := c.Sinks[r.Sink]; !ok {
+			errs = append(errs, fmt.Errorf("alert rule %d: sink %q is not one of the sinks %q", i+1, r.Sink, names))
+		}
+		for _, k := range r.Kinds {
+			if !slices.Contains(Kinds, k) {
+				errs = append(errs, fmt.Errorf("alert rule %d: kind %q is not one of %q", i+1, k, Kinds))
+			}
+		}
+		if r.MinSeverity != "" && r.MinSeverity.rank() < 0 {
+			errs = append(errs, fmt.Errorf("alert rule %d: severity %q is not one of info, warning, critical", i+1, r.MinSeverity))
+		}
+		if r.Selection != "" && g != nil {
+			if _, err := g.Select(r.Selection); err != nil {
+				errs = append(errs, fmt.Errorf("alert rule %d: %w", i+1, err))
+			}
+		}
+	}
+	if c.RatePerSink < 0 || c.RatePerSink != c.RatePerSink {
+		errs = append(errs, fmt.Errorf("alert RatePerSink %v must be a positive number of deliveries a second (0 for 1)", c.RatePerSink))
+	}
+	for _, f := range c.Freshness {
+		if f.Within <= 0 {
+			errs = append(errs, fmt.Errorf("freshness deadline of %q: Within %s must be positive: a partition cannot be due before its window closes", f.Asset, f.Within))
+		}
+		if g == nil {
+			continue
+		}
+		a, err := g.Asset(f.Asset)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("freshness deadline: %w", err))
+			continue
+		}
+		if _, ok := a.PartitionsDef().(partitions.Windowed); !ok {
+			errs = append(errs, fmt.Errorf("freshness deadline of %q: its partitions are not time windows, so they have no time to be due by", f.Asset))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// route returns the sinks that take e, sorted, each once.
+func (c *Config) route(g *lineage.Graph, e Event) []string {
+	var out []string
+	for _, r := range c.Rules {
+		if slices.Contains(out, r.Sink) {
+			continue
+		}
+		if len(r.Kinds) > 0 && !slices.Contains(r.Kinds, e.Kind) {
+			continue
+		}
+		if min := r.MinSeverity; min != "" && e.Severity.rank() < min.rank() {
+			continue
+		}
+		if r.Selection != "" {
+			sel, err := g.Select(r.Selection)
+			if err != nil || !slices.ContainsFunc(e.assets(), func(a string) bool { return slices.Contains(sel, a) }) {
+				continue
+			}
+		}
+		out = append(out, r.Sink)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func (e Event) assets() []string {
+	if e.Asset != "" && !slices.Contains(e.Assets, e.Asset) {
+		return append(slices.Clone(e.Assets), e.Asset)
+	}
+	return e.Assets
+}

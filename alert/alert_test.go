@@ -1,0 +1,353 @@
+package alert_test
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"gocloud.dev/blob/memblob"
+
+	"github.com/weir-dev/weir/alert"
+	"github.com/weir-dev/weir/clock"
+	"github.com/weir-dev/weir/lineage"
+	"github.com/weir-dev/weir/partitions"
+	"github.com/weir-dev/weir/pipelines"
+	"github.com/weir-dev/weir/plan"
+	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/store"
+	"github.com/weir-dev/weir/store/sqlite"
+)
+
+var days = partitions.MustTimeWindow(partitions.TimeWindowOpts{Grain: partitions.Daily, Start: "2024-01-01", Location: "UTC"})
+
+// receiver is a webhook endpoint that can be down; it counts what it
+// accepted per event id and checks signatures.
+type receiver struct {
+	t      *testing.T
+	secret string
+	down   atomic.Bool
+	mu     sync.Mutex
+	got    map[string]int
+	events []alert.Event
+}
+
+func (r *receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	if r.down.Load() {
+		http.Error(w, "down for maintenance", http.StatusServiceUnavailable)
+		return
+	}
+	body, _ := io.ReadAll(req.Body)
+	mac := hmac.New(sha256.New, []byte(r.secret))
+	mac.Write(body)
+	if want := "sha256=" + hex.EncodeToString(mac.Sum(nil)); r.secret != "" && req.Header.Get("Weir-Signature") != want {
+		r.t.Errorf("signature %q, want %q", req.Header.Get("Weir-Signature"), want)
+	}
+	var e alert.Event
+	if err := json.Unmarshal(body, &e); err != nil || e.ID != req.Header.Get("Weir-Event-Id") {
+		r.t.Errorf("body %s: %v", body, err)
+	}
+	r.mu.Lock()
+	r.got[e.ID]++
+	r.events = append(r.events, e)
+	r.mu.Unlock()
+}
+
+func (r *receiver) counts() map[string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := map[string]int{}
+	for k, v := range r.got {
+		out[k] = v
+	}
+	return out
+}
+
+func openStore(t *testing.T) store.Store {
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func write(ctx context.Context, t *pipelines.Task) error {
+	if t.Keys[0] == "2024-01-02" && t.Asset.Key == "orders" {
+		return errors.New("source unreachable")
+	}
+	w, err := t.Output.Create(ctx, t.Keys[0], "out.txt")
+	if err != nil {
+		return err
+	}
+	io.WriteString(w, t.Keys[0])
+	return w.Close()
+}
+
+// run materializes the partitions of selection in this process.
+func run(t *testing.T, st store.Store, g *lineage.Graph, selection, partitions string, onEvent func(scheduler.Event)) *scheduler.Result {
+	t.Helper()
+	ctx := context.Background()
+	pl, err := (&plan.Planner{Graph: g, Status: st}).Plan(ctx, plan.Request{Selection: selection, Partitions: partitions, Reprocess: plan.ReprocessAll},
+		time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tasks, err := pl.Expand()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := (&scheduler.Executor{Store: st, Bucket: memblob.OpenBucket(nil), OnEvent: onEvent, Jitter: func() float64 { return 0 }}).Run(ctx, tasks, scheduler.RunOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res
+}
+
+func TestAFailureAlertsOnceAndOutlivesADownSink(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	retry := pipelines.RetryPolicy{MaxAttempts: 3, InitialBackoff: time.Millisecond, MaxBackoff: time.Millisecond}
+	g := lineage.Must(&pipelines.Asset{Key: "orders", Partitions: days, Retry: retry, Compute: write},
+		&pipelines.Asset{Key: "revenue", Partitions: days, Deps: []pipelines.Dep{pipelines.On("orders")}, Compute: write})
+	rcv := &receiver{t: t, secret: "s3cret", got: map[string]int{}}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	cfg := &alert.Config{Sinks: map[string]alert.Sink{"oncall": &alert.Webhook{URL: srv.URL, Secret: "s3cret"}},
+		Rules: []alert.Rule{{Sink: "oncall", MinSeverity: alert.Warning}}}
+	if err := cfg.Validate(g); err != nil {
+		t.Fatal(err)
+	}
+	// The runs finish on the system clock; the service's starts just
+	// before them.
+	clk := clock.NewFake(time.Now().Add(-time.Minute))
+	svc := &alert.Service{Store: st, Graph: g, Config: cfg, Clock: clk, ID: "a", Jitter: func() float64 { return 0 }}
+	if err := svc.Step(ctx); err != nil { // leads; starts watching runs from now
+		t.Fatal(err)
+	}
+
+	res := run(t, st, g, "*", "2024-01-01...2024-01-03", svc.Observe)
+	if res.Status != store.RunFailed || res.Failed != 1 {
+		t.Fatalf("run: %s, %d failed", res.Status, res.Failed)
+	}
+	// The sink is down: the run was not slowed, the alerts wait.
+	rcv.down.Store(true)
+	for range 2 {
+		if err := svc.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pending, err := st.AlertList(ctx, store.AlertListParams{Undelivered: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, a := range pending {
+		kinds = append(kinds, a.Kind+" "+a.Asset+" "+a.Partitions)
+	}
+	// The clock stood still: the sink's one-a-second budget let one
+	// attempt go.
+	if len(pending) != 2 || pending[0].Attempts+pending[1].Attempts != 1 || !strings.Contains(pending[0].LastError+pending[1].LastError, "503 Service Unavailable: down for maintenance") {
+		t.Errorf("attempts: %+v", pending)
+	}
+	// One task failed for good after 3 attempts: one alert, not three;
+	// its run failed: one more.
+	if got := strings.Join(kinds, "; "); got != "run_failed  ; task_failed orders 2024-01-02" {
+		t.Fatalf("recorded %q", got)
+	}
+
+	// Back up: after the backoff each alert arrives once, one per second
+	// (RatePerSink's default).
+	rcv.down.Store(false)
+	clk.Advance(3 * time.Second)
+	delivered := 0
+	for range 4 {
+		n, err := svc.Deliver(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		delivered += n
+		clk.Advance(time.Second)
+	}
+	if delivered != 2 {
+		t.Fatalf("delivered %d, want 2", delivered)
+	}
+	for id, n := range rcv.counts() {
+		if n != 1 {
+			t.Errorf("%s arrived %d times", id, n)
+		}
+	}
+	if c := rcv.counts(); len(c) != 2 || c["task_failed:3:3"] != 1 && c["task_failed:2:3"] != 1 {
+		t.Errorf("arrived %v", c)
+	}
+	// Detected again (a restart, another daemon): nothing new to send.
+	if n, err := svc.Detect(ctx); err != nil || n != 0 {
+		t.Fatalf("detect again: %d new, %v", n, err)
+	}
+}
+
+func TestAnotherDaemonDeliversWhatADeadOneRecorded(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	g := lineage.Must(&pipelines.Asset{Key: "orders", Partitions: days, Compute: write})
+	rcv := &receiver{t: t, got: map[string]int{}}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	cfg := &alert.Config{Sinks: map[string]alert.Sink{"hook": &alert.Webhook{URL: srv.URL}}, Rules: []alert.Rule{{Sink: "hook"}}}
+	clk := clock.NewFake(time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC))
+	first := &alert.Service{Store: st, Graph: g, Config: cfg, Clock: clk, ID: "first"}
+	if err := first.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Recorded, then the process dies before delivering.
+	if n, err := first.Record(ctx, alert.Event{ID: "e1", Kind: alert.Test, Message: "hello"}); err != nil || n != 1 {
+		t.Fatalf("record: %d %v", n, err)
+	}
+	second := &alert.Service{Store: st, Graph: g, Config: cfg, Clock: clk, ID: "second"}
+	if err := second.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c := rcv.counts(); len(c) != 0 {
+		t.Fatalf("delivered while the first still led: %v", c)
+	}
+	clk.Advance(31 * time.Second) // the first's lease expires
+	if err := second.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if c := rcv.counts(); c["e1"] != 1 || len(c) != 1 {
+		t.Fatalf("after failover: %v", c)
+	}
+}
+
+func TestFreshnessDeadlineAlertsOnceWhenMissedAndOnceWhenMet(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	g := lineage.Must(&pipelines.Asset{Key: "events", Partitions: days, Compute: write},
+		&pipelines.Asset{Key: "revenue", Partitions: days, Deps: []pipelines.Dep{pipelines.On("events")}, Compute: write})
+	var sent []string
+	sink := sinkFunc(func(e alert.Event) { sent = append(sent, string(e.Kind)+" "+e.Partitions+": "+e.Message) })
+	cfg := &alert.Config{Sinks: map[string]alert.Sink{"log": sink}, Rules: []alert.Rule{{Sink: "log", Selection: "revenue"}},
+		Freshness: []alert.Freshness{{Asset: "revenue", Within: 6 * time.Hour}}, RatePerSink: 1000}
+	if err := cfg.Validate(g); err != nil {
+		t.Fatal(err)
+	}
+	// 05:00 on Jan 3: 2024-01-01 was due at 06:00 on Jan 2; 2024-01-02 is due at 06:00.
+	clk := clock.NewFake(time.Date(2024, 1, 3, 5, 0, 0, 0, time.UTC))
+	svc := &alert.Service{Store: st, Graph: g, Config: cfg, Clock: clk}
+	step := func() {
+		t.Helper()
+		for range 2 {
+			if err := svc.Step(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	step()
+	clk.Advance(time.Hour + time.Second)
+	step()
+	run(t, st, g, "*", "2024-01-02", nil)
+	step()
+	clk.Advance(24 * time.Hour)
+	run(t, st, g, "*", "2024-01-03", nil)
+	step()
+	want := []string{
+		"freshness_missed 2024-01-01: revenue 2024-01-01 was not promoted by 2024-01-02T06:00:00Z (6h0m0s after its window closed); 23h0m0s late",
+		"freshness_missed 2024-01-02: revenue 2024-01-02 was not promoted by 2024-01-03T06:00:00Z (6h0m0s after its window closed); 1s late",
+		"freshness_recovered 2024-01-02: revenue 2024-01-02 is promoted now",
+	}
+	if len(sent) != len(want) {
+		t.Fatalf("sent %d alerts:\n%s", len(sent), strings.Join(sent, "\n"))
+	}
+	for i := range want {
+		if !strings.HasPrefix(sent[i], want[i]) {
+			t.Errorf("alert %d:\n got %s\nwant %s", i, sent[i], want[i])
+		}
+	}
+}
+
+func TestABreakerTripAlertsWithItsReason(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	g := lineage.Must(&pipelines.Asset{Key: "orders", Partitions: days, Compute: write})
+	var sent []alert.Event
+	cfg := &alert.Config{Sinks: map[string]alert.Sink{"log": sinkFunc(func(e alert.Event) { sent = append(sent, e) })},
+		Rules: []alert.Rule{{Sink: "log", Kinds: []alert.Kind{alert.BreakerTripped}}}, RatePerSink: 1000}
+	clk := clock.NewFake(time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC))
+	svc := &alert.Service{Store: st, Graph: g, Config: cfg, Clock: clk}
+	tasks := make([]store.TaskInsertParams, 3)
+	for i := range tasks {
+		k := days.Key(int64(i))
+		tasks[i] = store.TaskInsertParams{Asset: "orders", PartitionFirst: k, PartitionLast: k, PartitionCount: 1, MaxAttempts: 1, Pool: "default"}
+	}
+	r, _, err := st.RunInsert(ctx, store.RunInsertParams{Kind: "backfill", Selection: "orders", Assets: []string{"orders"}, Partitions: "2024-01-01...2024-01-03",
+		Reprocess: "all", CreatedBy: "test", CreatedAt: clk.Now(), Breaker: store.Breaker{MaxConsecutive: 2}, Tasks: slices.Values(tasks)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leased, err := st.TaskLeaseMany(ctx, store.TaskLeaseManyParams{Worker: "w", Limit: 2, Now: clk.Now(), LeaseFor: time.Minute})
+	if err != nil || len(leased.Tasks) != 2 {
+		t.Fatalf("lease: %v %v", leased, err)
+	}
+	for _, tk := range leased.Tasks {
+		if _, err := st.TaskFinish(ctx, store.TaskFinishParams{ID: tk.ID, LeaseToken: tk.LeaseToken, State: store.TaskFailed, Error: "boom", At: clk.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 {
+		if err := svc.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(sent) != 1 || sent[0].RunID != r.ID || !strings.Contains(sent[0].Message, "stopped by its circuit breaker: 2 tasks failed in a row") {
+		t.Fatalf("sent %+v", sent)
+	}
+}
+
+func TestValidateRefusesBadDeclarations(t *testing.T) {
+	g := lineage.Must(&pipelines.Asset{Key: "orders", Partitions: days, Compute: write},
+		&pipelines.Asset{Key: "regions", Partitions: partitions.MustStatic("eu", "us"), Compute: write})
+	cfg := &alert.Config{
+		Sinks: map[string]alert.Sink{"hook": &alert.Webhook{URL: "ftp://example.com/x"}, "slack": &alert.Slack{URL: "https://user:tok@hooks.example.com/x"},
+			"cmd": &alert.Command{}},
+		Rules:     []alert.Rule{{Sink: "pager"}, {Sink: "slack", Kinds: []alert.Kind{"exploded"}, MinSeverity: "urgent", Selection: "nope+"}},
+		Freshness: []alert.Freshness{{Asset: "orders", Within: -time.Hour}, {Asset: "regions", Within: time.Hour}, {Asset: "ghost", Within: time.Hour}},
+	}
+	err := cfg.Validate(g)
+	for _, want := range []string{
+		`alert sink "hook": URL "ftp://example.com/x" is not an http:// or https:// URL`,
+		`alert sink "cmd": command is empty`,
+		`alert rule 1: sink "pager" is not one of the sinks ["cmd" "hook" "slack"]`,
+		`alert rule 2: kind "exploded" is not one of`,
+		`alert rule 2: severity "urgent" is not one of info, warning, critical`,
+		`alert rule 2: `,
+		`freshness deadline of "orders": Within -1h0m0s must be positive`,
+		`freshness deadline of "regions": its partitions are not time windows`,
+		`freshness deadline: `,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "tok") {
+		t.Errorf("a secret in the error: %v", err)
+	}
+}
+
+// sinkFunc is a sink that calls a function.
+type sinkFunc func(alert.Event)
+
+func (f sinkFunc) Send(_ context.Context, e alert.Event) error { f(e); return nil }
+func (sinkFunc) Validate() error                               { return nil }
+func (sinkFunc) String() string                                { return "func" }
