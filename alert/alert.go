@@ -1,7 +1,7 @@
 // Package alert tells people when a pipeline needs them: a run failed, a
 // task failed for good, a backfill's breaker tripped or it finished, a
 // partition missed its freshness deadline (and later recovered), a schedule
-// skipped a tick. Events are routed by rules (asset selection, kinds,
+// skipped a tick, a sensor's polls started failing. Events are routed by rules (asset selection, kinds,
 // severity) to sinks: a JSON webhook signed with HMAC-SHA256, a Slack
 // incoming webhook, or a command reading the event on stdin.
 //
@@ -47,12 +47,14 @@ const (
 	FreshnessRecovered Kind = "freshness_recovered"
 	// TickSkipped: a schedule's tick did not fire.
 	TickSkipped Kind = "tick_skipped"
+	// SensorFailed: a sensor's poll failed (once per streak of failures).
+	SensorFailed Kind = "sensor_failed"
 	// Test: weir alerts test.
 	Test Kind = "test"
 )
 
 // Kinds are every kind, in the order docs list them.
-var Kinds = []Kind{RunFailed, TaskFailed, BreakerTripped, BackfillFinished, FreshnessMissed, FreshnessRecovered, TickSkipped, Test}
+var Kinds = []Kind{RunFailed, TaskFailed, BreakerTripped, BackfillFinished, FreshnessMissed, FreshnessRecovered, TickSkipped, SensorFailed, Test}
 
 // Severity says how urgent an event is.
 type Severity string
@@ -71,7 +73,7 @@ func DefaultSeverity(k Kind) Severity {
 	switch k {
 	case RunFailed, TaskFailed, BreakerTripped, FreshnessMissed:
 		return Critical
-	case TickSkipped:
+	case TickSkipped, SensorFailed:
 		return Warning
 	}
 	return Info

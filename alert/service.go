@@ -136,6 +136,16 @@ func (s *Service) ObserveTicks(f schedule.Fired) {
 			first.UTC().Format(time.RFC3339), last.UTC().Format(time.RFC3339), f.Reason), At: f.At})
 }
 
+// ObserveSensor is a sensor daemon's OnTick hook: a failing poll is
+// recorded as SensorFailed, once per streak of failures (since).
+func (s *Service) ObserveSensor(t store.SensorTick, since time.Time) {
+	if t.Error == "" {
+		return
+	}
+	s.recordQuietly(Event{ID: fmt.Sprintf("sensor_failed:%s:%d", t.Sensor, since.UnixNano()), Kind: SensorFailed, At: t.EvaluatedAt,
+		Message: fmt.Sprintf("sensor %s cannot poll its source since %s: %s", t.Sensor, since.UTC().Format(time.RFC3339), t.Error)})
+}
+
 // recordQuietly records e from a hook that must not fail or block the
 // work: an error is logged.
 func (s *Service) recordQuietly(e Event) {

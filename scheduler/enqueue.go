@@ -51,6 +51,9 @@ type EnqueueOpts struct {
 	// Ticks are the schedule ticks the run fires, recorded with it (see
 	// store.RunInsertParams.Ticks).
 	Ticks []store.Tick
+	// Sensor is the sensor evaluation the run starts, recorded with it
+	// (see store.RunInsertParams.Sensor).
+	Sensor *store.SensorTick
 }
 
 // Enqueue stores the run of g with all its tasks in one transaction, each
@@ -79,7 +82,7 @@ func Enqueue(ctx context.Context, st store.Store, g *plan.TaskGraph, opts Enqueu
 	p := g.Plan
 	params := store.RunInsertParams{Kind: opts.Kind, Selection: p.Request.Selection, Partitions: p.Request.Partitions,
 		Reprocess: string(p.Request.Reprocess), CreatedBy: opts.CreatedBy, CreatedAt: opts.Now, Priority: opts.Priority,
-		Order: string(order), Pool: opts.Pool, Throttle: opts.Throttle, Breaker: opts.Breaker, Ticks: opts.Ticks}
+		Order: string(order), Pool: opts.Pool, Throttle: opts.Throttle, Breaker: opts.Breaker, Ticks: opts.Ticks, Sensor: opts.Sensor}
 	summary, err := json.Marshal(g.Plan.Summarize()) // plan.ParseSummary reads it back
 	if err != nil {
 		return nil, 0, fmt.Errorf("enqueue: plan summary: %w", err)

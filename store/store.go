@@ -39,6 +39,9 @@ var (
 	// skipped, by this daemon before a restart or by another); the run
 	// that would have fired it again was not stored.
 	ErrTickExists = errors.New("schedule tick recorded already")
+	// ErrSensorMoved: a sensor's cursor is not where the caller read it
+	// (another daemon evaluated it first).
+	ErrSensorMoved = errors.New("sensor cursor moved")
 )
 
 // Store is the state store.
@@ -191,6 +194,15 @@ type Queue interface {
 	// TickSkip records ticks that did not fire, with why; ticks recorded
 	// already are left as they are.
 	TickSkip(ctx context.Context, ticks []Tick) error
+	// SensorCursor returns a sensor's cursor, "" before its first tick.
+	SensorCursor(ctx context.Context, name string) (string, error)
+	// SensorTickRecord records an evaluation that starts no run (nothing
+	// new, or an error), advancing the cursor from CursorFrom to CursorTo
+	// (ErrSensorMoved if it is not at CursorFrom).
+	SensorTickRecord(ctx context.Context, t SensorTick) error
+	// SensorTickList returns a sensor's ticks, newest first (Limit
+	// defaults to 20; -1 means all).
+	SensorTickList(ctx context.Context, name string, limit int) ([]SensorTick, error)
 	// LeaderAcquire takes or renews the lease of a role for a holder: it
 	// leads if the lease is free (never taken, expired) or its own. The
 	// lease is measured on the store's clock, like task leases.
@@ -628,6 +640,11 @@ type RunInsertParams struct {
 	// Tasks yields the tasks, inserted in batches as they come, so a run
 	// of millions of tasks never sits in memory whole.
 	Tasks iter.Seq[TaskInsertParams]
+	// Sensor, if set, is the sensor evaluation the run starts: its cursor
+	// advances from Sensor.CursorFrom in the run's transaction, or, if the
+	// cursor is not CursorFrom any more (another daemon moved it), the
+	// insert fails with ErrSensorMoved and stores nothing.
+	Sensor *SensorTick
 	// Ticks are the schedule ticks the run fires, recorded with it in its
 	// transaction (their RunID is the run's). If one is recorded already
 	// the insert fails with ErrTickExists and stores nothing.
@@ -1154,4 +1171,19 @@ type AlertListParams struct {
 	Undelivered bool
 	// Limit caps the number of alerts. Defaults to 50; -1 means all.
 	Limit int
+}
+
+// SensorTick is one evaluation of a sensor: the cursor it moved from and
+// to, the new input it found (the partitions, compact form), the run it
+// started, or the error that stopped it.
+type SensorTick struct {
+	ID          int64
+	Sensor      string
+	EvaluatedAt time.Time
+	CursorFrom  string
+	CursorTo    string
+	Arrivals    int64
+	Partitions  string
+	RunID       int64
+	Error       string
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,9 +18,13 @@ import (
 	"gocloud.dev/blob"
 	"gocloud.dev/blob/memblob"
 
+	"github.com/weir-dev/weir/clock"
+	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
+	"github.com/weir-dev/weir/sensor"
 	"github.com/weir-dev/weir/store/postgres/pgtest"
+	"github.com/weir-dev/weir/store/sqlite"
 	"github.com/weir-dev/weir/verify"
 )
 
@@ -340,5 +345,53 @@ func TestSourceTakesItsLimiterOncePerPartition(t *testing.T) {
 		if len(stage.Files(k)) != 1 {
 			t.Errorf("partition %s: files %q", k, stage.Files(k))
 		}
+	}
+}
+
+func TestCursorSensorStartsRunsForTheRowsPastItsCursor(t *testing.T) {
+	ctx := context.Background()
+	pool := testPool(t)
+	if _, err := pool.Exec(ctx, `CREATE TABLE events (id bigserial, day date NOT NULL, updated_at timestamptz NOT NULL DEFAULT clock_timestamp())`); err != nil {
+		t.Fatal(err)
+	}
+	src, err := NewCursorSensor(CursorSensorOpts{Pool: pool, Query: `SELECT to_char(day, 'YYYY-MM-DD'), max(id) FROM events WHERE $1::bigint IS NULL OR id > $1 GROUP BY 1`})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	noop := func(ctx context.Context, t *pipelines.Task) error {
+		w, err := t.Output.Create(ctx, t.Keys[0], "out.txt")
+		if err != nil {
+			return err
+		}
+		return w.Close()
+	}
+	g := lineage.Must(&pipelines.Asset{Key: "daily", Partitions: days, Compute: noop})
+	s := &sensor.Sensor{Name: "events", Selection: "daily", Source: src}
+	d := &sensor.Daemon{Store: st, Graph: g, Sensors: []*sensor.Sensor{s}, Clock: clock.NewFake(time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC))}
+	if tick, err := d.EvaluateOne(ctx, s); err != nil || tick.CursorTo != "none" {
+		t.Fatalf("first tick on an empty table: %+v %v", tick, err)
+	}
+	// 30 rows for 10 days: one run of exactly those days.
+	if _, err := pool.Exec(ctx, `INSERT INTO events (day) SELECT date '2024-01-01' + (g % 10) FROM generate_series(1, 30) g`); err != nil {
+		t.Fatal(err)
+	}
+	tick, err := d.EvaluateOne(ctx, s)
+	if err != nil || tick.RunID == 0 || tick.Arrivals != 10 || tick.Partitions != "2024-01-01...2024-01-10" || tick.CursorTo != "int:30" {
+		t.Fatalf("tick: %+v %v", tick, err)
+	}
+	if tick, err := d.EvaluateOne(ctx, s); err != nil || tick.RunID != 0 || tick.Arrivals != 0 {
+		t.Fatalf("nothing new: %+v %v", tick, err)
+	}
+	if _, err := NewCursorSensor(CursorSensorOpts{Pool: pool, Query: "SELECT 'x', 1"}); err == nil || !strings.Contains(err.Error(), "$1") {
+		t.Errorf("a query without $1: %v", err)
+	}
+	bad, _ := NewCursorSensor(CursorSensorOpts{Pool: pool, Query: "SELECT 'x', 'y' WHERE $1::text IS NULL"})
+	if _, err := bad.Poll(ctx, ""); err == nil || !strings.Contains(err.Error(), "want bigint or timestamptz") {
+		t.Errorf("a text cursor: %v", err)
 	}
 }

@@ -31,6 +31,8 @@ import (
 	"github.com/weir-dev/weir/connectors/postgres"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
+	"github.com/weir-dev/weir/schedule"
+	"github.com/weir-dev/weir/sensor"
 )
 
 // Days are the pipeline's partitions: calendar days in Berlin from
@@ -166,4 +168,23 @@ func Seed(ctx context.Context, pool *pgxpool.Pool, from, to string) (int64, erro
 		return 0, err
 	}
 	return n, tx.Commit(ctx)
+}
+
+// Schedules runs the pipeline every night at 02:00 Berlin time for the
+// day that just ended.
+func Schedules() []*schedule.Schedule {
+	return []*schedule.Schedule{{Name: "shop_nightly", Selection: "*", Cron: "0 2 * * *", Zone: "Europe/Berlin", MaxConcurrent: 4}}
+}
+
+// Sensors re-runs the days whose orders arrive late (a day already
+// materialized gains rows): the orders table's order_id is the cursor.
+// Orders of the day not yet ended are left to the nightly schedule.
+func Sensors(pool *pgxpool.Pool) ([]*sensor.Sensor, error) {
+	src, err := postgres.NewCursorSensor(postgres.CursorSensorOpts{Pool: pool, Query: `
+		SELECT to_char(created_at AT TIME ZONE 'Europe/Berlin', 'YYYY-MM-DD'), max(order_id)
+		FROM orders WHERE $1::bigint IS NULL OR order_id > $1 GROUP BY 1`})
+	if err != nil {
+		return nil, err
+	}
+	return []*sensor.Sensor{{Name: "late_orders", Selection: "*", Every: time.Minute, Source: src}}, nil
 }

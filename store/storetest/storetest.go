@@ -126,6 +126,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	runProvenance(t, fresh)
 	runProgress(t, fresh)
 	runAlerts(t, fresh)
+	runSensors(t, fresh)
 
 	t.Run("RunInsertAssignsConsecutiveTaskIDs", func(t *testing.T) {
 		s := fresh(t)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/weir-dev/weir/schedule"
 	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/sensor"
 )
 
 func (a *app) serveCommand() *cobra.Command {
@@ -110,11 +111,29 @@ over within 30 s of its death; a tick is recorded once whoever fires it.`,
 				names[i] = s.Name
 			}
 			log.Info("serving", "store", redactURL(a.store), "schedules", dash(strings.Join(names, ",")), "workers", workers)
+			var sd *sensor.Daemon
+			if len(a.cfg.Sensors) > 0 {
+				sd = &sensor.Daemon{Store: st, Graph: d.Graph, Sensors: a.cfg.Sensors, Clock: a.cfg.Clock, Logger: log, LeaseTTL: lease}
+				if id := envOr(a.cfg.Getenv, "WEIR_WORKER_ID", ""); id != "" {
+					sd.ID = "sensors " + id
+				}
+				for _, sn := range a.cfg.Sensors {
+					if err := sn.Validate(d.Graph); err != nil {
+						return usageError(err)
+					}
+				}
+				if svc != nil {
+					sd.OnTick = svc.ObserveSensor
+				}
+			}
 			var wg sync.WaitGroup
-			errs := make([]error, 3)
+			errs := make([]error, 4)
 			wg.Go(func() { errs[0] = d.Run(wctx) })
 			if svc != nil {
 				wg.Go(func() { errs[2] = svc.Run(wctx) })
+			}
+			if sd != nil {
+				wg.Go(func() { errs[3] = sd.Run(wctx) })
 			}
 			if workers > 0 {
 				hook, stop, err := a.lineageEvents(ctx, st)

@@ -27,6 +27,11 @@ func (a *app) validateCommand() *cobra.Command {
 				}
 			}
 			problems = append(problems, a.validateSchedules()...)
+			for _, sn := range a.cfg.Sensors {
+				if serr := sn.Validate(defs); serr != nil {
+					problems = append(problems, serr.Error())
+				}
+			}
 			if a.cfg.Alerts != nil {
 				if aerr := a.cfg.Alerts.Validate(defs); aerr != nil {
 					problems = append(problems, strings.Split(aerr.Error(), "\n")...)

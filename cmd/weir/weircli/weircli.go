@@ -32,6 +32,7 @@ import (
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/pipelines"
 	"github.com/weir-dev/weir/schedule"
+	"github.com/weir-dev/weir/sensor"
 	"github.com/weir-dev/weir/store"
 	_ "github.com/weir-dev/weir/store/postgres" // postgres://
 	_ "github.com/weir-dev/weir/store/sqlite"   // sqlite://
@@ -68,6 +69,9 @@ type Config struct {
 	// fail for good, weir alerts shows and tests them. Validated with the
 	// assets.
 	Alerts *alert.Config
+	// Sensors start runs when input arrives outside weir: weir serve
+	// evaluates them, weir sensors shows them. Validated with the assets.
+	Sensors []*sensor.Sensor
 	// Commands are added to the command line beside weir's own.
 	Commands []*cobra.Command
 	// Query, if set, answers SQL over the HTTP API (POST /api/v1/query of
@@ -240,7 +244,7 @@ blob root); --store and --blob (or WEIR_STORE and WEIR_BLOB) point elsewhere.`,
 	pf.StringVarP(&a.output, "output", "o", "table", "output format of read commands: table or json")
 	pf.StringVar(&a.logFormat, "log-format", envOr(a.cfg.Getenv, "WEIR_LOG_FORMAT", "text"), "format of the log lines on stderr (worker, serve): text or json")
 	root.AddCommand(a.validateCommand(), a.assetsCommand(), a.materializeCommand(), a.runsCommand(), a.partitionsCommand(),
-		a.workerCommand(), a.workersCommand(), a.tasksCommand(), a.poolsCommand(), a.benchCommand(), a.verifyCommand(), a.gcCommand(), a.backfillCommand(), a.lineageCommand(), a.schedulesCommand(), a.serveCommand(), a.alertsCommand())
+		a.workerCommand(), a.workersCommand(), a.tasksCommand(), a.poolsCommand(), a.benchCommand(), a.verifyCommand(), a.gcCommand(), a.backfillCommand(), a.lineageCommand(), a.schedulesCommand(), a.serveCommand(), a.alertsCommand(), a.sensorsCommand())
 	root.AddCommand(a.cfg.Commands...)
 	return root
 }

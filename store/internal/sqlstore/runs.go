@@ -153,6 +153,11 @@ func (s *Store) RunInsert(ctx context.Context, p store.RunInsertParams) (*store.
 				return err
 			}
 		}
+		if p.Sensor != nil {
+			if err := s.sensorTick(ctx, tx, *p.Sensor, runID); err != nil {
+				return err
+			}
+		}
 		if len(p.Ticks) > 0 {
 			n, err := s.insertTicks(ctx, tx, p.Ticks, runID)
 			if err != nil {

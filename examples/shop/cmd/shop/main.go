@@ -62,7 +62,12 @@ func config(cfg weircli.Config) (weircli.Config, *pgxpool.Pool, error) {
 		pool.Close()
 		return cfg, nil, err
 	}
-	cfg.Assets = assets
+	sensors, err := shop.Sensors(pool)
+	if err != nil {
+		pool.Close()
+		return cfg, nil, err
+	}
+	cfg.Assets, cfg.Schedules, cfg.Sensors = assets, shop.Schedules(), sensors
 	cfg.Getenv = func(k string) string {
 		if v := getenv(k); v != "" {
 			return v
