@@ -5,8 +5,9 @@
 // NDJSON files of an asset, verified and promoted like any other.
 //
 // Schemas are declared, or inferred from the first rows (ReadOpts.SampleRows):
-// each column takes the narrowest of int64, float64, bool, timestamp (RFC
-// 3339, as timestamp[us, UTC]) and string that holds every sampled value;
+// each column takes the narrowest of int64, float64, bool, date (YYYY-MM-DD),
+// timestamp (RFC 3339, as timestamp[us, UTC]) and string that holds every
+// sampled value;
 // empty CSV fields and JSON nulls are NULL. A later row that does not fit
 // the inferred type fails the read, naming it: declare the schema then.
 package files
@@ -225,8 +226,8 @@ func readNDJSON(r io.Reader, opts ReadOpts) (array.RecordReader, error) {
 
 // inferred narrows a column's type as values are seen.
 type inferred struct {
-	seen                               bool
-	notInt, notFloat, notBool, notTime bool
+	seen                                        bool
+	notInt, notFloat, notBool, notDate, notTime bool
 }
 
 func (c *inferred) see(v string) {
@@ -246,6 +247,11 @@ func (c *inferred) see(v string) {
 			c.notBool = true
 		}
 	}
+	if !c.notDate {
+		if _, err := time.Parse(time.DateOnly, v); err != nil {
+			c.notDate = true
+		}
+	}
 	if !c.notTime {
 		if _, err := time.Parse(time.RFC3339Nano, v); err != nil {
 			c.notTime = true
@@ -258,10 +264,10 @@ func (c *inferred) seeJSON(name string, v any) error {
 	case nil:
 	case json.Number:
 		c.see(v.String())
-		c.notBool, c.notTime = true, true
+		c.notBool, c.notDate, c.notTime = true, true, true
 	case bool:
 		c.seen = true
-		c.notInt, c.notFloat, c.notTime = true, true, true
+		c.notInt, c.notFloat, c.notDate, c.notTime = true, true, true, true
 	case string:
 		c.see(v)
 		c.notInt, c.notFloat, c.notBool = true, true, true
@@ -281,6 +287,8 @@ func (c *inferred) typ() arrow.DataType {
 		return arrow.PrimitiveTypes.Float64
 	case !c.notBool:
 		return arrow.FixedWidthTypes.Boolean
+	case !c.notDate:
+		return arrow.FixedWidthTypes.Date32
 	case !c.notTime:
 		return &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
 	}

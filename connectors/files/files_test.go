@@ -187,3 +187,18 @@ func TestWriteCSVRoundTrips(t *testing.T) {
 		t.Errorf("round trip:\n%s\nbecame\n%s\nfrom\n%s", a, b, buf.String())
 	}
 }
+
+func TestDatesAreInferredInBothFormats(t *testing.T) {
+	for format, in := range map[files.Format]string{
+		files.CSV:    "day,n\n2024-01-01,1\n2024-01-02,2\n",
+		files.NDJSON: "{\"day\": \"2024-01-01\", \"n\": 1}\n{\"day\": \"2024-01-02\", \"n\": 2}\n",
+	} {
+		rr, err := files.Read(strings.NewReader(in), files.ReadOpts{Format: format})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := dump(t, rr), "day:date32 n:int64\n2024-01-01|1\n2024-01-02|2"; got != want {
+			t.Errorf("%s:\n%s\nwant\n%s", format, got, want)
+		}
+	}
+}
