@@ -51,7 +51,7 @@ type Service struct {
 
 	mu      sync.Mutex
 	nextFor map[string]time.Time // per sink: when the next delivery may start
-	leading bool
+	lead    store.Leadership
 }
 
 func (s *Service) defaults() error {
@@ -423,13 +423,7 @@ func (s *Service) Run(ctx context.Context) error {
 	if err := s.defaults(); err != nil {
 		return err
 	}
-	defer func() {
-		if s.leading {
-			if err := s.Store.LeaderRelease(context.WithoutCancel(ctx), LeaderRole, s.ID); err != nil {
-				s.Logger.Error("give up leading the alerts", "error", err)
-			}
-		}
-	}()
+	defer s.lead.Release(ctx, s.Store, s.Logger)
 	for {
 		if err := s.Step(ctx); err != nil && ctx.Err() == nil {
 			s.Logger.Error("alerts", "error", err)
@@ -448,20 +442,10 @@ func (s *Service) Step(ctx context.Context) error {
 	if err := s.defaults(); err != nil {
 		return err
 	}
-	l, err := s.Store.LeaderAcquire(ctx, store.LeaderParams{Role: LeaderRole, Holder: s.ID, TTL: s.LeaseTTL, Now: s.Clock.Now()})
-	if err != nil {
+	s.lead.Role, s.lead.Holder, s.lead.TTL = LeaderRole, s.ID, s.LeaseTTL
+	leading, err := s.lead.Acquire(ctx, s.Store, s.Clock.Now(), s.Logger)
+	if err != nil || !leading {
 		return err
-	}
-	if l.Leading != s.leading {
-		if l.Leading {
-			s.Logger.Info("leading the alerts", "holder", s.ID)
-		} else {
-			s.Logger.Warn("no longer leading the alerts", "leader", l.Holder)
-		}
-		s.leading = l.Leading
-	}
-	if !l.Leading {
-		return nil
 	}
 	_, derr := s.Detect(ctx)
 	_, err = s.Deliver(ctx)

@@ -56,7 +56,7 @@ type Daemon struct {
 	// how late). It must not block.
 	OnFired func(Fired)
 
-	leading bool
+	lead store.Leadership
 }
 
 // LeaderRole is the role schedule daemons lead (store.LeaderParams).
@@ -133,15 +133,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 			d.Logger.Error("record the daemon's stop", "error", err)
 		}
 	}()
-	defer func() {
-		// Stepping down lets a standby lead at once.
-		if d.leading {
-			if err := d.Store.LeaderRelease(context.WithoutCancel(ctx), LeaderRole, d.ID); err != nil {
-				d.Logger.Error("give up leading the schedules", "error", err)
-			}
-			d.leading = false
-		}
-	}()
+	// Stepping down lets a standby lead at once.
+	defer d.lead.Release(ctx, d.Store, d.Logger)
 	for {
 		wake := d.Store.TaskWake()
 		last := d.Clock.Now()
@@ -189,20 +182,10 @@ func (d *Daemon) Evaluate(ctx context.Context) ([]Fired, error) {
 	if err := d.defaults(); err != nil {
 		return nil, err
 	}
-	l, err := d.Store.LeaderAcquire(ctx, store.LeaderParams{Role: LeaderRole, Holder: d.ID, TTL: d.LeaseTTL, Now: d.Clock.Now()})
-	if err != nil {
+	d.lead.Role, d.lead.Holder, d.lead.TTL = LeaderRole, d.ID, d.LeaseTTL
+	leading, err := d.lead.Acquire(ctx, d.Store, d.Clock.Now(), d.Logger)
+	if err != nil || !leading {
 		return nil, err
-	}
-	if l.Leading != d.leading {
-		if l.Leading {
-			d.Logger.Info("leading the schedules", "daemon", d.ID, "token", l.Token)
-		} else {
-			d.Logger.Warn("no longer leading the schedules", "daemon", d.ID, "leader", l.Holder)
-		}
-		d.leading = l.Leading
-	}
-	if !l.Leading {
-		return nil, nil
 	}
 	var out []Fired
 	var errs []error

@@ -143,7 +143,7 @@ type Daemon struct {
 
 	next    map[string]time.Time
 	failing map[string]time.Time
-	leading bool
+	lead    store.Leadership
 }
 
 func (d *Daemon) defaults() error {
@@ -183,13 +183,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	defer func() {
-		if d.leading {
-			if err := d.Store.LeaderRelease(context.WithoutCancel(ctx), LeaderRole, d.ID); err != nil {
-				d.Logger.Error("give up leading the sensors", "error", err)
-			}
-		}
-	}()
+	defer d.lead.Release(ctx, d.Store, d.Logger)
 	for {
 		if _, err := d.Evaluate(ctx); err != nil && ctx.Err() == nil {
 			d.Logger.Error("sensors", "error", err)
@@ -215,20 +209,10 @@ func (d *Daemon) Evaluate(ctx context.Context) ([]store.SensorTick, error) {
 	if err := d.defaults(); err != nil {
 		return nil, err
 	}
-	l, err := d.Store.LeaderAcquire(ctx, store.LeaderParams{Role: LeaderRole, Holder: d.ID, TTL: d.LeaseTTL, Now: d.Clock.Now()})
-	if err != nil {
+	d.lead.Role, d.lead.Holder, d.lead.TTL = LeaderRole, d.ID, d.LeaseTTL
+	leading, err := d.lead.Acquire(ctx, d.Store, d.Clock.Now(), d.Logger)
+	if err != nil || !leading {
 		return nil, err
-	}
-	if l.Leading != d.leading {
-		if l.Leading {
-			d.Logger.Info("leading the sensors", "holder", d.ID)
-		} else {
-			d.Logger.Warn("no longer leading the sensors", "leader", l.Holder)
-		}
-		d.leading = l.Leading
-	}
-	if !l.Leading {
-		return nil, nil
 	}
 	var ticks []store.SensorTick
 	var errs []error

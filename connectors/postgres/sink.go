@@ -20,7 +20,6 @@ import (
 
 	"github.com/weir-dev/weir/connectors/parquet"
 	"github.com/weir-dev/weir/pipelines"
-	"github.com/weir-dev/weir/verify"
 )
 
 // SinkOpts configures a Sink.
@@ -99,20 +98,8 @@ func NewSink(opts SinkOpts) (*Sink, error) {
 	if opts.KeyColumn == "" {
 		opts.KeyColumn = "partition_key"
 	}
-	if opts.File == "" {
-		opts.File = "data.parquet"
-	}
-	if err := verify.CheckFileName(opts.File); err != nil {
+	if err := fileDefaults(&opts.File, &opts.BatchRows, &opts.Allocator); err != nil {
 		return nil, fmt.Errorf("postgres sink: %w", err)
-	}
-	if opts.BatchRows < 0 {
-		return nil, fmt.Errorf("postgres sink: BatchRows %d is negative; use a positive number of rows, or 0 for 65,536", opts.BatchRows)
-	}
-	if opts.BatchRows == 0 {
-		opts.BatchRows = 65536
-	}
-	if opts.Allocator == nil {
-		opts.Allocator = memory.DefaultAllocator
 	}
 	return &Sink{opts: opts}, nil
 }

@@ -76,26 +76,35 @@ func NewSource(opts SourceOpts) (*Source, error) {
 	if strings.TrimSpace(opts.Query) == "" {
 		return nil, errors.New("postgres source: Query is required")
 	}
-	if opts.File == "" {
-		opts.File = "data.parquet"
-	}
-	if err := verify.CheckFileName(opts.File); err != nil {
+	if err := fileDefaults(&opts.File, &opts.BatchRows, &opts.Allocator); err != nil {
 		return nil, fmt.Errorf("postgres source: %w", err)
-	}
-	if opts.BatchRows < 0 {
-		return nil, fmt.Errorf("postgres source: BatchRows %d is negative; use a positive number of rows, or 0 for 65,536", opts.BatchRows)
-	}
-	if opts.BatchRows == 0 {
-		opts.BatchRows = 65536
-	}
-	if opts.Allocator == nil {
-		opts.Allocator = memory.DefaultAllocator
 	}
 	used, err := namedParams(opts.Query)
 	if err != nil {
 		return nil, fmt.Errorf("postgres source: %w", err)
 	}
 	return &Source{opts: opts, params: used}, nil
+}
+
+// fileDefaults fills in and checks the options sources and sinks share:
+// the Parquet file's name, the rows per batch, the allocator.
+func fileDefaults(file *string, batchRows *int, alloc *memory.Allocator) error {
+	if *file == "" {
+		*file = "data.parquet"
+	}
+	if err := verify.CheckFileName(*file); err != nil {
+		return err
+	}
+	if *batchRows < 0 {
+		return fmt.Errorf("BatchRows %d is negative; use a positive number of rows, or 0 for 65,536", *batchRows)
+	}
+	if *batchRows == 0 {
+		*batchRows = 65536
+	}
+	if *alloc == nil {
+		*alloc = memory.DefaultAllocator
+	}
+	return nil
 }
 
 // namedParams returns the named parameters query uses, refusing names
