@@ -1,7 +1,8 @@
 // Package alert tells people when a pipeline needs them: a run failed, a
 // task failed for good, a backfill's breaker tripped or it finished, a
 // partition missed its freshness deadline (and later recovered), a schedule
-// skipped a tick, a sensor's polls started failing. Events are routed by rules (asset selection, kinds,
+// skipped a tick, a sensor's polls started failing, a worker was lost,
+// weir verify found altered files. Events are routed by rules (asset selection, kinds,
 // severity) to sinks: a JSON webhook signed with HMAC-SHA256, a Slack
 // incoming webhook, or a command reading the event on stdin.
 //
@@ -49,12 +50,17 @@ const (
 	TickSkipped Kind = "tick_skipped"
 	// SensorFailed: a sensor's poll failed (once per streak of failures).
 	SensorFailed Kind = "sensor_failed"
+	// WorkerLost: a worker stopped heartbeating without saying it stopped.
+	WorkerLost Kind = "worker_lost"
+	// VerifyMismatch: weir verify found a promoted partition whose files
+	// are not what was promoted.
+	VerifyMismatch Kind = "verify_mismatch"
 	// Test: weir alerts test.
 	Test Kind = "test"
 )
 
 // Kinds are every kind, in the order docs list them.
-var Kinds = []Kind{RunFailed, TaskFailed, BreakerTripped, BackfillFinished, FreshnessMissed, FreshnessRecovered, TickSkipped, SensorFailed, Test}
+var Kinds = []Kind{RunFailed, TaskFailed, BreakerTripped, BackfillFinished, FreshnessMissed, FreshnessRecovered, TickSkipped, SensorFailed, WorkerLost, VerifyMismatch, Test}
 
 // Severity says how urgent an event is.
 type Severity string
@@ -71,9 +77,9 @@ func (s Severity) rank() int { return slices.Index([]Severity{Info, Warning, Cri
 // DefaultSeverity is a kind's severity.
 func DefaultSeverity(k Kind) Severity {
 	switch k {
-	case RunFailed, TaskFailed, BreakerTripped, FreshnessMissed:
+	case RunFailed, TaskFailed, BreakerTripped, FreshnessMissed, VerifyMismatch:
 		return Critical
-	case TickSkipped, SensorFailed:
+	case TickSkipped, SensorFailed, WorkerLost:
 		return Warning
 	}
 	return Info

@@ -351,3 +351,34 @@ type sinkFunc func(alert.Event)
 func (f sinkFunc) Send(_ context.Context, e alert.Event) error { f(e); return nil }
 func (sinkFunc) Validate() error                               { return nil }
 func (sinkFunc) String() string                                { return "func" }
+
+func TestALostWorkerAlertsOnce(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	g := lineage.Must(&pipelines.Asset{Key: "orders", Partitions: days, Compute: write})
+	var sent []alert.Event
+	cfg := &alert.Config{Sinks: map[string]alert.Sink{"log": sinkFunc(func(e alert.Event) { sent = append(sent, e) })},
+		Rules: []alert.Rule{{Sink: "log", Kinds: []alert.Kind{alert.WorkerLost}}}, RatePerSink: 1000}
+	clk := clock.NewFake(time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC))
+	if err := st.WorkerRegister(ctx, store.WorkerRegisterParams{ID: "w1", Host: "h1", PID: 42, LeaseTimeout: 30 * time.Second, At: clk.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	svc := &alert.Service{Store: st, Graph: g, Config: cfg, Clock: clk}
+	step := func() {
+		t.Helper()
+		if err := svc.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step()
+	if len(sent) != 0 {
+		t.Fatalf("a live worker alerted: %+v", sent)
+	}
+	clk.Advance(31 * time.Second) // no heartbeat for a lease timeout
+	step()
+	clk.Advance(time.Minute)
+	step()
+	if len(sent) != 1 || !strings.Contains(sent[0].Message, "worker w1 on h1 (pid 42) stopped heartbeating") {
+		t.Fatalf("sent %+v", sent)
+	}
+}

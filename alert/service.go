@@ -159,8 +159,8 @@ func (s *Service) recordQuietly(e Event) {
 const runsCursor = "alerts.runs"
 
 // Detect records the events the store shows since the last call: runs
-// that ended failed, backfills that ended, breakers that tripped, and
-// freshness deadlines missed and met. The first call starts from now: what
+// that ended failed, backfills that ended, breakers that tripped, workers
+// lost, and freshness deadlines missed and met. The first call starts from now: what
 // ended before alerts were configured is not alerted.
 func (s *Service) Detect(ctx context.Context) (int, error) {
 	if err := s.defaults(); err != nil {
@@ -204,6 +204,20 @@ func (s *Service) Detect(ctx context.Context) (int, error) {
 		if err := record(Event{ID: fmt.Sprintf("breaker_tripped:%d:%s", r.ID, hex.EncodeToString(h[:4])), Kind: BreakerTripped,
 			Assets: r.Assets, RunID: r.ID, At: now, Message: fmt.Sprintf("%s %d stopped by its circuit breaker: %s (resume or cancel it)",
 				scheduler.RunNoun(r.Kind), r.ID, r.TripReason)}); err != nil {
+			return n, err
+		}
+	}
+	workers, err := s.Store.WorkerList(ctx, store.WorkerListParams{Active: true})
+	if err != nil {
+		return n, err
+	}
+	for _, w := range workers {
+		if w.State(now) != store.WorkerLost {
+			continue
+		}
+		if err := record(Event{ID: fmt.Sprintf("worker_lost:%s:%d", w.ID, w.StartedAt.UnixNano()), Kind: WorkerLost, At: now,
+			Message: fmt.Sprintf("worker %s on %s (pid %d) stopped heartbeating at %s holding %d task(s); their leases are reaped and the tasks retried",
+				w.ID, w.Host, w.PID, w.HeartbeatAt.UTC().Format(time.RFC3339), w.Running)}); err != nil {
 			return n, err
 		}
 	}

@@ -792,13 +792,18 @@ func TestAlertsOutliveADownWebhookAndAKilledDaemon(t *testing.T) {
 	})
 	got := hook.counts()
 	want := map[string]int{"run_failed:1": 1, "backfill_finished:1": 1}
+	tasks := 0
 	for id := range got {
-		if strings.HasPrefix(id, "task_failed:") {
+		switch {
+		case strings.HasPrefix(id, "task_failed:"):
 			want[id] = 1
+			tasks++
+		case strings.HasPrefix(id, "worker_lost:"):
+			want[id] = 1 // the killed daemon (or, on a loaded machine, a late heartbeat), once
 		}
 	}
-	if !maps.Equal(got, want) || len(got) != 3 {
-		t.Fatalf("the webhook received %v, want each of run_failed:1, backfill_finished:1 and one task_failed once", got)
+	if !maps.Equal(got, want) || tasks != 1 {
+		t.Fatalf("the webhook received %v, want each of run_failed:1, backfill_finished:1 and one task_failed once (and lost workers at most once each)", got)
 	}
 	c.signal("serve2", syscall.SIGTERM)
 	c.signal("w1", syscall.SIGTERM)

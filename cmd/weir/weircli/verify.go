@@ -1,12 +1,15 @@
 package weircli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/weir-dev/weir/alert"
+	"github.com/weir-dev/weir/store"
 	"github.com/weir-dev/weir/verify"
 )
 
@@ -79,6 +82,7 @@ files are never repaired, only reported.`,
 					if err != nil {
 						r.OK, r.Problem = false, strings.ReplaceAll(err.Error(), "\n", "; ")
 						bad++
+						a.alertMismatch(ctx, st, r)
 					}
 					rows = append(rows, r)
 				}
@@ -169,4 +173,18 @@ func (a *app) printVerify(rows []verifyRow, bad int, verbose bool) {
 	}
 	w.Flush()
 	fmt.Fprintf(a.cfg.Stdout, "%s verified, %d mismatched\n", plural(int64(len(rows)), "partition"), bad)
+}
+
+// alertMismatch records a partition verify found altered as an alert,
+// when the binary has alerts: the daemon delivers it.
+func (a *app) alertMismatch(ctx context.Context, st store.Store, r verifyRow) {
+	svc := a.alertService(st)
+	if svc == nil {
+		return
+	}
+	_, err := svc.Record(ctx, alert.Event{ID: "verify_mismatch:" + r.Asset + ":" + r.Partition + ":" + r.Version, Kind: alert.VerifyMismatch,
+		Asset: r.Asset, Partitions: r.Partition, Message: fmt.Sprintf("%s %s (version %s) does not match what was promoted: %s", r.Asset, r.Partition, r.Version, r.Problem)})
+	if err != nil {
+		a.logger().Error("record a verify alert", "error", err)
+	}
 }
