@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -380,5 +381,25 @@ func TestALostWorkerAlertsOnce(t *testing.T) {
 	step()
 	if len(sent) != 1 || !strings.Contains(sent[0].Message, "worker w1 on h1 (pid 42) stopped heartbeating") {
 		t.Fatalf("sent %+v", sent)
+	}
+}
+
+func TestLateOfGroupsPartitionsPastTheirDeadlineByWhy(t *testing.T) {
+	// Jan 1..10 exist at noon on Jan 11; with 6 h to promote, Jan 1..9 are
+	// due (Jan 10 closed at midnight, due at 06:00 on Jan 11: due too).
+	now := time.Date(2024, 1, 11, 12, 0, 0, 0, time.UTC)
+	h := plan.Health{Asset: "revenue", Def: days,
+		Fresh: partitions.Span(0, 3), Stale: partitions.Of(4), Missing: partitions.Of(3).Union(partitions.Span(5, 10)),
+		Failed: partitions.Of(3, 5), Running: partitions.Of(6)}
+	var got []string
+	for _, l := range alert.LateOf(h, alert.Freshness{Asset: "revenue", Within: 6 * time.Hour}, now) {
+		got = append(got, fmt.Sprintf("%s %s by %s", l.Why, partitions.Format(days, l.Partitions), l.By))
+	}
+	want := []string{"running 2024-01-07 by 78h0m0s", "failed 2024-01-04,2024-01-06 by 150h0m0s", "not started 2024-01-08...2024-01-10 by 54h0m0s"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("late:\n%q\nwant\n%q", got, want)
+	}
+	if l := alert.LateOf(h, alert.Freshness{Asset: "revenue", Within: 100 * 24 * time.Hour}, now); l != nil {
+		t.Errorf("nothing is due yet: %+v", l)
 	}
 }

@@ -2,9 +2,11 @@ package weircli
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/weir-dev/weir/alert"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/plan"
 )
@@ -19,6 +21,17 @@ type assetStatusJSON struct {
 	Failed  rangesJSON        `json:"failed"`
 	Running rangesJSON        `json:"running"`
 	Why     []staleReasonJSON `json:"why_stale"`
+	// Late are partitions past a freshness deadline (weircli.Config.Alerts)
+	// without a promoted version.
+	Late []lateJSON `json:"late"`
+}
+
+type lateJSON struct {
+	Why           string `json:"why"`
+	Count         int64  `json:"count"`
+	Ranges        string `json:"ranges"`
+	Deadline      string `json:"deadline"`
+	LateBySeconds int64  `json:"late_by_seconds"`
 }
 
 type staleReasonJSON struct {
@@ -58,9 +71,15 @@ version now, or when a partition it reads is stale; each stale range says why.
 			for _, h := range health {
 				j := assetStatusJSON{Asset: h.Asset, Fresh: ranges(h.Def, h.Fresh), Stale: ranges(h.Def, h.Stale),
 					Missing: ranges(h.Def, h.Missing), Failed: ranges(h.Def, h.Failed), Running: ranges(h.Def, h.Running),
-					Why: []staleReasonJSON{}}
+					Why: []staleReasonJSON{}, Late: []lateJSON{}}
 				for _, r := range h.Why {
 					j.Why = append(j.Why, staleReasonJSON{Why: r.Why, Count: r.Partitions.Len(), Ranges: partitions.Format(h.Def, r.Partitions)})
+				}
+				for _, f := range a.freshness(h.Asset) {
+					for _, l := range alert.LateOf(h, f, now) {
+						j.Late = append(j.Late, lateJSON{Why: l.Why, Count: l.Partitions.Len(), Ranges: partitions.Format(h.Def, l.Partitions),
+							Deadline: "promoted within " + f.Within.String() + " after the window closes", LateBySeconds: int64(l.By.Seconds())})
+					}
 				}
 				out = append(out, j)
 			}
@@ -79,10 +98,37 @@ version now, or when a partition it reads is stale; each stale range says why.
 				for _, r := range j.Why {
 					fmt.Fprintf(a.cfg.Stdout, "%s stale %s (%d): %s\n", j.Asset, r.Ranges, r.Count, r.Why)
 				}
+				for _, l := range j.Late {
+					fmt.Fprintf(a.cfg.Stdout, "%s late %s (%d): %s; the oldest %s past its deadline (%s)\n", j.Asset, l.Ranges, l.Count, l.Why,
+						humanDuration(time.Duration(l.LateBySeconds)*time.Second), l.Deadline)
+				}
 			}
 			return nil
 		},
 	}
 	cmd.Flags().StringVar(&selection, "select", "*", "assets to show (a selection expression)")
 	return cmd
+}
+
+// freshness returns the deadlines of asset in Config.Alerts.
+func (a *app) freshness(asset string) []alert.Freshness {
+	if a.cfg.Alerts == nil {
+		return nil
+	}
+	var out []alert.Freshness
+	for _, f := range a.cfg.Alerts.Freshness {
+		if f.Asset == asset {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// humanDuration prints d in days and hours beyond two days: "1064d 17h",
+// not "25553h27m12s".
+func humanDuration(d time.Duration) string {
+	if d < 48*time.Hour {
+		return d.Round(time.Second).String()
+	}
+	return fmt.Sprintf("%dd %dh", d/(24*time.Hour), d%(24*time.Hour)/time.Hour)
 }
