@@ -29,6 +29,7 @@ import (
 
 	"gocloud.dev/blob"
 
+	"github.com/weir-dev/weir/alert"
 	"github.com/weir-dev/weir/clock"
 	"github.com/weir-dev/weir/internal/urlredact"
 	"github.com/weir-dev/weir/lineage"
@@ -36,6 +37,7 @@ import (
 	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/schedule"
 	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/sensor"
 	"github.com/weir-dev/weir/store"
 )
 
@@ -51,6 +53,11 @@ type Server struct {
 	Schedules []*schedule.Schedule
 	// Query, if set, serves POST /api/v1/query (weir query's SQL).
 	Query QueryFunc
+	// Alerts, if set, adds each asset's late partitions (its freshness
+	// deadlines) to its status.
+	Alerts *alert.Config
+	// Sensors are served at /api/v1/sensors (optional).
+	Sensors []*sensor.Sensor
 	// Clock defaults to the system clock; Logger to discarding.
 	Clock  clock.Clock
 	Logger *slog.Logger
@@ -108,6 +115,9 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/backfills/{id}/tasks", s.runTasks("backfill"))
 	mux.HandleFunc("GET /api/v1/tasks/{id}", s.task)
 	mux.HandleFunc("GET /api/v1/tasks/{id}/logs", s.taskLogs)
+	mux.HandleFunc("GET /api/v1/alerts", s.alerts)
+	mux.HandleFunc("GET /api/v1/sensors", s.sensors)
+	mux.HandleFunc("GET /api/v1/sensors/{name}/ticks", s.sensorTicks)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no endpoint %s %s (docs/api.md lists them)", r.Method, r.URL.Path))
 	})
@@ -162,8 +172,11 @@ type AssetStatus struct {
 	Failed     partitions.Summary `json:"failed"`
 	Running    partitions.Summary `json:"running"`
 	WhyStale   []StaleRanges      `json:"why_stale"`
-	Deps       []string           `json:"deps"`
-	Dependents []string           `json:"dependents"`
+	// Late are partitions past a freshness deadline without a promoted
+	// version (Server.Alerts).
+	Late       []LateRanges `json:"late"`
+	Deps       []string     `json:"deps"`
+	Dependents []string     `json:"dependents"`
 }
 
 // StaleRanges are partitions stale for one reason.
@@ -191,7 +204,7 @@ func (s *Server) assets(w http.ResponseWriter, r *http.Request) {
 		a, _ := s.Graph.Asset(h.Asset)
 		j := AssetStatus{Asset: h.Asset, Partitions: h.Def.String(), Fresh: partitions.Summarize(h.Def, h.Fresh), Stale: partitions.Summarize(h.Def, h.Stale),
 			Missing: partitions.Summarize(h.Def, h.Missing), Failed: partitions.Summarize(h.Def, h.Failed), Running: partitions.Summarize(h.Def, h.Running),
-			WhyStale: []StaleRanges{}, Deps: []string{}, Dependents: s.Graph.Dependents(h.Asset)}
+			WhyStale: []StaleRanges{}, Late: LateOf(s.Alerts, h, s.Clock.Now()), Deps: []string{}, Dependents: s.Graph.Dependents(h.Asset)}
 		for _, d := range a.Deps {
 			j.Deps = append(j.Deps, d.Asset)
 		}

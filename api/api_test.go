@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ import (
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/sensor"
 	"github.com/weir-dev/weir/store"
 	"github.com/weir-dev/weir/store/sqlite"
 )
@@ -59,7 +61,10 @@ func TestAPI(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	srv := httptest.NewServer((&api.Server{Store: st, Bucket: bucket, Graph: g, Schedules: nightly.Schedules(), Clock: clk, Token: "s3cret", PublicRead: true}).Handler())
+	landing := &sensor.Sensor{Name: "landing", Selection: "raw_orders", Source: &sensor.BlobPrefix{Bucket: bucket, Prefix: "landing/",
+		Pattern: regexp.MustCompile(`^landing/(?P<key>[^/]+)/`)}}
+	srv := httptest.NewServer((&api.Server{Store: st, Bucket: bucket, Graph: g, Schedules: nightly.Schedules(), Clock: clk, Token: "s3cret", PublicRead: true,
+		Alerts: nightly.Alerts(func(string) string { return "" }), Sensors: []*sensor.Sensor{landing}}).Handler())
 	defer srv.Close()
 	call := func(method, path, token, body string) (int, map[string]any) {
 		t.Helper()
@@ -101,6 +106,33 @@ func TestAPI(t *testing.T) {
 	if fresh := a["fresh"].(map[string]any); fresh["count"] != 7.0 || fresh["ranges"] != "2024-01-01...2024-01-07" {
 		t.Errorf("revenue_7d fresh %v", fresh)
 	}
+	// daily_revenue is due 6 h after each day: Jan 8 to Feb 29 are late.
+	dr := status("GET", "/api/v1/assets/daily_revenue", "", "", 200)
+	if late := dr["late"].([]any); len(late) != 1 || late[0].(map[string]any)["ranges"] != "2024-01-08...2024-02-29" ||
+		late[0].(map[string]any)["why"] != "not started" || late[0].(map[string]any)["late_by_seconds"] != float64(52*24*3600+4*3600) {
+		t.Errorf("daily_revenue late %v", dr["late"])
+	}
+	if late := a["late"].([]any); len(late) != 0 {
+		t.Errorf("revenue_7d has no deadline: late %v", late)
+	}
+	if _, err := st.AlertInsertMany(ctx, []store.Alert{{Sink: "file", DedupKey: "run_failed:9", Kind: "run_failed", Severity: "critical", Message: "run 9 failed", At: clk.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	if al := status("GET", "/api/v1/alerts?undelivered=true", "", "", 200)["alerts"].([]any); len(al) != 1 || al[0].(map[string]any)["state"] != "pending" ||
+		al[0].(map[string]any)["event_id"] != "run_failed:9" {
+		t.Errorf("alerts %v", al)
+	}
+	status("GET", "/api/v1/alerts?limit=0", "", "", 400)
+	if _, err := (&sensor.Daemon{Store: st, Graph: g, Clock: clk}).EvaluateOne(ctx, landing); err != nil {
+		t.Fatal(err)
+	}
+	if sn := status("GET", "/api/v1/sensors", "", "", 200)["sensors"].([]any); len(sn) != 1 || sn[0].(map[string]any)["state"] != "ok" {
+		t.Errorf("sensors %v", sn)
+	}
+	if ticks := status("GET", "/api/v1/sensors/landing/ticks", "", "", 200)["ticks"].([]any); len(ticks) != 1 {
+		t.Errorf("ticks %v", ticks)
+	}
+	status("GET", "/api/v1/sensors/nope/ticks", "", "", 404)
 	if m := status("GET", "/api/v1/assets/nope", "", "", 404); !strings.Contains(m["error"].(string), "nope") {
 		t.Errorf("unknown asset: %v", m)
 	}

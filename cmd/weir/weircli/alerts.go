@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/weir-dev/weir/alert"
+	"github.com/weir-dev/weir/api"
 	"github.com/weir-dev/weir/store"
 )
 
@@ -112,9 +113,9 @@ delivers it, retrying with backoff, once per event across restarts and failover.
 				return failedError(err)
 			}
 			if a.output == "json" {
-				out := make([]alertJSON, len(list))
+				out := make([]api.Alert, len(list))
 				for i, al := range list {
-					out[i] = alertJSONOf(al)
+					out[i] = api.AlertOf(al)
 				}
 				return a.json(out)
 			}
@@ -142,36 +143,4 @@ func alertState(al store.Alert) string {
 		return "pending"
 	}
 	return fmt.Sprintf("pending (%d attempts: %s)", al.Attempts, al.LastError)
-}
-
-// alertJSON is an alert in -o json output.
-type alertJSON struct {
-	ID          int64      `json:"id"`
-	EventID     string     `json:"event_id"`
-	Sink        string     `json:"sink"`
-	Kind        string     `json:"kind"`
-	Severity    string     `json:"severity"`
-	Asset       string     `json:"asset,omitempty"`
-	Partitions  string     `json:"partitions,omitempty"`
-	RunID       int64      `json:"run_id,omitempty"`
-	Message     string     `json:"message"`
-	At          time.Time  `json:"at"`
-	State       string     `json:"state"`
-	Attempts    int        `json:"attempts"`
-	NextAt      *time.Time `json:"next_attempt_at,omitempty"`
-	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
-	LastError   string     `json:"last_error,omitempty"`
-}
-
-func alertJSONOf(al store.Alert) alertJSON {
-	j := alertJSON{ID: al.ID, EventID: al.DedupKey, Sink: al.Sink, Kind: al.Kind, Severity: al.Severity, Asset: al.Asset, Partitions: al.Partitions,
-		RunID: al.RunID, Message: al.Message, At: al.At.UTC(), State: "pending", Attempts: al.Attempts, LastError: al.LastError}
-	if !al.DeliveredAt.IsZero() {
-		d := al.DeliveredAt.UTC()
-		j.DeliveredAt, j.State = &d, "delivered"
-	} else {
-		n := al.NextAt.UTC()
-		j.NextAt = &n
-	}
-	return j
 }

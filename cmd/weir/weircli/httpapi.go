@@ -38,7 +38,7 @@ func (a *app) serveAPI(addr, token string, publicRead bool, st store.Store, buck
 		return nil, failedError(fmt.Errorf("--http %s: %w", addr, err))
 	}
 	log := a.logger()
-	h := (&api.Server{Store: st, Bucket: bucket, Graph: g, Schedules: a.cfg.Schedules, Query: a.cfg.Query, Clock: a.cfg.Clock, Logger: log, Token: token, PublicRead: publicRead}).Handler()
+	h := (&api.Server{Store: st, Bucket: bucket, Graph: g, Schedules: a.cfg.Schedules, Query: a.cfg.Query, Alerts: a.cfg.Alerts, Sensors: a.cfg.Sensors, Clock: a.cfg.Clock, Logger: log, Token: token, PublicRead: publicRead}).Handler()
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

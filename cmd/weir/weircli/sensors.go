@@ -6,8 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/weir-dev/weir/api"
 	"github.com/weir-dev/weir/sensor"
-	"github.com/weir-dev/weir/store"
 )
 
 func (a *app) sensorsCommand() *cobra.Command {
@@ -31,23 +31,11 @@ func (a *app) sensorsCommand() *cobra.Command {
 				return err
 			}
 			defer st.Close()
-			out := make([]sensorJSON, 0, len(a.cfg.Sensors))
+			out := make([]api.Sensor, 0, len(a.cfg.Sensors))
 			for _, s := range a.cfg.Sensors {
-				cur, err := st.SensorCursor(cmd.Context(), s.Name)
+				j, err := api.SensorOf(cmd.Context(), st, s)
 				if err != nil {
 					return failedError(err)
-				}
-				j := sensorJSON{Name: s.Name, Selection: s.Selection, Source: s.Source.String(), Every: every(s).String(), Cursor: cur, State: "not evaluated yet"}
-				ticks, err := st.SensorTickList(cmd.Context(), s.Name, 1)
-				if err != nil {
-					return failedError(err)
-				}
-				if len(ticks) > 0 {
-					t := sensorTickJSONOf(ticks[0])
-					j.Last, j.State = &t, "ok"
-					if t.Error != "" {
-						j.State = "failing"
-					}
 				}
 				out = append(out, j)
 			}
@@ -95,9 +83,9 @@ func (a *app) sensorsCommand() *cobra.Command {
 			if err != nil {
 				return failedError(err)
 			}
-			out := make([]sensorTickJSON, len(list))
+			out := make([]api.SensorTick, len(list))
 			for i, t := range list {
-				out[i] = sensorTickJSONOf(t)
+				out[i] = api.SensorTickOf(t)
 			}
 			if a.output == "json" {
 				return a.json(out)
@@ -125,39 +113,4 @@ func (a *app) sensorsCommand() *cobra.Command {
 	ticks.Flags().IntVar(&limit, "limit", 20, "ticks to show, newest first; -1 for all")
 	cmd.AddCommand(list, ticks)
 	return cmd
-}
-
-func every(s *sensor.Sensor) time.Duration {
-	if s.Every <= 0 {
-		return 30 * time.Second
-	}
-	return s.Every
-}
-
-// sensorJSON is a sensor in -o json output.
-type sensorJSON struct {
-	Name      string          `json:"name"`
-	Selection string          `json:"selection"`
-	Source    string          `json:"source"`
-	Every     string          `json:"every"`
-	Cursor    string          `json:"cursor"`
-	State     string          `json:"state"`
-	Last      *sensorTickJSON `json:"last_tick,omitempty"`
-}
-
-// sensorTickJSON is a sensor tick in -o json output.
-type sensorTickJSON struct {
-	ID          int64     `json:"id"`
-	EvaluatedAt time.Time `json:"evaluated_at"`
-	CursorFrom  string    `json:"cursor_from"`
-	CursorTo    string    `json:"cursor_to"`
-	Arrivals    int64     `json:"arrivals"`
-	Partitions  string    `json:"partitions,omitempty"`
-	RunID       int64     `json:"run_id,omitempty"`
-	Error       string    `json:"error,omitempty"`
-}
-
-func sensorTickJSONOf(t store.SensorTick) sensorTickJSON {
-	return sensorTickJSON{ID: t.ID, EvaluatedAt: t.EvaluatedAt.UTC(), CursorFrom: t.CursorFrom, CursorTo: t.CursorTo, Arrivals: t.Arrivals,
-		Partitions: t.Partitions, RunID: t.RunID, Error: t.Error}
 }

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/weir-dev/weir/alert"
+	"github.com/weir-dev/weir/api"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/plan"
 )
@@ -23,15 +23,7 @@ type assetStatusJSON struct {
 	Why     []staleReasonJSON `json:"why_stale"`
 	// Late are partitions past a freshness deadline (weircli.Config.Alerts)
 	// without a promoted version.
-	Late []lateJSON `json:"late"`
-}
-
-type lateJSON struct {
-	Why           string `json:"why"`
-	Count         int64  `json:"count"`
-	Ranges        string `json:"ranges"`
-	Deadline      string `json:"deadline"`
-	LateBySeconds int64  `json:"late_by_seconds"`
+	Late []api.LateRanges `json:"late"`
 }
 
 type staleReasonJSON struct {
@@ -71,15 +63,9 @@ version now, or when a partition it reads is stale; each stale range says why.
 			for _, h := range health {
 				j := assetStatusJSON{Asset: h.Asset, Fresh: ranges(h.Def, h.Fresh), Stale: ranges(h.Def, h.Stale),
 					Missing: ranges(h.Def, h.Missing), Failed: ranges(h.Def, h.Failed), Running: ranges(h.Def, h.Running),
-					Why: []staleReasonJSON{}, Late: []lateJSON{}}
+					Why: []staleReasonJSON{}, Late: api.LateOf(a.cfg.Alerts, h, now)}
 				for _, r := range h.Why {
 					j.Why = append(j.Why, staleReasonJSON{Why: r.Why, Count: r.Partitions.Len(), Ranges: partitions.Format(h.Def, r.Partitions)})
-				}
-				for _, f := range a.freshness(h.Asset) {
-					for _, l := range alert.LateOf(h, f, now) {
-						j.Late = append(j.Late, lateJSON{Why: l.Why, Count: l.Partitions.Len(), Ranges: partitions.Format(h.Def, l.Partitions),
-							Deadline: "promoted within " + f.Within.String() + " after the window closes", LateBySeconds: int64(l.By.Seconds())})
-					}
 				}
 				out = append(out, j)
 			}
@@ -108,20 +94,6 @@ version now, or when a partition it reads is stale; each stale range says why.
 	}
 	cmd.Flags().StringVar(&selection, "select", "*", "assets to show (a selection expression)")
 	return cmd
-}
-
-// freshness returns the deadlines of asset in Config.Alerts.
-func (a *app) freshness(asset string) []alert.Freshness {
-	if a.cfg.Alerts == nil {
-		return nil
-	}
-	var out []alert.Freshness
-	for _, f := range a.cfg.Alerts.Freshness {
-		if f.Asset == asset {
-			out = append(out, f)
-		}
-	}
-	return out
 }
 
 // humanDuration prints d in days and hours beyond two days: "1064d 17h",
