@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sort"
 	"strings"
 	"time"
 
@@ -115,15 +116,75 @@ type Rule struct {
 	MinSeverity Severity
 }
 
-// Freshness is a deadline: each partition of Asset must be promoted
-// within Within after its time window closes. Daily partitions in
-// Europe/Berlin with Within 6h: yesterday's partition by 06:00 Berlin time.
+// Freshness is a deadline on each partition of an asset, in one of two
+// forms: promoted within Within after its time window closes, or by the
+// wall-clock time By in Zone that first follows the close ("06:00" in
+// Europe/Berlin: yesterday's partition by 06:00 Berlin time this morning,
+// whatever the partitions' own zone).
 type Freshness struct {
 	// Asset is the asset's key; its partitions must be time windows.
 	Asset string
 	// Within is how long after a partition's window closes it must be
-	// promoted. Must be positive.
+	// promoted. Set Within, or By and Zone.
 	Within time.Duration
+	// By is a time of day, "15:04", and Zone its IANA time zone.
+	By, Zone string
+}
+
+// Deadline returns when a partition whose window ends at end is due.
+func (f Freshness) Deadline(end time.Time) time.Time {
+	if f.By == "" {
+		return end.Add(f.Within)
+	}
+	loc, err := time.LoadLocation(f.Zone)
+	at, perr := time.Parse("15:04", f.By)
+	if err != nil || perr != nil {
+		return time.Time{} // refused by Validate
+	}
+	local := end.In(loc)
+	d := time.Date(local.Year(), local.Month(), local.Day(), at.Hour(), at.Minute(), 0, 0, loc)
+	if d.Before(end) {
+		d = time.Date(local.Year(), local.Month(), local.Day()+1, at.Hour(), at.Minute(), 0, 0, loc)
+	}
+	return d
+}
+
+// String says what the deadline is, for people.
+func (f Freshness) String() string {
+	if f.By != "" {
+		return "promoted by " + f.By + " " + f.Zone + " after the window closes"
+	}
+	return "promoted within " + f.Within.String() + " after the window closes"
+}
+
+// due returns how many of def's partitions are due at now: deadlines
+// rise with the partitions, so the due ones are a prefix.
+func (f Freshness) due(tw partitions.Windowed, now time.Time) int64 {
+	n := tw.Len(now)
+	return int64(sort.Search(int(n), func(i int) bool {
+		_, end := tw.Window(int64(i))
+		return f.Deadline(end).After(now)
+	}))
+}
+
+func (f Freshness) validate() error {
+	switch {
+	case f.By == "" && f.Within <= 0:
+		return fmt.Errorf("freshness deadline of %q: Within %s must be positive (a partition cannot be due before its window closes), or set By and Zone", f.Asset, f.Within)
+	case f.By != "" && f.Within != 0:
+		return fmt.Errorf("freshness deadline of %q: set Within or By, not both", f.Asset)
+	case f.By != "":
+		if _, err := time.Parse("15:04", f.By); err != nil {
+			return fmt.Errorf("freshness deadline of %q: By %q is not a time of day like 06:00", f.Asset, f.By)
+		}
+		if f.Zone == "" {
+			return fmt.Errorf("freshness deadline of %q: By %s needs a Zone, e.g. Europe/Berlin", f.Asset, f.By)
+		}
+		if _, err := time.LoadLocation(f.Zone); err != nil {
+			return fmt.Errorf("freshness deadline of %q: Zone %q is not an IANA time zone like Europe/Berlin", f.Asset, f.Zone)
+		}
+	}
+	return nil
 }
 
 // Config is what a binary alerts on and where.
@@ -185,8 +246,8 @@ func (c *Config) Validate(g *lineage.Graph) error {
 		errs = append(errs, fmt.Errorf("alert RatePerSink %v must be a positive number of deliveries a second (0 for 1)", c.RatePerSink))
 	}
 	for _, f := range c.Freshness {
-		if f.Within <= 0 {
-			errs = append(errs, fmt.Errorf("freshness deadline of %q: Within %s must be positive: a partition cannot be due before its window closes", f.Asset, f.Within))
+		if err := f.validate(); err != nil {
+			errs = append(errs, err)
 		}
 		if g == nil {
 			continue

@@ -264,8 +264,8 @@ func TestFreshnessDeadlineAlertsOnceWhenMissedAndOnceWhenMet(t *testing.T) {
 	run(t, st, g, "*", "2024-01-03", nil)
 	step()
 	want := []string{
-		"freshness_missed 2024-01-01: revenue 2024-01-01 was not promoted by 2024-01-02T06:00:00Z (6h0m0s after its window closed); 23h0m0s late",
-		"freshness_missed 2024-01-02: revenue 2024-01-02 was not promoted by 2024-01-03T06:00:00Z (6h0m0s after its window closed); 1s late",
+		"freshness_missed 2024-01-01: revenue 2024-01-01 was not promoted by 2024-01-02T06:00:00Z (promoted within 6h0m0s after the window closes); 23h0m0s late",
+		"freshness_missed 2024-01-02: revenue 2024-01-02 was not promoted by 2024-01-03T06:00:00Z (promoted within 6h0m0s after the window closes); 1s late",
 		"freshness_recovered 2024-01-02: revenue 2024-01-02 is promoted now",
 	}
 	if len(sent) != len(want) {
@@ -322,8 +322,9 @@ func TestValidateRefusesBadDeclarations(t *testing.T) {
 	cfg := &alert.Config{
 		Sinks: map[string]alert.Sink{"hook": &alert.Webhook{URL: "ftp://example.com/x"}, "slack": &alert.Slack{URL: "https://user:tok@hooks.example.com/x"},
 			"cmd": &alert.Command{}},
-		Rules:     []alert.Rule{{Sink: "pager"}, {Sink: "slack", Kinds: []alert.Kind{"exploded"}, MinSeverity: "urgent", Selection: "nope+"}},
-		Freshness: []alert.Freshness{{Asset: "orders", Within: -time.Hour}, {Asset: "regions", Within: time.Hour}, {Asset: "ghost", Within: time.Hour}},
+		Rules: []alert.Rule{{Sink: "pager"}, {Sink: "slack", Kinds: []alert.Kind{"exploded"}, MinSeverity: "urgent", Selection: "nope+"}},
+		Freshness: []alert.Freshness{{Asset: "orders", Within: -time.Hour}, {Asset: "regions", Within: time.Hour}, {Asset: "ghost", Within: time.Hour},
+			{Asset: "orders", By: "06:00", Zone: "Mars/Olympus"}, {Asset: "orders", By: "25:00", Zone: "UTC"}, {Asset: "orders", By: "06:00", Zone: "UTC", Within: time.Hour}},
 	}
 	err := cfg.Validate(g)
 	for _, want := range []string{
@@ -334,6 +335,9 @@ func TestValidateRefusesBadDeclarations(t *testing.T) {
 		`alert rule 2: severity "urgent" is not one of info, warning, critical`,
 		`alert rule 2: `,
 		`freshness deadline of "orders": Within -1h0m0s must be positive`,
+		`freshness deadline of "orders": Zone "Mars/Olympus" is not an IANA time zone`,
+		`freshness deadline of "orders": By "25:00" is not a time of day like 06:00`,
+		`freshness deadline of "orders": set Within or By, not both`,
 		`freshness deadline of "regions": its partitions are not time windows`,
 		`freshness deadline: `,
 	} {
@@ -401,5 +405,22 @@ func TestLateOfGroupsPartitionsPastTheirDeadlineByWhy(t *testing.T) {
 	}
 	if l := alert.LateOf(h, alert.Freshness{Asset: "revenue", Within: 100 * 24 * time.Hour}, now); l != nil {
 		t.Errorf("nothing is due yet: %+v", l)
+	}
+}
+
+func TestDeadlineByATimeOfDayInAZone(t *testing.T) {
+	f := alert.Freshness{Asset: "revenue", By: "06:00", Zone: "Europe/Berlin"}
+	for _, tc := range []struct{ end, want string }{
+		// A UTC day closes at 01:00 Berlin (winter): due at 06:00 Berlin.
+		{"2024-01-02T00:00:00Z", "2024-01-02T06:00:00+01:00"},
+		// Closing after 06:00 Berlin: the next morning.
+		{"2024-01-02T07:00:00+01:00", "2024-01-03T06:00:00+01:00"},
+		// The spring-forward night: still 06:00 wall time, now CEST.
+		{"2024-03-31T00:00:00+01:00", "2024-03-31T06:00:00+02:00"},
+	} {
+		end, _ := time.Parse(time.RFC3339, tc.end)
+		if got := f.Deadline(end).Format(time.RFC3339); got != tc.want {
+			t.Errorf("deadline of a window ending %s = %s, want %s", tc.end, got, tc.want)
+		}
 	}
 }

@@ -3,7 +3,6 @@ package alert_test
 import (
 	"fmt"
 	"log"
-	"time"
 
 	"github.com/weir-dev/weir/alert"
 	"github.com/weir-dev/weir/lineage"
@@ -22,7 +21,7 @@ func ExampleConfig() {
 			"file":   &alert.File{Path: ".weir/alerts.ndjson"},
 		},
 		Rules:     []alert.Rule{{Sink: "file"}, {Sink: "oncall", Selection: "group:finance", MinSeverity: alert.Warning}},
-		Freshness: []alert.Freshness{{Asset: "revenue", Within: 6 * time.Hour}},
+		Freshness: []alert.Freshness{{Asset: "revenue", By: "06:00", Zone: "Europe/Berlin"}},
 	}
 	if err := cfg.Validate(g); err != nil {
 		log.Fatal(err)
@@ -35,5 +34,5 @@ func ExampleConfig() {
 	// sink oncall: webhook https://hooks.example.com/weir
 	// rule: all kinds of *, info and up -> file
 	// rule: all kinds of group:finance, warning and up -> oncall
-	// freshness: each partition of revenue promoted within 6h0m0s after it closes
+	// freshness: each partition of revenue promoted by 06:00 Europe/Berlin after the window closes
 }

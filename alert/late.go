@@ -23,10 +23,10 @@ type Late struct {
 // shows beside the deadline's alerts. Nil when none is late.
 func LateOf(h plan.Health, f Freshness, now time.Time) []Late {
 	tw, ok := h.Def.(partitions.Windowed)
-	if !ok || f.Within <= 0 {
+	if !ok || f.validate() != nil {
 		return nil
 	}
-	due := partitions.Span(0, h.Def.Len(now.Add(-f.Within)))
+	due := partitions.Span(0, f.due(tw, now))
 	late := due.Difference(h.Fresh).Difference(h.Stale)
 	if late.IsEmpty() {
 		return nil
@@ -44,7 +44,7 @@ func LateOf(h plan.Health, f Freshness, now time.Time) []Late {
 		}
 		first, _ := l.Partitions.Min()
 		_, end := tw.Window(first)
-		l.By = now.Sub(end.Add(f.Within))
+		l.By = now.Sub(f.Deadline(end))
 		out = append(out, l)
 	}
 	return out

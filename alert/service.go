@@ -16,6 +16,7 @@ import (
 
 	"github.com/weir-dev/weir/clock"
 	"github.com/weir-dev/weir/lineage"
+	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/schedule"
 	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/store"
@@ -269,7 +270,11 @@ func (s *Service) freshness(ctx context.Context, f Freshness, now time.Time) (in
 		return 0, err
 	}
 	def := a.PartitionsDef()
-	due := def.Len(now.Add(-f.Within))
+	tw, ok := def.(partitions.Windowed)
+	if !ok {
+		return 0, fmt.Errorf("its partitions are not time windows")
+	}
+	due := f.due(tw, now)
 	cursor := "alerts.freshness." + f.Asset
 	from, ok, err := s.Store.CursorGet(ctx, cursor)
 	if err != nil {
@@ -297,10 +302,11 @@ func (s *Service) freshness(ctx context.Context, f Freshness, now time.Time) (in
 			if promoted[k] {
 				continue
 			}
-			deadline := windowEnd(def, from+int64(i)).Add(f.Within)
+			_, end := tw.Window(from + int64(i))
+			deadline := f.Deadline(end)
 			got, err := s.Record(ctx, Event{ID: "freshness_missed:" + f.Asset + ":" + k, Kind: FreshnessMissed, Asset: f.Asset, Partitions: k, At: deadline,
-				Message: fmt.Sprintf("%s %s was not promoted by %s (%s after its window closed); %s late", f.Asset, k,
-					deadline.Format(time.RFC3339), f.Within, now.Sub(deadline).Round(time.Second))})
+				Message: fmt.Sprintf("%s %s was not promoted by %s (%s); %s late", f.Asset, k,
+					deadline.Format(time.RFC3339), f, now.Sub(deadline).Round(time.Second))})
 			n += got
 			if err != nil {
 				return n, err
@@ -354,16 +360,6 @@ func (s *Service) recovered(ctx context.Context, f Freshness, now time.Time) (in
 		}
 	}
 	return n, nil
-}
-
-func windowEnd(def interface{ Key(int64) string }, i int64) time.Time {
-	if tw, ok := def.(interface {
-		Window(int64) (time.Time, time.Time)
-	}); ok {
-		_, end := tw.Window(i)
-		return end
-	}
-	return time.Time{}
 }
 
 // Deliver sends the alerts that are due, at most Config.RatePerSink a
@@ -496,7 +492,7 @@ func (c *Config) Describe() []string {
 		out = append(out, fmt.Sprintf("rule: %s of %s, %s and up -> %s", kinds, sel, sev, r.Sink))
 	}
 	for _, f := range c.Freshness {
-		out = append(out, fmt.Sprintf("freshness: each partition of %s promoted within %s after it closes", f.Asset, f.Within))
+		out = append(out, fmt.Sprintf("freshness: each partition of %s %s", f.Asset, f))
 	}
 	return out
 }

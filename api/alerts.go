@@ -69,7 +69,7 @@ func LateOf(cfg *alert.Config, h plan.Health, now time.Time) []LateRanges {
 		}
 		for _, l := range alert.LateOf(h, f, now) {
 			out = append(out, LateRanges{Why: l.Why, Summary: partitions.Summarize(h.Def, l.Partitions),
-				Deadline: "promoted within " + f.Within.String() + " after the window closes", LateBySeconds: int64(l.By.Seconds())})
+				Deadline: f.String(), LateBySeconds: int64(l.By.Seconds())})
 		}
 	}
 	return out

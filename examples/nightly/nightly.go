@@ -306,7 +306,7 @@ func Alerts(getenv func(string) string) *alert.Config {
 	cfg := &alert.Config{
 		Sinks:     map[string]alert.Sink{"file": &alert.File{Path: ".weir/alerts.ndjson"}},
 		Rules:     []alert.Rule{{Sink: "file"}},
-		Freshness: []alert.Freshness{{Asset: "daily_revenue", Within: 6 * time.Hour}},
+		Freshness: []alert.Freshness{{Asset: "daily_revenue", By: "06:00", Zone: "Europe/Berlin"}},
 	}
 	if u := getenv("WEIR_ALERT_WEBHOOK"); u != "" {
 		cfg.Sinks["webhook"] = &alert.Webhook{URL: u, Secret: getenv("WEIR_ALERT_SECRET")}
