@@ -94,6 +94,13 @@ func openFile(ctx context.Context, u *url.URL) (*blob.Bucket, error) {
 	if q.Get("metadata") == "" {
 		q.Set("metadata", "skip") // no .attrs sidecar files next to the data
 	}
+	if q.Get("no_tmp_dir") == "" {
+		// Each write goes to a temporary file renamed into place; made in
+		// $TMPDIR (fileblob's default), the rename fails with "invalid
+		// cross-device link" wherever /tmp is its own file system (a tmpfs,
+		// a container's volume). Next to the object it always works.
+		q.Set("no_tmp_dir", "true")
+	}
 	fu := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: q.Encode()}
 	b, err := blob.OpenBucket(ctx, fu.String())
 	if err != nil {

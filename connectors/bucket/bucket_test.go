@@ -57,3 +57,24 @@ func TestOpenBucket(t *testing.T) {
 		}
 	}
 }
+
+// Writes must not depend on $TMPDIR: where it is another file system (a
+// tmpfs /tmp), renaming a temporary file from it into the bucket fails.
+// Here $TMPDIR does not exist at all.
+func TestFileWritesDoNotGoThroughTMPDIR(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	t.Setenv("TMPDIR", filepath.Join(dir, "no-such-dir"))
+	b, err := bucket.Open(ctx, "file://"+filepath.Join(dir, "blobs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.WriteAll(ctx, "a/b/c.txt", []byte("hello"), nil); err != nil {
+		t.Fatalf("write with $TMPDIR missing: %v", err)
+	}
+	entries, _ := os.ReadDir(filepath.Join(dir, "blobs", "a", "b"))
+	if len(entries) != 1 || entries[0].Name() != "c.txt" {
+		t.Fatalf("left beside the object: %v", entries)
+	}
+}

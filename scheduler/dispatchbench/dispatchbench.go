@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"gocloud.dev/blob"
 	"gocloud.dev/blob/memblob"
 
 	"github.com/weir-dev/weir/lineage"
@@ -43,6 +44,10 @@ type Opts struct {
 	// lease with it in view, as a daemon's workers would, so the figures
 	// show what a large paused backfill costs a running one.
 	Paused int
+	// Bucket receives the tasks' outputs. Defaults to an in-memory bucket
+	// (mem://): the figures are the queue's. A file:// bucket adds what
+	// writing data, manifests and pointers to disk costs.
+	Bucket *blob.Bucket
 	// DatabaseCPU, if set, returns the CPU time the database server's
 	// processes have used so far (LocalPostgresCPU, for a server on this
 	// machine); the result then has the server's CPU per task.
@@ -152,8 +157,11 @@ func Run(ctx context.Context, o Opts) (*Result, error) {
 		return nil, err
 	}
 	defer main.Close()
-	bucket := memblob.OpenBucket(nil)
-	defer bucket.Close()
+	bucket := o.Bucket
+	if bucket == nil {
+		bucket = memblob.OpenBucket(nil)
+		defer bucket.Close()
+	}
 	now := hours.Len(time.Now()) // the hours that exist
 	if int64(o.Tasks) > now {
 		return nil, fmt.Errorf("at most %d tasks", now)

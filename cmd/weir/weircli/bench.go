@@ -20,7 +20,8 @@ func (a *app) benchCommand() *cobra.Command {
 		Use:   "dispatch --store URL [--tasks N] [--workers W]",
 		Short: "No-op tasks through the real queue: enqueue and completion rates, handoff latency",
 		Long: `dispatch enqueues --tasks independent no-op tasks (each writes one byte to an
-in-memory bucket, so leasing, audit and fenced promotion all run), has --workers
+in-memory bucket, or to --blob when given, so leasing, audit and fenced promotion
+all run), has --workers
 workers (each with its own store connections, as on separate hosts) complete them,
 then runs a chain of --chain one-task assets and measures the time from an upstream
 task's promotion to its downstream task's start.
@@ -43,6 +44,14 @@ scratch database or schema.`,
 			}
 			st.Close()
 			o.Open = func(ctx context.Context) (store.Store, error) { return store.Open(ctx, a.store) }
+			if cmd.Flags().Changed("blob") || a.cfg.Getenv("WEIR_BLOB") != "" {
+				b, err := a.openBucket(ctx)
+				if err != nil {
+					return err
+				}
+				defer b.Close()
+				o.Bucket = b
+			}
 			if strings.HasPrefix(a.store, "postgres") && dispatchbench.IsLocal(a.store) {
 				o.DatabaseCPU = dispatchbench.LocalPostgresCPU
 			}
@@ -63,6 +72,11 @@ scratch database or schema.`,
 			}
 			w := a.table()
 			fmt.Fprintf(w, "store:\t%s\n", redactURL(a.store))
+			blobURL := "mem:// (in memory)"
+			if o.Bucket != nil {
+				blobURL = redactURL(a.blob)
+			}
+			fmt.Fprintf(w, "outputs:\t%s\n", blobURL)
 			fmt.Fprintf(w, "tasks:\t%d (workers %d × concurrency %d)\n", res.Tasks, res.Workers, res.Concurrency)
 			if res.Paused > 0 {
 				fmt.Fprintf(w, "paused beside:\t%d tasks\n", res.Paused)
