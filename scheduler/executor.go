@@ -59,7 +59,10 @@ type Result struct {
 	Status            store.RunStatus
 	Started, Finished time.Time
 	Assets            []AssetResult
+	// Failures are the tasks that failed for good, at most MaxFailures;
+	// FailuresLeftOut counts the others.
 	Failures          []Failure
+	FailuresLeftOut   int
 	Tasks, Attempts   int
 	Succeeded, Failed int
 	Skipped           int
@@ -141,13 +144,8 @@ func RunResult(ctx context.Context, st store.Store, graph *lineage.Graph, runID 
 	if err != nil {
 		return nil, err
 	}
-	tasks, err := st.TaskList(ctx, store.TaskListParams{RunID: runID})
-	if err != nil {
-		return nil, err
-	}
-	res := &Result{RunID: runID, Status: run.Status, Started: run.CreatedAt, Finished: run.FinishedAt, Tasks: len(tasks)}
-	type sets struct{ ok, failed, skipped, notRun partitions.Builder }
-	per := map[string]*sets{}
+	res := &Result{RunID: runID, Status: run.Status, Started: run.CreatedAt, Finished: run.FinishedAt}
+	per := map[string]*resultSets{}
 	index := map[string]int{}
 	for _, key := range run.Assets {
 		index[key] = len(res.Assets)
@@ -158,43 +156,23 @@ func RunResult(ctx context.Context, st store.Store, graph *lineage.Graph, runID 
 			}
 		}
 		res.Assets = append(res.Assets, ar)
-		per[key] = &sets{}
+		per[key] = &resultSets{}
 	}
-	for _, t := range tasks {
-		i, ok := index[t.Asset]
-		if !ok {
-			continue
+	// Page by page in id order: memory holds a page and the ranges,
+	// however many tasks the run has (1.75 M for ten years of hours).
+	var after int64
+	for {
+		tasks, err := st.TaskList(ctx, store.TaskListParams{RunID: runID, AfterID: after, Limit: resultPage})
+		if err != nil {
+			return nil, err
 		}
-		ar := &res.Assets[i]
-		ar.Tasks++
-		ar.Attempts += t.Attempt
-		res.Attempts += t.Attempt
-		lo, err1 := ar.Def.Index(t.PartitionFirst)
-		hi, err2 := ar.Def.Index(t.PartitionLast)
-		r := partitions.Range{Lo: lo, Hi: hi + 1}
-		if err1 != nil || err2 != nil {
-			r = partitions.Range{}
+		for _, t := range tasks {
+			res.add(t, index, per)
 		}
-		s := per[t.Asset]
-		switch t.State {
-		case store.TaskSucceeded:
-			res.Succeeded++
-			s.ok.AddRange(r)
-		case store.TaskFailed:
-			res.Failed++
-			s.failed.AddRange(r)
-			parts := t.PartitionFirst
-			if t.PartitionCount > 1 {
-				parts += partitions.RangeSep + t.PartitionLast
-			}
-			res.Failures = append(res.Failures, Failure{TaskID: t.ID, Asset: t.Asset, Partitions: parts, Attempts: t.Attempt, Err: t.Error})
-		case store.TaskSkipped, store.TaskCancelled:
-			res.Skipped++
-			s.skipped.AddRange(r)
-		default:
-			res.NotRun++
-			s.notRun.AddRange(r)
+		if len(tasks) < resultPage {
+			break
 		}
+		after = tasks[len(tasks)-1].ID
 	}
 	for i := range res.Assets {
 		s := per[res.Assets[i].Asset]
@@ -202,6 +180,58 @@ func RunResult(ctx context.Context, st store.Store, graph *lineage.Graph, runID 
 		res.Assets[i].Skipped, res.Assets[i].NotRun = s.skipped.Subset(), s.notRun.Subset()
 	}
 	return res, nil
+}
+
+// resultPage is how many tasks RunResult reads at a time.
+const resultPage = 10000
+
+// MaxFailures caps Result.Failures.
+const MaxFailures = 1000
+
+// resultSets are an asset's partitions by outcome, as they are read.
+type resultSets struct{ ok, failed, skipped, notRun partitions.Builder }
+
+// add counts task t into res.
+func (res *Result) add(t *store.Task, index map[string]int, per map[string]*resultSets) {
+	res.Tasks++
+	i, ok := index[t.Asset]
+	if !ok {
+		return
+	}
+	ar := &res.Assets[i]
+	ar.Tasks++
+	ar.Attempts += t.Attempt
+	res.Attempts += t.Attempt
+	lo, err1 := ar.Def.Index(t.PartitionFirst)
+	hi, err2 := ar.Def.Index(t.PartitionLast)
+	r := partitions.Range{Lo: lo, Hi: hi + 1}
+	if err1 != nil || err2 != nil {
+		r = partitions.Range{}
+	}
+	s := per[t.Asset]
+	switch t.State {
+	case store.TaskSucceeded:
+		res.Succeeded++
+		s.ok.AddRange(r)
+	case store.TaskFailed:
+		res.Failed++
+		s.failed.AddRange(r)
+		if len(res.Failures) == MaxFailures {
+			res.FailuresLeftOut++
+			return
+		}
+		parts := t.PartitionFirst
+		if t.PartitionCount > 1 {
+			parts += partitions.RangeSep + t.PartitionLast
+		}
+		res.Failures = append(res.Failures, Failure{TaskID: t.ID, Asset: t.Asset, Partitions: parts, Attempts: t.Attempt, Err: t.Error})
+	case store.TaskSkipped, store.TaskCancelled:
+		res.Skipped++
+		s.skipped.AddRange(r)
+	default:
+		res.NotRun++
+		s.notRun.AddRange(r)
+	}
 }
 
 // String summarizes the result in one line.

@@ -423,3 +423,38 @@ func TestSQLChecksGatePromotion(t *testing.T) {
 		t.Fatalf("recorded checks %+v", checks)
 	}
 }
+
+// TestRunResultReadsALargeRunPageByPage: a run of 25,000 tasks (three
+// pages) is counted and summarized as ranges, each task once.
+func TestRunResultReadsALargeRunPageByPage(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	hours := partitions.MustTimeWindow(partitions.TimeWindowOpts{Grain: partitions.Hourly, Start: "2020-01-01", Location: "UTC"})
+	g := lineage.Must(&pipelines.Asset{Key: "clicks", Partitions: hours, Compute: func(context.Context, *pipelines.Task) error { return nil }})
+	now := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	last := hours.Key(24999)
+	pl, err := (&plan.Planner{Graph: g, Status: st}).Plan(ctx, plan.Request{Selection: "clicks", Partitions: hours.Key(0) + "..." + last}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := pl.Expand()
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, _, err := scheduler.Enqueue(ctx, st, tg, scheduler.EnqueueOpts{Kind: "backfill", CreatedBy: "test", Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := scheduler.RunResult(ctx, st, g, run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Tasks != 25000 || res.NotRun != 25000 || len(res.Assets) != 1 || res.Assets[0].NotRun.Len() != 25000 ||
+		partitions.Format(hours, res.Assets[0].NotRun) != hours.Key(0)+"..."+last {
+		t.Fatalf("result: %d tasks, %d not run, %+v", res.Tasks, res.NotRun, res.Assets)
+	}
+}

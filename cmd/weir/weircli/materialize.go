@@ -80,6 +80,9 @@ type runResultJSON struct {
 	Seconds   float64             `json:"seconds"`
 	Assets    []assetResultJSON   `json:"assets"`
 	Failures  []scheduler.Failure `json:"failures"`
+	// FailuresLeftOut counts failed tasks beyond the first
+	// scheduler.MaxFailures (runs show ID --tasks lists them all).
+	FailuresLeftOut int `json:"failures_left_out"`
 }
 
 type assetResultJSON struct {
@@ -238,7 +241,7 @@ func (a *app) embedded() bool { return strings.HasPrefix(a.store, "sqlite:") }
 // report prints a run's result and returns the exit status it implies.
 func (a *app) report(res *scheduler.Result, pj *planJSON) error {
 	rj := runResultJSON{RunID: res.RunID, Status: res.Status, Tasks: res.Tasks, Attempts: res.Attempts, Succeeded: res.Succeeded,
-		Failed: res.Failed, Skipped: res.Skipped, NotRun: res.NotRun, Failures: res.Failures}
+		Failed: res.Failed, Skipped: res.Skipped, NotRun: res.NotRun, Failures: res.Failures, FailuresLeftOut: res.FailuresLeftOut}
 	if !res.Finished.IsZero() {
 		rj.Seconds = res.Finished.Sub(res.Started).Seconds()
 	}
@@ -378,6 +381,9 @@ func (a *app) printResult(rj runResultJSON, took time.Duration) {
 	}
 	for _, f := range rj.Failures {
 		fmt.Fprintf(w, "failed: %s %s after %d attempt(s): %s\n", f.Asset, f.Partitions, f.Attempts, firstLine(f.Err))
+	}
+	if rj.FailuresLeftOut > 0 {
+		fmt.Fprintf(w, "failed: %d more tasks (%s runs show %d --tasks)\n", rj.FailuresLeftOut, a.cfg.Name, rj.RunID)
 	}
 	w.Flush()
 }
