@@ -111,9 +111,19 @@ func (e *Executor) Run(ctx context.Context, g *plan.TaskGraph, opts RunOpts) (*R
 // Resume works on the queued run runID until it has finished (or until ctx
 // ends, leaving the rest queued) and reports its outcome.
 func (e *Executor) Resume(ctx context.Context, graph *lineage.Graph, runID int64) (*Result, error) {
+	if err := e.Work(ctx, graph, runID); err != nil {
+		return nil, err
+	}
+	return RunResult(context.WithoutCancel(ctx), e.Store, graph, runID)
+}
+
+// Work is Resume without the outcome: it returns once the run has
+// finished or ctx has ended, without reading the run's tasks back (a
+// backfill's caller reports from the run's counters instead).
+func (e *Executor) Work(ctx context.Context, graph *lineage.Graph, runID int64) error {
 	run, err := e.Store.RunGet(ctx, runID)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	total := int(run.TaskCount())
 	done := int(run.Done())
@@ -131,10 +141,7 @@ func (e *Executor) Resume(ctx context.Context, graph *lineage.Graph, runID int64
 			e.OnEvent(ev)
 		}
 	}
-	if err := w.Run(ctx); err != nil {
-		return nil, err
-	}
-	return RunResult(context.WithoutCancel(ctx), e.Store, graph, runID)
+	return w.Run(ctx)
 }
 
 // RunResult reads a run's outcome from the store, as partition ranges per

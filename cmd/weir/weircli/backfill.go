@@ -229,8 +229,7 @@ func (a *app) runBackfillHere(ctx context.Context, st store.Store, g *lineage.Gr
 	ex := &scheduler.Executor{Store: st, Bucket: bucket, Concurrency: o.concurrency, Clock: a.cfg.Clock, Worker: a.cfg.Getenv("WEIR_WORKER_ID"),
 		LeaseTimeout: o.leaseTimeout, OnEvent: chain(hook, v.task)}
 	last, runErr := a.showWhile(ctx, st, id, v, func() error {
-		_, err := ex.Resume(ctx, g, id)
-		return err
+		return ex.Work(ctx, g, id)
 	})
 	if runErr != nil {
 		return failedError(runErr)
