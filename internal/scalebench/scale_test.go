@@ -1,0 +1,151 @@
+// Package scalebench measures every command a user runs around a ten-year
+// hourly backfill of a 20-asset graph (1.75 M tasks), as separate
+// processes: wall time, peak RSS and output size. It runs only when asked:
+//
+//	WEIR_SCALE=sqlite go test ./internal/scalebench -run Scale -v -timeout 1h
+//	WEIR_SCALE=postgres go test ./internal/scalebench -run Scale -v -timeout 1h
+//
+// WEIR_BENCH_PARTITIONS (default 87,600) shrinks the backfill for a quick
+// try; WEIR_SCALE_TASKS (default 50,000) is how many tasks run before the
+// reads are timed. The table it logs is the one in docs/performance.md.
+package scalebench_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/weir-dev/weir/internal/catalogseed"
+	"github.com/weir-dev/weir/store"
+	_ "github.com/weir-dev/weir/store/postgres"
+	"github.com/weir-dev/weir/store/postgres/pgtest"
+	_ "github.com/weir-dev/weir/store/sqlite"
+)
+
+type measured struct {
+	command string
+	wall    time.Duration
+	rssMB   float64
+	outKB   float64
+	code    int
+}
+
+func TestScale(t *testing.T) {
+	backend := os.Getenv("WEIR_SCALE")
+	if backend == "" {
+		t.Skip("the scale benchmark runs with WEIR_SCALE=sqlite or WEIR_SCALE=postgres (minutes)")
+	}
+	dir := t.TempDir()
+	var storeURL string
+	switch backend {
+	case "sqlite":
+		storeURL = "sqlite://" + filepath.Join(dir, "state.db")
+	case "postgres":
+		storeURL = pgtest.DSN(t)
+	default:
+		t.Fatalf("WEIR_SCALE=%q: want sqlite or postgres", backend)
+	}
+	tasks := int64(50_000)
+	if v, err := strconv.ParseInt(os.Getenv("WEIR_SCALE_TASKS"), 10, 64); err == nil && v > 0 {
+		tasks = v
+	}
+	bin := filepath.Join(dir, "scale")
+	if out, err := exec.Command("go", "build", "-o", bin, "./scale").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	env := append(os.Environ(), "WEIR_STORE="+storeURL, "WEIR_BLOB=file://"+filepath.Join(dir, "blobs"), "NO_COLOR=1")
+	run := func(args ...string) measured {
+		t.Helper()
+		cmd := exec.Command(bin, args...)
+		cmd.Env, cmd.Dir = env, dir
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		start := time.Now()
+		err := cmd.Run()
+		m := measured{command: strings.Join(args, " "), wall: time.Since(start), outKB: float64(out.Len()) / 1024, code: cmd.ProcessState.ExitCode()}
+		if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			m.rssMB = float64(ru.Maxrss) / 1024
+		}
+		if err != nil && m.code != 1 {
+			t.Fatalf("%s: %v\n%s", m.command, err, out.String())
+		}
+		return m
+	}
+	hourly, _, n, _ := catalogseed.TenYearsHourly()
+	from, to := hourly.Key(0), hourly.Key(n-1)
+	var rows []measured
+	rows = append(rows, run("backfill", "create", "--select", "*", "--from", from, "--to", to))
+
+	// Run tasks until WEIR_SCALE_TASKS have succeeded, then SIGINT.
+	ctx := context.Background()
+	st, err := store.Open(ctx, storeURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	r0, err := st.RunGet(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "backfill", "resume", "1", "-c", "64", "--progress", "none")
+	cmd.Env, cmd.Dir = env, dir
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	tick := time.NewTicker(200 * time.Millisecond)
+	for {
+		<-tick.C
+		r, err := st.RunGet(ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Done() >= tasks || time.Since(start) > 30*time.Minute {
+			break
+		}
+	}
+	tick.Stop()
+	ran := time.Since(start)
+	stopAt := time.Now()
+	cmd.Process.Signal(os.Interrupt)
+	cmd.Wait()
+	stop := time.Since(stopAt)
+	r1, _ := st.RunGet(ctx, 1)
+	done := r1.Done() - r0.Done()
+	resume := measured{command: fmt.Sprintf("backfill resume 1 -c 64 (%d tasks, %.0f tasks/s; stopped %s after SIGINT)", done, float64(done)/ran.Seconds(), stop.Round(10*time.Millisecond)), wall: ran}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		resume.rssMB = float64(ru.Maxrss) / 1024
+	}
+	rows = append(rows, resume)
+
+	for _, args := range [][]string{
+		{"backfill", "status", "1"},
+		{"runs", "show", "1"},
+		{"runs", "list"},
+		{"tasks", "list", "--run", "1"},
+		{"backfill", "report", "1", "-o", "json"},
+		{"lineage", "events", "1"},
+		{"gc", "--dry-run"},
+		{"assets", "status"},
+		{"assets", "show", "fan09"},
+		{"assets", "list"},
+	} {
+		rows = append(rows, run(args...))
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n%s, %d partitions × 20 assets = %d tasks\n\n", backend, n, r0.TaskCount())
+	fmt.Fprintln(&b, "| command | time | peak RSS | output |")
+	fmt.Fprintln(&b, "|---|---|---|---|")
+	for _, m := range rows {
+		fmt.Fprintf(&b, "| `%s` | %s | %.0f MB | %.1f KB |\n", m.command, m.wall.Round(time.Millisecond), m.rssMB, m.outKB)
+	}
+	t.Log(b.String())
+}
