@@ -32,30 +32,32 @@ type StoredVersion struct {
 	Bytes     int64  `json:"bytes"`
 }
 
-// ListVersions lists the version prefixes of asset in the bucket.
+// ListVersions lists the version prefixes of asset in the bucket, in
+// key order, from one flat listing of the asset's prefix: a listing per
+// partition and version made gc's dry run take minutes on a file:// root
+// of 50,000 partitions.
 func ListVersions(ctx context.Context, b *blob.Bucket, asset string) ([]StoredVersion, error) {
 	var out []StoredVersion
-	parts, err := listDirs(ctx, b, asset+"/")
+	err := eachObject(ctx, b, asset+"/", func(o *blob.ListObject) error {
+		// asset/partition/version/name...; the pointer
+		// (asset/partition/_current.json) is no version.
+		partition, rest, ok := strings.Cut(strings.TrimPrefix(o.Key, asset+"/"), "/")
+		if !ok {
+			return nil
+		}
+		version, _, ok := strings.Cut(rest, "/")
+		if !ok {
+			return nil
+		}
+		if n := len(out); n == 0 || out[n-1].Partition != partition || out[n-1].Version != version {
+			out = append(out, StoredVersion{Asset: asset, Partition: partition, Version: version})
+		}
+		out[len(out)-1].Files++
+		out[len(out)-1].Bytes += o.Size
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	for _, p := range parts {
-		versions, err := listDirs(ctx, b, p)
-		if err != nil {
-			return nil, err
-		}
-		for _, v := range versions {
-			sv := StoredVersion{Asset: asset, Partition: strings.TrimSuffix(strings.TrimPrefix(p, asset+"/"), "/"), Version: strings.TrimSuffix(strings.TrimPrefix(v, p), "/")}
-			err := eachObject(ctx, b, v, func(o *blob.ListObject) error {
-				sv.Files++
-				sv.Bytes += o.Size
-				return nil
-			})
-			if err != nil {
-				return nil, err
-			}
-			out = append(out, sv)
-		}
 	}
 	return out, nil
 }
@@ -68,23 +70,6 @@ func DeleteVersion(ctx context.Context, b *blob.Bucket, v StoredVersion) error {
 		}
 		return nil
 	})
-}
-
-func listDirs(ctx context.Context, b *blob.Bucket, prefix string) ([]string, error) {
-	var dirs []string
-	it := b.List(&blob.ListOptions{Prefix: prefix, Delimiter: "/"})
-	for {
-		o, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return dirs, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("list %s: %w", prefix, err)
-		}
-		if o.IsDir {
-			dirs = append(dirs, o.Key)
-		}
-	}
 }
 
 func eachObject(ctx context.Context, b *blob.Bucket, prefix string, fn func(*blob.ListObject) error) error {
