@@ -348,8 +348,8 @@ func (s *Store) PartitionInputsChanged(ctx context.Context, asset string) (map[s
 func (s *Store) CurrentReaders(ctx context.Context, in store.Input) ([]*store.Materialization, error) {
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT m.id, m.asset, m.partition_key, m.version, m.run_id, m.task_id, m.attempt, m.code_version,
 			m.manifest_sha256, m.files, m.bytes, m.started_at, m.promoted_at
-		FROM materialization_inputs mi JOIN asset_partitions ap ON ap.materialization_id = mi.materialization_id
-			JOIN materializations m ON m.id = mi.materialization_id
+		FROM materialization_inputs mi JOIN materializations m ON m.id = mi.materialization_id
+			JOIN asset_partitions ap ON ap.asset = m.asset AND ap.partition_key = m.partition_key AND ap.materialization_id = m.id
 		WHERE mi.upstream_asset = ? AND mi.upstream_partition = ? AND mi.upstream_version = ? ORDER BY m.asset, m.partition_key`),
 		s.perRun([]any{in.Asset, in.PartitionKey, in.Version})...)
 	if err != nil {
@@ -381,8 +381,13 @@ func (s *Store) InputEach(ctx context.Context, fn func(int64, store.Input) error
 
 // InputsOfCurrent returns the versions of asset that current versions read.
 func (s *Store) InputsOfCurrent(ctx context.Context, asset string) ([]store.Input, error) {
+	// Current means the partition's row names the materialization: found
+	// through the materialization's (asset, partition) key, an index
+	// lookup. Joined on materialization_id alone, SQLite scanned every
+	// partition row per input row: 25 s per asset at 50,000 partitions.
 	rows, err := s.db.QueryContext(ctx, s.q(`SELECT DISTINCT mi.upstream_asset, mi.upstream_partition, mi.upstream_version
-		FROM materialization_inputs mi JOIN asset_partitions ap ON ap.materialization_id = mi.materialization_id
+		FROM materialization_inputs mi JOIN materializations m ON m.id = mi.materialization_id
+			JOIN asset_partitions ap ON ap.asset = m.asset AND ap.partition_key = m.partition_key AND ap.materialization_id = m.id
 		WHERE mi.upstream_asset = ? ORDER BY mi.upstream_partition, mi.upstream_version`), s.perRun([]any{asset})...)
 	if err != nil {
 		return nil, fmt.Errorf("versions of %s that current versions read: %w", asset, s.mapErr(err))
