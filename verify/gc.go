@@ -2,9 +2,7 @@ package verify
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 
@@ -73,18 +71,24 @@ func DeleteVersion(ctx context.Context, b *blob.Bucket, v StoredVersion) error {
 }
 
 func eachObject(ctx context.Context, b *blob.Bucket, prefix string, fn func(*blob.ListObject) error) error {
-	it := b.List(&blob.ListOptions{Prefix: prefix})
+	// Large pages: fileblob walks the directory tree from the start for
+	// every page (1,000 objects by default); cloud drivers cap the size
+	// at what their API allows.
+	token := blob.FirstPageToken
 	for {
-		o, err := it.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
+		page, next, err := b.ListPage(ctx, token, 10000, &blob.ListOptions{Prefix: prefix})
 		if err != nil {
 			return fmt.Errorf("list %s: %w", prefix, err)
 		}
-		if err := fn(o); err != nil {
-			return err
+		for _, o := range page {
+			if err := fn(o); err != nil {
+				return err
+			}
 		}
+		if len(next) == 0 {
+			return nil
+		}
+		token = next
 	}
 }
 
