@@ -132,15 +132,22 @@ func stopOnSignal(ctx context.Context, log *slog.Logger, grace time.Duration) (c
 			}
 		}
 		done := ctx.Done()
-		for signals := 0; ; {
+		var first time.Time
+		for {
 			select {
 			case <-done:
 				stopping()
 				done = nil
 			case <-sig:
-				if signals++; signals > 1 {
+				// One signal can arrive twice: GNU timeout, for one, sends
+				// it to the process and to its process group. A second
+				// within a second is the same one.
+				if !first.IsZero() && time.Since(first) > time.Second {
 					log.Warn("second signal: exiting now")
 					os.Exit(ExitFailed)
+				}
+				if first.IsZero() {
+					first = time.Now()
 				}
 				stopping()
 			case <-finished:
