@@ -108,7 +108,9 @@ func TestScale(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "backfill", "resume", "1", "-c", "64", "--progress", "none")
+	// On PostgreSQL resume hands the backfill to workers; --wait --local
+	// runs it here, as on SQLite.
+	cmd := exec.Command(bin, "backfill", "resume", "1", "-c", "64", "--progress", "none", "--wait", "--local")
 	cmd.Env, cmd.Dir = env, dir
 	var resumeOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &resumeOut, &resumeOut
@@ -116,10 +118,16 @@ func TestScale(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
 	var hwm float64
 	tick := time.NewTicker(200 * time.Millisecond)
 	for {
-		<-tick.C
+		select {
+		case err := <-exited:
+			t.Fatalf("backfill resume exited before %d tasks ran: %v\n%s", tasks, err, resumeOut.String())
+		case <-tick.C:
+		}
 		r, err := st.RunGet(ctx, 1)
 		if err != nil {
 			t.Fatal(err)
@@ -135,7 +143,7 @@ func TestScale(t *testing.T) {
 	ran := time.Since(start)
 	stopAt := time.Now()
 	cmd.Process.Signal(os.Interrupt)
-	cmd.Wait()
+	<-exited
 	stop := time.Since(stopAt)
 	r1, _ := st.RunGet(ctx, 1)
 	done := r1.Done() - r0.Done()
