@@ -50,15 +50,23 @@ type Service struct {
 	// math/rand.
 	Jitter func() float64
 
+	once    sync.Once
 	mu      sync.Mutex
 	nextFor map[string]time.Time // per sink: when the next delivery may start
 	lead    store.Leadership
 }
 
+// defaults fills in the defaults once: the hooks (Observe, ObserveTicks,
+// ObserveSensor) run on other goroutines than Run.
 func (s *Service) defaults() error {
 	if s.Store == nil || s.Graph == nil || s.Config == nil {
 		return errors.New("alert service needs a Store, a Graph and a Config")
 	}
+	s.once.Do(s.setDefaults)
+	return nil
+}
+
+func (s *Service) setDefaults() {
 	if s.Clock == nil {
 		s.Clock = clock.Real{}
 	}
@@ -81,7 +89,6 @@ func (s *Service) defaults() error {
 	if s.Jitter == nil {
 		s.Jitter = rand.Float64
 	}
-	return nil
 }
 
 // Record routes e by the rules and records it for each sink that takes
