@@ -424,3 +424,28 @@ func TestDeadlineByATimeOfDayInAZone(t *testing.T) {
 		}
 	}
 }
+
+// A worker killed between a task's failure and its alert: the daemon's
+// sweep of ended runs records it, under the same id, once.
+func TestATaskFailureIsAlertedWhenItsWorkerDidNot(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	g := lineage.Must(&pipelines.Asset{Key: "orders", Partitions: days, Compute: write})
+	var sent []alert.Event
+	cfg := &alert.Config{Sinks: map[string]alert.Sink{"log": sinkFunc(func(e alert.Event) { sent = append(sent, e) })},
+		Rules: []alert.Rule{{Sink: "log", Kinds: []alert.Kind{alert.TaskFailed}}}, RatePerSink: 1000}
+	clk := clock.NewFake(time.Now().Add(-time.Minute))
+	svc := &alert.Service{Store: st, Graph: g, Config: cfg, Clock: clk}
+	if err := svc.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	run(t, st, g, "orders", "2024-01-01...2024-01-03", nil) // no Observe: nothing recorded by the worker
+	for range 3 {
+		if err := svc.Step(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(sent) != 1 || sent[0].Partitions != "2024-01-02" || !strings.Contains(sent[0].Message, "orders 2024-01-02 failed after 1 attempt(s)") {
+		t.Fatalf("sent %+v", sent)
+	}
+}

@@ -119,17 +119,27 @@ func (s *Service) Record(ctx context.Context, e Event) (int, error) {
 }
 
 // Observe is a worker's OnEvent hook: a task that failed for good (not a
-// retry) is recorded as TaskFailed.
+// retry) is recorded as TaskFailed at once. (Detect records the failed
+// tasks of runs that ended too, for a worker killed before it could.)
 func (s *Service) Observe(ev scheduler.Event) {
 	if ev.Kind != scheduler.EventFailed {
 		return
 	}
-	msg := fmt.Sprintf("%s %s failed after %d attempt(s)", ev.Asset, ev.Partitions, ev.Attempt)
+	msg := ""
 	if ev.Err != nil {
-		msg += ": " + ev.Err.Error()
+		msg = ev.Err.Error()
 	}
-	s.recordQuietly(Event{ID: fmt.Sprintf("task_failed:%d:%d", ev.TaskID, ev.Attempt), Kind: TaskFailed, Asset: ev.Asset,
-		Partitions: ev.Partitions, RunID: ev.RunID, Message: msg})
+	s.recordQuietly(taskFailed(ev.RunID, ev.TaskID, ev.Attempt, ev.Asset, ev.Partitions, msg))
+}
+
+// taskFailed is the event of a task that failed for good; its id is the
+// same whether the worker or the daemon's sweep of ended runs records it.
+func taskFailed(runID, taskID int64, attempt int, asset, partitions, why string) Event {
+	msg := fmt.Sprintf("%s %s failed after %d attempt(s)", asset, partitions, attempt)
+	if why != "" {
+		msg += ": " + why
+	}
+	return Event{ID: fmt.Sprintf("task_failed:%d:%d", taskID, attempt), Kind: TaskFailed, Asset: asset, Partitions: partitions, RunID: runID, Message: msg}
 }
 
 // ObserveTicks is a schedule daemon's OnFired hook: ticks that did not
@@ -193,7 +203,20 @@ func (s *Service) Detect(ctx context.Context) (int, error) {
 			return n, err
 		}
 		for _, r := range runs {
-			for _, e := range runEvents(r) {
+			events := runEvents(r)
+			if r.Tasks[store.TaskFailed] > 0 {
+				// The worker that failed a task records its alert right
+				// after; one killed in between did not. The same dedup
+				// key makes this a no-op when it did.
+				failed, err := s.Store.TaskList(ctx, store.TaskListParams{RunID: r.ID, State: store.TaskFailed, Limit: scheduler.MaxFailures})
+				if err != nil {
+					return n, err
+				}
+				for _, t := range failed {
+					events = append(events, taskFailed(t.RunID, t.ID, t.Attempt, t.Asset, scheduler.TaskPartitions(t), t.Error))
+				}
+			}
+			for _, e := range events {
 				if err := record(e); err != nil {
 					return n, err
 				}
