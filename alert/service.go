@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -74,8 +73,7 @@ func (s *Service) setDefaults() {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
 	if s.ID == "" {
-		host, _ := os.Hostname()
-		s.ID = fmt.Sprintf("alerts %s:%d", host, os.Getpid())
+		s.ID = "alerts " + scheduler.DefaultWorkerID()
 	}
 	if s.Every <= 0 {
 		s.Every = s.Config.Every

@@ -111,11 +111,7 @@ func SensorOf(ctx context.Context, st store.Store, s *sensor.Sensor) (Sensor, er
 	if err != nil {
 		return Sensor{}, err
 	}
-	every := s.Every
-	if every <= 0 {
-		every = 30 * time.Second
-	}
-	j := Sensor{Name: s.Name, Selection: s.Selection, Source: s.Source.String(), Every: every.String(), Cursor: cur, State: "not evaluated yet"}
+	j := Sensor{Name: s.Name, Selection: s.Selection, Source: s.Source.String(), Every: s.Interval().String(), Cursor: cur, State: "not evaluated yet"}
 	ticks, err := st.SensorTickList(ctx, s.Name, 1)
 	if err != nil {
 		return Sensor{}, err
@@ -163,7 +159,7 @@ func (s *Server) sensors(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) sensorTicks(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	if !sensorNamed(s.Sensors, name) {
+	if sensor.Named(s.Sensors, name) == nil {
 		writeError(w, http.StatusNotFound, fmt.Errorf("no sensor %q (sensors: %q)", name, sensor.Names(s.Sensors)))
 		return
 	}
@@ -181,13 +177,4 @@ func (s *Server) sensorTicks(w http.ResponseWriter, r *http.Request) {
 		out[i] = SensorTickOf(t)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"ticks": out})
-}
-
-func sensorNamed(ss []*sensor.Sensor, name string) bool {
-	for _, s := range ss {
-		if s.Name == name {
-			return true
-		}
-	}
-	return false
 }

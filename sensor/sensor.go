@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -97,7 +96,8 @@ func (s *Sensor) Validate(g *lineage.Graph) error {
 	return nil
 }
 
-func (s *Sensor) every() time.Duration {
+// Interval is Every, or its default of 30s.
+func (s *Sensor) Interval() time.Duration {
 	if s.Every <= 0 {
 		return 30 * time.Second
 	}
@@ -157,8 +157,7 @@ func (d *Daemon) defaults() error {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
 	if d.ID == "" {
-		host, _ := os.Hostname()
-		d.ID = fmt.Sprintf("sensors %s:%d", host, os.Getpid())
+		d.ID = "sensors " + scheduler.DefaultWorkerID()
 	}
 	if d.LeaseTTL <= 0 {
 		d.LeaseTTL = 30 * time.Second
@@ -222,7 +221,7 @@ func (d *Daemon) Evaluate(ctx context.Context) ([]store.SensorTick, error) {
 			continue
 		}
 		// ±10% jitter, so sensors polling one system spread out.
-		e := s.every()
+		e := s.Interval()
 		d.next[s.Name] = now.Add(e - e/10 + time.Duration(d.Jitter()*float64(e/5)))
 		t, err := d.EvaluateOne(ctx, s)
 		if err != nil {
@@ -329,6 +328,16 @@ func (d *Daemon) observe(t store.SensorTick) {
 	if d.OnTick != nil {
 		d.OnTick(t, since)
 	}
+}
+
+// Named returns the sensor of ss called name, nil if none is.
+func Named(ss []*Sensor, name string) *Sensor {
+	for _, s := range ss {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
 }
 
 // Names returns the sensors' names, sorted.

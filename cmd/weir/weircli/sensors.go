@@ -67,11 +67,7 @@ func (a *app) sensorsCommand() *cobra.Command {
 			if limit == 0 || limit < -1 {
 				return usageError(fmt.Errorf("--limit %d must be positive, or -1 for all", limit))
 			}
-			found := false
-			for _, s := range a.cfg.Sensors {
-				found = found || s.Name == args[0]
-			}
-			if !found {
+			if sensor.Named(a.cfg.Sensors, args[0]) == nil {
 				return usageError(fmt.Errorf("no sensor %q (sensors: %q)", args[0], sensor.Names(a.cfg.Sensors)))
 			}
 			st, err := a.openStore(cmd.Context())
