@@ -50,6 +50,7 @@ type Service struct {
 	Jitter func() float64
 
 	once    sync.Once
+	swept   map[int64]bool // runs the last Detect recorded (Run's goroutine)
 	mu      sync.Mutex
 	nextFor map[string]time.Time // per sink: when the next delivery may start
 	lead    store.Leadership
@@ -200,7 +201,12 @@ func (s *Service) Detect(ctx context.Context) (int, error) {
 		if err != nil {
 			return n, err
 		}
+		swept := make(map[int64]bool, len(runs))
 		for _, r := range runs {
+			swept[r.ID] = true
+			if s.swept[r.ID] {
+				continue // recorded by the previous sweep: the overlap sees it again
+			}
 			events := runEvents(r)
 			if r.Tasks[store.TaskFailed] > 0 {
 				// The worker that failed a task records its alert right
@@ -220,6 +226,7 @@ func (s *Service) Detect(ctx context.Context) (int, error) {
 				}
 			}
 		}
+		s.swept = swept
 	}
 	if err := s.Store.CursorSet(ctx, runsCursor, now.UnixNano()); err != nil {
 		return n, err
@@ -257,6 +264,19 @@ func (s *Service) Detect(ctx context.Context) (int, error) {
 			return n, fmt.Errorf("freshness of %s: %w", f.Asset, err)
 		}
 	}
+	if len(s.Config.Freshness) > 0 {
+		late, err := s.late(ctx)
+		if err != nil {
+			return n, err
+		}
+		for _, f := range s.Config.Freshness {
+			k, err := s.recovered(ctx, f, late[f.Asset], now)
+			n += k
+			if err != nil {
+				return n, fmt.Errorf("freshness of %s: %w", f.Asset, err)
+			}
+		}
+	}
 	return n, nil
 }
 
@@ -289,9 +309,9 @@ func runEvents(r *store.Run) []Event {
 const maxFreshnessChecks = 1000
 
 // freshness records the partitions of f.Asset that became due since the
-// last call and are not promoted, and the late ones promoted since.
-// Each partition is looked up when it becomes due and, while late, on
-// each call; the asset's other partitions are never read.
+// last call and are not promoted (recovered records the late ones
+// promoted since). Each partition is looked up when it becomes due and,
+// while late, on each call; the asset's other partitions are never read.
 func (s *Service) freshness(ctx context.Context, f Freshness, now time.Time) (int, error) {
 	a, err := s.Graph.Asset(f.Asset)
 	if err != nil {
@@ -341,36 +361,39 @@ func (s *Service) freshness(ctx context.Context, f Freshness, now time.Time) (in
 			}
 		}
 	}
-	if err := s.Store.CursorSet(ctx, cursor, due); err != nil {
-		return n, err
-	}
-	k, err := s.recovered(ctx, f, now)
-	return n + k, err
+	return n, s.Store.CursorSet(ctx, cursor, due)
 }
 
-// recovered records the late partitions of f.Asset that have been
-// promoted since they were found late.
-func (s *Service) recovered(ctx context.Context, f Freshness, now time.Time) (int, error) {
+// late returns, per asset, the partitions alerted as late and not yet as
+// recovered (from the latest 1,000 alerts of each kind).
+func (s *Service) late(ctx context.Context) (map[string][]string, error) {
 	missed, err := s.Store.AlertList(ctx, store.AlertListParams{Kind: string(FreshnessMissed), Limit: 1000})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	back, err := s.Store.AlertList(ctx, store.AlertListParams{Kind: string(FreshnessRecovered), Limit: 1000})
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	done := map[string]bool{}
+	// An event is one row per sink: each partition once.
+	seen := map[[2]string]bool{}
 	for _, b := range back {
-		if b.Asset == f.Asset {
-			done[b.Partitions] = true
-		}
+		seen[[2]string{b.Asset, b.Partitions}] = true
 	}
-	var late []string
+	out := map[string][]string{}
 	for _, m := range missed {
-		if m.Asset == f.Asset && !done[m.Partitions] && !slices.Contains(late, m.Partitions) {
-			late = append(late, m.Partitions)
+		k := [2]string{m.Asset, m.Partitions}
+		if !seen[k] {
+			seen[k] = true
+			out[m.Asset] = append(out[m.Asset], m.Partitions)
 		}
 	}
+	return out, nil
+}
+
+// recovered records the partitions of f.Asset found late that have been
+// promoted since.
+func (s *Service) recovered(ctx context.Context, f Freshness, late []string, now time.Time) (int, error) {
 	if len(late) == 0 {
 		return 0, nil
 	}
