@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/weir-dev/weir/alert"
-	"github.com/weir-dev/weir/store"
 	"github.com/weir-dev/weir/verify"
 )
 
@@ -46,6 +45,7 @@ files are never repaired, only reported.`,
 			}
 			defer closeAll()
 			var rows []verifyRow
+			alerts := a.alertService(st) // nil without Config.Alerts
 			bad := 0
 			for _, key := range keys {
 				as, _ := g.Asset(key)
@@ -82,7 +82,7 @@ files are never repaired, only reported.`,
 					if err != nil {
 						r.OK, r.Problem = false, strings.ReplaceAll(err.Error(), "\n", "; ")
 						bad++
-						a.alertMismatch(ctx, st, r)
+						a.alertMismatch(ctx, alerts, r)
 					}
 					rows = append(rows, r)
 				}
@@ -176,9 +176,8 @@ func (a *app) printVerify(rows []verifyRow, bad int, verbose bool) {
 }
 
 // alertMismatch records a partition verify found altered as an alert,
-// when the binary has alerts: the daemon delivers it.
-func (a *app) alertMismatch(ctx context.Context, st store.Store, r verifyRow) {
-	svc := a.alertService(st)
+// when the binary has alerts (svc not nil): the daemon delivers it.
+func (a *app) alertMismatch(ctx context.Context, svc *alert.Service, r verifyRow) {
 	if svc == nil {
 		return
 	}
