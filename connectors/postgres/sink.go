@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -66,6 +67,9 @@ type SinkOpts struct {
 // published.json, with the table, version and row count.
 type Sink struct {
 	opts SinkOpts
+
+	mu       sync.Mutex // guards prepared; tasks publish concurrently
+	prepared bool       // the tables exist: prepare ran and no publish failed since
 }
 
 // SinkStateTable records, per table and partition, the upstream version
@@ -132,6 +136,8 @@ func (s *Sink) Compute(ctx context.Context, t *pipelines.Task) error {
 		}
 		r, err := s.publish(ctx, in, key)
 		if err != nil {
+			s.setPrepared(false) // the next attempt checks the tables again
+
 			return fmt.Errorf("publish partition %s of %s to %s: %w", key, in.Asset(), s.opts.Table, err)
 		}
 		if r.Kept != "" {
@@ -176,7 +182,7 @@ func (s *Sink) publish(ctx context.Context, in pipelines.Input, key string) (Rec
 		return r, pipelines.Permanent(err)
 	}
 	table, _ := tableIdent(s.opts.Table)
-	if err := s.prepare(ctx, table, cols); err != nil {
+	if err := s.prepareOnce(ctx, table, cols); err != nil {
 		return r, err
 	}
 	tx, err := s.opts.Pool.Begin(ctx)
@@ -228,6 +234,28 @@ func (s *Sink) publish(ctx context.Context, in pipelines.Input, key string) (Rec
 // testBeforeCommit, set by tests, fails a publish just before its commit,
 // as a process killed there would.
 var testBeforeCommit func() error
+
+// prepareOnce runs prepare before the sink's first publish, and again
+// after a publish failed (a table dropped meanwhile is made again), not
+// before every partition.
+func (s *Sink) prepareOnce(ctx context.Context, table pgx.Identifier, cols []pgColumn) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.prepared {
+		return nil
+	}
+	if err := s.prepare(ctx, table, cols); err != nil {
+		return err
+	}
+	s.prepared = true
+	return nil
+}
+
+func (s *Sink) setPrepared(v bool) {
+	s.mu.Lock()
+	s.prepared = v
+	s.mu.Unlock()
+}
 
 // prepare creates the bookkeeping table and, with Create, the target
 // table, under an advisory lock so that concurrent sinks do not race.
