@@ -282,9 +282,7 @@ func TestABreakerTripAlertsWithItsReason(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
 	g := lineage.Must(&pipelines.Asset{Key: "orders", Partitions: days, Compute: write})
-	var sent []alert.Event
-	cfg := &alert.Config{Sinks: map[string]alert.Sink{"log": sinkFunc(func(e alert.Event) { sent = append(sent, e) })},
-		Rules: []alert.Rule{{Sink: "log", Kinds: []alert.Kind{alert.BreakerTripped}}}, RatePerSink: 1000}
+	cfg, sent := collect(alert.BreakerTripped)
 	clk := clock.NewFake(time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC))
 	svc := &alert.Service{Store: st, Graph: g, Config: cfg, Clock: clk}
 	tasks := make([]store.TaskInsertParams, 3)
@@ -311,8 +309,8 @@ func TestABreakerTripAlertsWithItsReason(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(sent) != 1 || sent[0].RunID != r.ID || !strings.Contains(sent[0].Message, "stopped by its circuit breaker: 2 tasks failed in a row") {
-		t.Fatalf("sent %+v", sent)
+	if len(*sent) != 1 || (*sent)[0].RunID != r.ID || !strings.Contains((*sent)[0].Message, "stopped by its circuit breaker: 2 tasks failed in a row") {
+		t.Fatalf("sent %+v", *sent)
 	}
 }
 
@@ -350,6 +348,14 @@ func TestValidateRefusesBadDeclarations(t *testing.T) {
 	}
 }
 
+// collect returns a configuration that sends the events of kinds to a
+// sink keeping them in *sent.
+func collect(kinds ...alert.Kind) (*alert.Config, *[]alert.Event) {
+	sent := &[]alert.Event{}
+	return &alert.Config{Sinks: map[string]alert.Sink{"log": sinkFunc(func(e alert.Event) { *sent = append(*sent, e) })},
+		Rules: []alert.Rule{{Sink: "log", Kinds: kinds}}, RatePerSink: 1000}, sent
+}
+
 // sinkFunc is a sink that calls a function.
 type sinkFunc func(alert.Event)
 
@@ -361,9 +367,7 @@ func TestALostWorkerAlertsOnce(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
 	g := lineage.Must(&pipelines.Asset{Key: "orders", Partitions: days, Compute: write})
-	var sent []alert.Event
-	cfg := &alert.Config{Sinks: map[string]alert.Sink{"log": sinkFunc(func(e alert.Event) { sent = append(sent, e) })},
-		Rules: []alert.Rule{{Sink: "log", Kinds: []alert.Kind{alert.WorkerLost}}}, RatePerSink: 1000}
+	cfg, sent := collect(alert.WorkerLost)
 	clk := clock.NewFake(time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC))
 	if err := st.WorkerRegister(ctx, store.WorkerRegisterParams{ID: "w1", Host: "h1", PID: 42, LeaseTimeout: 30 * time.Second, At: clk.Now()}); err != nil {
 		t.Fatal(err)
@@ -376,15 +380,15 @@ func TestALostWorkerAlertsOnce(t *testing.T) {
 		}
 	}
 	step()
-	if len(sent) != 0 {
-		t.Fatalf("a live worker alerted: %+v", sent)
+	if len(*sent) != 0 {
+		t.Fatalf("a live worker alerted: %+v", *sent)
 	}
 	clk.Advance(31 * time.Second) // no heartbeat for a lease timeout
 	step()
 	clk.Advance(time.Minute)
 	step()
-	if len(sent) != 1 || !strings.Contains(sent[0].Message, "worker w1 on h1 (pid 42) stopped heartbeating") {
-		t.Fatalf("sent %+v", sent)
+	if len(*sent) != 1 || !strings.Contains((*sent)[0].Message, "worker w1 on h1 (pid 42) stopped heartbeating") {
+		t.Fatalf("sent %+v", *sent)
 	}
 }
 
@@ -431,9 +435,7 @@ func TestATaskFailureIsAlertedWhenItsWorkerDidNot(t *testing.T) {
 	ctx := context.Background()
 	st := openStore(t)
 	g := lineage.Must(&pipelines.Asset{Key: "orders", Partitions: days, Compute: write})
-	var sent []alert.Event
-	cfg := &alert.Config{Sinks: map[string]alert.Sink{"log": sinkFunc(func(e alert.Event) { sent = append(sent, e) })},
-		Rules: []alert.Rule{{Sink: "log", Kinds: []alert.Kind{alert.TaskFailed}}}, RatePerSink: 1000}
+	cfg, sent := collect(alert.TaskFailed)
 	clk := clock.NewFake(time.Now().Add(-time.Minute))
 	svc := &alert.Service{Store: st, Graph: g, Config: cfg, Clock: clk}
 	if err := svc.Step(ctx); err != nil {
@@ -445,7 +447,7 @@ func TestATaskFailureIsAlertedWhenItsWorkerDidNot(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(sent) != 1 || sent[0].Partitions != "2024-01-02" || !strings.Contains(sent[0].Message, "orders 2024-01-02 failed after 1 attempt(s)") {
-		t.Fatalf("sent %+v", sent)
+	if len(*sent) != 1 || (*sent)[0].Partitions != "2024-01-02" || !strings.Contains((*sent)[0].Message, "orders 2024-01-02 failed after 1 attempt(s)") {
+		t.Fatalf("sent %+v", *sent)
 	}
 }
