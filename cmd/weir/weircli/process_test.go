@@ -61,6 +61,7 @@ type cluster struct {
 	store store.Store
 	mu    sync.Mutex
 	procs map[string]*exec.Cmd
+	logs  []*prefixWriter // every process's stderr, the killed ones' too
 }
 
 func newCluster(t *testing.T, taskMS int) *cluster {
@@ -104,12 +105,14 @@ func (c *cluster) start(id string, args ...string) {
 	c.t.Helper()
 	cmd := exec.Command(c.bin, args...)
 	cmd.Env = append(c.env, "WEIR_WORKER_ID="+id)
-	cmd.Stderr = &prefixWriter{t: c.t, prefix: id}
+	log := &prefixWriter{t: c.t, prefix: id}
+	cmd.Stderr = log
 	if err := cmd.Start(); err != nil {
 		c.t.Fatal(err)
 	}
 	c.mu.Lock()
 	c.procs[id] = cmd
+	c.logs = append(c.logs, log)
 	c.mu.Unlock()
 }
 
@@ -124,7 +127,8 @@ func (c *cluster) signal(id string, sig syscall.Signal) *os.ProcessState {
 	return cmd.ProcessState
 }
 
-// waitFor polls the store until cond holds, failing after a minute.
+// waitFor polls the store until cond holds, failing after two minutes
+// with the end of every process's stderr.
 func (c *cluster) waitFor(what string, cond func() bool) {
 	c.t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
@@ -132,6 +136,12 @@ func (c *cluster) waitFor(what string, cond func() bool) {
 	defer tick.Stop()
 	for !cond() {
 		if time.Now().After(deadline) {
+			c.mu.Lock()
+			for _, log := range c.logs {
+				lines := strings.Split(strings.TrimSpace(log.String()), "\n")
+				c.t.Logf("%s, the last of its %d lines of stderr:\n%s", log.prefix, len(lines), strings.Join(lines[max(len(lines)-10, 0):], "\n"))
+			}
+			c.mu.Unlock()
 			c.t.Fatalf("timed out waiting for %s", what)
 		}
 		<-tick.C
@@ -507,9 +517,10 @@ func TestDaemonLeaderKilledMidTick(t *testing.T) {
 	c := newCluster(t, 1)
 	c.env = append(c.env, fmt.Sprintf("WEIR_TEST_SCHEDULES=%d", schedules))
 	ctx := context.Background()
-	// The store saw the schedules ten days and an hour ago: ten ticks of
-	// each are due.
-	since := time.Now().UTC().Add(-missed*24*time.Hour - time.Hour)
+	// The store saw the schedules at noon ten days ago: ten @daily ticks
+	// of each are due (the midnights since, today's included), whatever
+	// the time of day the test runs at.
+	since := time.Now().UTC().Truncate(24 * time.Hour).Add(-(missed-1)*24*time.Hour - 12*time.Hour)
 	for i := range schedules {
 		if _, err := c.store.ScheduleGet(ctx, fmt.Sprintf("s%03d", i), since); err != nil {
 			t.Fatal(err)
