@@ -116,19 +116,24 @@ type Rule struct {
 	MinSeverity Severity
 }
 
-// Freshness is a deadline on each partition of an asset, in one of two
-// forms: promoted within Within after its time window closes, or by the
-// wall-clock time By in Zone that first follows the close ("06:00" in
-// Europe/Berlin: yesterday's partition by 06:00 Berlin time this morning,
-// whatever the partitions' own zone).
+// Freshness is a deadline on an asset, in one of three forms. On each
+// partition of an asset partitioned by time: promoted within Within after
+// its time window closes, or by the wall-clock time By in Zone that first
+// follows the close ("06:00" in Europe/Berlin: yesterday's partition by
+// 06:00 Berlin time this morning, whatever the partitions' own zone). On
+// an unpartitioned asset: its current version no older than MaxAge (a
+// table refreshed at least every 6 hours).
 type Freshness struct {
-	// Asset is the asset's key; its partitions must be time windows.
+	// Asset is the asset's key.
 	Asset string
 	// Within is how long after a partition's window closes it must be
-	// promoted. Set Within, or By and Zone.
+	// promoted. Set Within, By and Zone, or MaxAge.
 	Within time.Duration
 	// By is a time of day, "15:04", and Zone its IANA time zone.
 	By, Zone string
+	// MaxAge is how old an unpartitioned asset's current version may
+	// get, from its promotion, before it is late.
+	MaxAge time.Duration
 }
 
 // Deadline returns when a partition whose window ends at end is due.
@@ -151,6 +156,9 @@ func (f Freshness) Deadline(end time.Time) time.Time {
 
 // String says what the deadline is, for people.
 func (f Freshness) String() string {
+	if f.MaxAge != 0 {
+		return "promoted at most " + f.MaxAge.String() + " ago"
+	}
 	if f.By != "" {
 		return "promoted by " + f.By + " " + f.Zone + " after the window closes"
 	}
@@ -168,11 +176,21 @@ func (f Freshness) due(tw partitions.Windowed, now time.Time) int64 {
 }
 
 func (f Freshness) validate() error {
+	set := 0
+	for _, on := range []bool{f.Within != 0, f.By != "", f.MaxAge != 0} {
+		if on {
+			set++
+		}
+	}
 	switch {
+	case set > 1:
+		return fmt.Errorf("freshness deadline of %q: set one of Within, By (with Zone) and MaxAge", f.Asset)
+	case f.MaxAge < 0:
+		return fmt.Errorf("freshness deadline of %q: MaxAge %s must be positive", f.Asset, f.MaxAge)
+	case f.MaxAge > 0:
+		return nil
 	case f.By == "" && f.Within <= 0:
-		return fmt.Errorf("freshness deadline of %q: Within %s must be positive (a partition cannot be due before its window closes), or set By and Zone", f.Asset, f.Within)
-	case f.By != "" && f.Within != 0:
-		return fmt.Errorf("freshness deadline of %q: set Within or By, not both", f.Asset)
+		return fmt.Errorf("freshness deadline of %q: Within %s must be positive (a partition cannot be due before its window closes), or set By and Zone, or MaxAge", f.Asset, f.Within)
 	case f.By != "":
 		if _, err := time.Parse("15:04", f.By); err != nil {
 			return fmt.Errorf("freshness deadline of %q: By %q is not a time of day like 06:00", f.Asset, f.By)
@@ -257,8 +275,12 @@ func (c *Config) Validate(g *lineage.Graph) error {
 			errs = append(errs, fmt.Errorf("freshness deadline: %w", err))
 			continue
 		}
-		if _, ok := a.PartitionsDef().(partitions.Windowed); !ok {
-			errs = append(errs, fmt.Errorf("freshness deadline of %q: its partitions are not time windows, so they have no time to be due by", f.Asset))
+		_, windowed := a.PartitionsDef().(partitions.Windowed)
+		switch {
+		case f.MaxAge != 0 && !partitions.IsUnpartitioned(a.PartitionsDef()):
+			errs = append(errs, fmt.Errorf("freshness deadline of %q: MaxAge is for unpartitioned assets; give a partitioned one Within or By", f.Asset))
+		case f.MaxAge == 0 && !windowed:
+			errs = append(errs, fmt.Errorf("freshness deadline of %q: its partitions are not time windows, so they have no time to be due by (MaxAge suits an unpartitioned asset)", f.Asset))
 		}
 	}
 	return errors.Join(errs...)

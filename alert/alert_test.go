@@ -316,13 +316,15 @@ func TestABreakerTripAlertsWithItsReason(t *testing.T) {
 
 func TestValidateRefusesBadDeclarations(t *testing.T) {
 	g := lineage.Must(&pipelines.Asset{Key: "orders", Partitions: days, Compute: write},
-		&pipelines.Asset{Key: "regions", Partitions: partitions.MustStatic("eu", "us"), Compute: write})
+		&pipelines.Asset{Key: "regions", Partitions: partitions.MustStatic("eu", "us"), Compute: write},
+		&pipelines.Asset{Key: "fx_rates", Compute: write})
 	cfg := &alert.Config{
 		Sinks: map[string]alert.Sink{"hook": &alert.Webhook{URL: "ftp://example.com/x"}, "slack": &alert.Slack{URL: "https://user:tok@hooks.example.com/x"},
 			"cmd": &alert.Command{}},
 		Rules: []alert.Rule{{Sink: "pager"}, {Sink: "slack", Kinds: []alert.Kind{"exploded"}, MinSeverity: "urgent", Selection: "nope+"}},
 		Freshness: []alert.Freshness{{Asset: "orders", Within: -time.Hour}, {Asset: "regions", Within: time.Hour}, {Asset: "ghost", Within: time.Hour},
-			{Asset: "orders", By: "06:00", Zone: "Mars/Olympus"}, {Asset: "orders", By: "25:00", Zone: "UTC"}, {Asset: "orders", By: "06:00", Zone: "UTC", Within: time.Hour}},
+			{Asset: "orders", By: "06:00", Zone: "Mars/Olympus"}, {Asset: "orders", By: "25:00", Zone: "UTC"}, {Asset: "orders", By: "06:00", Zone: "UTC", Within: time.Hour},
+			{Asset: "orders", MaxAge: time.Hour}, {Asset: "fx_rates", MaxAge: -time.Minute}, {Asset: "fx_rates", Within: time.Hour}},
 	}
 	err := cfg.Validate(g)
 	for _, want := range []string{
@@ -335,8 +337,11 @@ func TestValidateRefusesBadDeclarations(t *testing.T) {
 		`freshness deadline of "orders": Within -1h0m0s must be positive`,
 		`freshness deadline of "orders": Zone "Mars/Olympus" is not an IANA time zone`,
 		`freshness deadline of "orders": By "25:00" is not a time of day like 06:00`,
-		`freshness deadline of "orders": set Within or By, not both`,
+		`freshness deadline of "orders": set one of Within, By (with Zone) and MaxAge`,
 		`freshness deadline of "regions": its partitions are not time windows`,
+		`freshness deadline of "orders": MaxAge is for unpartitioned assets; give a partitioned one Within or By`,
+		`freshness deadline of "fx_rates": MaxAge -1m0s must be positive`,
+		`freshness deadline of "fx_rates": its partitions are not time windows, so they have no time to be due by (MaxAge suits an unpartitioned asset)`,
 		`freshness deadline: `,
 	} {
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -398,12 +403,15 @@ func TestLateOfGroupsPartitionsPastTheirDeadlineByWhy(t *testing.T) {
 	now := time.Date(2024, 1, 11, 12, 0, 0, 0, time.UTC)
 	h := plan.Health{Asset: "revenue", Def: days,
 		Fresh: partitions.Span(0, 3), Stale: partitions.Of(4), Missing: partitions.Of(3).Union(partitions.Span(5, 10)),
-		Failed: partitions.Of(3, 5), Running: partitions.Of(6)}
+		Failed: partitions.Of(3, 5, 8), Blocked: partitions.Of(5), Running: partitions.Of(6), Waiting: partitions.Of(6, 8, 9)}
 	var got []string
 	for _, l := range alert.LateOf(h, alert.Freshness{Asset: "revenue", Within: 6 * time.Hour}, now) {
 		got = append(got, fmt.Sprintf("%s %s by %s", l.Why, partitions.Format(days, l.Partitions), l.By))
 	}
-	want := []string{"running 2024-01-07 by 78h0m0s", "failed 2024-01-04,2024-01-06 by 150h0m0s", "not started 2024-01-08...2024-01-10 by 54h0m0s"}
+	// Each partition under the first reason that holds: running before
+	// waiting (Jan 7), waiting before failed (Jan 9).
+	want := []string{"running 2024-01-07 by 78h0m0s", "blocked by a check 2024-01-06 by 102h0m0s", "waiting for upstream 2024-01-09...2024-01-10 by 30h0m0s",
+		"failed 2024-01-04 by 150h0m0s", "not started 2024-01-08 by 54h0m0s"}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("late:\n%q\nwant\n%q", got, want)
 	}
@@ -449,5 +457,119 @@ func TestATaskFailureIsAlertedWhenItsWorkerDidNot(t *testing.T) {
 	}
 	if len(*sent) != 1 || (*sent)[0].Partitions != "2024-01-02" || !strings.Contains((*sent)[0].Message, "orders 2024-01-02 failed after 1 attempt(s)") {
 		t.Fatalf("sent %+v", *sent)
+	}
+}
+
+// TestLateSaysWhatBlocksAPartition: from a real run, a partition whose
+// output a blocking check refused is late "blocked by a check", one whose
+// upstream partition failed "waiting for upstream".
+func TestLateSaysWhatBlocksAPartition(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	g := lineage.Must(&pipelines.Asset{Key: "orders", Partitions: days, Compute: write}, // 2024-01-02 fails
+		&pipelines.Asset{Key: "revenue", Partitions: days, Deps: []pipelines.Dep{pipelines.On("orders")}, Compute: write,
+			Checks: []pipelines.Check{{Name: "no negative totals", Func: func(_ context.Context, s pipelines.Staged) (string, error) {
+				if s.Keys()[0] == "2024-01-03" {
+					return "-12.50", errors.New("total is negative")
+				}
+				return "ok", nil
+			}}}})
+	run(t, st, g, "*", "2024-01-01...2024-01-03", nil)
+	now := time.Date(2024, 1, 5, 12, 0, 0, 0, time.UTC)
+	health, err := plan.AssetHealth(ctx, st, g, []string{"revenue"}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range alert.LateOf(health[0], alert.Freshness{Asset: "revenue", Within: time.Hour}, now) {
+		got = append(got, l.Why+" "+partitions.Format(days, l.Partitions))
+	}
+	// orders 2024-01-04 never ran either: revenue's waits for it too.
+	want := []string{"blocked by a check 2024-01-03", "waiting for upstream 2024-01-02,2024-01-04"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("late:\n%q\nwant\n%q", got, want)
+	}
+}
+
+// TestMaxAgeAlertsOncePerVersionThatGrowsOld: an unpartitioned asset due
+// no older than an hour alerts when never promoted, recovers when it is,
+// alerts again once that version is an hour old, and recovers again:
+// each once, however often the daemon looks.
+func TestMaxAgeAlertsOncePerVersionThatGrowsOld(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	g := lineage.Must(&pipelines.Asset{Key: "fx_rates", Compute: write})
+	cfg, sent := collect(alert.FreshnessMissed, alert.FreshnessRecovered)
+	cfg.Freshness = []alert.Freshness{{Asset: "fx_rates", MaxAge: time.Hour}}
+	if err := cfg.Validate(g); err != nil {
+		t.Fatal(err)
+	}
+	clk := clock.NewFake(time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC))
+	svc := &alert.Service{Store: st, Graph: g, Config: cfg, Clock: clk}
+	step := func() {
+		t.Helper()
+		for range 2 {
+			if err := svc.Step(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	materialize := func() {
+		t.Helper()
+		pl, err := (&plan.Planner{Graph: g, Status: st}).Plan(ctx, plan.Request{Selection: "fx_rates", Reprocess: plan.ReprocessAll}, clk.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		tasks, _ := pl.Expand()
+		if _, err := (&scheduler.Executor{Store: st, Bucket: memblob.OpenBucket(nil), Clock: clk}).Run(ctx, tasks, scheduler.RunOpts{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	late := func() string {
+		t.Helper()
+		h, err := plan.AssetHealth(ctx, st, g, []string{"fx_rates"}, clk.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(alert.LateOf(h[0], cfg.Freshness[0], clk.Now()))
+	}
+	step() // first look: never promoted
+	clk.Advance(61 * time.Minute)
+	step()
+	materialize()
+	clk.Advance(time.Minute)
+	step()
+	if l := late(); l != "[]" {
+		t.Errorf("just promoted, late: %s", l)
+	}
+	clk.Advance(30 * time.Minute)
+	step()
+	clk.Advance(30 * time.Minute)
+	step()
+	clk.Advance(time.Minute)
+	step()
+	if l := late(); !strings.Contains(l, "too old 2m0s") {
+		t.Errorf("promoted an hour and two minutes ago, late: %s; want too old by 2m0s", l)
+	}
+	materialize()
+	clk.Advance(time.Minute) // the next detection
+	step()
+	var got []string
+	for _, e := range *sent {
+		got = append(got, string(e.Kind)+": "+e.Message)
+	}
+	want := []string{
+		"freshness_missed: fx_rates has never been promoted, 1h0m0s after the alert daemon first looked at 2024-06-01T00:00:00Z",
+		"freshness_recovered: fx_rates is fresh again",
+		"freshness_missed: fx_rates is stale: its current version",
+		"freshness_recovered: fx_rates is fresh again",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("sent %d alerts:\n%s", len(got), strings.Join(got, "\n"))
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]) {
+			t.Errorf("alert %d:\n got %s\nwant %s", i, got[i], want[i])
+		}
 	}
 }

@@ -257,24 +257,25 @@ func (s *Service) Detect(ctx context.Context) (int, error) {
 			return n, err
 		}
 	}
+	if len(s.Config.Freshness) == 0 {
+		return n, nil
+	}
+	late, err := s.late(ctx)
+	if err != nil {
+		return n, err
+	}
 	for _, f := range s.Config.Freshness {
-		k, err := s.freshness(ctx, f, now)
+		var k int
+		if f.MaxAge > 0 {
+			k, err = s.freshnessByAge(ctx, f, late[f.Asset], now)
+		} else if k, err = s.recovered(ctx, f, late[f.Asset], now); err == nil {
+			var missed int
+			missed, err = s.freshness(ctx, f, now)
+			k += missed
+		}
 		n += k
 		if err != nil {
 			return n, fmt.Errorf("freshness of %s: %w", f.Asset, err)
-		}
-	}
-	if len(s.Config.Freshness) > 0 {
-		late, err := s.late(ctx)
-		if err != nil {
-			return n, err
-		}
-		for _, f := range s.Config.Freshness {
-			k, err := s.recovered(ctx, f, late[f.Asset], now)
-			n += k
-			if err != nil {
-				return n, fmt.Errorf("freshness of %s: %w", f.Asset, err)
-			}
 		}
 	}
 	return n, nil
@@ -364,8 +365,10 @@ func (s *Service) freshness(ctx context.Context, f Freshness, now time.Time) (in
 	return n, s.Store.CursorSet(ctx, cursor, due)
 }
 
-// late returns, per asset, the partitions alerted as late and not yet as
-// recovered (from the latest 1,000 alerts of each kind).
+// late returns, per asset, what was alerted as late and not yet as
+// recovered (from the latest 1,000 alerts of each kind): the events' ids
+// after "freshness_missed:", "ASSET:KEY" (or "ASSET:KEY@VERSION" for
+// MaxAge, the version that was too old).
 func (s *Service) late(ctx context.Context) (map[string][]string, error) {
 	missed, err := s.Store.AlertList(ctx, store.AlertListParams{Kind: string(FreshnessMissed), Limit: 1000})
 	if err != nil {
@@ -375,17 +378,17 @@ func (s *Service) late(ctx context.Context) (map[string][]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	// An event is one row per sink: each partition once.
-	seen := map[[2]string]bool{}
+	// An event is one row per sink: each once.
+	seen := map[string]bool{}
 	for _, b := range back {
-		seen[[2]string{b.Asset, b.Partitions}] = true
+		seen[strings.TrimPrefix(b.DedupKey, string(FreshnessRecovered)+":")] = true
 	}
 	out := map[string][]string{}
 	for _, m := range missed {
-		k := [2]string{m.Asset, m.Partitions}
+		k := strings.TrimPrefix(m.DedupKey, string(FreshnessMissed)+":")
 		if !seen[k] {
 			seen[k] = true
-			out[m.Asset] = append(out[m.Asset], m.Partitions)
+			out[m.Asset] = append(out[m.Asset], k)
 		}
 	}
 	return out, nil
@@ -394,10 +397,16 @@ func (s *Service) late(ctx context.Context) (map[string][]string, error) {
 // recovered records the partitions of f.Asset found late that have been
 // promoted since.
 func (s *Service) recovered(ctx context.Context, f Freshness, late []string, now time.Time) (int, error) {
-	if len(late) == 0 {
+	keys := make([]string, 0, len(late))
+	for _, id := range late {
+		if k, ok := strings.CutPrefix(id, f.Asset+":"); ok {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
 		return 0, nil
 	}
-	current, err := s.Store.PartitionCurrentList(ctx, f.Asset, late)
+	current, err := s.Store.PartitionCurrentList(ctx, f.Asset, keys)
 	if err != nil {
 		return 0, err
 	}
@@ -411,6 +420,74 @@ func (s *Service) recovered(ctx context.Context, f Freshness, late []string, now
 		}
 	}
 	return n, nil
+}
+
+// freshnessByAge records a MaxAge deadline on an unpartitioned asset
+// missed, once per current version that grew too old (or, for an asset
+// never promoted, once MaxAge after the daemon first looked), and each
+// such miss recovered once a younger version is current. late are the
+// misses not yet recovered.
+func (s *Service) freshnessByAge(ctx context.Context, f Freshness, late []string, now time.Time) (int, error) {
+	key := partitions.UnpartitionedKey
+	current, err := s.Store.PartitionCurrentList(ctx, f.Asset, []string{key})
+	if err != nil {
+		return 0, err
+	}
+	version, promoted := "", time.Time{}
+	if len(current) == 1 {
+		version = current[0].Version
+		if promoted, err = s.Store.PartitionPromotedAt(ctx, f.Asset, key); err != nil {
+			return 0, err
+		}
+	}
+	n := 0
+	young := version != "" && now.Sub(promoted) <= f.MaxAge
+	id := f.Asset + ":" + key + "@" + version
+	wasLate := false
+	for _, l := range late {
+		if l == id && !young {
+			wasLate = true
+			continue
+		}
+		if !young {
+			continue
+		}
+		k, err := s.Record(ctx, Event{ID: string(FreshnessRecovered) + ":" + l, Kind: FreshnessRecovered, Asset: f.Asset, Partitions: key, At: now,
+			Message: fmt.Sprintf("%s is fresh again: version %s was promoted at %s (%s)", f.Asset, version, promoted.UTC().Format(time.RFC3339), f)})
+		n += k
+		if err != nil {
+			return n, err
+		}
+	}
+	if young || wasLate {
+		return n, nil
+	}
+	var due time.Time
+	var msg string
+	if version == "" {
+		cursor := "alerts.freshness." + f.Asset
+		first, ok, err := s.Store.CursorGet(ctx, cursor)
+		if err != nil {
+			return n, err
+		}
+		if !ok {
+			first = now.Unix()
+			if err := s.Store.CursorSet(ctx, cursor, first); err != nil {
+				return n, err
+			}
+		}
+		due = time.Unix(first, 0).Add(f.MaxAge)
+		msg = fmt.Sprintf("%s has never been promoted, %s after the alert daemon first looked at %s", f.Asset, f.MaxAge, time.Unix(first, 0).UTC().Format(time.RFC3339))
+	} else {
+		due = promoted.Add(f.MaxAge)
+		msg = fmt.Sprintf("%s is stale: its current version %s was promoted at %s (%s); %s late", f.Asset, version,
+			promoted.UTC().Format(time.RFC3339), f, now.Sub(due).Round(time.Second))
+	}
+	if !now.After(due) {
+		return n, nil
+	}
+	k, err := s.Record(ctx, Event{ID: string(FreshnessMissed) + ":" + id, Kind: FreshnessMissed, Asset: f.Asset, Partitions: key, At: due, Message: msg})
+	return n + k, err
 }
 
 // Deliver sends the alerts that are due, at most Config.RatePerSink a
@@ -543,7 +620,11 @@ func (c *Config) Describe() []string {
 		out = append(out, fmt.Sprintf("rule: %s of %s, %s and up -> %s", kinds, sel, sev, r.Sink))
 	}
 	for _, f := range c.Freshness {
-		out = append(out, fmt.Sprintf("freshness: each partition of %s %s", f.Asset, f))
+		if f.MaxAge > 0 {
+			out = append(out, fmt.Sprintf("freshness: %s %s", f.Asset, f))
+		} else {
+			out = append(out, fmt.Sprintf("freshness: each partition of %s %s", f.Asset, f))
+		}
 	}
 	return out
 }

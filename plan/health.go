@@ -22,6 +22,16 @@ type Health struct {
 	Fresh, Stale, Missing partitions.Subset
 	Failed, Running       partitions.Subset
 	Why                   []StaleReason
+	// Blocked are the Failed partitions whose output a blocking check
+	// refused.
+	Blocked partitions.Subset
+	// Waiting are the partitions of which a partition they read has no
+	// current version: they cannot run until it has one.
+	Waiting partitions.Subset
+	// Promoted is when the current version of an unpartitioned asset was
+	// promoted (zero if it has none, and for partitioned assets): what a
+	// "no older than" freshness deadline measures.
+	Promoted time.Time
 }
 
 // AssetHealth returns the health of the assets keys of g at now, in the
@@ -50,8 +60,30 @@ func AssetHealth(ctx context.Context, r StaleReader, g *lineage.Graph, keys []st
 		}
 		s := stale[key]
 		exists := partitions.Span(0, def.Len(now))
-		out = append(out, Health{Asset: key, Def: def, Fresh: status.Materialized.Difference(s.All), Stale: s.All,
-			Missing: exists.Difference(status.Materialized), Failed: status.Failed, Running: running, Why: s.Reasons})
+		h := Health{Asset: key, Def: def, Fresh: status.Materialized.Difference(s.All), Stale: s.All,
+			Missing: exists.Difference(status.Materialized), Failed: status.Failed, Running: running, Why: s.Reasons, Blocked: status.Blocked}
+		a, _ := g.Asset(key)
+		for _, dep := range a.Deps {
+			up, ok := statuses[dep.Asset]
+			if !ok {
+				continue
+			}
+			missing := partitions.Span(0, up.Def.Len(now)).Difference(up.Materialized)
+			if missing.IsEmpty() {
+				continue
+			}
+			down, err := partitions.Downstream(g.Mapping(key, dep.Asset), def, up.Def, missing, now)
+			if err != nil {
+				return nil, fmt.Errorf("asset %q: dep %q: %w", key, dep.Asset, err)
+			}
+			h.Waiting = h.Waiting.Union(down.Intersect(exists))
+		}
+		if partitions.IsUnpartitioned(def) && !status.Materialized.IsEmpty() {
+			if h.Promoted, err = r.PartitionPromotedAt(ctx, key, def.Key(0)); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, h)
 	}
 	return out, nil
 }

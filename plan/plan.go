@@ -351,8 +351,9 @@ func (pl *Planner) Plan(ctx context.Context, req Request, now time.Time) (*Plan,
 type AssetStatus struct {
 	// Def is the asset's definition with dynamic keys bound.
 	Def partitions.Definition
-	// Materialized have a current version; Failed failed last.
-	Materialized, Failed partitions.Subset
+	// Materialized have a current version; Failed failed last, Blocked
+	// (a part of Failed) because a blocking check refused the output.
+	Materialized, Failed, Blocked partitions.Subset
 	// ByCode are the materialized partitions by the code version that
 	// made their current version.
 	ByCode map[string]partitions.Subset
@@ -376,7 +377,7 @@ func BindDefinition(ctx context.Context, r StatusReader, a *pipelines.Asset) (pa
 // as interval sets of def. Keys def does not know (it changed since) are
 // ignored.
 func ReadStatus(ctx context.Context, r StatusReader, asset string, def partitions.Definition) (AssetStatus, error) {
-	var m, f, vf, is partitions.Builder
+	var m, f, bl, vf, is partitions.Builder
 	byCode := map[string]*partitions.Builder{}
 	err := r.PartitionStateEach(ctx, asset, func(row *store.PartitionState) error {
 		i, err := def.Index(row.Key)
@@ -400,13 +401,16 @@ func ReadStatus(ctx context.Context, r StatusReader, asset string, def partition
 		}
 		if row.Failed {
 			f.Add(i)
+			if row.FailCause == store.FailCheck {
+				bl.Add(i)
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		return AssetStatus{}, err
 	}
-	st := AssetStatus{Def: def, Materialized: m.Subset(), Failed: f.Subset(), ByCode: make(map[string]partitions.Subset, len(byCode)),
+	st := AssetStatus{Def: def, Materialized: m.Subset(), Failed: f.Subset(), Blocked: bl.Subset(), ByCode: make(map[string]partitions.Subset, len(byCode)),
 		VerifyFailed: vf.Subset(), InputStale: is.Subset()}
 	for code, b := range byCode {
 		st.ByCode[code] = b.Subset()

@@ -15,6 +15,7 @@ import (
 type StaleReader interface {
 	StatusReader
 	PartitionInputsChanged(ctx context.Context, asset string) (map[string][]string, error)
+	PartitionPromotedAt(ctx context.Context, asset, key string) (time.Time, error)
 }
 
 // Stale is the stale partitions of an asset, and why.

@@ -131,7 +131,11 @@ func (w *Worker) runTask(ctx context.Context, t *store.Task) {
 	}
 	w.emit(ev)
 	if fin.State == store.TaskFailed {
-		w.recordFailure(bg, res)
+		cause := store.FailWork
+		if cf := (*verify.CheckFailure)(nil); errors.As(err, &cf) {
+			cause = store.FailCheck
+		}
+		w.recordFailure(bg, res, cause)
 	}
 	if res != nil && res.RunFinished {
 		w.runEnded(bg, cur.RunID, res.RunStatus, finished)

@@ -356,7 +356,7 @@ func (w *Worker) reaper(ctx context.Context) {
 			ev.Err = errors.New(r.Task.Error)
 			w.emit(ev)
 			if r.Task.State == store.TaskFailed {
-				w.recordFailure(ctx, r)
+				w.recordFailure(ctx, r, store.FailWork)
 			}
 		}
 		select {
@@ -401,20 +401,20 @@ func hostname() string {
 
 // recordFailure marks the partitions of a failed task, and of the tasks
 // skipped below it, as failed, so --reprocess failed finds them.
-func (w *Worker) recordFailure(ctx context.Context, r *store.TaskFinishResult) {
-	record := func(t *store.Task, msg string) {
+func (w *Worker) recordFailure(ctx context.Context, r *store.TaskFinishResult, cause store.FailCause) {
+	record := func(t *store.Task, msg string, cause store.FailCause) {
 		ti, err := w.resolve(ctx, t)
 		if err != nil {
 			w.Logger.Error("record failed partitions", "task", t.ID, "error", err)
 			return
 		}
-		if err := w.Store.PartitionFail(ctx, store.PartitionFailParams{Asset: t.Asset, Keys: ti.keys, RunID: t.RunID, Error: msg, At: w.Clock.Now()}); err != nil {
+		if err := w.Store.PartitionFail(ctx, store.PartitionFailParams{Asset: t.Asset, Keys: ti.keys, RunID: t.RunID, Error: msg, Cause: cause, At: w.Clock.Now()}); err != nil {
 			w.Logger.Error("record failed partitions", "task", t.ID, "error", err)
 		}
 	}
-	record(r.Task, r.Task.Error)
+	record(r.Task, r.Task.Error, cause)
 	for _, s := range r.Skipped {
-		record(s, "not run: an upstream partition failed")
+		record(s, "not run: an upstream partition failed", store.FailUpstream)
 		w.emit(taskEvent(EventSkipped, s))
 	}
 }

@@ -311,6 +311,9 @@ type Catalog interface {
 	// PartitionFail records that partitions failed to materialize (their
 	// current version, if any, stays current).
 	PartitionFail(ctx context.Context, p PartitionFailParams) error
+	// PartitionPromotedAt returns when a partition's current version was
+	// promoted; the zero time if it has none.
+	PartitionPromotedAt(ctx context.Context, asset, key string) (time.Time, error)
 	// PartitionStatusList returns every partition of an asset that has a
 	// status: a current version, a failure, or both. One query, however many
 	// partitions.
@@ -597,6 +600,8 @@ type PartitionStatus struct {
 	Failed      bool
 	FailedRunID int64
 	Error       string
+	// FailCause is why the last attempt failed, when Failed.
+	FailCause FailCause
 	// CodeVersion is the asset's code version that made the current
 	// version.
 	CodeVersion string
@@ -618,7 +623,21 @@ type PartitionState struct {
 	// version's files failed verification. InputStale: a partition its
 	// current version read has had another version promoted since.
 	Failed, VerifyFailed, InputStale bool
+	// FailCause is why the last attempt failed, when Failed.
+	FailCause FailCause
 }
+
+// FailCause is why a partition's last attempt failed.
+type FailCause string
+
+const (
+	// FailWork: its own work failed (compute, staging, verification).
+	FailWork FailCause = ""
+	// FailCheck: a blocking check refused its output.
+	FailCheck FailCause = "check"
+	// FailUpstream: it was not run, as a partition it reads failed.
+	FailUpstream FailCause = "upstream"
+)
 
 // RunInsertParams describes a new run and its tasks.
 type RunInsertParams struct {
@@ -1054,6 +1073,7 @@ type PartitionFailParams struct {
 	Keys  []string
 	RunID int64
 	Error string
+	Cause FailCause
 	At    time.Time
 }
 

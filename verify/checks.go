@@ -24,12 +24,24 @@ func Warn(c pipelines.Check) pipelines.Check {
 	return c
 }
 
+// CheckFailure is RunChecks's error: blocking checks failed, and the
+// output must not be promoted.
+type CheckFailure struct {
+	// Checks names the blocking checks that failed.
+	Checks []string
+	err    error
+}
+
+func (e *CheckFailure) Error() string { return e.err.Error() }
+func (e *CheckFailure) Unwrap() error { return e.err }
+
 // RunChecks runs every check against staged and returns all results. The
-// error joins the failures of blocking checks: non-nil means the output must
-// not be promoted. A check that panics fails.
+// error, a *CheckFailure, joins the failures of blocking checks: non-nil
+// means the output must not be promoted. A check that panics fails.
 func RunChecks(ctx context.Context, checks []pipelines.Check, staged pipelines.Staged) ([]CheckResult, error) {
 	var results []CheckResult
 	var blocking []error
+	var names []string
 	for _, c := range checks {
 		value, err := runCheck(ctx, c, staged)
 		r := CheckResult{Name: c.Name, Warn: c.Warn, Passed: err == nil, Value: value}
@@ -37,11 +49,15 @@ func RunChecks(ctx context.Context, checks []pipelines.Check, staged pipelines.S
 			r.Error = err.Error()
 			if !c.Warn {
 				blocking = append(blocking, fmt.Errorf("check %q failed: %w", c.Name, err))
+				names = append(names, c.Name)
 			}
 		}
 		results = append(results, r)
 	}
-	return results, errors.Join(blocking...)
+	if len(blocking) == 0 {
+		return results, nil
+	}
+	return results, &CheckFailure{Checks: names, err: errors.Join(blocking...)}
 }
 
 func runCheck(ctx context.Context, c pipelines.Check, staged pipelines.Staged) (value string, err error) {

@@ -626,7 +626,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	t.Run("PromoteFailAndStatus", func(t *testing.T) {
 		s := fresh(t)
 		run, _ := insert(t, s, task{}, task{})
-		if err := s.PartitionFail(ctx, store.PartitionFailParams{Asset: "a", Keys: []string{"2024-01-01", "2024-01-02"}, RunID: run.ID, Error: "bad", At: t0}); err != nil {
+		if err := s.PartitionFail(ctx, store.PartitionFailParams{Asset: "a", Keys: []string{"2024-01-01", "2024-01-02"}, RunID: run.ID, Error: "bad",
+			Cause: store.FailCheck, At: t0}); err != nil {
 			t.Fatal(err)
 		}
 		tk := lease(t, s, store.TaskLeaseManyParams{})[0]
@@ -646,8 +647,14 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("reaped a promoted task: %+v", got)
 		}
 		st, err := s.PartitionStatusList(ctx, "a")
-		if err != nil || len(st) != 2 || st[0].PartitionKey != "2024-01-01" || st[0].Version != "v-1" || st[0].Failed || st[1].Version != "" || !st[1].Failed || st[1].Error != "bad" {
+		if err != nil || len(st) != 2 || st[0].PartitionKey != "2024-01-01" || st[0].Version != "v-1" || st[0].Failed || st[0].FailCause != store.FailWork ||
+			st[1].Version != "" || !st[1].Failed || st[1].Error != "bad" || st[1].FailCause != store.FailCheck {
 			t.Fatalf("status %+v %v", st, err)
+		}
+		for key, want := range map[string]time.Time{"2024-01-01": t0.Add(time.Second), "2024-01-02": {}, "nope": {}} {
+			if at, err := s.PartitionPromotedAt(ctx, "a", key); err != nil || !at.Equal(want) {
+				t.Fatalf("%s promoted at %s, %v; want %s", key, at, err, want)
+			}
 		}
 		cur, err := s.PartitionCurrentList(ctx, "a", []string{"2024-01-01", "2024-01-02", "nope"})
 		if err != nil || len(cur) != 1 || cur[0].Version != "v-1" || cur[0].ManifestSHA256 != "abc" {
@@ -667,12 +674,20 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if err != nil || len(ins) != 1 || ins[0].Version != "u-1" {
 			t.Fatalf("inputs %+v %v", ins, err)
 		}
-		if err := s.PartitionFail(ctx, store.PartitionFailParams{Asset: "a", Keys: []string{"2024-01-01"}, RunID: run.ID, Error: "again", At: t0}); err != nil {
+		if err := s.PartitionFail(ctx, store.PartitionFailParams{Asset: "a", Keys: []string{"2024-01-01"}, RunID: run.ID, Error: "again",
+			Cause: store.FailUpstream, At: t0}); err != nil {
 			t.Fatal(err)
 		}
 		cur, _ = s.PartitionCurrentList(ctx, "a", []string{"2024-01-01"})
-		if len(cur) != 1 || cur[0].Version != "v-1" || !cur[0].Failed {
+		if len(cur) != 1 || cur[0].Version != "v-1" || !cur[0].Failed || cur[0].FailCause != store.FailUpstream {
 			t.Fatalf("after failure %+v", cur)
+		}
+		var causes []store.FailCause
+		if err := s.PartitionStateEach(ctx, "a", func(ps *store.PartitionState) error {
+			causes = append(causes, ps.FailCause)
+			return nil
+		}); err != nil || !slices.Equal(causes, []store.FailCause{store.FailUpstream, store.FailCheck}) {
+			t.Fatalf("fail causes %v %v", causes, err)
 		}
 	})
 

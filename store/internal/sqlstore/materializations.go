@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -169,7 +170,7 @@ func (s *Store) insertMaterializations(ctx context.Context, tx *sql.Tx, ps []sto
 				code_version, failed, failed_run_id, error)
 			SELECT `+columns(7)+`, FALSE, 0, '' FROM `+v+` WHERE true
 			ON CONFLICT (asset, partition_key) DO UPDATE SET materialization_id = excluded.materialization_id, version = excluded.version,
-				manifest_sha256 = excluded.manifest_sha256, failed = FALSE, failed_run_id = 0, error = '', updated_at = excluded.updated_at,
+				manifest_sha256 = excluded.manifest_sha256, failed = FALSE, failed_run_id = 0, error = '', fail_cause = '', updated_at = excluded.updated_at,
 				verify_error = '', code_version = excluded.code_version, input_stale = FALSE`), s.perRun(args)...)
 		if err != nil {
 			return err
@@ -398,14 +399,15 @@ func (s *Store) InputsOfCurrent(ctx context.Context, asset string) ([]store.Inpu
 // PartitionFail records failed partitions.
 func (s *Store) PartitionFail(ctx context.Context, p store.PartitionFailParams) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, s.q(`INSERT INTO asset_partitions (asset, partition_key, failed, failed_run_id, error, updated_at) VALUES (?, ?, TRUE, ?, ?, ?)
-			ON CONFLICT (asset, partition_key) DO UPDATE SET failed = TRUE, failed_run_id = excluded.failed_run_id, error = excluded.error, updated_at = excluded.updated_at`))
+		st, err := tx.PrepareContext(ctx, s.q(`INSERT INTO asset_partitions (asset, partition_key, failed, failed_run_id, error, fail_cause, updated_at) VALUES (?, ?, TRUE, ?, ?, ?, ?)
+			ON CONFLICT (asset, partition_key) DO UPDATE SET failed = TRUE, failed_run_id = excluded.failed_run_id, error = excluded.error,
+				fail_cause = excluded.fail_cause, updated_at = excluded.updated_at`))
 		if err != nil {
 			return err
 		}
 		defer st.Close()
 		for _, k := range p.Keys {
-			if _, err := st.ExecContext(ctx, p.Asset, k, p.RunID, p.Error, s.t(p.At)); err != nil {
+			if _, err := st.ExecContext(ctx, p.Asset, k, p.RunID, p.Error, string(p.Cause), s.t(p.At)); err != nil {
 				return err
 			}
 		}
@@ -417,7 +419,21 @@ func (s *Store) PartitionFail(ctx context.Context, p store.PartitionFailParams) 
 	return nil
 }
 
-const statusColumns = `partition_key, version, materialization_id, manifest_sha256, failed, failed_run_id, error, code_version, input_stale, verify_error`
+// PartitionPromotedAt returns when key's current version was promoted.
+func (s *Store) PartitionPromotedAt(ctx context.Context, asset, key string) (time.Time, error) {
+	var at dbTime
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT m.promoted_at FROM asset_partitions ap JOIN materializations m ON m.id = ap.materialization_id
+		WHERE ap.asset = ? AND ap.partition_key = ?`), asset, key).Scan(&at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, fmt.Errorf("when %s %q was promoted: %w", asset, key, s.mapErr(err))
+	}
+	return at.t, nil
+}
+
+const statusColumns = `partition_key, version, materialization_id, manifest_sha256, failed, failed_run_id, error, code_version, input_stale, verify_error, fail_cause`
 
 func scanStatus(rows *sql.Rows) ([]store.PartitionStatus, error) {
 	defer rows.Close()
@@ -426,7 +442,7 @@ func scanStatus(rows *sql.Rows) ([]store.PartitionStatus, error) {
 		var ps store.PartitionStatus
 		var matID sql.NullInt64
 		if err := rows.Scan(&ps.PartitionKey, &ps.Version, &matID, &ps.ManifestSHA256, &ps.Failed, &ps.FailedRunID, &ps.Error,
-			&ps.CodeVersion, &ps.InputStale, &ps.VerifyError); err != nil {
+			&ps.CodeVersion, &ps.InputStale, &ps.VerifyError, &ps.FailCause); err != nil {
 			return nil, err
 		}
 		ps.MaterializationID = matID.Int64
@@ -448,17 +464,17 @@ func (s *Store) PartitionStatusList(ctx context.Context, asset string) ([]store.
 // PartitionStateEach streams the state of every partition of asset with
 // a status.
 func (s *Store) PartitionStateEach(ctx context.Context, asset string, fn func(*store.PartitionState) error) error {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT partition_key, version != '', code_version, failed, verify_error != '', input_stale
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT partition_key, version != '', code_version, failed, verify_error != '', input_stale, fail_cause
 		FROM asset_partitions WHERE asset = ? ORDER BY partition_key`), asset)
 	if err != nil {
 		return fmt.Errorf("partition states of %s: %w", asset, s.mapErr(err))
 	}
 	defer rows.Close()
 	var st store.PartitionState
-	var code sql.RawBytes
+	var code, cause sql.RawBytes
 	codes := map[string]string{} // one string per code version, not per row
 	for rows.Next() {
-		if err := rows.Scan(&st.Key, &st.Current, &code, &st.Failed, &st.VerifyFailed, &st.InputStale); err != nil {
+		if err := rows.Scan(&st.Key, &st.Current, &code, &st.Failed, &st.VerifyFailed, &st.InputStale, &cause); err != nil {
 			return fmt.Errorf("partition states of %s: %w", asset, err)
 		}
 		c, ok := codes[string(code)]
@@ -467,6 +483,7 @@ func (s *Store) PartitionStateEach(ctx context.Context, asset string, fn func(*s
 			codes[c] = c
 		}
 		st.CodeVersion = c
+		st.FailCause = store.FailCause(cause)
 		if err := fn(&st); err != nil {
 			return err
 		}
