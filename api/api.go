@@ -177,6 +177,48 @@ type AssetStatus struct {
 	Late       []LateRanges `json:"late"`
 	Deps       []string     `json:"deps"`
 	Dependents []string     `json:"dependents"`
+	// Total is how many partitions exist now; Bar covers them in index
+	// order, one span per run of partitions in one state (failed, running,
+	// stale, missing or fresh: the first that holds): the UI's health bar,
+	// as long as the ranges, never one element per partition.
+	Total int64     `json:"total"`
+	Bar   []BarSpan `json:"bar"`
+	// The definition: what `weir assets show` prints.
+	Description string   `json:"description"`
+	Group       string   `json:"group"`
+	Tags        []string `json:"tags"`
+	CodeVersion string   `json:"code_version"`
+	Pool        string   `json:"pool"`
+	Checks      []string `json:"checks"`
+	// Mappings are the deps' partition mappings, by dep.
+	Mappings map[string]string `json:"mappings"`
+}
+
+// BarSpan is a run of partitions in one state: indexes From to To
+// (exclusive), keys First to Last.
+type BarSpan struct {
+	State string `json:"state"`
+	From  int64  `json:"from"`
+	To    int64  `json:"to"`
+	First string `json:"first"`
+	Last  string `json:"last"`
+}
+
+// barOf returns h's health bar.
+func barOf(h plan.Health, total int64) []BarSpan {
+	out := []BarSpan{}
+	left := partitions.Span(0, total)
+	for _, st := range []struct {
+		name string
+		of   partitions.Subset
+	}{{"failed", h.Failed}, {"running", h.Running}, {"stale", h.Stale}, {"missing", h.Missing}, {"fresh", h.Fresh}} {
+		for _, r := range left.Intersect(st.of).Ranges() {
+			out = append(out, BarSpan{State: st.name, From: r.Lo, To: r.Hi, First: h.Def.Key(r.Lo), Last: h.Def.Key(r.Hi - 1)})
+		}
+		left = left.Difference(st.of)
+	}
+	slices.SortFunc(out, func(a, b BarSpan) int { return int(a.From - b.From) })
+	return out
 }
 
 // StaleRanges are partitions stale for one reason.
@@ -187,6 +229,13 @@ type StaleRanges struct {
 
 func (s *Server) assets(w http.ResponseWriter, r *http.Request) {
 	keys := s.Graph.Keys()
+	if sel := r.URL.Query().Get("select"); sel != "" {
+		var err error
+		if keys, err = s.Graph.Select(sel); err != nil {
+			writeError(w, http.StatusBadRequest, err)
+			return
+		}
+	}
 	if key := r.PathValue("asset"); key != "" {
 		if _, err := s.Graph.Asset(key); err != nil {
 			writeError(w, http.StatusNotFound, err)
@@ -205,6 +254,20 @@ func (s *Server) assets(w http.ResponseWriter, r *http.Request) {
 		j := AssetStatus{Asset: h.Asset, Partitions: h.Def.String(), Fresh: partitions.Summarize(h.Def, h.Fresh), Stale: partitions.Summarize(h.Def, h.Stale),
 			Missing: partitions.Summarize(h.Def, h.Missing), Failed: partitions.Summarize(h.Def, h.Failed), Running: partitions.Summarize(h.Def, h.Running),
 			WhyStale: []StaleRanges{}, Late: LateOf(s.Alerts, h, s.Clock.Now()), Deps: []string{}, Dependents: s.Graph.Dependents(h.Asset)}
+		j.Total = h.Def.Len(s.Clock.Now())
+		j.Bar = barOf(h, j.Total)
+		j.Description, j.Group, j.Tags, j.CodeVersion, j.Pool = a.Description, a.Group, append([]string{}, a.Tags...), a.CodeVersion, a.Pool
+		j.Checks, j.Mappings = []string{}, map[string]string{}
+		for _, c := range a.Checks {
+			name := c.Name
+			if c.Warn {
+				name += " (warn)"
+			}
+			j.Checks = append(j.Checks, name)
+		}
+		for _, d := range a.Deps {
+			j.Mappings[d.Asset] = s.Graph.Mapping(a.Key, d.Asset).String()
+		}
 		for _, d := range a.Deps {
 			j.Deps = append(j.Deps, d.Asset)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/weir-dev/weir/api"
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/store"
+	"github.com/weir-dev/weir/ui"
 )
 
 // checkHTTP refuses an --http address that is not loopback without a
@@ -31,21 +32,23 @@ func checkHTTP(addr, token string) error {
 	return nil
 }
 
-// serveAPI serves the HTTP API on addr until stop is called.
+// serveAPI serves the web UI and the HTTP API on addr until stop is
+// called.
 func (a *app) serveAPI(addr, token string, publicRead bool, st store.Store, bucket *blob.Bucket, g *lineage.Graph) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, failedError(fmt.Errorf("--http %s: %w", addr, err))
 	}
 	log := a.logger()
-	h := (&api.Server{Store: st, Bucket: bucket, Graph: g, Schedules: a.cfg.Schedules, Query: a.cfg.Query, Alerts: a.cfg.Alerts, Sensors: a.cfg.Sensors, Clock: a.cfg.Clock, Logger: log, Token: token, PublicRead: publicRead}).Handler()
+	h := ui.Handler((&api.Server{Store: st, Bucket: bucket, Graph: g, Schedules: a.cfg.Schedules, Query: a.cfg.Query, Alerts: a.cfg.Alerts, Sensors: a.cfg.Sensors, Clock: a.cfg.Clock, Logger: log, Token: token, PublicRead: publicRead}).Handler())
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http api", "error", err)
 		}
 	}()
-	log.Info("serving the HTTP API", "url", "http://"+ln.Addr().String()+"/api/v1/", "token", token != "", "public_read", publicRead)
+	log.Info("serving the web UI and the HTTP API", "url", "http://"+ln.Addr().String()+"/", "api", "http://"+ln.Addr().String()+"/api/v1/",
+		"token", token != "", "public_read", publicRead)
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -116,6 +116,28 @@ func (c *cluster) start(id string, args ...string) {
 	c.mu.Unlock()
 }
 
+// serveHTTP starts `weir serve --http 127.0.0.1:0` as process id and
+// returns its base URL, http://127.0.0.1:PORT, once it listens.
+func (c *cluster) serveHTTP(id string, args ...string) string {
+	c.t.Helper()
+	c.start(id, append([]string{"serve", "--http", "127.0.0.1:0", "--log-format", "json"}, args...)...)
+	c.mu.Lock()
+	stderr := c.procs[id].Stderr.(*prefixWriter)
+	c.mu.Unlock()
+	var base string
+	c.waitFor("the HTTP server to listen", func() bool {
+		for line := range strings.Lines(stderr.String()) {
+			var rec struct{ Msg, URL string }
+			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "serving the web UI and the HTTP API" {
+				base = strings.TrimSuffix(rec.URL, "/")
+				return true
+			}
+		}
+		return false
+	})
+	return base
+}
+
 func (c *cluster) signal(id string, sig syscall.Signal) *os.ProcessState {
 	c.t.Helper()
 	c.mu.Lock()
@@ -604,21 +626,7 @@ func TestServeAPIDrivesABackfill(t *testing.T) {
 		t.Skip("multi-process test")
 	}
 	c := newCluster(t, 100)
-	c.start("d1", "serve", "--http", "127.0.0.1:0", "--token", "s3cret", "--workers", "2", "--log-format", "json")
-	c.mu.Lock()
-	stderr := c.procs["d1"].Stderr.(*prefixWriter)
-	c.mu.Unlock()
-	var base string
-	c.waitFor("the API to listen", func() bool {
-		for line := range strings.Lines(stderr.String()) {
-			var rec struct{ Msg, URL string }
-			if json.Unmarshal([]byte(line), &rec) == nil && rec.Msg == "serving the HTTP API" {
-				base = strings.TrimSuffix(rec.URL, "/api/v1/")
-				return true
-			}
-		}
-		return false
-	})
+	base := c.serveHTTP("d1", "--token", "s3cret", "--workers", "2")
 	call := func(method, path, token, body string) (int, map[string]any) {
 		t.Helper()
 		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
