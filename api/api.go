@@ -192,6 +192,8 @@ type AssetStatus struct {
 	Checks      []string `json:"checks"`
 	// Mappings are the deps' partition mappings, by dep.
 	Mappings map[string]string `json:"mappings"`
+	// Schedules name the schedules whose selection includes the asset.
+	Schedules []string `json:"schedules"`
 }
 
 // BarSpan is a run of partitions in one state: indexes From to To
@@ -248,6 +250,16 @@ func (s *Server) assets(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
+	scheduled := map[string][]string{}
+	for _, sc := range s.Schedules {
+		keys, err := s.Graph.Select(sc.Selection)
+		if err != nil {
+			continue // Validate refused it: the schedule endpoints say so
+		}
+		for _, k := range keys {
+			scheduled[k] = append(scheduled[k], sc.Name)
+		}
+	}
 	out := make([]AssetStatus, 0, len(health))
 	for _, h := range health {
 		a, _ := s.Graph.Asset(h.Asset)
@@ -257,7 +269,7 @@ func (s *Server) assets(w http.ResponseWriter, r *http.Request) {
 		j.Total = h.Def.Len(s.Clock.Now())
 		j.Bar = barOf(h, j.Total)
 		j.Description, j.Group, j.Tags, j.CodeVersion, j.Pool = a.Description, a.Group, append([]string{}, a.Tags...), a.CodeVersion, a.Pool
-		j.Checks, j.Mappings = []string{}, map[string]string{}
+		j.Checks, j.Mappings, j.Schedules = []string{}, map[string]string{}, append([]string{}, scheduled[h.Asset]...)
 		for _, c := range a.Checks {
 			name := c.Name
 			if c.Warn {

@@ -192,6 +192,7 @@ func TestUIInARealBrowser(t *testing.T) {
 	do("open a partition", chromedp.Click(chromedp.CSS(`svg.bar rect[data-state=fresh]`)))
 	until("the partition's lineage", `document.body.innerText.includes("Read (upstream lineage)") && document.body.innerText.includes("cleaned_orders 2024-01-01")`, 30*time.Second)
 	noError("the asset page")
+	until("the asset's schedule", `document.querySelector("a[href='#/schedules?schedule=nightly']") !== null`, 30*time.Second)
 	shot("asset")
 
 	// The launcher: a preview first, then the launch, at most one task at
@@ -230,6 +231,15 @@ func TestUIInARealBrowser(t *testing.T) {
 		t.Fatalf("task page: %q", got)
 	}
 	noError("the task page")
+
+	// Schedules: paused and resumed from the page, its ticks below.
+	do("open the schedules", chromedp.Navigate(base+"/#/schedules?schedule=nightly"))
+	until("the schedule", `document.body.innerText.includes("Ticks of nightly") && document.querySelector("main .pill")?.innerText === "active"`, 30*time.Second)
+	do("pause the schedule", chromedp.Click(chromedp.CSS(`main tbody button`)))
+	until("the schedule paused", `document.querySelector("main .pill")?.innerText === "paused"`, 30*time.Second)
+	do("resume the schedule", chromedp.Click(chromedp.CSS(`main tbody button`)))
+	until("the schedule active", `document.querySelector("main .pill")?.innerText === "active"`, 30*time.Second)
+	noError("the schedules")
 
 	// SQL over weir's metadata.
 	do("run SQL", chromedp.Navigate(base+"/#/sql"), chromedp.WaitVisible(chromedp.CSS(`textarea[name=sql]`)),

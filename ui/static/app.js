@@ -23,7 +23,7 @@ function fill(el, attrs, children) {
     if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
     else el.setAttribute(k, v === true ? "" : String(v));
   }
-  for (const c of children.flat()) {
+  for (const c of children.flat(Infinity)) {
     if (c === undefined || c === null || c === false) continue;
     el.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
@@ -130,18 +130,23 @@ function onLeave(stop) {
   stops.push(stop);
 }
 
-// every runs fn now and then every ms while the page is shown.
+// every runs fn now and then every ms while the page is shown, waiting
+// at least three times as long as fn took (a large catalog's status takes
+// the server a while: the page must not keep it busy).
 function every(ms, fn) {
   let timer = null;
   let gone = false;
+  let wait = ms;
   const tick = async () => {
+    const start = performance.now();
     try {
       await fn();
+      wait = Math.max(ms, 3 * (performance.now() - start));
       document.getElementById("live").textContent = "updated " + new Date().toLocaleTimeString();
     } catch (err) {
       showError(err);
     }
-    if (!gone) timer = setTimeout(tick, ms);
+    if (!gone) timer = setTimeout(tick, wait);
   };
   onLeave(() => {
     gone = true;
@@ -332,6 +337,7 @@ async function assetPage(key, query) {
   const rows = [
     ["partitions", a.partitions], ["code version", a.code_version || "–"], ["group", a.group || "–"], ["tags", a.tags.join(", ") || "–"],
     ["pool", a.pool || "default"], ["checks", a.checks.join(", ") || "–"],
+    ["schedules", a.schedules.length ? h("span", {}, a.schedules.map((n, i) => [i ? ", " : "", h("a", { href: "#/schedules?schedule=" + encodeURIComponent(n) }, n)])) : "–"],
   ];
   main().replaceChildren(
     h("h1", {}, a.asset), a.description ? h("p", {}, a.description) : null,
@@ -651,15 +657,28 @@ async function taskPage(id) {
 
 // ---- schedules ----
 
-async function schedulesPage() {
+function tickText(t) {
+  return t.skipped ? `skipped: ${t.skipped}` : `run ${t.run_id}`;
+}
+
+async function schedulesPage(_, query) {
   const body = h("tbody");
+  const history = h("div");
+  const showTicks = async (name) => {
+    const res = await api(`/api/v1/schedules/${encodeURIComponent(name)}/ticks?limit=50`);
+    history.replaceChildren(h("h2", {}, `Ticks of ${name}`), res.ticks.length ? h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "scheduled for"), h("th", {}, "fired at"), h("th", {}, "outcome"))),
+      h("tbody", {}, res.ticks.map((t) => h("tr", {}, h("td", {}, t.scheduled_at), h("td", {}, t.fired_at),
+        h("td", {}, t.run_id ? h("a", { href: "#/run/" + t.run_id }, tickText(t)) : tickText(t)))))) : h("p", { class: "muted" }, "No tick yet."));
+  };
   main().replaceChildren(h("h1", {}, "Schedules"), h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "name"), h("th", {}, "cron"), h("th", {}, "zone"),
-    h("th", {}, "selection"), h("th", {}, "state"), h("th", {}, "next tick"), h("th", {}, "last tick"), h("th", {}, ""))), body));
+    h("th", {}, "selection"), h("th", {}, "state"), h("th", {}, "next tick"), h("th", {}, "last tick"), h("th", {}, ""))), body), history);
+  if (query.get("schedule")) await showTicks(query.get("schedule"));
   await every(10000, async () => {
     const res = await api("/api/v1/schedules");
-    body.replaceChildren(...res.schedules.map((sc) => h("tr", {}, h("td", {}, sc.name), h("td", { class: "mono" }, sc.cron), h("td", {}, sc.zone),
+    body.replaceChildren(...res.schedules.map((sc) => h("tr", {}, h("td", {}, h("a", { href: "#/schedules?schedule=" + encodeURIComponent(sc.name) }, sc.name)),
+      h("td", { class: "mono" }, sc.cron), h("td", {}, sc.zone),
       h("td", { class: "mono" }, sc.selection), h("td", {}, pill(sc.state)), h("td", {}, sc.next || "–"),
-      h("td", {}, sc.last_tick ? `${when(sc.last_tick.scheduled_for || sc.last_tick.at)} ${sc.last_tick.status || ""}` : "–"),
+      h("td", {}, sc.last_tick ? `${sc.last_tick.scheduled_at}: ${tickText(sc.last_tick)}` : "–"),
       h("td", {}, h("button", { type: "button", onclick: async () => {
         try {
           await api(`/api/v1/schedules/${encodeURIComponent(sc.name)}/${sc.state === "paused" ? "resume" : "pause"}`, { method: "POST", body: {} });
