@@ -233,7 +233,6 @@ func TestAnotherDaemonDeliversWhatADeadOneRecorded(t *testing.T) {
 }
 
 func TestFreshnessDeadlineAlertsOnceWhenMissedAndOnceWhenMet(t *testing.T) {
-	ctx := context.Background()
 	st := openStore(t)
 	g := lineage.Must(&pipelines.Asset{Key: "events", Partitions: days, Compute: write},
 		&pipelines.Asset{Key: "revenue", Partitions: days, Deps: []pipelines.Dep{pipelines.On("events")}, Compute: write})
@@ -247,14 +246,7 @@ func TestFreshnessDeadlineAlertsOnceWhenMissedAndOnceWhenMet(t *testing.T) {
 	// 05:00 on Jan 3: 2024-01-01 was due at 06:00 on Jan 2; 2024-01-02 is due at 06:00.
 	clk := clock.NewFake(time.Date(2024, 1, 3, 5, 0, 0, 0, time.UTC))
 	svc := &alert.Service{Store: st, Graph: g, Config: cfg, Clock: clk}
-	step := func() {
-		t.Helper()
-		for range 2 {
-			if err := svc.Step(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	step := func() { t.Helper(); detectAndDeliver(t, svc) }
 	step()
 	clk.Advance(time.Hour + time.Second)
 	step()
@@ -359,6 +351,17 @@ func collect(kinds ...alert.Kind) (*alert.Config, *[]alert.Event) {
 	sent := &[]alert.Event{}
 	return &alert.Config{Sinks: map[string]alert.Sink{"log": sinkFunc(func(e alert.Event) { *sent = append(*sent, e) })},
 		Rules: []alert.Rule{{Sink: "log", Kinds: kinds}}, RatePerSink: 1000}, sent
+}
+
+// detectAndDeliver steps svc twice: once to detect (and lead), once to
+// deliver what it recorded.
+func detectAndDeliver(t *testing.T, svc *alert.Service) {
+	t.Helper()
+	for range 2 {
+		if err := svc.Step(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // sinkFunc is a sink that calls a function.
@@ -506,14 +509,7 @@ func TestMaxAgeAlertsOncePerVersionThatGrowsOld(t *testing.T) {
 	}
 	clk := clock.NewFake(time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC))
 	svc := &alert.Service{Store: st, Graph: g, Config: cfg, Clock: clk}
-	step := func() {
-		t.Helper()
-		for range 2 {
-			if err := svc.Step(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	step := func() { t.Helper(); detectAndDeliver(t, svc) }
 	materialize := func() {
 		t.Helper()
 		pl, err := (&plan.Planner{Graph: g, Status: st}).Plan(ctx, plan.Request{Selection: "fx_rates", Reprocess: plan.ReprocessAll}, clk.Now())
