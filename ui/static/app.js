@@ -122,6 +122,24 @@ function stream(path, onEvent) {
   return () => ctl.abort();
 }
 
+// download fetches path (with the token) and saves it as name.
+async function download(path, name) {
+  try {
+    const res = await fetch(path, { headers: headers() });
+    if (!res.ok) throw new APIError(res.status, `${path}: HTTP ${res.status}`);
+    save(await res.blob(), name);
+  } catch (err) {
+    showError(err);
+  }
+}
+
+// save offers blob as a file called name.
+function save(blob, name) {
+  const a = h("a", { href: URL.createObjectURL(blob), download: name });
+  a.click();
+  URL.revokeObjectURL(a.href);
+}
+
 // ---- routing and live updates ----
 
 let stops = [];
@@ -288,11 +306,12 @@ function drawGraph(assets, selected) {
 async function catalogPage() {
   const search = h("input", { name: "q", placeholder: "key, description, tag…", "aria-label": "search assets" });
   const group = h("select", { name: "group", "aria-label": "group" }, h("option", { value: "" }, "any group"));
+  const tag = h("select", { name: "tag", "aria-label": "tag" }, h("option", { value: "" }, "any tag"));
   const status = h("select", { name: "status", "aria-label": "status" }, h("option", { value: "" }, "any status"),
     ...STATES.map((st) => h("option", { value: st }, "has " + st)));
   const body = h("tbody");
   main().replaceChildren(h("h1", {}, "Assets"),
-    h("div", { class: "toolbar" }, h("label", {}, "Search", search), h("label", {}, "Group", group), h("label", {}, "Status", status)),
+    h("div", { class: "toolbar" }, h("label", {}, "Search", search), h("label", {}, "Group", group), h("label", {}, "Tag", tag), h("label", {}, "Status", status)),
     h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "asset"), h("th", {}, "group"), h("th", {}, "tags"), h("th", {}, "partitions"),
       ...STATES.map((st) => h("th", { class: "num" }, st)))), body));
   let assets = [];
@@ -300,16 +319,19 @@ async function catalogPage() {
     const q = search.value.toLowerCase();
     body.replaceChildren(...assets.filter((a) =>
       (!q || [a.asset, a.description, a.group, ...a.tags].join(" ").toLowerCase().includes(q)) &&
-      (!group.value || a.group === group.value) && (!status.value || a[status.value].count > 0)).map((a) =>
+      (!group.value || a.group === group.value) && (!tag.value || a.tags.includes(tag.value)) && (!status.value || a[status.value].count > 0)).map((a) =>
       h("tr", {}, h("td", {}, h("a", { href: "#/asset/" + encodeURIComponent(a.asset) }, a.asset), a.description ? h("div", { class: "muted" }, a.description) : null),
         h("td", {}, a.group), h("td", {}, a.tags.join(", ")), h("td", { class: "mono" }, a.partitions),
         ...STATES.map((st) => h("td", { class: "num s-" + (a[st].count ? st : "") }, fmtInt(a[st].count))))));
   };
-  for (const el of [search, group, status]) el.addEventListener("input", draw);
+  for (const el of [search, group, tag, status]) el.addEventListener("input", draw);
+  const options = (sel, any, values) => {
+    if (sel.options.length !== values.length + 1) sel.replaceChildren(h("option", { value: "" }, any), ...values.map((v) => h("option", {}, v)));
+  };
   await every(10000, async () => {
     assets = (await api("/api/v1/assets")).assets;
-    const groups = [...new Set(assets.map((a) => a.group).filter(Boolean))].sort();
-    if (group.options.length !== groups.length + 1) group.replaceChildren(h("option", { value: "" }, "any group"), ...groups.map((g) => h("option", {}, g)));
+    options(group, "any group", [...new Set(assets.map((a) => a.group).filter(Boolean))].sort());
+    options(tag, "any tag", [...new Set(assets.flatMap((a) => a.tags))].sort());
     draw();
   });
   search.focus();
@@ -582,7 +604,7 @@ async function runPage(id, _, kind) {
     h("h2", {}, "By asset"), h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "asset"), h("th", {}, "progress"),
       ...["pending", "running", "succeeded", "failed", "skipped", "cancelled"].map((st) => h("th", { class: "num" }, st)))), perAsset),
     h("h2", {}, "Timeline"), timeline,
-    kind === "backfill" ? h("p", {}, h("a", { href: `${base}/report`, target: "_blank" }, "Audit report (JSON)")) : null);
+    kind === "backfill" ? h("p", {}, h("button", { type: "button", name: "report", onclick: () => download(`${base}/report`, `backfill-${id}-report.json`) }, "Download the audit report (JSON)")) : null);
   const draw = (p) => {
     const eta = p.eta_seconds ? `, ETA ${Math.round(p.eta_seconds / 60)} min` : "";
     head.replaceChildren(
@@ -701,9 +723,7 @@ async function sqlPage() {
   const csv = h("button", { type: "button", disabled: true, onclick: () => {
     const esc = (v) => (v === null ? "" : /[",\n]/.test(String(v)) ? `"${String(v).replaceAll('"', '""')}"` : String(v));
     const text = [last.columns, ...last.rows].map((r) => r.map(esc).join(",")).join("\n") + "\n";
-    const a = h("a", { href: URL.createObjectURL(new Blob([text], { type: "text/csv" })), download: "weir-query.csv" });
-    a.click();
-    URL.revokeObjectURL(a.href);
+    save(new Blob([text], { type: "text/csv" }), "weir-query.csv");
   } }, "Download CSV");
   const run = async () => {
     localStorage.setItem("weir_sql", editor.value);
