@@ -177,10 +177,9 @@ type AssetStatus struct {
 	Late       []LateRanges `json:"late"`
 	Deps       []string     `json:"deps"`
 	Dependents []string     `json:"dependents"`
-	// Total is how many partitions exist now; Bar covers them in index
-	// order, one span per run of partitions in one state (failed, running,
-	// stale, missing or fresh: the first that holds): the UI's health bar,
-	// as long as the ranges, never one element per partition.
+	// Total is how many partitions exist now; Bar covers those of the
+	// window asked for (?bar_from, ?bar_to; all by default) in index order
+	// in at most ?bar_width spans (default 1,000): the UI's health bar.
 	Total int64     `json:"total"`
 	Bar   []BarSpan `json:"bar"`
 	// The definition: what `weir assets show` prints.
@@ -196,33 +195,6 @@ type AssetStatus struct {
 	Schedules []string `json:"schedules"`
 }
 
-// BarSpan is a run of partitions in one state: indexes From to To
-// (exclusive), keys First to Last.
-type BarSpan struct {
-	State string `json:"state"`
-	From  int64  `json:"from"`
-	To    int64  `json:"to"`
-	First string `json:"first"`
-	Last  string `json:"last"`
-}
-
-// barOf returns h's health bar.
-func barOf(h plan.Health, total int64) []BarSpan {
-	out := []BarSpan{}
-	left := partitions.Span(0, total)
-	for _, st := range []struct {
-		name string
-		of   partitions.Subset
-	}{{"failed", h.Failed}, {"running", h.Running}, {"stale", h.Stale}, {"missing", h.Missing}, {"fresh", h.Fresh}} {
-		for _, r := range left.Intersect(st.of).Ranges() {
-			out = append(out, BarSpan{State: st.name, From: r.Lo, To: r.Hi, First: h.Def.Key(r.Lo), Last: h.Def.Key(r.Hi - 1)})
-		}
-		left = left.Difference(st.of)
-	}
-	slices.SortFunc(out, func(a, b BarSpan) int { return int(a.From - b.From) })
-	return out
-}
-
 // StaleRanges are partitions stale for one reason.
 type StaleRanges struct {
 	Why string `json:"why"`
@@ -230,6 +202,11 @@ type StaleRanges struct {
 }
 
 func (s *Server) assets(w http.ResponseWriter, r *http.Request) {
+	var win barWindow
+	var ok bool
+	if win, ok = barWindowOf(w, r); !ok {
+		return
+	}
 	keys := s.Graph.Keys()
 	if sel := r.URL.Query().Get("select"); sel != "" {
 		var err error
@@ -267,7 +244,7 @@ func (s *Server) assets(w http.ResponseWriter, r *http.Request) {
 			Missing: partitions.Summarize(h.Def, h.Missing), Failed: partitions.Summarize(h.Def, h.Failed), Running: partitions.Summarize(h.Def, h.Running),
 			WhyStale: []StaleRanges{}, Late: LateOf(s.Alerts, h, s.Clock.Now()), Deps: []string{}, Dependents: s.Graph.Dependents(h.Asset)}
 		j.Total = h.Def.Len(s.Clock.Now())
-		j.Bar = barOf(h, j.Total)
+		j.Bar = barOf(h, j.Total, win)
 		j.Description, j.Group, j.Tags, j.CodeVersion, j.Pool = a.Description, a.Group, append([]string{}, a.Tags...), a.CodeVersion, a.Pool
 		j.Checks, j.Mappings, j.Schedules = []string{}, map[string]string{}, append([]string{}, scheduled[h.Asset]...)
 		for _, c := range a.Checks {

@@ -151,6 +151,14 @@ func TestUIInARealBrowser(t *testing.T) {
 			t.Fatalf("waiting for %s: %v\nthe page says:\n%s", what, err, page)
 		}
 	}
+	// click clicks the first element sel matches, in one evaluation in
+	// the page: the live pages redraw their tables and bars, and a node
+	// found by one call could be gone by the next.
+	click := func(what, sel string) {
+		t.Helper()
+		until(what, `(() => { const el = document.querySelector(`+jsString(sel)+`); if (!el) return false;
+			el.dispatchEvent(new MouseEvent("click", { bubbles: true, cancelable: true, view: window })); return true; })()`, 30*time.Second)
+	}
 	text := func(sel string) string {
 		t.Helper()
 		got, err := chromedp.Run(browserCtx, chromedp.Evaluate[string](`(document.querySelector(`+jsString(sel)+`) || {}).innerText || ""`))
@@ -187,13 +195,20 @@ func TestUIInARealBrowser(t *testing.T) {
 
 	// An asset, from its node: the health bar is drawn from ranges, and a
 	// click on a span opens that partition with its lineage.
-	do("open an asset", chromedp.Click(chromedp.CSS(`#graph .node[data-asset="daily_revenue"]`)))
+	click("open an asset", `#graph .node[data-asset="daily_revenue"]`)
 	until("the health bar", `document.querySelectorAll("svg.bar rect[data-state=fresh]").length === 1`, 30*time.Second)
-	do("open a partition", chromedp.Click(chromedp.CSS(`svg.bar rect[data-state=fresh]`)))
+	click("open a partition", `svg.bar rect[data-state=fresh]`)
 	until("the partition's lineage", `document.body.innerText.includes("Read (upstream lineage)") && document.body.innerText.includes("cleaned_orders 2024-01-01")`, 30*time.Second)
 	noError("the asset page")
 	until("the asset's schedule", `document.querySelector("a[href='#/schedules?schedule=nightly']") !== null`, 30*time.Second)
 	shot("asset")
+	// Zooming asks the API for the window: three zooms in show an eighth.
+	for range 3 {
+		click("zoom in", `main button[type=button]`)
+	}
+	until("the zoomed bar", `(() => { const m = /showing ([\d,]+) of ([\d,]+)/.exec(document.body.innerText); const n = (s) => parseInt(s.replaceAll(",", ""), 10);
+		return m && n(m[1]) * 8 <= n(m[2]) + 8 && document.querySelectorAll("svg.bar rect").length > 0; })()`, 30*time.Second)
+	noError("the zoomed bar")
 
 	// The launcher: a preview first, then the launch, at most one task at
 	// a time.
@@ -235,9 +250,9 @@ func TestUIInARealBrowser(t *testing.T) {
 	// Schedules: paused and resumed from the page, its ticks below.
 	do("open the schedules", chromedp.Navigate(base+"/#/schedules?schedule=nightly"))
 	until("the schedule", `document.body.innerText.includes("Ticks of nightly") && document.querySelector("main .pill")?.innerText === "active"`, 30*time.Second)
-	do("pause the schedule", chromedp.Click(chromedp.CSS(`main tbody button`)))
+	click("pause the schedule", `main tbody button`)
 	until("the schedule paused", `document.querySelector("main .pill")?.innerText === "paused"`, 30*time.Second)
-	do("resume the schedule", chromedp.Click(chromedp.CSS(`main tbody button`)))
+	click("resume the schedule", `main tbody button`)
 	until("the schedule active", `document.querySelector("main .pill")?.innerText === "active"`, 30*time.Second)
 	noError("the schedules")
 

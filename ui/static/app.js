@@ -355,7 +355,9 @@ async function assetPage(key, query) {
       showError(err);
     }
   };
-  const view = { from: 0, to: Math.max(a.total, 1) };
+  // The bar shows view (all partitions until zoomed); the API draws it
+  // in at most 1,000 spans, so each zoom asks again.
+  const view = { from: 0, to: Math.max(a.total, 1), all: true };
   const rows = [
     ["partitions", a.partitions], ["code version", a.code_version || "–"], ["group", a.group || "–"], ["tags", a.tags.join(", ") || "–"],
     ["pool", a.pool || "default"], ["checks", a.checks.join(", ") || "–"],
@@ -373,10 +375,22 @@ async function assetPage(key, query) {
     h("form", { class: "inline", onsubmit: (e) => { e.preventDefault(); showPartition(partInput.value.trim()); } },
       h("label", {}, "Partition key", partInput), h("button", {}, "Show")),
     partOut);
-  const draw = (cur) => barHolder.replaceChildren(healthBar(cur, view, () => draw(cur), showPartition));
+  let pending = null;
+  const load = async () => {
+    const cur = await api(`/api/v1/assets/${encodeURIComponent(key)}?bar_width=1000` + (view.all ? "" : `&bar_from=${view.from}&bar_to=${view.to}`));
+    if (view.all) view.to = Math.max(cur.total, 1);
+    draw(cur);
+  };
+  // redraw follows a zoom or a pan: one request for a burst of wheel turns.
+  const redraw = () => {
+    clearTimeout(pending);
+    pending = setTimeout(() => load().catch(showError), 120);
+  };
+  const draw = (cur) => barHolder.replaceChildren(healthBar(cur, view, redraw, showPartition));
   draw(a);
   if (partInput.value) showPartition(partInput.value);
-  await every(5000, async () => draw(await api("/api/v1/assets/" + encodeURIComponent(key))));
+  onLeave(() => clearTimeout(pending));
+  await every(5000, load);
 }
 
 // healthBar draws a's partitions from index view.from to view.to, one
@@ -393,21 +407,27 @@ function healthBar(a, view, redraw, pick) {
     const x0 = ((Math.max(b.from, view.from) - view.from) / span) * W;
     const x1 = ((Math.min(b.to, view.to) - view.from) / span) * W;
     const n = b.to - b.from;
-    const label = `${b.state}: ${b.first}${n > 1 ? " … " + b.last : ""} (${fmtInt(n)} partition${n > 1 ? "s" : ""})`;
+    const label = `${b.mixed ? "mostly or partly " : ""}${b.state}: ${b.first}${n > 1 ? " … " + b.last : ""} (${fmtInt(n)} partition${n > 1 ? "s" : ""}${b.mixed ? ", in more than one state: zoom in" : ""})`;
     svg.append(s("rect", { class: "f-" + b.state, x: x0, y: 0, width: Math.max(x1 - x0, 0.6), height: Hh, "data-state": b.state,
       "data-first": b.first, onclick: () => pick(b.first) }, s("title", {}, label)));
   }
+  // zoom and pan read the view as it is now: it changes before the bar
+  // is drawn again.
   const zoom = (factor, at = 0.5) => {
-    const mid = view.from + span * at;
-    const next = Math.min(Math.max(Math.round(span * factor), 1), total);
+    const now = view.to - view.from;
+    const mid = view.from + now * at;
+    const next = Math.min(Math.max(Math.round(now * factor), 1), total);
     view.from = Math.max(0, Math.min(Math.round(mid - next * at), total - next));
     view.to = view.from + next;
+    view.all = next === total;
     redraw();
   };
   const pan = (frac) => {
-    const d = Math.round(span * frac) || Math.sign(frac);
-    view.from = Math.max(0, Math.min(view.from + d, total - span));
-    view.to = view.from + span;
+    const now = view.to - view.from;
+    const d = Math.round(now * frac) || Math.sign(frac);
+    view.from = Math.max(0, Math.min(view.from + d, total - now));
+    view.to = view.from + now;
+    view.all = now === total;
     redraw();
   };
   svg.addEventListener("wheel", (e) => {
@@ -430,7 +450,7 @@ function healthBar(a, view, redraw, pick) {
   return h("div", {},
     h("div", { class: "toolbar" }, h("button", { type: "button", onclick: () => zoom(0.5) }, "Zoom in"), h("button", { type: "button", onclick: () => zoom(2) }, "Zoom out"),
       h("button", { type: "button", onclick: () => pan(-0.5) }, "←"), h("button", { type: "button", onclick: () => pan(0.5) }, "→"),
-      h("button", { type: "button", onclick: () => { view.from = 0; view.to = total; redraw(); } }, "All"),
+      h("button", { type: "button", onclick: () => { view.from = 0; view.to = total; view.all = true; redraw(); } }, "All"),
       h("span", { class: "muted" }, `showing ${fmtInt(span)} of ${fmtInt(a.total)} partitions`)),
     svg, h("div", { class: "axis" }, h("span", {}, keyAt(view.from)), h("span", {}, keyAt(view.to - 1))),
     h("p", {}, counts),
