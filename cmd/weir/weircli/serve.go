@@ -39,7 +39,11 @@ processes.
 On SIGTERM or SIGINT it stops firing, lets running tasks finish for up to --grace,
 releases what is left and exits 0. Several daemons may share a store (PostgreSQL):
 one leads the schedules (a lease in the store, renewed every 10 s), the others take
-over within 30 s of its death; a tick is recorded once whoever fires it.`,
+over within 30 s of its death; a tick is recorded once whoever fires it.
+
+With --http ADDR it serves the web UI at http://ADDR/ (asset graph, partition
+health, backfill launcher and live pages, runs, schedules, SQL) and the HTTP API
+under /api/v1/ (docs/api.md); beyond loopback it needs --token.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if workers < 0 {
@@ -158,7 +162,7 @@ over within 30 s of its death; a tick is recorded once whoever fires it.`,
 	cmd.Flags().IntVar(&workers, "workers", 4, "tasks this process runs at once; 0 leaves them to weir worker processes")
 	cmd.Flags().DurationVar(&grace, "grace", 30*time.Second, "on SIGTERM, how long running tasks may finish before they are released")
 	cmd.Flags().DurationVar(&lease, "lease-timeout", 30*time.Second, "a leader that has not renewed its lease for this long is replaced by another daemon")
-	cmd.Flags().StringVar(&httpAddr, "http", "", "serve the HTTP API at http://ADDR/api/v1/ (e.g. 127.0.0.1:8300; docs/api.md)")
+	cmd.Flags().StringVar(&httpAddr, "http", "", "serve the web UI at http://ADDR/ and the HTTP API at http://ADDR/api/v1/ (e.g. 127.0.0.1:8300; docs/api.md)")
 	// Not defaulted from the environment here: --help would print it.
 	cmd.Flags().StringVar(&token, "token", "", "the API's bearer token (default $WEIR_TOKEN); required to listen beyond loopback")
 	cmd.Flags().BoolVar(&publicRead, "public-read", false, "with --token: let reads (GET) through without it")
