@@ -34,7 +34,6 @@ import (
 	"github.com/weir-dev/weir/internal/urlredact"
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/partitions"
-	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/schedule"
 	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/sensor"
@@ -65,7 +64,13 @@ type Server struct {
 	// with PublicRead).
 	Token      string
 	PublicRead bool
+	// StatusMaxAge, if set, answers asset status (GET /api/v1/assets...)
+	// from every asset's health computed at most this long ago, refreshed
+	// in the background (responses say as_of): for a UI over a large
+	// catalog. 0 computes it for each request.
+	StatusMaxAge time.Duration
 
+	cache      healthCache
 	mux        *http.ServeMux
 	querySlots chan struct{}
 	// badSchedules is the first invalid schedule's error: the schedule
@@ -180,6 +185,8 @@ type AssetStatus struct {
 	// Total is how many partitions exist now; Bar covers those of the
 	// window asked for (?bar_from, ?bar_to; all by default) in index order
 	// in at most ?bar_width spans (default 1,000): the UI's health bar.
+	// AsOf is when the state was read (Server.StatusMaxAge).
+	AsOf  time.Time `json:"as_of"`
 	Total int64     `json:"total"`
 	Bar   []BarSpan `json:"bar"`
 	// The definition: what `weir assets show` prints.
@@ -222,7 +229,7 @@ func (s *Server) assets(w http.ResponseWriter, r *http.Request) {
 		}
 		keys = []string{key}
 	}
-	health, err := plan.AssetHealth(r.Context(), s.Store, s.Graph, keys, s.Clock.Now())
+	health, asOf, err := s.health(r.Context(), keys)
 	if err != nil {
 		s.storeError(w, err)
 		return
@@ -242,8 +249,8 @@ func (s *Server) assets(w http.ResponseWriter, r *http.Request) {
 		a, _ := s.Graph.Asset(h.Asset)
 		j := AssetStatus{Asset: h.Asset, Partitions: h.Def.String(), Fresh: partitions.Summarize(h.Def, h.Fresh), Stale: partitions.Summarize(h.Def, h.Stale),
 			Missing: partitions.Summarize(h.Def, h.Missing), Failed: partitions.Summarize(h.Def, h.Failed), Running: partitions.Summarize(h.Def, h.Running),
-			WhyStale: []StaleRanges{}, Late: LateOf(s.Alerts, h, s.Clock.Now()), Deps: []string{}, Dependents: s.Graph.Dependents(h.Asset)}
-		j.Total = h.Def.Len(s.Clock.Now())
+			WhyStale: []StaleRanges{}, Late: LateOf(s.Alerts, h, asOf), Deps: []string{}, Dependents: s.Graph.Dependents(h.Asset)}
+		j.AsOf, j.Total = asOf, h.Def.Len(asOf)
 		j.Bar = barOf(h, j.Total, win)
 		j.Description, j.Group, j.Tags, j.CodeVersion, j.Pool = a.Description, a.Group, append([]string{}, a.Tags...), a.CodeVersion, a.Pool
 		j.Checks, j.Mappings, j.Schedules = []string{}, map[string]string{}, append([]string{}, scheduled[h.Asset]...)

@@ -451,7 +451,7 @@ function healthBar(a, view, redraw, pick) {
     h("div", { class: "toolbar" }, h("button", { type: "button", onclick: () => zoom(0.5) }, "Zoom in"), h("button", { type: "button", onclick: () => zoom(2) }, "Zoom out"),
       h("button", { type: "button", onclick: () => pan(-0.5) }, "←"), h("button", { type: "button", onclick: () => pan(0.5) }, "→"),
       h("button", { type: "button", onclick: () => { view.from = 0; view.to = total; view.all = true; redraw(); } }, "All"),
-      h("span", { class: "muted" }, `showing ${fmtInt(span)} of ${fmtInt(a.total)} partitions`)),
+      h("span", { class: "muted" }, `showing ${fmtInt(span)} of ${fmtInt(a.total)} partitions, as of ${new Date(a.as_of).toLocaleTimeString()}`)),
     svg, h("div", { class: "axis" }, h("span", {}, keyAt(view.from)), h("span", {}, keyAt(view.to - 1))),
     h("p", {}, counts),
     a.why_stale.length ? h("ul", {}, a.why_stale.map((w) => h("li", {}, h("span", { class: "s-stale" }, "stale: "), `${w.why} — ${fmtInt(w.count)}: `, h("code", {}, w.ranges)))) : null,

@@ -34,13 +34,13 @@ func checkHTTP(addr, token string) error {
 
 // serveAPI serves the web UI and the HTTP API on addr until stop is
 // called.
-func (a *app) serveAPI(addr, token string, publicRead bool, st store.Store, bucket *blob.Bucket, g *lineage.Graph) (stop func(), err error) {
+func (a *app) serveAPI(addr, token string, publicRead bool, statusMaxAge time.Duration, st store.Store, bucket *blob.Bucket, g *lineage.Graph) (stop func(), err error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, failedError(fmt.Errorf("--http %s: %w", addr, err))
 	}
 	log := a.logger()
-	h := ui.Handler((&api.Server{Store: st, Bucket: bucket, Graph: g, Schedules: a.cfg.Schedules, Query: a.cfg.Query, Alerts: a.cfg.Alerts, Sensors: a.cfg.Sensors, Clock: a.cfg.Clock, Logger: log, Token: token, PublicRead: publicRead}).Handler())
+	h := ui.Handler((&api.Server{Store: st, Bucket: bucket, Graph: g, Schedules: a.cfg.Schedules, Query: a.cfg.Query, Alerts: a.cfg.Alerts, Sensors: a.cfg.Sensors, Clock: a.cfg.Clock, Logger: log, Token: token, PublicRead: publicRead, StatusMaxAge: statusMaxAge}).Handler())
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -23,6 +23,7 @@ func (a *app) serveCommand() *cobra.Command {
 		// httpAddr, if set, serves the HTTP API; token guards it.
 		httpAddr, token string
 		publicRead      bool
+		statusMaxAge    time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "serve [--workers N]",
@@ -57,6 +58,9 @@ under /api/v1/ (docs/api.md); beyond loopback it needs --token.`,
 			}
 			if token == "" {
 				token = a.cfg.Getenv("WEIR_TOKEN")
+			}
+			if statusMaxAge < 0 {
+				return usageError(fmt.Errorf("--status-max-age %s must be 0 (read for each request) or more", statusMaxAge))
 			}
 			if err := checkHTTP(httpAddr, token); err != nil {
 				return err
@@ -104,7 +108,7 @@ under /api/v1/ (docs/api.md); beyond loopback it needs --token.`,
 			wctx, release := stopOnSignal(ctx, log, grace)
 			defer release()
 			if httpAddr != "" {
-				stopAPI, err := a.serveAPI(httpAddr, token, publicRead, st, bucket, d.Graph)
+				stopAPI, err := a.serveAPI(httpAddr, token, publicRead, statusMaxAge, st, bucket, d.Graph)
 				if err != nil {
 					return err
 				}
@@ -166,6 +170,7 @@ under /api/v1/ (docs/api.md); beyond loopback it needs --token.`,
 	// Not defaulted from the environment here: --help would print it.
 	cmd.Flags().StringVar(&token, "token", "", "the API's bearer token (default $WEIR_TOKEN); required to listen beyond loopback")
 	cmd.Flags().BoolVar(&publicRead, "public-read", false, "with --token: let reads (GET) through without it")
+	cmd.Flags().DurationVar(&statusMaxAge, "status-max-age", 5*time.Second, "with --http: answer asset status from a read at most this old, refreshed in the background (0: read for each request)")
 	cmd.Flags().StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9300; docs/metrics.md)")
 	return cmd
 }
