@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"gocloud.dev/blob"
 	"gocloud.dev/blob/memblob"
 
 	"github.com/weir-dev/weir/api"
@@ -26,6 +27,19 @@ import (
 	"github.com/weir-dev/weir/store/sqlite"
 )
 
+// openState opens an embedded store and an in-memory bucket, both closed
+// when t ends.
+func openState(t *testing.T) (store.Store, *blob.Bucket) {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bucket := memblob.OpenBucket(nil)
+	t.Cleanup(func() { bucket.Close(); st.Close() })
+	return st, bucket
+}
+
 // TestAPI drives a real HTTP server on 127.0.0.1 over a store where a
 // week of the example pipeline ran and a backfill is queued: partition
 // status as ranges, runs and their control (pause, resume, cancel) with a
@@ -33,13 +47,7 @@ import (
 // readiness.
 func TestAPI(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	bucket := memblob.OpenBucket(nil)
-	defer bucket.Close()
+	st, bucket := openState(t)
 	clk := clock.NewFake(time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC))
 	g := lineage.Must(nightly.Assets()...)
 	expand := func(sel, keys string) *plan.TaskGraph {

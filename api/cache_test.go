@@ -4,12 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"testing/synctest"
 	"time"
-
-	"gocloud.dev/blob/memblob"
 
 	"github.com/weir-dev/weir/api"
 	"github.com/weir-dev/weir/clock"
@@ -18,7 +15,6 @@ import (
 	"github.com/weir-dev/weir/pipelines"
 	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/scheduler"
-	"github.com/weir-dev/weir/store/sqlite"
 )
 
 // TestStatusMaxAgeServesACacheAndRefreshesItBehind: with StatusMaxAge,
@@ -28,13 +24,7 @@ import (
 func TestStatusMaxAgeServesACacheAndRefreshesItBehind(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
-		st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "state.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		bucket := memblob.OpenBucket(nil)
-		defer bucket.Close()
+		st, bucket := openState(t)
 		days := partitions.MustTimeWindow(partitions.TimeWindowOpts{Grain: partitions.Daily, Start: "2024-01-01", Location: "UTC"})
 		g := lineage.Must(&pipelines.Asset{Key: "a", Partitions: days, Compute: func(ctx context.Context, t *pipelines.Task) error {
 			w, err := t.Output.Create(ctx, t.Keys[0], "x")

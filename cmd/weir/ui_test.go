@@ -238,6 +238,9 @@ func TestUIInARealBrowser(t *testing.T) {
 	}
 	until("the timeline", `document.querySelectorAll("svg a[href^='#/task/']").length === 12`, 30*time.Second)
 	shot("backfill")
+	until("the failed tasks only", `(() => { const s = document.querySelector("select[name=timeline_state]"); if (!s) return false;
+		s.value = "failed"; s.dispatchEvent(new Event("input", { bubbles: true })); return true; })()`, 30*time.Second)
+	until("no failed task", `document.body.innerText.includes("No task here has started yet.")`, 30*time.Second)
 
 	// A task, from the timeline: its attempts and its logs.
 	do("open a task", chromedp.Navigate(base+"/#/task/1"))

@@ -649,16 +649,26 @@ async function runPage(id, _, kind) {
     draw(data);
     document.getElementById("live").textContent = (name === "end" ? "ended " : "live ") + new Date().toLocaleTimeString();
   }));
-  await every(4000, async () => timeline.replaceChildren(await gantt(base)));
+  // The timeline pages 500 tasks at a time, of one state or all.
+  const tl = { after: 0, prev: [], state: "" };
+  const refresh = async () => timeline.replaceChildren(await gantt(base, tl, () => refresh().catch(showError)));
+  await every(4000, refresh);
 }
 
-// gantt draws the run's tasks that started (the first 500) as bars on a
-// time axis, with their state, phase and attempts in the tooltip; each
-// opens the task.
-async function gantt(base) {
-  const res = await api(`${base}/tasks?limit=500`);
+// gantt draws a page of the run's tasks (500 from tl.after, of tl.state
+// or all) that started as bars on a time axis, with their state, phase
+// and attempts in the tooltip; each opens the task.
+async function gantt(base, tl, redraw) {
+  const res = await api(`${base}/tasks?limit=500&after=${tl.after}${tl.state ? "&state=" + tl.state : ""}`);
+  const stateSel = h("select", { name: "timeline_state", "aria-label": "tasks of state", oninput: () => {
+    Object.assign(tl, { after: 0, prev: [], state: stateSel.value });
+    redraw();
+  } }, h("option", { value: "" }, "all tasks"), TASK_STATES.map((st) => h("option", { value: st, selected: st === tl.state }, st)));
+  const nav = h("div", { class: "toolbar" }, stateSel,
+    h("button", { type: "button", disabled: !tl.prev.length, onclick: () => { tl.after = tl.prev.pop(); redraw(); } }, "← Previous 500"),
+    h("button", { type: "button", disabled: !res.next, onclick: () => { tl.prev.push(tl.after); tl.after = res.tasks[res.tasks.length - 1].id; redraw(); } }, "Next 500 →"));
   const tasks = res.tasks.filter((t) => t.started_at);
-  if (!tasks.length) return h("p", { class: "muted" }, "No task has started yet.");
+  if (!tasks.length) return h("div", {}, nav, h("p", { class: "muted" }, "No task here has started yet."));
   const now = Date.now();
   const t0 = Math.min(...tasks.map((t) => Date.parse(t.started_at)));
   const t1 = Math.max(...tasks.map((t) => (t.finished_at ? Date.parse(t.finished_at) : now)), t0 + 1);
@@ -673,7 +683,7 @@ async function gantt(base) {
       s("rect", { class: "f-" + t.state, x: left + ((a - t0) / (t1 - t0)) * W, y, width: Math.max(((b - a) / (t1 - t0)) * W, 2), height: row - 3 },
         s("title", {}, `task ${t.id}: ${t.asset} ${t.partitions} — ${t.state} (phase ${t.phase}, attempt ${t.attempt} of ${t.max_attempts}) ${when(t.started_at)} → ${when(t.finished_at)}`))));
   });
-  return h("div", {}, svg, res.next ? h("p", { class: "muted" }, "The first 500 tasks.") : null);
+  return h("div", {}, nav, svg);
 }
 
 async function taskPage(id) {
@@ -694,7 +704,9 @@ async function taskPage(id) {
       h("td", {}, x.msg, " ", h("span", { class: "muted mono" }, x.attrs ? JSON.stringify(x.attrs) : "")))) : [h("tr", {}, h("td", { class: "muted" }, l.logged ? "No lines." : "This attempt logged nothing (or its log is not written yet)."))]));
   };
   attemptSel.addEventListener("input", load);
-  await load();
+  // A task still running logs on: follow it.
+  if (t.task.state === "running" || t.task.state === "pending") await every(3000, load);
+  else await load();
 }
 
 // ---- schedules ----
