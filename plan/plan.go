@@ -59,7 +59,7 @@ type Request struct {
 type StatusReader interface {
 	PartitionStateEach(ctx context.Context, asset string, fn func(*store.PartitionState) error) error
 	DynamicPartitionList(ctx context.Context, name string) ([]string, error)
-	TaskActiveList(ctx context.Context, asset string) ([]*store.Task, error)
+	TaskActiveList(ctx context.Context, asset string) ([]store.ActiveTask, error)
 }
 
 // Planner plans runs.

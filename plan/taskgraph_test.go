@@ -28,7 +28,9 @@ func (m memStatus) PartitionStateEach(_ context.Context, asset string, fn func(*
 	return nil
 }
 func (m memStatus) DynamicPartitionList(context.Context, string) ([]string, error) { return nil, nil }
-func (m memStatus) TaskActiveList(context.Context, string) ([]*store.Task, error)  { return nil, nil }
+func (m memStatus) TaskActiveList(context.Context, string) ([]store.ActiveTask, error) {
+	return nil, nil
+}
 
 func noop(context.Context, *pipelines.Task) error { return nil }
 

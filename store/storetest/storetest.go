@@ -529,8 +529,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("after one finished, leased %v", ids(more))
 		}
 		active, err := s.TaskActiveList(ctx, "a")
-		if err != nil || len(active) != 3 {
-			t.Fatalf("active %v %v", ids(active), err)
+		if err != nil || len(active) != 3 || active[0].RunID != run.ID || active[0].PartitionFirst == "" {
+			t.Fatalf("active %+v %v", active, err)
 		}
 	})
 

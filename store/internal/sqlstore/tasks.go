@@ -784,9 +784,22 @@ func (s *Store) TaskStagedList(ctx context.Context, asset string) ([]*store.Task
 }
 
 // TaskActiveList returns an asset's pending and running tasks.
-func (s *Store) TaskActiveList(ctx context.Context, asset string) ([]*store.Task, error) {
-	out, err := s.queryTasks(ctx, s.db, `SELECT `+taskColumns+` FROM tasks WHERE asset = ? AND state IN ('pending', 'running') ORDER BY id`, asset)
+func (s *Store) TaskActiveList(ctx context.Context, asset string) ([]store.ActiveTask, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, run_id, partition_first, partition_last FROM tasks
+		WHERE asset = ? AND state IN ('pending', 'running') ORDER BY id`), asset)
 	if err != nil {
+		return nil, fmt.Errorf("active tasks of %s: %w", asset, s.mapErr(err))
+	}
+	defer rows.Close()
+	var out []store.ActiveTask
+	for rows.Next() {
+		var t store.ActiveTask
+		if err := rows.Scan(&t.ID, &t.RunID, &t.PartitionFirst, &t.PartitionLast); err != nil {
+			return nil, fmt.Errorf("active tasks of %s: %w", asset, err)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("active tasks of %s: %w", asset, s.mapErr(err))
 	}
 	return out, nil
