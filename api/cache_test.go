@@ -20,7 +20,8 @@ import (
 // TestStatusMaxAgeServesACacheAndRefreshesItBehind: with StatusMaxAge,
 // asset status is read once and answered from memory; once older than
 // that, a request still answers at once (the old state, with its as_of)
-// and starts one refresh, whose result the next request gets.
+// and starts one refresh, whose result the next request gets; more than
+// twice as old, a request waits for a fresh read.
 func TestStatusMaxAgeServesACacheAndRefreshesItBehind(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		ctx := context.Background()
@@ -77,6 +78,11 @@ func TestStatusMaxAgeServesACacheAndRefreshesItBehind(t *testing.T) {
 		synctest.Wait() // the refresh it started ends
 		if n, at := fresh(); n != 5 || !at.Equal(t0.Add(6*time.Second)) {
 			t.Fatalf("after the refresh: %d fresh as of %s; want 5", n, at)
+		}
+		materialize("2024-01-06")
+		clk.Advance(11 * time.Second)
+		if n, at := fresh(); n != 6 || !at.Equal(t0.Add(17*time.Second)) {
+			t.Fatalf("more than twice the max age: %d fresh as of %s; want a fresh read, 6", n, at)
 		}
 	})
 }

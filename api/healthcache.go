@@ -12,8 +12,10 @@ import (
 // assets × 87,600 partitions one computation reads 1.75 M partition rows
 // (seconds), and a page that many people keep open must not repeat it per
 // viewer and per refresh. A request finding it older than the maximum
-// age is answered from it while one refresh runs in the background
-// (stale while revalidating); only the first request waits.
+// age, but not twice as old, is answered from it while one refresh runs
+// in the background (stale while revalidating: a page polling every few
+// seconds never waits); older than that, or empty, the request waits for
+// the refresh, so an answer is never more than twice the maximum age old.
 type healthCache struct {
 	mu         sync.Mutex
 	health     map[string]plan.Health
@@ -31,13 +33,14 @@ func (s *Server) health(ctx context.Context, keys []string) ([]plan.Health, time
 	}
 	c := &s.cache
 	c.mu.Lock()
-	if c.refreshing == nil && (c.health == nil || s.Clock.Now().Sub(c.at) > s.StatusMaxAge) {
+	age := s.Clock.Now().Sub(c.at)
+	if c.refreshing == nil && (c.health == nil || age > s.StatusMaxAge) {
 		c.refreshing = make(chan struct{})
 		go s.refresh()
 	}
-	wait := c.refreshing
-	if c.health != nil {
-		wait = nil // answer from what there is
+	var wait chan struct{}
+	if c.health == nil || age > 2*s.StatusMaxAge {
+		wait = c.refreshing
 	}
 	c.mu.Unlock()
 	if wait != nil {
@@ -49,7 +52,7 @@ func (s *Server) health(ctx context.Context, keys []string) ([]plan.Health, time
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.health == nil {
+	if c.health == nil || (wait != nil && c.err != nil) {
 		return nil, time.Time{}, c.err
 	}
 	out := make([]plan.Health, len(keys))

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -268,6 +270,17 @@ func TestUIInARealBrowser(t *testing.T) {
 		t.Fatalf("query result: %q", got)
 	}
 	shot("sql")
+
+	// Dark mode follows the system's.
+	dark := func(ctx context.Context, tg *chromedp.Target) (chromedp.Void, error) {
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+		return chromedp.Void{}, err
+	}
+	do("dark mode", dark, chromedp.Navigate(base+"/#/"))
+	until("the dark graph", `document.querySelectorAll("#graph svg .node").length === 4 &&
+		getComputedStyle(document.body).backgroundColor === "rgb(20, 24, 29)"`, 30*time.Second)
+	shot("graph-dark")
 }
 
 // jsString quotes s for JavaScript.

@@ -226,9 +226,11 @@ async function graphPage(_, query) {
     go("#/" + (input.value ? "?select=" + encodeURIComponent(input.value) : ""));
   } }, h("label", {}, "Select assets (the CLI's selection syntax)", input), h("button", {}, "Select"));
   const holder = h("div", { class: "scroll", id: "graph" });
-  main().replaceChildren(h("h1", {}, "Asset graph"), form, legend(STATES), holder);
+  const asOf = h("p", { class: "muted", id: "as-of" });
+  main().replaceChildren(h("h1", {}, "Asset graph"), form, legend(STATES), holder, asOf);
   await every(5000, async () => {
     const all = (await api("/api/v1/assets")).assets;
+    if (all.length) asOf.textContent = "Partition states as of " + new Date(all[0].as_of).toLocaleTimeString();
     let selected = null;
     if (sel) selected = new Set((await api("/api/v1/assets?select=" + encodeURIComponent(sel))).assets.map((a) => a.asset));
     holder.replaceChildren(drawGraph(all, selected));
