@@ -260,14 +260,7 @@ func TestFreshnessDeadlineAlertsOnceWhenMissedAndOnceWhenMet(t *testing.T) {
 		"freshness_missed 2024-01-02: revenue 2024-01-02 was not promoted by 2024-01-03T06:00:00Z (promoted within 6h0m0s after the window closes); 1s late",
 		"freshness_recovered 2024-01-02: revenue 2024-01-02 is promoted now",
 	}
-	if len(sent) != len(want) {
-		t.Fatalf("sent %d alerts:\n%s", len(sent), strings.Join(sent, "\n"))
-	}
-	for i := range want {
-		if !strings.HasPrefix(sent[i], want[i]) {
-			t.Errorf("alert %d:\n got %s\nwant %s", i, sent[i], want[i])
-		}
-	}
+	wantPrefixes(t, sent, want)
 }
 
 func TestABreakerTripAlertsWithItsReason(t *testing.T) {
@@ -351,6 +344,19 @@ func collect(kinds ...alert.Kind) (*alert.Config, *[]alert.Event) {
 	sent := &[]alert.Event{}
 	return &alert.Config{Sinks: map[string]alert.Sink{"log": sinkFunc(func(e alert.Event) { *sent = append(*sent, e) })},
 		Rules: []alert.Rule{{Sink: "log", Kinds: kinds}}, RatePerSink: 1000}, sent
+}
+
+// wantPrefixes checks that the alerts sent begin as want says, one each.
+func wantPrefixes(t *testing.T, sent, want []string) {
+	t.Helper()
+	if len(sent) != len(want) {
+		t.Fatalf("sent %d alerts:\n%s", len(sent), strings.Join(sent, "\n"))
+	}
+	for i := range want {
+		if !strings.HasPrefix(sent[i], want[i]) {
+			t.Errorf("alert %d:\n got %s\nwant %s", i, sent[i], want[i])
+		}
+	}
 }
 
 // detectAndDeliver steps svc twice: once to detect (and lead), once to
@@ -560,12 +566,5 @@ func TestMaxAgeAlertsOncePerVersionThatGrowsOld(t *testing.T) {
 		"freshness_missed: fx_rates is stale: its current version",
 		"freshness_recovered: fx_rates is fresh again",
 	}
-	if len(got) != len(want) {
-		t.Fatalf("sent %d alerts:\n%s", len(got), strings.Join(got, "\n"))
-	}
-	for i := range want {
-		if !strings.HasPrefix(got[i], want[i]) {
-			t.Errorf("alert %d:\n got %s\nwant %s", i, got[i], want[i])
-		}
-	}
+	wantPrefixes(t, got, want)
 }
