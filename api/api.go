@@ -76,6 +76,8 @@ type Server struct {
 	// badSchedules is the first invalid schedule's error: the schedule
 	// endpoints answer it.
 	badSchedules error
+	// scheduled names, per asset, the schedules whose selection has it.
+	scheduled map[string][]string
 }
 
 // Handler returns the API's handler.
@@ -86,9 +88,17 @@ func (s *Server) Handler() http.Handler {
 	if s.Logger == nil {
 		s.Logger = slog.New(slog.DiscardHandler)
 	}
+	s.scheduled = map[string][]string{}
 	for _, sc := range s.Schedules {
 		if err := sc.Validate(); err != nil && s.badSchedules == nil {
 			s.badSchedules = err
+		}
+		keys, err := s.Graph.Select(sc.Selection)
+		if err != nil {
+			continue // an invalid schedule: its endpoints say so
+		}
+		for _, k := range keys {
+			s.scheduled[k] = append(s.scheduled[k], sc.Name)
 		}
 	}
 	s.querySlots = make(chan struct{}, queriesAtOnce)
@@ -234,16 +244,6 @@ func (s *Server) assets(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, err)
 		return
 	}
-	scheduled := map[string][]string{}
-	for _, sc := range s.Schedules {
-		keys, err := s.Graph.Select(sc.Selection)
-		if err != nil {
-			continue // Validate refused it: the schedule endpoints say so
-		}
-		for _, k := range keys {
-			scheduled[k] = append(scheduled[k], sc.Name)
-		}
-	}
 	out := make([]AssetStatus, 0, len(health))
 	for _, h := range health {
 		a, _ := s.Graph.Asset(h.Asset)
@@ -252,15 +252,8 @@ func (s *Server) assets(w http.ResponseWriter, r *http.Request) {
 			WhyStale: []StaleRanges{}, Late: LateOf(s.Alerts, h, asOf), Deps: []string{}, Dependents: s.Graph.Dependents(h.Asset)}
 		j.AsOf, j.Total = asOf, h.Def.Len(asOf)
 		j.Bar = barOf(h, j.Total, win)
-		j.Description, j.Group, j.Tags, j.CodeVersion, j.Pool = a.Description, a.Group, append([]string{}, a.Tags...), a.CodeVersion, a.Pool
-		j.Checks, j.Mappings, j.Schedules = []string{}, map[string]string{}, append([]string{}, scheduled[h.Asset]...)
-		for _, c := range a.Checks {
-			name := c.Name
-			if c.Warn {
-				name += " (warn)"
-			}
-			j.Checks = append(j.Checks, name)
-		}
+		j.Description, j.Group, j.Tags, j.CodeVersion, j.Pool = a.Description, a.Group, append([]string{}, a.Tags...), a.CodeVersion, a.PoolName()
+		j.Checks, j.Mappings, j.Schedules = append([]string{}, a.CheckLabels()...), map[string]string{}, append([]string{}, s.scheduled[h.Asset]...)
 		for _, d := range a.Deps {
 			j.Mappings[d.Asset] = s.Graph.Mapping(a.Key, d.Asset).String()
 		}

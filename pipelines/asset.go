@@ -77,6 +77,21 @@ func (a *Asset) PoolName() string {
 	return a.Pool
 }
 
+// CheckLabels names the asset's checks for people, as `weir assets show`
+// and the HTTP API list them: "NAME (blocking)" or "NAME (warning)". Nil
+// when it has none.
+func (a *Asset) CheckLabels() []string {
+	var out []string
+	for _, c := range a.Checks {
+		kind := "blocking"
+		if c.Warn {
+			kind = "warning"
+		}
+		out = append(out, c.Name+" ("+kind+")")
+	}
+	return out
+}
+
 // PartitionsPerRun returns MaxPartitionsPerRun, at least 1.
 func (a *Asset) PartitionsPerRun() int64 { return int64(max(a.MaxPartitionsPerRun, 1)) }
 

@@ -108,19 +108,12 @@ func ranges(def partitions.Definition, s partitions.Subset) rangesJSON {
 }
 
 func describe(g *lineage.Graph, as *pipelines.Asset, s *assetStatus) assetJSON {
-	j := assetJSON{Key: as.Key, Description: as.Description, Group: as.Group, Tags: as.Tags, CodeVersion: as.CodeVersion, Pool: as.PoolName(),
+	j := assetJSON{Key: as.Key, Description: as.Description, Group: as.Group, Tags: as.Tags, CodeVersion: as.CodeVersion, Pool: as.PoolName(), Checks: as.CheckLabels(),
 		Partitions: s.def.String(), Dependents: g.Dependents(as.Key), Existing: s.all.Len(),
 		Materialized: ranges(s.def, s.materialized), Failed: ranges(s.def, s.failed), Missing: ranges(s.def, s.missing),
 		FailedWithOlderVersion: ranges(s.def, s.failedWithVersion)}
 	for _, d := range as.Deps {
 		j.Deps = append(j.Deps, depJSON{Asset: d.Asset, Mapping: g.Mapping(as.Key, d.Asset).String()})
-	}
-	for _, c := range as.Checks {
-		kind := "blocking"
-		if c.Warn {
-			kind = "warning"
-		}
-		j.Checks = append(j.Checks, fmt.Sprintf("%s (%s)", c.Name, kind))
 	}
 	if j.Deps == nil {
 		j.Deps = []depJSON{}
