@@ -440,27 +440,22 @@ func (s *Service) freshnessByAge(ctx context.Context, f Freshness, late []string
 			return 0, err
 		}
 	}
-	n := 0
-	young := version != "" && now.Sub(promoted) <= f.MaxAge
 	id := f.Asset + ":" + key + "@" + version
-	wasLate := false
-	for _, l := range late {
-		if l == id && !young {
-			wasLate = true
-			continue
+	if version != "" && now.Sub(promoted) <= f.MaxAge {
+		// Young: every miss not yet recovered is.
+		n := 0
+		for _, l := range late {
+			k, err := s.Record(ctx, Event{ID: string(FreshnessRecovered) + ":" + l, Kind: FreshnessRecovered, Asset: f.Asset, Partitions: key, At: now,
+				Message: fmt.Sprintf("%s is fresh again: version %s was promoted at %s (%s)", f.Asset, version, promoted.UTC().Format(time.RFC3339), f)})
+			n += k
+			if err != nil {
+				return n, err
+			}
 		}
-		if !young {
-			continue
-		}
-		k, err := s.Record(ctx, Event{ID: string(FreshnessRecovered) + ":" + l, Kind: FreshnessRecovered, Asset: f.Asset, Partitions: key, At: now,
-			Message: fmt.Sprintf("%s is fresh again: version %s was promoted at %s (%s)", f.Asset, version, promoted.UTC().Format(time.RFC3339), f)})
-		n += k
-		if err != nil {
-			return n, err
-		}
-	}
-	if young || wasLate {
 		return n, nil
+	}
+	if slices.Contains(late, id) {
+		return 0, nil // alerted already
 	}
 	var due time.Time
 	var msg string
@@ -468,12 +463,12 @@ func (s *Service) freshnessByAge(ctx context.Context, f Freshness, late []string
 		cursor := "alerts.freshness." + f.Asset
 		first, ok, err := s.Store.CursorGet(ctx, cursor)
 		if err != nil {
-			return n, err
+			return 0, err
 		}
 		if !ok {
 			first = now.Unix()
 			if err := s.Store.CursorSet(ctx, cursor, first); err != nil {
-				return n, err
+				return 0, err
 			}
 		}
 		due = time.Unix(first, 0).Add(f.MaxAge)
@@ -484,10 +479,9 @@ func (s *Service) freshnessByAge(ctx context.Context, f Freshness, late []string
 			promoted.UTC().Format(time.RFC3339), f, now.Sub(due).Round(time.Second))
 	}
 	if !now.After(due) {
-		return n, nil
+		return 0, nil
 	}
-	k, err := s.Record(ctx, Event{ID: string(FreshnessMissed) + ":" + id, Kind: FreshnessMissed, Asset: f.Asset, Partitions: key, At: due, Message: msg})
-	return n + k, err
+	return s.Record(ctx, Event{ID: string(FreshnessMissed) + ":" + id, Kind: FreshnessMissed, Asset: f.Asset, Partitions: key, At: due, Message: msg})
 }
 
 // Deliver sends the alerts that are due, at most Config.RatePerSink a
@@ -620,11 +614,11 @@ func (c *Config) Describe() []string {
 		out = append(out, fmt.Sprintf("rule: %s of %s, %s and up -> %s", kinds, sel, sev, r.Sink))
 	}
 	for _, f := range c.Freshness {
+		of := "each partition of " + f.Asset
 		if f.MaxAge > 0 {
-			out = append(out, fmt.Sprintf("freshness: %s %s", f.Asset, f))
-		} else {
-			out = append(out, fmt.Sprintf("freshness: each partition of %s %s", f.Asset, f))
+			of = f.Asset
 		}
+		out = append(out, fmt.Sprintf("freshness: %s %s", of, f))
 	}
 	return out
 }
