@@ -65,14 +65,12 @@ func barOf(h plan.Health, total int64, win barWindow) []BarSpan {
 	from := min(win.from, to)
 	exact := []BarSpan{}
 	left := partitions.Span(from, to)
-	for _, st := range []struct {
-		name string
-		of   partitions.Subset
-	}{{"failed", h.Failed}, {"running", h.Running}, {"stale", h.Stale}, {"missing", h.Missing}, {"fresh", h.Fresh}} {
-		for _, r := range left.Intersect(st.of).Ranges() {
-			exact = append(exact, BarSpan{State: st.name, From: r.Lo, To: r.Hi})
+	of := map[string]partitions.Subset{"failed": h.Failed, "running": h.Running, "stale": h.Stale, "missing": h.Missing, "fresh": h.Fresh}
+	for _, st := range barStates {
+		for _, r := range left.Intersect(of[st]).Ranges() {
+			exact = append(exact, BarSpan{State: st, From: r.Lo, To: r.Hi})
 		}
-		left = left.Difference(st.of)
+		left = left.Difference(of[st])
 	}
 	sortSpans(exact)
 	out := exact
