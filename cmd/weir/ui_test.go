@@ -48,7 +48,7 @@ func (b *lockedBuffer) String() string {
 }
 
 // weir runs this binary as weir in dir.
-func weir(t *testing.T, dir string, args ...string) *exec.Cmd {
+func weir(dir string, args ...string) *exec.Cmd {
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "WEIR_TEST_EXEC=1")
@@ -87,10 +87,10 @@ func TestUIInARealBrowser(t *testing.T) {
 	if shots == "" {
 		shots = t.TempDir()
 	}
-	if out, err := weir(t, dir, "materialize", "--select", "*", "--partition-range", "2024-01-01...2024-01-07").CombinedOutput(); err != nil {
+	if out, err := weir(dir, "materialize", "--select", "*", "--partition-range", "2024-01-01...2024-01-07").CombinedOutput(); err != nil {
 		t.Fatalf("weir materialize: %v\n%s", err, out)
 	}
-	serve := weir(t, dir, "serve", "--http", "127.0.0.1:0", "--workers", "2", "--log-format", "json")
+	serve := weir(dir, "serve", "--http", "127.0.0.1:0", "--workers", "2", "--log-format", "json")
 	pipe, err := serve.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

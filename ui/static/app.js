@@ -281,10 +281,9 @@ function drawGraph(assets, selected) {
     const total = Math.max(a.total, 1);
     let x = 0;
     const bar = [];
-    for (const st of ["fresh", "stale", "missing", "failed"]) {
-      // failed overlaps missing or stale: draw the three states that
-      // partition the whole, then failed over them.
-      if (st === "failed") continue;
+    // Fresh, stale and missing partition the whole; failed and running
+    // overlap them and are counted in the text below.
+    for (const st of ["fresh", "stale", "missing"]) {
       const w = (a[st].count / total) * (W - 16);
       bar.push(s("rect", { class: "f-" + st, x: 8 + x, y: 28, width: w, height: 8 }));
       x += w;
