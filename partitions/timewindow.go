@@ -331,11 +331,11 @@ func (w *TimeWindow) Key(i int64) string {
 	switch w.grain {
 	case Hourly:
 		s, _ := w.Window(i)
-		return s.Format(HourlyKeyFormat)
+		return formatHour(s)
 	case Daily:
-		return day(w.start + i).Format(DailyKeyFormat)
+		return formatDay(day(w.start + i))
 	case Weekly:
-		return day(w.start + 7*i).Format(WeeklyKeyFormat)
+		return formatDay(day(w.start + 7*i))
 	default:
 		m := w.start + i
 		return fmt.Sprintf("%04d-%02d", floorDiv(m, 12), m-floorDiv(m, 12)*12+1)
@@ -344,6 +344,35 @@ func (w *TimeWindow) Key(i int64) string {
 
 // Index parses a canonical key.
 func (w *TimeWindow) Index(key string) (int64, error) {
+	// The canonical layouts are read directly; anything else, including
+	// a key that only names a partition non-canonically, takes the slow
+	// path, which says what is wrong with it.
+	var i int64
+	switch w.grain {
+	case Hourly:
+		u, ok := readHourKey(key, w.loc)
+		if !ok || (u-w.start)%3600 != 0 {
+			return w.slowIndex(key)
+		}
+		i = (u - w.start) / 3600
+	case Daily, Weekly:
+		d, ok := readDayKey(key)
+		if !ok || (w.grain == Weekly && (d-w.start)%7 != 0) {
+			return w.slowIndex(key)
+		}
+		i = w.indexOfUnit(d)
+	default:
+		return w.slowIndex(key)
+	}
+	if i < 0 || (w.end >= 0 && i >= w.end) {
+		return w.slowIndex(key)
+	}
+	return i, nil
+}
+
+// slowIndex parses key with time.Parse and explains why it is not a
+// partition of w, if it is not.
+func (w *TimeWindow) slowIndex(key string) (int64, error) {
 	bad := func(reason string) (int64, error) {
 		return 0, &KeyError{Key: key, Def: w.desc, Reason: reason}
 	}
