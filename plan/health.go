@@ -3,6 +3,7 @@ package plan
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/weir-dev/weir/lineage"
@@ -47,21 +48,26 @@ func AssetHealth(ctx context.Context, r StaleReader, g *lineage.Graph, keys []st
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Health, 0, len(keys))
+	defs := make(map[string]partitions.Definition, len(keys))
 	for _, key := range keys {
 		status, ok := statuses[key]
 		if !ok {
 			return nil, fmt.Errorf("unknown asset %q", key)
 		}
+		defs[key] = status.Def
+	}
+	running, err := Running(ctx, r, defs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Health, 0, len(keys))
+	for _, key := range keys {
+		status := statuses[key]
 		def := status.Def
-		running, _, _, err := InFlight(ctx, r, key, def)
-		if err != nil {
-			return nil, err
-		}
 		s := stale[key]
 		exists := partitions.Span(0, def.Len(now))
 		h := Health{Asset: key, Def: def, Fresh: status.Materialized.Difference(s.All), Stale: s.All,
-			Missing: exists.Difference(status.Materialized), Failed: status.Failed, Running: running, Why: s.Reasons, Blocked: status.Blocked}
+			Missing: exists.Difference(status.Materialized), Failed: status.Failed, Running: running[key], Why: s.Reasons, Blocked: status.Blocked}
 		a, _ := g.Asset(key)
 		for _, dep := range a.Deps {
 			up, ok := statuses[dep.Asset]
@@ -84,6 +90,62 @@ func AssetHealth(ctx context.Context, r StaleReader, g *lineage.Graph, keys []st
 			}
 		}
 		out = append(out, h)
+	}
+	return out, nil
+}
+
+// Running returns the partitions of each asset of defs that unfinished
+// tasks cover, from the stretches of consecutive tasks the store finds by
+// index seeks (store.Store.TaskActiveRuns), so that status beside a
+// backfill of millions of pending tasks reads a few rows. For an asset of
+// which a run's stretches cover fewer partitions than their ends span (the
+// run left partitions out between its tasks) or name a key def does not
+// have, it reads the asset's unfinished tasks one by one (InFlight).
+func Running(ctx context.Context, r StaleReader, defs map[string]partitions.Definition) (map[string]partitions.Subset, error) {
+	keys := make([]string, 0, len(defs))
+	for k := range defs {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	runs, err := r.TaskActiveRuns(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
+	builders := map[string]*partitions.Builder{}
+	exact := map[string]bool{}
+	for _, k := range keys {
+		builders[k], exact[k] = &partitions.Builder{}, true
+	}
+	for _, run := range runs {
+		def, b := defs[run.Asset], builders[run.Asset]
+		if b == nil || !exact[run.Asset] {
+			continue
+		}
+		var tasks, spanned int64
+		for _, st := range run.Stretches {
+			lo, err1 := def.Index(st.PartitionFirst)
+			hi, err2 := def.Index(st.PartitionLast)
+			if err1 != nil || err2 != nil || hi < lo {
+				spanned = -1
+				break
+			}
+			tasks += st.LastTaskID - st.FirstTaskID + 1
+			spanned += hi - lo + 1
+			b.AddRange(partitions.Range{Lo: lo, Hi: hi + 1})
+		}
+		exact[run.Asset] = tasks == run.Tasks && spanned == run.Partitions
+	}
+	out := make(map[string]partitions.Subset, len(keys))
+	for _, k := range keys {
+		if exact[k] {
+			out[k] = builders[k].Subset()
+			continue
+		}
+		inFlight, _, _, err := InFlight(ctx, r, k, defs[k])
+		if err != nil {
+			return nil, err
+		}
+		out[k] = inFlight
 	}
 	return out, nil
 }

@@ -4,16 +4,19 @@ import (
 	"context"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
 	"gocloud.dev/blob/memblob"
+	"pgregory.net/rapid"
 
 	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
 	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/scheduler"
+	"github.com/weir-dev/weir/store"
 	"github.com/weir-dev/weir/store/sqlite"
 )
 
@@ -77,4 +80,102 @@ func TestAssetHealthOfSomeAssetsIsTheirsInTheWhole(t *testing.T) {
 	if c := all[2]; c.Asset != "c" || partitions.Format(c.Def, c.Stale) != "2024-01-02...2024-01-03" {
 		t.Errorf("c stale %s", partitions.Format(c.Def, c.Stale))
 	}
+}
+
+// TestRunningMatchesInFlight: the partitions status shows in flight, read
+// as stretches of consecutive tasks (plan.Running), are the ones reading
+// every unfinished task gives (plan.InFlight), for runs whose tasks cover
+// partitions in chunks with gaps between them, some leased, finished or
+// failed, in one store that keeps every earlier case's runs.
+func TestRunningMatchesInFlight(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	days := partitions.MustTimeWindow(partitions.TimeWindowOpts{Grain: partitions.Daily, Start: "2024-01-01"})
+	at := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
+	rapid.Check(t, func(rt *rapid.T) {
+		gaps := false // between two tasks of an asset in a run
+		var runs []int64
+		defer func() { // each case starts from no unfinished run
+			for _, id := range runs {
+				if r, err := st.RunGet(ctx, id); err != nil || !r.FinishedAt.IsZero() {
+					continue // it ended: every task finished
+				}
+				if _, err := st.RunCancel(ctx, store.RunCancelParams{ID: id, Actor: "test", At: at}); err != nil {
+					rt.Fatal(err)
+				}
+			}
+		}()
+		for range rapid.IntRange(1, 2).Draw(rt, "runs") {
+			var tasks []store.TaskInsertParams
+			gappy := rapid.Bool().Draw(rt, "gappy")
+			for _, asset := range []string{"a", "b"} {
+				next := rapid.Int64Range(0, 20).Draw(rt, "start")
+				for i := range rapid.IntRange(0, 12).Draw(rt, "tasks") {
+					var gap int64
+					if gappy {
+						gap = rapid.Int64Range(0, 2).Draw(rt, "gap")
+					}
+					gaps = gaps || (gap > 0 && i > 0)
+					lo := next + gap
+					hi := lo + rapid.Int64Range(0, 3).Draw(rt, "extra")
+					next = hi + 1
+					tasks = append(tasks, store.TaskInsertParams{Asset: asset, PartitionFirst: days.Key(lo), PartitionLast: days.Key(hi),
+						PartitionCount: hi - lo + 1, MaxAttempts: 1, Pool: "default", Rank: int64(len(tasks))})
+				}
+			}
+			if len(tasks) == 0 {
+				continue
+			}
+			run, _, err := st.RunInsert(ctx, store.RunInsertParams{Kind: "backfill", Selection: "*", Assets: []string{"a", "b"}, Partitions: "*",
+				Reprocess: "missing", CreatedBy: "test", CreatedAt: at, Tasks: slices.Values(tasks)})
+			if err != nil {
+				rt.Fatal(err)
+			}
+			runs = append(runs, run.ID)
+			lr, err := st.TaskLeaseMany(ctx, store.TaskLeaseManyParams{Worker: "w", RunID: run.ID, Limit: rapid.IntRange(0, len(tasks)).Draw(rt, "leased"),
+				Now: at, LeaseFor: time.Hour})
+			if err != nil {
+				rt.Fatal(err)
+			}
+			for _, tk := range lr.Tasks {
+				state := rapid.SampledFrom([]store.TaskState{store.TaskRunning, store.TaskSucceeded, store.TaskFailed}).Draw(rt, "state")
+				if state == store.TaskRunning {
+					continue
+				}
+				if _, err := st.TaskFinish(ctx, store.TaskFinishParams{ID: tk.ID, LeaseToken: tk.LeaseToken, State: state, At: at}); err != nil {
+					rt.Fatal(err)
+				}
+			}
+		}
+		for _, asset := range []string{"a", "b"} {
+			want, _, _, err := plan.InFlight(ctx, st, asset, days)
+			if err != nil {
+				rt.Fatal(err)
+			}
+			r := &listCounter{Store: st}
+			running, err := plan.Running(ctx, r, map[string]partitions.Definition{asset: days, "c": days})
+			got := running[asset]
+			if err != nil || !got.Equal(want) || !running["c"].IsEmpty() {
+				rt.Fatalf("%s: Running = %s, %v; InFlight = %s", asset, got, err, want)
+			}
+			if r.lists > 0 && !gaps {
+				rt.Fatalf("%s: Running read every unfinished task, though no run left partitions out between its tasks", asset)
+			}
+		}
+	})
+}
+
+// listCounter counts the reads of every unfinished task.
+type listCounter struct {
+	store.Store
+	lists int
+}
+
+func (c *listCounter) TaskActiveList(ctx context.Context, asset string) ([]store.ActiveTask, error) {
+	c.lists++
+	return c.Store.TaskActiveList(ctx, asset)
 }

@@ -155,6 +155,17 @@ type Queue interface {
 	// what they cover, not every column (87,600 pending tasks of an asset
 	// are read for each `weir assets status`).
 	TaskActiveList(ctx context.Context, asset string) ([]ActiveTask, error)
+	// TaskActiveRuns returns the unfinished tasks of assets per asset and
+	// run (in that order), as stretches of consecutive task ids, read in
+	// one statement (one snapshot) by a few index seeks per stretch, not a
+	// row per task: what
+	// status shows in flight beside a backfill of millions of pending
+	// tasks. A run's tasks of one asset have consecutive ids in partition
+	// order (plan.Plan.Expand), so a stretch covers its first task's first
+	// partition to its last task's last, unless the run left partitions
+	// out between its tasks: ActiveRun.Partitions says how many the run's
+	// stretches cover.
+	TaskActiveRuns(ctx context.Context, assets []string) ([]ActiveRun, error)
 	// TaskStagedList returns the unfinished tasks of an asset in their
 	// verify phase: their staged versions are not garbage.
 	TaskStagedList(ctx context.Context, asset string) ([]*Task, error)
@@ -644,6 +655,26 @@ const (
 // ActiveTask is an unfinished task's partitions.
 type ActiveTask struct {
 	ID, RunID                     int64
+	PartitionFirst, PartitionLast string
+}
+
+// ActiveRun is a run's unfinished tasks of one asset.
+type ActiveRun struct {
+	Asset string
+	RunID int64
+	// Tasks and Partitions count the tasks and the partitions they cover,
+	// from the run's counts.
+	Tasks, Partitions int64
+	// Stretches are the tasks as stretches of consecutive ids, in order.
+	Stretches []TaskStretch
+}
+
+// TaskStretch is a stretch of consecutive unfinished tasks of a run and
+// asset.
+type TaskStretch struct {
+	FirstTaskID, LastTaskID int64
+	// PartitionFirst is the first task's first partition, PartitionLast
+	// the last task's last.
 	PartitionFirst, PartitionLast string
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -147,6 +148,54 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 		if page, _ := s.TaskList(ctx, store.TaskListParams{RunID: run.ID, AfterID: first2, Limit: 1}); len(page) != 1 || page[0].ID != first2+1 {
 			t.Fatalf("the page after task %d: %v", first2, page)
+		}
+	})
+
+	t.Run("ActiveTasksAsStretchesOfConsecutiveIDs", func(t *testing.T) {
+		s := fresh(t)
+		// Run 1: a has k0..k5, b has k6..k8. k0..k4 are leased; k1
+		// succeeds and k3 fails: a's unfinished tasks are k0, k2 and
+		// k4..k5 (pending), b's all three.
+		run1, f1 := insert(t, s, task{}, task{}, task{}, task{}, task{}, task{}, task{asset: "b"}, task{asset: "b"}, task{asset: "b"})
+		got := lease(t, s, store.TaskLeaseManyParams{Limit: 5})
+		if len(got) != 5 || got[0].ID != f1 {
+			t.Fatalf("leased %v", ids(got))
+		}
+		finish(t, s, got[1], store.TaskSucceeded)
+		finish(t, s, got[3], store.TaskFailed)
+		// Run 2: two tasks of a, untouched. Run 3: one task of a, done:
+		// not listed.
+		run2, f2 := insert(t, s, task{}, task{})
+		run3, f3 := insert(t, s, task{})
+		done := lease(t, s, store.TaskLeaseManyParams{Limit: 10})
+		for _, tk := range done {
+			if tk.ID == f3 {
+				finish(t, s, tk, store.TaskSucceeded)
+			}
+		}
+		want := []store.ActiveRun{
+			{Asset: "a", RunID: run1.ID, Tasks: 4, Partitions: 4, Stretches: []store.TaskStretch{
+				{FirstTaskID: f1, LastTaskID: f1, PartitionFirst: "k0", PartitionLast: "k0"},
+				{FirstTaskID: f1 + 2, LastTaskID: f1 + 2, PartitionFirst: "k2", PartitionLast: "k2"},
+				{FirstTaskID: f1 + 4, LastTaskID: f1 + 5, PartitionFirst: "k4", PartitionLast: "k5"}}},
+			{Asset: "a", RunID: run2.ID, Tasks: 2, Partitions: 2, Stretches: []store.TaskStretch{
+				{FirstTaskID: f2, LastTaskID: f2 + 1, PartitionFirst: "k0", PartitionLast: "k1"}}},
+		}
+		if active, err := s.TaskActiveRuns(ctx, []string{"a"}); err != nil || !reflect.DeepEqual(active, want) {
+			t.Fatalf("a: %+v, %v\nwant %+v (run 3 = %d is done)", active, err, want, run3.ID)
+		}
+		wantB := []store.ActiveRun{{Asset: "b", RunID: run1.ID, Tasks: 3, Partitions: 3, Stretches: []store.TaskStretch{
+			{FirstTaskID: f1 + 6, LastTaskID: f1 + 8, PartitionFirst: "k6", PartitionLast: "k8"}}}}
+		if active, err := s.TaskActiveRuns(ctx, []string{"b", "nope", "a"}); err != nil || !reflect.DeepEqual(active, append(want, wantB...)) {
+			t.Fatalf("b, nope, a: %+v, %v\nwant %+v", active, err, append(want, wantB...))
+		}
+		if active, err := s.TaskActiveRuns(ctx, []string{"nope"}); err != nil || len(active) != 0 {
+			t.Fatalf("an asset without tasks: %+v, %v", active, err)
+		}
+		// The stretches hold exactly the tasks TaskActiveList lists.
+		list, err := s.TaskActiveList(ctx, "a")
+		if err != nil || len(list) != 6 {
+			t.Fatalf("active list %+v, %v", list, err)
 		}
 	})
 

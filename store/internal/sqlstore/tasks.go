@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/weir-dev/weir/store"
@@ -801,6 +802,86 @@ func (s *Store) TaskActiveList(ctx context.Context, asset string) ([]store.Activ
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("active tasks of %s: %w", asset, s.mapErr(err))
+	}
+	return out, nil
+}
+
+// TaskActiveRuns returns the pending and running tasks of assets per run,
+// as stretches of consecutive ids. One recursive statement walks each
+// unfinished run's stretches of each asset: a stretch starts at the first
+// unfinished task of the asset after the previous stretch's end and ends
+// before the run's next finished task (whatever its asset: between two
+// tasks of the asset there are only tasks of the asset) or at the asset's
+// last unfinished task, each found by an index seek.
+//
+// Each seek is written "ORDER BY <an index's columns> LIMIT 1" rather
+// than min(id): only tasks_asset_active (asset, id) and tasks_run_state
+// (run_id, state, id) give that order (on SQLite every index ends with
+// the id), so PostgreSQL cannot choose to walk the primary key from the
+// run's first task and filter (a million rows when the asset's tasks come
+// late in the run), as it did for min(id) when it guessed the asset's
+// share of the tasks.
+func (s *Store) TaskActiveRuns(ctx context.Context, assets []string) ([]store.ActiveRun, error) {
+	if len(assets) == 0 {
+		return nil, nil
+	}
+	const active = `state IN ('pending', 'running')`
+	// first is the asset's first unfinished task after x, up to hi.
+	first := func(asset, x, hi string) string {
+		return `(SELECT id FROM tasks WHERE asset = ` + asset + ` AND ` + active + ` AND id > ` + x + ` AND id <= ` + hi + ` ORDER BY asset, id LIMIT 1)`
+	}
+	// fin is the run's first finished task after x.
+	fin := func(run, x string) string {
+		q := `(SELECT min(v) FROM (`
+		for i, state := range []store.TaskState{store.TaskSucceeded, store.TaskFailed, store.TaskSkipped, store.TaskCancelled} {
+			if i > 0 {
+				q += ` UNION ALL `
+			}
+			q += `SELECT (SELECT id FROM tasks WHERE run_id = ` + run + ` AND state = '` + string(state) + `' AND id > ` + x +
+				` ORDER BY run_id, state, id LIMIT 1) AS v`
+		}
+		return q + `) f)`
+	}
+	rs := newRowset("text")
+	for _, a := range assets {
+		rs.add(a)
+	}
+	v, args := s.from(rs)
+	query := `WITH RECURSIVE rc(asset, run_id, tasks, parts, f, l) AS (
+			SELECT c.asset, c.run_id, sum(c.tasks), sum(c.partitions), r.first_task_id, r.last_task_id
+			FROM runs r JOIN run_counts c ON c.run_id = r.id
+			WHERE r.finished_at IS NULL AND c.asset IN (SELECT column1 FROM ` + v + `) AND c.state IN ('pending', 'running')
+			GROUP BY c.asset, c.run_id, r.first_task_id, r.last_task_id HAVING sum(c.tasks) > 0),
+		b(asset, run_id, tasks, parts, lo, hi) AS (SELECT asset, run_id, tasks, parts, ` + first("rc.asset", "rc.f - 1", "rc.l") + `,
+			(SELECT id FROM tasks WHERE asset = rc.asset AND ` + active + ` AND id BETWEEN rc.f AND rc.l ORDER BY asset DESC, id DESC LIMIT 1) FROM rc),
+		s(asset, run_id, hi, lo, fin) AS (SELECT asset, run_id, hi, lo, ` + fin("b.run_id", "b.lo") + ` FROM b WHERE lo IS NOT NULL
+			UNION ALL
+			SELECT asset, run_id, hi, ` + first("s.asset", "s.fin", "s.hi") + `, ` + fin("s.run_id", first("s.asset", "s.fin", "s.hi")) + ` FROM s
+			WHERE s.fin IS NOT NULL AND ` + first("s.asset", "s.fin", "s.hi") + ` IS NOT NULL),
+		st(asset, run_id, lo, hi) AS (SELECT asset, run_id, lo, CASE WHEN fin IS NULL OR fin > hi THEN hi ELSE fin - 1 END FROM s)
+		SELECT st.asset, st.run_id, b.tasks, b.parts, st.lo, st.hi, t1.partition_first, t2.partition_last
+		FROM st JOIN b ON b.asset = st.asset AND b.run_id = st.run_id JOIN tasks t1 ON t1.id = st.lo JOIN tasks t2 ON t2.id = st.hi
+		ORDER BY st.asset, st.run_id, st.lo`
+	rows, err := s.db.QueryContext(ctx, s.q(query), s.perRun(args)...)
+	if err != nil {
+		return nil, fmt.Errorf("active tasks of %s: %w", strings.Join(assets, ", "), s.mapErr(err))
+	}
+	defer rows.Close()
+	var out []store.ActiveRun
+	for rows.Next() {
+		var run store.ActiveRun
+		var st store.TaskStretch
+		if err := rows.Scan(&run.Asset, &run.RunID, &run.Tasks, &run.Partitions, &st.FirstTaskID, &st.LastTaskID, &st.PartitionFirst, &st.PartitionLast); err != nil {
+			return nil, fmt.Errorf("active tasks: %w", err)
+		}
+		if n := len(out); n == 0 || out[n-1].Asset != run.Asset || out[n-1].RunID != run.RunID {
+			out = append(out, run)
+		}
+		last := &out[len(out)-1]
+		last.Stretches = append(last.Stretches, st)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("active tasks of %s: %w", strings.Join(assets, ", "), s.mapErr(err))
 	}
 	return out, nil
 }
