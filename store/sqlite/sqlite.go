@@ -76,10 +76,11 @@ func Open(ctx context.Context, path string) (store.Store, error) {
 	// NORMAL may lose the last commits). It costs about 30 % of dispatch
 	// throughput with one transaction per task state change.
 	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)&_txlock=immediate"
-	db, err := sql.Open("sqlite", dsn)
+	base, err := sqlite.NewConnector(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
+	db := sql.OpenDB(cachingConnector{base})
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxIdleTime(0)
 	s, err := sqlstore.New(ctx, db, dialect)

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -116,9 +117,26 @@ func Main(assets ...*pipelines.Asset) {
 }
 
 // MainConfig is Main with a Config.
+//
+// With WEIR_CPUPROFILE=FILE in the environment the process writes a CPU
+// profile of the command to FILE (go tool pprof reads it): where a slow
+// command or a worker spends its time.
 func MainConfig(cfg Config) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	stopProfile := func() {}
+	if path := os.Getenv("WEIR_CPUPROFILE"); path != "" {
+		f, err := os.Create(path)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "WEIR_CPUPROFILE=%s: %v\n", path, err)
+			os.Exit(ExitUsage)
+		}
+		stopProfile = func() { pprof.StopCPUProfile(); f.Close() }
+	}
 	code := Run(ctx, cfg, os.Args[1:])
+	stopProfile()
 	stop()
 	os.Exit(code)
 }
