@@ -25,12 +25,7 @@ import (
 // asking for all of them answers for those.
 func TestAssetHealthOfSomeAssetsIsTheirsInTheWhole(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	days := partitions.MustTimeWindow(partitions.TimeWindowOpts{Grain: partitions.Daily, Start: "2024-01-01"})
+	st, days := openStore(t)
 	write := func(ctx context.Context, t *pipelines.Task) error {
 		for _, k := range t.Keys {
 			w, err := t.Output.Create(ctx, k, "x")
@@ -86,15 +81,10 @@ func TestAssetHealthOfSomeAssetsIsTheirsInTheWhole(t *testing.T) {
 // as stretches of consecutive tasks (plan.Running), are the ones reading
 // every unfinished task gives (plan.InFlight), for runs whose tasks cover
 // partitions in chunks with gaps between them, some leased, finished or
-// failed, in one store that keeps every earlier case's runs.
+// failed; each case's runs are cancelled after it.
 func TestRunningMatchesInFlight(t *testing.T) {
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "state.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	days := partitions.MustTimeWindow(partitions.TimeWindowOpts{Grain: partitions.Daily, Start: "2024-01-01"})
+	st, days := openStore(t)
 	at := time.Date(2024, 6, 1, 0, 0, 0, 0, time.UTC)
 	rapid.Check(t, func(rt *rapid.T) {
 		gaps := false // between two tasks of an asset in a run
@@ -178,4 +168,16 @@ type listCounter struct {
 func (c *listCounter) TaskActiveList(ctx context.Context, asset string) ([]store.ActiveTask, error) {
 	c.lists++
 	return c.Store.TaskActiveList(ctx, asset)
+}
+
+// openStore opens a new SQLite store for the test and returns it with a
+// daily partition definition from 2024-01-01.
+func openStore(t *testing.T) (store.Store, partitions.Definition) {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st, partitions.MustTimeWindow(partitions.TimeWindowOpts{Grain: partitions.Daily, Start: "2024-01-01"})
 }

@@ -127,16 +127,10 @@ func (c *cachingConn) QueryContext(ctx context.Context, query string, args []dri
 		return nil, err
 	}
 	cs.busy = true
-	release := func() {
-		cs.busy = false
-		if cs.evicted {
-			cs.stmt.Close()
-		}
-	}
 	if full, ok := rows.(typedRows); ok {
-		return &keptTypedRows{typedRows: full, release: release}, nil
+		return &keptTypedRows{typedRows: full, stmt: cs}, nil
 	}
-	return &keptRows{Rows: rows, release: release}, nil
+	return &keptRows{Rows: rows, stmt: cs}, nil
 }
 
 // Close closes the kept statements and the connection.
@@ -158,32 +152,27 @@ type typedRows interface {
 	driver.RowsColumnTypeScanType
 }
 
-// keptRows and keptTypedRows are rows of a kept statement: closing them
-// frees the statement to run again.
-type keptRows struct {
-	driver.Rows
-	release func()
+// release frees a kept statement whose rows closed to run again, and
+// closes it if it left the cache meanwhile.
+func (cs *cachedStmt) release() {
+	cs.busy = false
+	if cs.evicted {
+		cs.stmt.Close()
+	}
 }
 
-func (r *keptRows) Close() error {
-	err := r.Rows.Close()
-	if r.release != nil {
-		r.release()
-		r.release = nil
-	}
-	return err
+// keptRows and keptTypedRows are rows of a kept statement: closing them
+// frees the statement to run again. database/sql closes rows once.
+type keptRows struct {
+	driver.Rows
+	stmt *cachedStmt
 }
+
+func (r *keptRows) Close() error { defer r.stmt.release(); return r.Rows.Close() }
 
 type keptTypedRows struct {
 	typedRows
-	release func()
+	stmt *cachedStmt
 }
 
-func (r *keptTypedRows) Close() error {
-	err := r.typedRows.Close()
-	if r.release != nil {
-		r.release()
-		r.release = nil
-	}
-	return err
-}
+func (r *keptTypedRows) Close() error { defer r.stmt.release(); return r.typedRows.Close() }
