@@ -47,6 +47,7 @@ var dialect = sqlstore.Dialect{
 		return "CAST(extract(epoch FROM " + to + " - " + from + ") AS DOUBLE PRECISION)"
 	},
 	ArrayType:     func(kind string) string { return arrayTypes[kind] },
+	SeekEq:        true,
 	SkipLocked:    " FOR UPDATE SKIP LOCKED",
 	ForUpdate:     " FOR UPDATE",
 	RunInsertLock: "SELECT pg_advisory_xact_lock(7861657)", // consecutive task ids, one run insert at a time

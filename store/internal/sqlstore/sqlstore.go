@@ -46,6 +46,15 @@ type Dialect struct {
 	// catalog's joins for one asset (staleness, readers, provenance) take
 	// it too: their generic plan hash-joins whole tables.
 	PlanEachRun any
+	// SeekEq, if set, writes the equality "col = v" of a seek (ORDER BY an
+	// index's columns, LIMIT 1) as "col >= v AND col <= v". PostgreSQL drops
+	// an equality's column from the order a query wants, and may then walk
+	// the primary key, or another index and sort, when its statistics are
+	// older than the rows (a backfill's tasks that have finished since it
+	// was created); with a range on the column only the index the seek is
+	// written for gives the order. SQLite needs the equality: after a range
+	// it uses no later column of the index.
+	SeekEq bool
 	// SkipLocked ends the lease candidate query (" FOR UPDATE SKIP LOCKED").
 	SkipLocked string
 	// ForUpdate ends reads of rows the transaction must lock.
@@ -164,6 +173,14 @@ func (s *Store) Close() error {
 }
 
 // q rewrites '?' placeholders for the dialect.
+// seekEq is "col = v" for a seek's leading columns (see Dialect.SeekEq).
+func (s *Store) seekEq(col, v string) string {
+	if s.d.SeekEq {
+		return col + " >= " + v + " AND " + col + " <= " + v
+	}
+	return col + " = " + v
+}
+
 func (s *Store) q(query string) string {
 	if !s.d.Numbered {
 		return query

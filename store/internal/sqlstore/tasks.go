@@ -814,13 +814,13 @@ func (s *Store) TaskActiveList(ctx context.Context, asset string) ([]store.Activ
 // tasks of the asset there are only tasks of the asset) or at the asset's
 // last unfinished task, each found by an index seek.
 //
-// Each seek is written "ORDER BY <an index's columns> LIMIT 1" rather
-// than min(id): only tasks_asset_active (asset, id) and tasks_run_state
-// (run_id, state, id) give that order (on SQLite every index ends with
-// the id), so PostgreSQL cannot choose to walk the primary key from the
-// run's first task and filter (a million rows when the asset's tasks come
-// late in the run), as it did for min(id) when it guessed the asset's
-// share of the tasks.
+// Each seek is written "ORDER BY <an index's columns> LIMIT 1", its
+// equalities as Dialect.SeekEq says: only tasks_asset_active (asset, id)
+// and tasks_run_state (run_id, state, id) give that order (on SQLite every
+// index ends with the id), so PostgreSQL cannot walk the primary key from
+// the run's first task and filter (a million rows when the asset's tasks
+// come late in the run), as it did with min(id) and with plain equalities
+// whenever its statistics were older than the backfill's progress.
 func (s *Store) TaskActiveRuns(ctx context.Context, assets []string) ([]store.ActiveRun, error) {
 	if len(assets) == 0 {
 		return nil, nil
@@ -828,7 +828,7 @@ func (s *Store) TaskActiveRuns(ctx context.Context, assets []string) ([]store.Ac
 	const active = `state IN ('pending', 'running')`
 	// first is the asset's first unfinished task after x, up to hi.
 	first := func(asset, x, hi string) string {
-		return `(SELECT id FROM tasks WHERE asset = ` + asset + ` AND ` + active + ` AND id > ` + x + ` AND id <= ` + hi + ` ORDER BY asset, id LIMIT 1)`
+		return `(SELECT id FROM tasks WHERE ` + s.seekEq("asset", asset) + ` AND ` + active + ` AND id > ` + x + ` AND id <= ` + hi + ` ORDER BY asset, id LIMIT 1)`
 	}
 	// fin is the run's first finished task after x.
 	fin := func(run, x string) string {
@@ -837,8 +837,10 @@ func (s *Store) TaskActiveRuns(ctx context.Context, assets []string) ([]store.Ac
 			if i > 0 {
 				q += ` UNION ALL `
 			}
-			q += `SELECT (SELECT id FROM tasks WHERE run_id = ` + run + ` AND state = '` + string(state) + `' AND id > ` + x +
-				` ORDER BY run_id, state, id LIMIT 1) AS v`
+			// run_id stays an equality: after a range on the first
+			// column PostgreSQL's scan does not stop at the state's end.
+			q += `SELECT (SELECT id FROM tasks WHERE run_id = ` + run + ` AND ` + s.seekEq("state", "'"+string(state)+"'") + ` AND id > ` + x +
+				` ORDER BY state, id LIMIT 1) AS v`
 		}
 		return q + `) f)`
 	}
@@ -853,7 +855,7 @@ func (s *Store) TaskActiveRuns(ctx context.Context, assets []string) ([]store.Ac
 			WHERE r.finished_at IS NULL AND c.asset IN (SELECT column1 FROM ` + v + `) AND c.state IN ('pending', 'running')
 			GROUP BY c.asset, c.run_id, r.first_task_id, r.last_task_id HAVING sum(c.tasks) > 0),
 		b(asset, run_id, tasks, parts, lo, hi) AS (SELECT asset, run_id, tasks, parts, ` + first("rc.asset", "rc.f - 1", "rc.l") + `,
-			(SELECT id FROM tasks WHERE asset = rc.asset AND ` + active + ` AND id BETWEEN rc.f AND rc.l ORDER BY asset DESC, id DESC LIMIT 1) FROM rc),
+			(SELECT id FROM tasks WHERE ` + s.seekEq("asset", "rc.asset") + ` AND ` + active + ` AND id BETWEEN rc.f AND rc.l ORDER BY asset DESC, id DESC LIMIT 1) FROM rc),
 		s(asset, run_id, hi, lo, fin) AS (SELECT asset, run_id, hi, lo, ` + fin("b.run_id", "b.lo") + ` FROM b WHERE lo IS NOT NULL
 			UNION ALL
 			SELECT asset, run_id, hi, ` + first("s.asset", "s.fin", "s.hi") + `, ` + fin("s.run_id", first("s.asset", "s.fin", "s.hi")) + ` FROM s
