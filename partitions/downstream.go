@@ -17,7 +17,7 @@ func Downstream(m Mapping, down, up Definition, upstream Subset, now time.Time) 
 	for d := int64(0); d < n; d++ {
 		if ranged {
 			if r, ok := rm.UpstreamRange(down, up, Range{d, d + 1}, now); ok {
-				if !upstream.Intersect(Span(r.Lo, r.Hi)).IsEmpty() {
+				if upstream.Overlaps(r) {
 					b.Add(d)
 				}
 				continue
@@ -27,7 +27,7 @@ func Downstream(m Mapping, down, up Definition, upstream Subset, now time.Time) 
 		if err != nil {
 			return Subset{}, err
 		}
-		if !need.Intersect(upstream).IsEmpty() {
+		if upstream.Meets(need) {
 			b.Add(d)
 		}
 	}

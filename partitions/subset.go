@@ -163,6 +163,30 @@ func (s Subset) Contains(i int64) bool {
 	return k < len(s.ranges) && s.ranges[k].Lo <= i
 }
 
+// Overlaps reports whether s holds an index of r, by binary search and
+// without allocating.
+func (s Subset) Overlaps(r Range) bool {
+	if r.Lo >= r.Hi {
+		return false
+	}
+	k := sort.Search(len(s.ranges), func(k int) bool { return s.ranges[k].Hi > r.Lo })
+	return k < len(s.ranges) && s.ranges[k].Lo < r.Hi
+}
+
+// Meets reports whether s and t share an index: !s.Intersect(t).IsEmpty()
+// without building the intersection.
+func (s Subset) Meets(t Subset) bool {
+	if len(t.ranges) > len(s.ranges) {
+		s, t = t, s
+	}
+	for _, r := range t.ranges {
+		if s.Overlaps(r) {
+			return true
+		}
+	}
+	return false
+}
+
 // ContainsAll reports whether every index of t is in s.
 func (s Subset) ContainsAll(t Subset) bool { return t.Difference(s).IsEmpty() }
 

@@ -77,6 +77,18 @@ func TestSubsetAlgebraMatchesNaiveSets(t *testing.T) {
 		if a.ContainsAll(b) != (len(nb) == len(inter)) {
 			t.Fatalf("ContainsAll wrong for %s ⊇ %s", a, b)
 		}
+		if a.Meets(b) != (len(inter) > 0) {
+			t.Fatalf("Meets(%s, %s) = %v", a, b, a.Meets(b))
+		}
+		lo := rapid.Int64Range(-25, 80).Draw(t, "lo")
+		r := Range{lo, lo + rapid.Int64Range(-2, 12).Draw(t, "len")}
+		overlaps := false
+		for i := r.Lo; i < r.Hi; i++ {
+			overlaps = overlaps || na[i]
+		}
+		if a.Overlaps(r) != overlaps {
+			t.Fatalf("%s.Overlaps(%v) = %v", a, r, a.Overlaps(r))
+		}
 		// Builder in ascending order of single indexes gives the same set.
 		var bl Builder
 		for _, k := range na.sorted() {
