@@ -210,8 +210,12 @@ loop:
 		wake := w.Store.TaskWake()
 		poll := w.PollInterval
 		if running < w.Concurrency {
-			lr, err := w.Store.TaskLeaseMany(ctx, store.TaskLeaseManyParams{Worker: w.ID, Pools: w.Pools, RunID: w.RunID, AlsoRunIDs: w.AlsoRunIDs,
-				Limit: w.Concurrency - running, Now: w.Clock.Now(), LeaseFor: w.LeaseTimeout, AgeEvery: w.AgeEvery})
+			// Not cancelled by the stop: a lease that commits as the worker
+			// is told to stop must come back here and run (within the
+			// grace period), not be left running in the store, leased to
+			// nobody, until its lease expires.
+			lr, err := w.Store.TaskLeaseMany(context.WithoutCancel(ctx), store.TaskLeaseManyParams{Worker: w.ID, Pools: w.Pools, RunID: w.RunID,
+				AlsoRunIDs: w.AlsoRunIDs, Limit: w.Concurrency - running, Now: w.Clock.Now(), LeaseFor: w.LeaseTimeout, AgeEvery: w.AgeEvery})
 			if err != nil && ctx.Err() == nil {
 				w.Logger.Error("lease tasks", "error", err)
 			}
