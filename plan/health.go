@@ -121,19 +121,11 @@ func Running(ctx context.Context, r StaleReader, defs map[string]partitions.Defi
 		if b == nil || !exact[run.Asset] {
 			continue
 		}
-		var tasks, spanned int64
-		for _, st := range run.Stretches {
-			lo, err1 := def.Index(st.PartitionFirst)
-			hi, err2 := def.Index(st.PartitionLast)
-			if err1 != nil || err2 != nil || hi < lo {
-				spanned = -1
-				break
-			}
-			tasks += st.LastTaskID - st.FirstTaskID + 1
-			spanned += hi - lo + 1
-			b.AddRange(partitions.Range{Lo: lo, Hi: hi + 1})
+		sts, ok := stretchesOf(def, run)
+		for _, st := range sts {
+			b.AddRange(st.span)
 		}
-		exact[run.Asset] = tasks == run.Tasks && spanned == run.Partitions
+		exact[run.Asset] = ok
 	}
 	out := make(map[string]partitions.Subset, len(keys))
 	for _, k := range keys {

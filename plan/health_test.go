@@ -2,6 +2,7 @@ package plan_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -120,26 +121,7 @@ func TestRunningMatchesInFlight(t *testing.T) {
 			if len(tasks) == 0 {
 				continue
 			}
-			run, _, err := st.RunInsert(ctx, store.RunInsertParams{Kind: "backfill", Selection: "*", Assets: []string{"a", "b"}, Partitions: "*",
-				Reprocess: "missing", CreatedBy: "test", CreatedAt: at, Tasks: slices.Values(tasks)})
-			if err != nil {
-				rt.Fatal(err)
-			}
-			runs = append(runs, run.ID)
-			lr, err := st.TaskLeaseMany(ctx, store.TaskLeaseManyParams{Worker: "w", RunID: run.ID, Limit: rapid.IntRange(0, len(tasks)).Draw(rt, "leased"),
-				Now: at, LeaseFor: time.Hour})
-			if err != nil {
-				rt.Fatal(err)
-			}
-			for _, tk := range lr.Tasks {
-				state := rapid.SampledFrom([]store.TaskState{store.TaskRunning, store.TaskSucceeded, store.TaskFailed}).Draw(rt, "state")
-				if state == store.TaskRunning {
-					continue
-				}
-				if _, err := st.TaskFinish(ctx, store.TaskFinishParams{ID: tk.ID, LeaseToken: tk.LeaseToken, State: state, At: at}); err != nil {
-					rt.Fatal(err)
-				}
-			}
+			runs = append(runs, insertAndWork(ctx, rt, st, tasks, at))
 		}
 		for _, asset := range []string{"a", "b"} {
 			want, _, _, err := plan.InFlight(ctx, st, asset, days)
@@ -180,4 +162,103 @@ func openStore(t *testing.T) (store.Store, partitions.Definition) {
 	}
 	t.Cleanup(func() { st.Close() })
 	return st, partitions.MustTimeWindow(partitions.TimeWindowOpts{Grain: partitions.Daily, Start: "2024-01-01"})
+}
+
+// TestPlansWaitForTheSameTasksWhateverTheyRead: a plan reads the tasks of
+// other runs that its tasks wait for by binary search in their stretches;
+// the waits, the partitions left to other runs and the errors are the ones
+// reading every unfinished task gives.
+func TestPlansWaitForTheSameTasksWhateverTheyRead(t *testing.T) {
+	ctx := context.Background()
+	st, days := openStore(t)
+	write := func(context.Context, *pipelines.Task) error { return nil }
+	g := lineage.Must(
+		&pipelines.Asset{Key: "a", Partitions: days, Compute: write},
+		&pipelines.Asset{Key: "b", Partitions: days, Deps: []pipelines.Dep{pipelines.OnMapped("a", partitions.Trailing(3))}, Compute: write},
+	)
+	now := time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC)
+	rapid.Check(t, func(rt *rapid.T) {
+		var runs []int64
+		defer func() {
+			for _, id := range runs {
+				if r, err := st.RunGet(ctx, id); err == nil && r.FinishedAt.IsZero() {
+					if _, err := st.RunCancel(ctx, store.RunCancelParams{ID: id, Actor: "test", At: now}); err != nil {
+						rt.Fatal(err)
+					}
+				}
+			}
+		}()
+		// Another run holds chunks of a's partitions, some of them done.
+		var tasks []store.TaskInsertParams
+		next := rapid.Int64Range(0, 10).Draw(rt, "start")
+		for range rapid.IntRange(1, 40).Draw(rt, "tasks") {
+			lo := next + rapid.Int64Range(0, 1).Draw(rt, "gap")
+			hi := lo + rapid.Int64Range(0, 2).Draw(rt, "extra")
+			next = hi + 1
+			tasks = append(tasks, store.TaskInsertParams{Asset: "a", PartitionFirst: days.Key(lo), PartitionLast: days.Key(hi),
+				PartitionCount: hi - lo + 1, MaxAttempts: 1, Pool: "default", Rank: int64(len(tasks))})
+		}
+		runs = append(runs, insertAndWork(ctx, rt, st, tasks, now))
+		lo := rapid.Int64Range(0, 40).Draw(rt, "from")
+		req := plan.Request{Selection: rapid.SampledFrom([]string{"b", "+b", "+b", "a"}).Draw(rt, "selection"),
+			Partitions: days.Key(lo) + "..." + days.Key(lo+rapid.Int64Range(0, 15).Draw(rt, "days"))}
+		describe := func(r plan.StatusReader) string {
+			p, err := (&plan.Planner{Graph: g, Status: r}).Plan(ctx, req, now)
+			if err != nil {
+				return "error: " + err.Error()
+			}
+			out := ""
+			for _, ap := range p.Assets {
+				out += fmt.Sprintf("%s: to run %s, in flight %s in %v\n", ap.Asset.Key, ap.ToRun, ap.InFlight, ap.InFlightRuns)
+			}
+			tg, err := p.Expand()
+			if err != nil {
+				return "expand: " + err.Error()
+			}
+			for i, tk := range tg.Tasks {
+				out += fmt.Sprintf("task %d %v waits for %v\n", i, tk.Range, tg.External(i))
+			}
+			return out
+		}
+		if got, want := describe(st), describe(everyTask{st}); got != want {
+			rt.Fatalf("%+v:\nreading stretches:\n%s\nreading every task:\n%s", req, got, want)
+		}
+	})
+}
+
+// everyTask is a store whose stretches never add up, so that the planner
+// reads every unfinished task.
+type everyTask struct{ store.Store }
+
+func (e everyTask) TaskActiveRuns(ctx context.Context, assets []string) ([]store.ActiveRun, error) {
+	runs, err := e.Store.TaskActiveRuns(ctx, assets)
+	for i := range runs {
+		runs[i].Tasks = -1
+	}
+	return runs, err
+}
+
+// insertAndWork inserts a run of tasks, leases some of them and lets each
+// leased one succeed, fail or go on running; it returns the run's id.
+func insertAndWork(ctx context.Context, rt *rapid.T, st store.Store, tasks []store.TaskInsertParams, at time.Time) int64 {
+	run, _, err := st.RunInsert(ctx, store.RunInsertParams{Kind: "backfill", Selection: "*", Assets: []string{"a", "b"}, Partitions: "*",
+		Reprocess: "missing", CreatedBy: "test", CreatedAt: at, Tasks: slices.Values(tasks)})
+	if err != nil {
+		rt.Fatal(err)
+	}
+	lr, err := st.TaskLeaseMany(ctx, store.TaskLeaseManyParams{Worker: "w", RunID: run.ID, Limit: rapid.IntRange(0, len(tasks)).Draw(rt, "leased"),
+		Now: at, LeaseFor: time.Hour})
+	if err != nil {
+		rt.Fatal(err)
+	}
+	for _, tk := range lr.Tasks {
+		state := rapid.SampledFrom([]store.TaskState{store.TaskRunning, store.TaskSucceeded, store.TaskFailed}).Draw(rt, "state")
+		if state == store.TaskRunning {
+			continue
+		}
+		if _, err := st.TaskFinish(ctx, store.TaskFinishParams{ID: tk.ID, LeaseToken: tk.LeaseToken, State: state, At: at}); err != nil {
+			rt.Fatal(err)
+		}
+	}
+	return run.ID
 }

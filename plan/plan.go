@@ -60,6 +60,8 @@ type StatusReader interface {
 	PartitionStateEach(ctx context.Context, asset string, fn func(*store.PartitionState) error) error
 	DynamicPartitionList(ctx context.Context, name string) ([]string, error)
 	TaskActiveList(ctx context.Context, asset string) ([]store.ActiveTask, error)
+	TaskActiveRuns(ctx context.Context, assets []string) ([]store.ActiveRun, error)
+	TaskSpanList(ctx context.Context, firstID, lastID int64) ([]store.ActiveTask, error)
 }
 
 // Planner plans runs.
@@ -93,9 +95,6 @@ type AssetPlan struct {
 	InFlight partitions.Subset
 	// InFlightRuns are the runs holding them.
 	InFlightRuns []int64
-	// Active are the asset's tasks queued or running in other runs, which
-	// tasks of this plan that read them wait for.
-	Active []ActiveTask
 	// ToRun are the partitions the run computes; Requested minus ToRun is
 	// skipped as fresh or in flight.
 	ToRun partitions.Subset
@@ -119,7 +118,8 @@ type DepPlan struct {
 	Mapping partitions.Mapping
 	// Planned is the upstream's plan when it is selected too, else nil.
 	Planned *AssetPlan
-	// Active are the upstream's tasks queued or running in other runs.
+	// Active are the upstream's tasks queued or running in other runs
+	// over partitions the asset's planned tasks read: what they wait for.
 	Active []ActiveTask
 }
 
@@ -230,6 +230,7 @@ func (pl *Planner) Plan(ctx context.Context, req Request, now time.Time) (*Plan,
 		}
 	}
 	byKey := map[string]*AssetPlan{}
+	held := &flights{r: pl.Status} // what other runs hold, read once per asset
 	bound := map[string]partitions.Definition{}
 	bind := func(a *pipelines.Asset) (partitions.Definition, error) {
 		if d, ok := bound[a.Key]; ok {
@@ -281,15 +282,14 @@ func (pl *Planner) Plan(ctx context.Context, req Request, now time.Time) (*Plan,
 				}
 			}
 		}
-		inFlight, runs, active, err := InFlight(ctx, pl.Status, key, def)
+		f, err := held.of(ctx, key, def)
 		if err != nil {
 			return nil, err
 		}
-		ap.Active = active
-		ap.InFlight = ap.ToRun.Intersect(inFlight)
+		ap.InFlight = ap.ToRun.Intersect(f.inFlight)
 		if !ap.InFlight.IsEmpty() {
-			ap.InFlightRuns = runs
-			ap.ToRun = ap.ToRun.Difference(inFlight)
+			ap.InFlightRuns = f.runs
+			ap.ToRun = ap.ToRun.Difference(f.inFlight)
 		}
 		plan.Assets = append(plan.Assets, ap)
 		byKey[key] = ap
@@ -314,27 +314,26 @@ func (pl *Planner) Plan(ctx context.Context, req Request, now time.Time) (*Plan,
 			if err != nil {
 				return nil, fmt.Errorf("asset %q: dep %q: %w", ap.Asset.Key, dep.Asset, err)
 			}
-			var have, queued partitions.Subset
+			var have partitions.Subset
 			if dp.Planned != nil {
 				have = dp.Planned.Materialized.Union(dp.Planned.ToRun)
-				dp.Active = dp.Planned.Active
 			} else {
 				st, err := ReadStatus(ctx, pl.Status, dep.Asset, upDef)
 				if err != nil {
 					return nil, err
 				}
 				have = st.Materialized
-				if queued, _, dp.Active, err = InFlight(ctx, pl.Status, dep.Asset, upDef); err != nil {
-					return nil, err
-				}
 			}
-			if dp.Planned != nil {
-				var qb partitions.Builder
-				for _, t := range dp.Active {
-					qb.AddRange(t.Range)
-				}
-				queued = qb.Subset()
+			f, err := held.of(ctx, dep.Asset, upDef)
+			if err != nil {
+				return nil, err
 			}
+			// The tasks of other runs this asset's tasks wait for: only
+			// those over partitions they read.
+			if dp.Active, err = f.tasks(ctx, pl.Status, need); err != nil {
+				return nil, err
+			}
+			queued := f.inFlight
 			ap.Deps = append(ap.Deps, dp)
 			if missing := need.Difference(have.Union(queued)); !missing.IsEmpty() {
 				errs = append(errs, &MissingUpstreamError{Asset: ap.Asset.Key, Upstream: dep.Asset, Partitions: partitions.Format(upDef, missing), Count: missing.Len()})

@@ -3,7 +3,6 @@ package plan
 import (
 	"context"
 	"fmt"
-	"github.com/weir-dev/weir/store"
 	"sort"
 	"time"
 
@@ -17,7 +16,6 @@ type StaleReader interface {
 	StatusReader
 	PartitionInputsChanged(ctx context.Context, asset string) (map[string][]string, error)
 	PartitionPromotedAt(ctx context.Context, asset, key string) (time.Time, error)
-	TaskActiveRuns(ctx context.Context, assets []string) ([]store.ActiveRun, error)
 }
 
 // Stale is the stale partitions of an asset, and why.

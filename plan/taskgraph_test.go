@@ -31,6 +31,12 @@ func (m memStatus) DynamicPartitionList(context.Context, string) ([]string, erro
 func (m memStatus) TaskActiveList(context.Context, string) ([]store.ActiveTask, error) {
 	return nil, nil
 }
+func (m memStatus) TaskActiveRuns(context.Context, []string) ([]store.ActiveRun, error) {
+	return nil, nil
+}
+func (m memStatus) TaskSpanList(context.Context, int64, int64) ([]store.ActiveTask, error) {
+	return nil, nil
+}
 
 func noop(context.Context, *pipelines.Task) error { return nil }
 

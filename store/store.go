@@ -166,6 +166,10 @@ type Queue interface {
 	// out between its tasks: ActiveRun.Partitions says how many the run's
 	// stretches cover.
 	TaskActiveRuns(ctx context.Context, assets []string) ([]ActiveRun, error)
+	// TaskSpanList returns the unfinished tasks with ids firstID..lastID,
+	// in id order: a planner reads the few tasks of a stretch that its own
+	// tasks must wait for.
+	TaskSpanList(ctx context.Context, firstID, lastID int64) ([]ActiveTask, error)
 	// TaskStagedList returns the unfinished tasks of an asset in their
 	// verify phase: their staged versions are not garbage.
 	TaskStagedList(ctx context.Context, asset string) ([]*Task, error)

@@ -197,6 +197,15 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if err != nil || len(list) != 6 {
 			t.Fatalf("active list %+v, %v", list, err)
 		}
+		// TaskSpanList reads the unfinished tasks of an id range.
+		span, err := s.TaskSpanList(ctx, f1, f1+6)
+		var spans []string
+		for _, tk := range span {
+			spans = append(spans, fmt.Sprintf("%d:%s-%s", tk.ID-f1, tk.PartitionFirst, tk.PartitionLast))
+		}
+		if err != nil || strings.Join(spans, " ") != "0:k0-k0 2:k2-k2 4:k4-k4 5:k5-k5 6:k6-k6" || span[0].RunID != run1.ID {
+			t.Fatalf("tasks %d..%d: %v, %v", f1, f1+6, spans, err)
+		}
 	})
 
 	t.Run("WorkersAndTheLeasesOfDeadOnes", func(t *testing.T) {

@@ -791,19 +791,37 @@ func (s *Store) TaskActiveList(ctx context.Context, asset string) ([]store.Activ
 	if err != nil {
 		return nil, fmt.Errorf("active tasks of %s: %w", asset, s.mapErr(err))
 	}
+	out, err := s.scanActive(rows)
+	if err != nil {
+		return nil, fmt.Errorf("active tasks of %s: %w", asset, err)
+	}
+	return out, nil
+}
+
+// scanActive reads rows of id, run, first and last partition, and closes
+// them.
+func (s *Store) scanActive(rows *sql.Rows) ([]store.ActiveTask, error) {
 	defer rows.Close()
 	var out []store.ActiveTask
 	for rows.Next() {
 		var t store.ActiveTask
 		if err := rows.Scan(&t.ID, &t.RunID, &t.PartitionFirst, &t.PartitionLast); err != nil {
-			return nil, fmt.Errorf("active tasks of %s: %w", asset, err)
+			return nil, err
 		}
 		out = append(out, t)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("active tasks of %s: %w", asset, s.mapErr(err))
+	return out, s.mapErr(rows.Err())
+}
+
+// TaskSpanList returns the pending and running tasks with ids
+// firstID..lastID.
+func (s *Store) TaskSpanList(ctx context.Context, firstID, lastID int64) ([]store.ActiveTask, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, run_id, partition_first, partition_last FROM tasks
+		WHERE id BETWEEN ? AND ? AND state IN ('pending', 'running') ORDER BY id`), firstID, lastID)
+	if err != nil {
+		return nil, fmt.Errorf("unfinished tasks %d..%d: %w", firstID, lastID, s.mapErr(err))
 	}
-	return out, nil
+	return s.scanActive(rows)
 }
 
 // TaskActiveRuns returns the pending and running tasks of assets per run,
