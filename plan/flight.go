@@ -3,6 +3,7 @@ package plan
 import (
 	"cmp"
 	"context"
+	"maps"
 	"slices"
 
 	"github.com/weir-dev/weir/partitions"
@@ -53,33 +54,49 @@ func stretchesOf(def partitions.Definition, run store.ActiveRun) ([]stretch, boo
 	return out, tasks == run.Tasks && spanned == run.Partitions
 }
 
-// readFlight reads what other runs hold of asset.
-func readFlight(ctx context.Context, r StatusReader, asset string, def partitions.Definition) (*flight, error) {
-	runs, err := r.TaskActiveRuns(ctx, []string{asset})
+// readFlights reads what other runs hold of each asset of defs: the
+// stretches of all of them in one statement, then, for an asset whose
+// stretches do not add up (see stretchesOf), every unfinished task of it
+// (InFlight).
+func readFlights(ctx context.Context, r StatusReader, defs map[string]partitions.Definition) (map[string]*flight, error) {
+	keys := slices.Sorted(maps.Keys(defs))
+	runs, err := r.TaskActiveRuns(ctx, keys)
 	if err != nil {
 		return nil, err
 	}
-	f := &flight{def: def}
-	var b partitions.Builder
-	exact := true
+	out := make(map[string]*flight, len(keys))
+	exact := make(map[string]bool, len(keys))
+	builders := make(map[string]*partitions.Builder, len(keys))
+	for _, k := range keys {
+		out[k], exact[k], builders[k] = &flight{def: defs[k]}, true, &partitions.Builder{}
+	}
 	for _, run := range runs {
-		sts, ok := stretchesOf(def, run)
+		f := out[run.Asset]
+		if f == nil || !exact[run.Asset] {
+			continue
+		}
+		sts, ok := stretchesOf(f.def, run)
 		for _, st := range sts {
-			b.AddRange(st.span)
+			builders[run.Asset].AddRange(st.span)
 		}
 		f.stretches = append(f.stretches, sts...)
 		f.runs = append(f.runs, run.RunID)
-		exact = exact && ok
+		exact[run.Asset] = ok
 	}
-	if !exact {
-		f.stretches = nil
-		f.inFlight, f.runs, f.all, err = InFlight(ctx, r, asset, def)
-		return f, err
+	for _, k := range keys {
+		f := out[k]
+		if !exact[k] {
+			f.stretches = nil
+			if f.inFlight, f.runs, f.all, err = InFlight(ctx, r, k, f.def); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		slices.SortFunc(f.stretches, func(a, b stretch) int { return cmp.Compare(a.span.Lo, b.span.Lo) })
+		slices.Sort(f.runs)
+		f.inFlight = builders[k].Subset()
 	}
-	slices.SortFunc(f.stretches, func(a, b stretch) int { return cmp.Compare(a.span.Lo, b.span.Lo) })
-	slices.Sort(f.runs)
-	f.inFlight = b.Subset()
-	return f, nil
+	return out, nil
 }
 
 // tasks returns the unfinished tasks that cover a partition of want,
@@ -175,10 +192,11 @@ func (fs *flights) of(ctx context.Context, asset string, def partitions.Definiti
 	if f, ok := fs.byID[asset]; ok {
 		return f, nil
 	}
-	f, err := readFlight(ctx, fs.r, asset, def)
+	read, err := readFlights(ctx, fs.r, map[string]partitions.Definition{asset: def})
 	if err != nil {
 		return nil, err
 	}
+	f := read[asset]
 	if fs.byID == nil {
 		fs.byID = map[string]*flight{}
 	}

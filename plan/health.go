@@ -3,7 +3,6 @@ package plan
 import (
 	"context"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/weir-dev/weir/lineage"
@@ -101,43 +100,14 @@ func AssetHealth(ctx context.Context, r StaleReader, g *lineage.Graph, keys []st
 // which a run's stretches cover fewer partitions than their ends span (the
 // run left partitions out between its tasks) or name a key def does not
 // have, it reads the asset's unfinished tasks one by one (InFlight).
-func Running(ctx context.Context, r StaleReader, defs map[string]partitions.Definition) (map[string]partitions.Subset, error) {
-	keys := make([]string, 0, len(defs))
-	for k := range defs {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	runs, err := r.TaskActiveRuns(ctx, keys)
+func Running(ctx context.Context, r StatusReader, defs map[string]partitions.Definition) (map[string]partitions.Subset, error) {
+	flights, err := readFlights(ctx, r, defs)
 	if err != nil {
 		return nil, err
 	}
-	builders := map[string]*partitions.Builder{}
-	exact := map[string]bool{}
-	for _, k := range keys {
-		builders[k], exact[k] = &partitions.Builder{}, true
-	}
-	for _, run := range runs {
-		def, b := defs[run.Asset], builders[run.Asset]
-		if b == nil || !exact[run.Asset] {
-			continue
-		}
-		sts, ok := stretchesOf(def, run)
-		for _, st := range sts {
-			b.AddRange(st.span)
-		}
-		exact[run.Asset] = ok
-	}
-	out := make(map[string]partitions.Subset, len(keys))
-	for _, k := range keys {
-		if exact[k] {
-			out[k] = builders[k].Subset()
-			continue
-		}
-		inFlight, _, _, err := InFlight(ctx, r, k, defs[k])
-		if err != nil {
-			return nil, err
-		}
-		out[k] = inFlight
+	out := make(map[string]partitions.Subset, len(flights))
+	for k, f := range flights {
+		out[k] = f.inFlight
 	}
 	return out, nil
 }
