@@ -198,7 +198,12 @@ func (w *Worker) computePhase(ctx context.Context, t *store.Task, ti *taskInfo) 
 	if err != nil {
 		return t, err
 	}
-	version := verify.NewVersionID(started)
+	// The store chose the version when it leased the attempt and recorded
+	// it first: garbage collection finds every prefix from the store.
+	version := t.Version
+	if version == "" {
+		return t, pipelines.Permanent(fmt.Errorf("task %d attempt %d was leased without a version id: the state store predates this weir (migration 19)", t.ID, t.Attempt))
+	}
 	stage := verify.NewStage(w.Bucket, a.Key, version, ti.keys)
 	task := pipelines.NewTask(a, ti.keys, ti.rng, inputs, stage)
 	task.RunID, task.Attempt = t.RunID, t.Attempt

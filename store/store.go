@@ -325,6 +325,18 @@ type Catalog interface {
 	// current versions of any asset record as read: their provenance,
 	// which retention must keep.
 	InputsOfCurrent(ctx context.Context, asset string) ([]Input, error)
+	// GarbageCandidates returns the versions of asset that the store's
+	// records say garbage collection may delete, and that it has not
+	// collected yet: promoted versions another version of their partition
+	// has replaced (with their rank), and the versions of ended attempts
+	// that were never promoted and are not awaited by their task. Read
+	// through indexes that hold only such versions: its cost follows the
+	// garbage, not the store's size.
+	GarbageCandidates(ctx context.Context, asset string) ([]GarbageCandidate, error)
+	// VersionsCollected records that garbage collection deleted (or found
+	// no objects of) versions GarbageCandidates returned, so they are not
+	// returned again.
+	VersionsCollected(ctx context.Context, vs []GarbageCandidate) error
 	// PartitionFail records that partitions failed to materialize (their
 	// current version, if any, stays current).
 	PartitionFail(ctx context.Context, p PartitionFailParams) error
@@ -550,6 +562,12 @@ type Task struct {
 	// BaseAttempts is the attempts each phase may take (the asset's retry
 	// policy).
 	BaseAttempts int
+	// Version is the version id the task's outputs are written under: a
+	// new one each time its compute phase is leased (NewVersionID, chosen
+	// by the store and recorded on the attempt before anything is
+	// written, so garbage collection knows every prefix from the store),
+	// kept through its verify phase.
+	Version string
 }
 
 // PhaseAttempt returns which attempt of its current phase the task is on
@@ -579,6 +597,9 @@ type TaskAttempt struct {
 	StartedAt  time.Time
 	FinishedAt time.Time
 	Error      string
+	// Version is the version id the attempt wrote (compute) or verified
+	// (verify) under; "" for attempts recorded before weir kept it.
+	Version string
 }
 
 // Materialization is one promoted version of one partition of an asset.
@@ -875,6 +896,27 @@ type TaskHeartbeatParams struct {
 	// Worker, if set, is the registered worker that heartbeats (see
 	// WorkerRegister): its last heartbeat is recorded too.
 	Worker string
+}
+
+// GarbageCandidate is a version the store knows of that garbage
+// collection may delete, subject to its age, its rank and the provenance
+// of current versions (verify.RecordedGarbage decides).
+type GarbageCandidate struct {
+	Asset   string
+	Version string
+	// The partitions written under Version: a superseded materialization's
+	// one partition, or the attempt's task's range.
+	PartitionFirst string
+	PartitionLast  string
+	PartitionCount int64
+	TaskID         int64
+	// MaterializationID is set for a promoted version another version of
+	// its partition replaced; 0 for an attempt never promoted.
+	MaterializationID int64
+	// Rank counts, for a superseded version, the versions of its partition
+	// promoted after it that are not collected yet: the current one is
+	// rank 0, the version it replaced 1, and so on.
+	Rank int
 }
 
 // Lease identifies a held lease: a task and its fencing token.

@@ -11,16 +11,6 @@ import (
 	"github.com/weir-dev/weir/store"
 )
 
-// VersionTime reads the creation time a version id starts with.
-func VersionTime(version string) (time.Time, bool) {
-	stamp, _, ok := strings.Cut(version, "-")
-	if !ok {
-		return time.Time{}, false
-	}
-	t, err := time.Parse("20060102T150405.000Z", stamp)
-	return t, err == nil
-}
-
 // StoredVersion is a version prefix found in the bucket.
 type StoredVersion struct {
 	Asset     string `json:"asset"`
@@ -107,16 +97,104 @@ type GCOpts struct {
 	InUse map[string]bool
 	// Partitions, if set, limits collection to the partitions it accepts.
 	Partitions func(key string) bool
+	// Keys names the partitions from first to last (n of them) of the
+	// asset: RecordedGarbage needs it for versions of tasks over several
+	// partitions.
+	Keys func(first, last string, n int64) ([]string, error)
 }
 
 // Garbage is a stored version that garbage collection deletes, and why.
 type Garbage struct {
 	StoredVersion
 	Why string `json:"why"`
+	// Record is the store's record of the version, when it was found
+	// from the store (RecordedGarbage): mark it collected
+	// (store.Catalog.VersionsCollected) once its objects are deleted.
+	Record *store.GarbageCandidate `json:"-"`
+}
+
+// RecordedGarbage lists the versions of asset that may be deleted under o
+// from the store's records instead of a listing of the bucket: promoted
+// versions another version of their partition replaced, and versions of
+// attempts that ended without being promoted
+// (store.Catalog.GarbageCandidates), each version's prefix listed for its
+// files and bytes. Its cost follows the garbage, not the bucket. The same
+// rules as FindGarbage hold (age, rank, provenance, the partition filter);
+// InUse is not needed (the store leaves out versions their task still
+// awaits). Candidates whose objects are gone already (deleted by an earlier
+// sweep) come back in gone, to be marked collected.
+//
+// It does not see versions the store has no record of: those of attempts
+// leased before the store recorded versions (schema version 19), or objects
+// written by hand. FindGarbage, a listing of the bucket, finds those.
+func RecordedGarbage(ctx context.Context, st store.Catalog, b *blob.Bucket, asset string, o GCOpts) (garbage []Garbage, gone []store.GarbageCandidate, err error) {
+	keep := o.KeepVersions
+	if keep <= 0 {
+		keep = 3
+	}
+	cands, err := st.GarbageCandidates(ctx, asset)
+	if err != nil {
+		return nil, nil, err
+	}
+	cutoff := o.Now.Add(-o.OlderThan)
+	for i := range cands {
+		c := &cands[i]
+		made, ok := store.VersionTime(c.Version)
+		if !ok || !made.Before(cutoff) {
+			continue
+		}
+		why := "never promoted"
+		if c.MaterializationID != 0 {
+			if c.Rank < keep {
+				continue
+			}
+			readers, err := st.CurrentReaders(ctx, store.Input{Asset: asset, PartitionKey: c.PartitionFirst, Version: c.Version})
+			if err != nil {
+				return nil, nil, err
+			}
+			if len(readers) > 0 {
+				continue // a current version read it: its provenance
+			}
+			why = fmt.Sprintf("promoted, older than the newest %d", keep)
+		}
+		keys := []string{c.PartitionFirst}
+		if c.PartitionCount > 1 {
+			if o.Keys == nil {
+				return nil, nil, fmt.Errorf("version %s of %s covers partitions %s...%s: GCOpts.Keys is needed to name them", c.Version, asset, c.PartitionFirst, c.PartitionLast)
+			}
+			if keys, err = o.Keys(c.PartitionFirst, c.PartitionLast, c.PartitionCount); err != nil {
+				return nil, nil, err
+			}
+		}
+		found := false
+		for _, k := range keys {
+			if o.Partitions != nil && !o.Partitions(k) {
+				continue
+			}
+			v := StoredVersion{Asset: asset, Partition: k, Version: c.Version}
+			if err := eachObject(ctx, b, VersionPrefix(asset, k, c.Version), func(obj *blob.ListObject) error {
+				v.Files++
+				v.Bytes += obj.Size
+				return nil
+			}); err != nil {
+				return nil, nil, err
+			}
+			if v.Files > 0 {
+				found = true
+				garbage = append(garbage, Garbage{StoredVersion: v, Why: why, Record: c})
+			}
+		}
+		if !found && o.Partitions == nil {
+			gone = append(gone, *c)
+		}
+	}
+	return garbage, gone, nil
 }
 
 // FindGarbage lists the versions of asset in b that may be deleted under
-// o: attempts never promoted, and promoted versions beyond the newest
+// o, from a listing of the asset's objects in the bucket (a sweep: its
+// cost follows the bucket; RecordedGarbage reads the store instead):
+// attempts never promoted, and promoted versions beyond the newest
 // KeepVersions of their partition, when older than OlderThan. A
 // partition's current version is never garbage, nor a version that a
 // current version (of any asset) records as read: retention keeps the
@@ -161,7 +239,7 @@ func FindGarbage(ctx context.Context, st store.Catalog, b *blob.Bucket, asset st
 	cutoff := o.Now.Add(-o.OlderThan)
 	var out []Garbage
 	for _, v := range stored {
-		made, ok := VersionTime(v.Version)
+		made, ok := store.VersionTime(v.Version)
 		if !ok || (o.Partitions != nil && !o.Partitions(v.Partition)) || v.Version == current[v.Partition] || o.InUse[v.Version] || !made.Before(cutoff) {
 			continue
 		}
@@ -170,9 +248,9 @@ func FindGarbage(ctx context.Context, st store.Catalog, b *blob.Bucket, asset st
 		case provenance[v.Partition+"/"+v.Version]:
 			// A current version read it: keep.
 		case !wasPromoted:
-			out = append(out, Garbage{v, "never promoted"})
+			out = append(out, Garbage{StoredVersion: v, Why: "never promoted"})
 		case rank >= keep:
-			out = append(out, Garbage{v, fmt.Sprintf("promoted, older than the newest %d", keep)})
+			out = append(out, Garbage{StoredVersion: v, Why: fmt.Sprintf("promoted, older than the newest %d", keep)})
 		}
 	}
 	return out, nil

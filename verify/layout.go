@@ -1,12 +1,9 @@
 package verify
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"path"
 	"strings"
-	"time"
 )
 
 // Reserved file names inside a version prefix and a partition prefix.
@@ -24,16 +21,6 @@ func VersionPrefix(asset, partition, version string) string {
 // PointerKey returns the key of a partition's current-version pointer.
 func PointerKey(asset, partition string) string {
 	return asset + "/" + partition + "/" + PointerName
-}
-
-// NewVersionID returns a version id that sorts by creation time and is
-// unique across attempts, processes and hosts: "20240101T120000.000Z-1a2b3c4d5e6f".
-func NewVersionID(now time.Time) string {
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(fmt.Sprintf("crypto/rand: %v", err)) // cannot happen on supported platforms
-	}
-	return now.UTC().Format("20060102T150405.000Z") + "-" + hex.EncodeToString(b[:])
 }
 
 // CheckFileName reports file names that may not be written: empty, absolute,

@@ -78,4 +78,69 @@ func runPhases(t *testing.T, fresh func(t *testing.T) store.Store) {
 			t.Fatalf("retried task %+v, want the compute phase again", again)
 		}
 	})
+
+	t.Run("VersionsAreRecordedBeforeAnythingIsWrittenAndGarbageIsFoundFromThem", func(t *testing.T) {
+		s := fresh(t)
+		run, _ := insert(t, s, task{maxAtt: 2}, task{}, task{}, task{})
+		got := lease(t, s, store.TaskLeaseManyParams{Limit: 4})
+		byKey := map[string]*store.Task{}
+		seen := map[string]bool{}
+		for _, tk := range got {
+			made, ok := store.VersionTime(tk.Version)
+			if !ok || !made.Equal(t0) || seen[tk.Version] {
+				t.Fatalf("leased %s with version %q: want a new version made at %s", tk.PartitionFirst, tk.Version, t0)
+			}
+			seen[tk.Version] = true
+			byKey[tk.PartitionFirst] = tk
+		}
+		// k0 fails and is retried (a new version); k1 stages and waits to
+		// be verified; k2 and k3 promote partition p, k3 after k2.
+		k0 := byKey["k0"]
+		finish(t, s, k0, store.TaskPending)
+		retry := lease(t, s, store.TaskLeaseManyParams{})[0]
+		if retry.ID != k0.ID || retry.Version == k0.Version || retry.Version == "" {
+			t.Fatalf("a retried compute attempt has version %q (the failed one had %q): want a new one", retry.Version, k0.Version)
+		}
+		k1 := byKey["k1"]
+		v, err := s.TaskStage(ctx, store.TaskStageParams{ID: k1.ID, LeaseToken: k1.LeaseToken, Staged: "{}", At: t0, LeaseFor: time.Minute})
+		if err != nil || v.Version != k1.Version {
+			t.Fatalf("verify phase version %q (err %v), want the compute phase's %q", v.Version, err, k1.Version)
+		}
+		finish(t, s, v, store.TaskPending) // its verify attempt fails; the version is still awaited
+		for _, k := range []string{"k2", "k3"} {
+			tk := byKey[k]
+			if _, err := s.MaterializationPromote(ctx, store.MaterializationPromoteParams{TaskID: tk.ID, LeaseToken: tk.LeaseToken, RunID: run.ID,
+				Attempt: tk.Attempt, Asset: "a", StartedAt: t0, PromotedAt: t0,
+				Partitions: []store.PromotedPartition{{Key: "p", Version: tk.Version, ManifestSHA256: "x"}}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, attempts, _ := s.TaskGet(ctx, k1.ID)
+		if len(attempts) != 2 || attempts[0].Version != k1.Version || attempts[1].Version != k1.Version {
+			t.Fatalf("k1's attempts %+v: want both at version %s", attempts, k1.Version)
+		}
+		cands, err := s.GarbageCandidates(ctx, "a")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []store.GarbageCandidate{
+			{Asset: "a", Version: byKey["k2"].Version, PartitionFirst: "p", PartitionLast: "p", PartitionCount: 1, TaskID: byKey["k2"].ID, Rank: 1},
+			{Asset: "a", Version: k0.Version, PartitionFirst: "k0", PartitionLast: "k0", PartitionCount: 1, TaskID: k0.ID},
+		}
+		if len(cands) == 2 {
+			want[0].MaterializationID = cands[0].MaterializationID
+		}
+		if fmt.Sprint(cands) != fmt.Sprint(want) || cands[0].MaterializationID == 0 {
+			t.Fatalf("garbage candidates\n%+v\nwant\n%+v", cands, want)
+		}
+		if other, _ := s.GarbageCandidates(ctx, "b"); len(other) != 0 {
+			t.Fatalf("candidates of another asset: %+v", other)
+		}
+		if err := s.VersionsCollected(ctx, cands); err != nil {
+			t.Fatal(err)
+		}
+		if left, err := s.GarbageCandidates(ctx, "a"); err != nil || len(left) != 0 {
+			t.Fatalf("candidates after they were collected: %+v %v", left, err)
+		}
+	})
 }

@@ -2,6 +2,7 @@ package weircli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -10,6 +11,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/weir-dev/weir/partitions"
+	"github.com/weir-dev/weir/pipelines"
+	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/store"
 	"github.com/weir-dev/weir/verify"
@@ -22,17 +26,25 @@ func (a *app) gcCommand() *cobra.Command {
 		olderThan string
 		keep      int
 		dryRun    bool
+		sweep     bool
 	)
 	cmd := &cobra.Command{
-		Use:   "gc [--select EXPR] [--partition K,... | --partition-range A...B | --from A --to B] [--older-than 30d] [--keep-versions N] [--dry-run]",
+		Use:   "gc [--select EXPR] [--partition K,... | --partition-range A...B | --from A --to B] [--older-than 30d] [--keep-versions N] [--dry-run] [--sweep]",
 		Short: "Delete attempts that were never promoted and old versions beyond the retention; never a current version",
 		Long: `gc deletes, among versions older than --older-than:
   - attempts that were never promoted (failed audits or checks, dead workers);
   - promoted versions beyond the newest --keep-versions of a partition;
   - without --select and partitions: the task logs of runs that ended before
     --older-than (weir tasks logs no longer shows them).
-The current version of a partition is never deleted, and neither is anything
-younger than --older-than (a running attempt may be writing it).`,
+The current version of a partition is never deleted, nor a version that a
+current version records as read, nor anything younger than --older-than (a
+running attempt may be writing it).
+
+gc finds versions from the state store's records (every attempt's version is
+recorded before it writes), so it takes time in proportion to the garbage,
+not to the bucket. --sweep lists the bucket instead, to also find versions
+the store never recorded: run it once on a store created before weir
+recorded versions.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			age, err := parseAge(olderThan)
@@ -58,20 +70,29 @@ younger than --older-than (a running attempt may be writing it).`,
 			defer closeAll()
 			type row = verify.Garbage
 			var doomed []row
+			var gone []store.GarbageCandidate // recorded, with no objects left
 			for _, key := range keys {
 				as, _ := g.Asset(key)
-				named, err := a.partitionFilter(ctx, st, as, expr)
-				if err != nil {
-					return err
+				opts := verify.GCOpts{Now: a.cfg.Clock.Now(), OlderThan: age, KeepVersions: keep}
+				if expr != "" {
+					if opts.Partitions, err = a.partitionFilter(ctx, st, as, expr); err != nil {
+						return err
+					}
 				}
-				// Staged versions of tasks waiting to be verified are not
-				// garbage: their verify phase reads them.
-				awaiting, err := stagedVersions(ctx, st, key)
-				if err != nil {
-					return failedError(err)
+				var found []row
+				if sweep {
+					// Staged versions of tasks waiting to be verified are
+					// not garbage: their verify phase reads them.
+					if opts.InUse, err = stagedVersions(ctx, st, key); err != nil {
+						return failedError(err)
+					}
+					found, err = verify.FindGarbage(ctx, st, bucket, key, opts)
+				} else {
+					opts.Keys = func(first, last string, n int64) ([]string, error) { return taskKeys(ctx, st, as, first, last, n) }
+					var none []store.GarbageCandidate
+					found, none, err = verify.RecordedGarbage(ctx, st, bucket, key, opts)
+					gone = append(gone, none...)
 				}
-				found, err := verify.FindGarbage(ctx, st, bucket, key, verify.GCOpts{Now: a.cfg.Clock.Now(), OlderThan: age, KeepVersions: keep,
-					InUse: awaiting, Partitions: named})
 				if err != nil {
 					return failedError(err)
 				}
@@ -82,12 +103,23 @@ younger than --older-than (a running attempt may be writing it).`,
 				return x.Asset+"/"+x.Partition+"/"+x.Version < y.Asset+"/"+y.Partition+"/"+y.Version
 			})
 			var bytes int64
+			collected := gone
 			for _, d := range doomed {
 				bytes += d.Bytes
 				if !dryRun {
 					if err := verify.DeleteVersion(ctx, bucket, d.StoredVersion); err != nil {
 						return failedError(err)
 					}
+					if r := d.Record; r != nil && (r.PartitionCount == 1 || expr == "") && (len(collected) == 0 || collected[len(collected)-1] != *r) {
+						collected = append(collected, *r)
+					}
+				}
+			}
+			// Recorded once deleted: a gc killed between the two finds
+			// the versions again, without objects, and records them then.
+			if !dryRun && len(collected) > 0 {
+				if err := st.VersionsCollected(ctx, collected); err != nil {
+					return failedError(err)
 				}
 			}
 			// Task logs belong to runs, not to assets or partitions: a
@@ -143,6 +175,8 @@ younger than --older-than (a running attempt may be writing it).`,
 	f.StringVar(&olderThan, "older-than", "30d", "only versions created longer ago than this (e.g. 36h, 30d)")
 	f.IntVar(&keep, "keep-versions", 3, "promoted versions to keep per partition, the current one included")
 	f.BoolVar(&dryRun, "dry-run", false, "list what would be deleted and the bytes; delete nothing")
+	f.BoolVar(&sweep, "sweep", false, "list the bucket instead of reading the store's records: also finds versions the store never recorded\n"+
+		"(attempts leased before weir recorded versions, objects written by hand); takes time in proportion to the bucket")
 	return cmd
 }
 
@@ -173,6 +207,20 @@ func parseAge(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("--older-than %q is out of range: at most %dd", s, maxAge/(24*time.Hour))
 	}
 	return d, nil
+}
+
+// taskKeys names the n partitions of asset from first to last.
+func taskKeys(ctx context.Context, st store.Store, as *pipelines.Asset, first, last string, n int64) ([]string, error) {
+	def, err := plan.BindDefinition(ctx, st, as)
+	if err != nil {
+		return nil, err
+	}
+	lo, err1 := def.Index(first)
+	hi, err2 := def.Index(last)
+	if err := errors.Join(err1, err2); err != nil || hi-lo+1 != n {
+		return nil, fmt.Errorf("partitions %s...%s (%d) of %s no longer fit its partitions %s: %v; run weir gc --sweep", first, last, n, as.Key, def, err)
+	}
+	return partitions.Keys(def, partitions.Span(lo, hi+1)), nil
 }
 
 // stagedVersions returns the versions that unfinished tasks of asset have

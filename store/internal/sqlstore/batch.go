@@ -195,13 +195,13 @@ func (s *Store) TaskStageMany(ctx context.Context, ps []store.TaskStageParams) (
 				return err
 			}
 			done := newRowset("int", "int", "time")
-			started := newRowset("int", "int", "text", "text", "text", "time")
+			started := newRowset("int", "int", "text", "text", "text", "time", "text")
 			for _, t := range tasks {
 				i := index[t.ID]
 				out[i].Task = t
 				at := s.t(ps[i].At)
 				done.add(t.ID, t.Attempt-1, at)
-				started.add(t.ID, t.Attempt, store.PhaseVerify, t.Worker, store.TaskRunning, at)
+				started.add(t.ID, t.Attempt, store.PhaseVerify, t.Worker, store.TaskRunning, at, t.Version)
 			}
 			v, args = s.from(done)
 			if _, err := tx.ExecContext(ctx, s.q(`UPDATE task_attempts SET state = 'succeeded', finished_at = v.column3
@@ -482,10 +482,10 @@ func (s *Store) finishRunsMany(ctx context.Context, res []*store.TaskFinishResul
 }
 
 // insertAttempts inserts task attempts: task_id, attempt, phase, worker,
-// state, started_at.
+// state, started_at, version.
 func (s *Store) insertAttempts(ctx context.Context, tx *sql.Tx, rs *rowset) error {
 	v, args := s.from(rs)
-	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO task_attempts (task_id, attempt, phase, worker, state, started_at)
-		SELECT `+columns(6)+` FROM `+v), s.perRun(args)...)
+	_, err := tx.ExecContext(ctx, s.q(`INSERT INTO task_attempts (task_id, attempt, phase, worker, state, started_at, version)
+		SELECT `+columns(7)+` FROM `+v), s.perRun(args)...)
 	return err
 }

@@ -154,6 +154,17 @@ func (s *Store) insertMaterializations(ctx context.Context, tx *sql.Tx, ps []sto
 			latestOf[k] = r
 		}
 	}
+	// A partition promoted twice in one batch: the older is superseded at
+	// once.
+	var older []int64
+	for _, r := range all {
+		if latestOf[partKey{r.p.Asset, r.part.Key}] != r {
+			older = append(older, r.id)
+		}
+	}
+	if err := s.markSuperseded(ctx, tx, older); err != nil {
+		return err
+	}
 	return batch(keys, maxBatchRows, func(keys []partKey) error {
 		rs := newRowset("text", "text", "int", "text", "text", "time", "text")
 		ids := newRowset("int")
@@ -165,6 +176,13 @@ func (s *Store) insertMaterializations(ctx context.Context, tx *sql.Tx, ps []sto
 			}
 		}
 		v, args := s.from(rs)
+		// The versions these replace are superseded now: garbage
+		// collection finds them by the index of what it may delete.
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE materializations SET superseded = TRUE WHERE id IN (SELECT ap.materialization_id
+			FROM `+v+` JOIN asset_partitions ap ON ap.asset = v.column1 AND ap.partition_key = v.column2 WHERE ap.materialization_id <> v.column3)`),
+			s.perRun(args)...); err != nil {
+			return err
+		}
 		// WHERE true: SQLite reads ON CONFLICT after a bare FROM as a join.
 		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO asset_partitions (asset, partition_key, materialization_id, version, manifest_sha256, updated_at,
 				code_version, failed, failed_run_id, error)
@@ -234,6 +252,111 @@ func (s *Store) markInputStale(ctx context.Context, tx *sql.Tx, ids []int64) err
 			s.perRun(args)...)
 		return err
 	})
+}
+
+// markSuperseded marks materializations superseded by id.
+func (s *Store) markSuperseded(ctx context.Context, tx *sql.Tx, ids []int64) error {
+	return batch(ids, maxBatchRows, func(ids []int64) error {
+		rs := newRowset("int")
+		for _, id := range ids {
+			rs.add(id)
+		}
+		v, args := s.from(rs)
+		_, err := tx.ExecContext(ctx, s.q(`UPDATE materializations SET superseded = TRUE WHERE id IN (SELECT v.column1 FROM `+v+`)`), s.perRun(args)...)
+		return err
+	})
+}
+
+// GarbageCandidates returns what the store's records say gc may delete of
+// asset: superseded versions, and versions of ended attempts never
+// promoted. Both are read through partial indexes that hold only what is
+// not collected yet (migration 19).
+func (s *Store) GarbageCandidates(ctx context.Context, asset string) ([]store.GarbageCandidate, error) {
+	var out []store.GarbageCandidate
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, partition_key, version, task_id FROM materializations
+		WHERE asset = ? AND superseded AND NOT collected ORDER BY partition_key, id DESC`), asset)
+	if err != nil {
+		return nil, fmt.Errorf("superseded versions of %s: %w", asset, s.mapErr(err))
+	}
+	err = func() error {
+		defer rows.Close()
+		for rows.Next() {
+			c := store.GarbageCandidate{Asset: asset, PartitionCount: 1}
+			if err := rows.Scan(&c.MaterializationID, &c.PartitionFirst, &c.Version, &c.TaskID); err != nil {
+				return err
+			}
+			c.PartitionLast, c.Rank = c.PartitionFirst, 1
+			if n := len(out); n > 0 && out[n-1].PartitionFirst == c.PartitionFirst {
+				c.Rank = out[n-1].Rank + 1
+			}
+			out = append(out, c)
+		}
+		return rows.Err()
+	}()
+	if err != nil {
+		return nil, fmt.Errorf("superseded versions of %s: %w", asset, s.mapErr(err))
+	}
+	// An attempt that ended without promoting its version: a failed,
+	// cancelled or released compute attempt, or a verify attempt whose
+	// task did not promote what it verified, unless the task is still at
+	// that version (a verify phase to come) or promoted it after all.
+	rows, err = s.db.QueryContext(ctx, s.q(`SELECT DISTINCT a.task_id, a.version, t.partition_first, t.partition_last, t.partition_count
+		FROM task_attempts a JOIN tasks t ON t.id = a.task_id
+		WHERE a.version <> '' AND NOT a.collected AND a.state NOT IN ('running', 'succeeded') AND t.asset = ?
+			AND NOT (t.version = a.version AND t.state IN ('pending', 'running'))
+			AND NOT EXISTS (SELECT 1 FROM materializations m WHERE m.asset = t.asset AND m.partition_key = t.partition_first AND m.version = a.version)
+		ORDER BY a.task_id, a.version`), asset)
+	if err != nil {
+		return nil, fmt.Errorf("unpromoted attempts of %s: %w", asset, s.mapErr(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		c := store.GarbageCandidate{Asset: asset}
+		if err := rows.Scan(&c.TaskID, &c.Version, &c.PartitionFirst, &c.PartitionLast, &c.PartitionCount); err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("unpromoted attempts of %s: %w", asset, s.mapErr(err))
+	}
+	return out, nil
+}
+
+// VersionsCollected marks versions gc deleted: the materialization, or
+// every attempt of the task at that version.
+func (s *Store) VersionsCollected(ctx context.Context, vs []store.GarbageCandidate) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		return batch(vs, maxBatchRows, func(vs []store.GarbageCandidate) error {
+			mats, attempts := newRowset("int"), newRowset("int", "text")
+			for _, c := range vs {
+				if c.MaterializationID != 0 {
+					mats.add(c.MaterializationID)
+				} else {
+					attempts.add(c.TaskID, c.Version)
+				}
+			}
+			if mats.n > 0 {
+				v, args := s.from(mats)
+				if _, err := tx.ExecContext(ctx, s.q(`UPDATE materializations SET collected = TRUE WHERE id IN (SELECT v.column1 FROM `+v+`)`),
+					s.perRun(args)...); err != nil {
+					return err
+				}
+			}
+			if attempts.n > 0 {
+				v, args := s.from(attempts)
+				if _, err := tx.ExecContext(ctx, s.q(`UPDATE task_attempts SET collected = TRUE
+					FROM `+v+` WHERE task_attempts.task_id = v.column1 AND task_attempts.version = v.column2`), s.perRun(args)...); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return fmt.Errorf("record collected versions: %w", s.mapErr(err))
+	}
+	return nil
 }
 
 // MaterializationList returns an asset's materializations, newest first.

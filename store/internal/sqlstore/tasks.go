@@ -13,14 +13,14 @@ import (
 )
 
 const taskColumns = `id, run_id, asset, partition_first, partition_last, partition_count, state, attempt, max_attempts, pool, priority,
-	rank, waiting, not_before, lease_token, lease_expires_at, worker, started_at, finished_at, error, phase, staged, base_attempts`
+	rank, waiting, not_before, lease_token, lease_expires_at, worker, started_at, finished_at, error, phase, staged, base_attempts, version`
 
 // scanTask scans taskColumns, then extra destinations.
 func scanTask(row scanner, extra ...any) (*store.Task, error) {
 	var t store.Task
 	var notBefore, expires, started, finished dbTime
 	dest := []any{&t.ID, &t.RunID, &t.Asset, &t.PartitionFirst, &t.PartitionLast, &t.PartitionCount, &t.State, &t.Attempt, &t.MaxAttempts,
-		&t.Pool, &t.Priority, &t.Rank, &t.Waiting, &notBefore, &t.LeaseToken, &expires, &t.Worker, &started, &finished, &t.Error, &t.Phase, &t.Staged, &t.BaseAttempts}
+		&t.Pool, &t.Priority, &t.Rank, &t.Waiting, &notBefore, &t.LeaseToken, &expires, &t.Worker, &started, &finished, &t.Error, &t.Phase, &t.Staged, &t.BaseAttempts, &t.Version}
 	if err := row.Scan(append(dest, extra...)...); err != nil {
 		return nil, err
 	}
@@ -106,7 +106,7 @@ func (s *Store) TaskLeaseMany(ctx context.Context, p store.TaskLeaseManyParams) 
 		if err != nil {
 			return err
 		}
-		var ids []any
+		var ids []int64
 		for _, c := range cands {
 			if len(ids) == limit {
 				break
@@ -122,19 +122,27 @@ func (s *Store) TaskLeaseMany(ctx context.Context, p store.TaskLeaseManyParams) 
 		if len(ids) == 0 {
 			return nil
 		}
-		in, args := s.in("int", ids)
+		// A compute attempt gets its version id here, recorded before it
+		// writes anything; a verify attempt keeps the one it verifies. Its
+		// time is the caller's, as every time gc compares it with.
+		leased := newRowset("int", "text")
+		for _, id := range ids {
+			leased.add(id, store.NewVersionID(caller))
+		}
+		v, args := s.from(leased)
 		res.Tasks, err = s.queryTasks(ctx, tx, `UPDATE tasks SET state = 'running', attempt = attempt + 1, lease_token = lease_token + 1,
-				worker = ?, started_at = ?, finished_at = NULL, not_before = NULL, error = '', lease_expires_at = ?
-			WHERE id `+in+` RETURNING `+taskColumns,
+				worker = ?, started_at = ?, finished_at = NULL, not_before = NULL, error = '', lease_expires_at = ?,
+				version = CASE WHEN tasks.phase = 'compute' THEN v.column2 ELSE tasks.version END
+			FROM `+v+` WHERE tasks.id = v.column1 RETURNING `+taskColumns,
 			s.perRun(append([]any{p.Worker, s.t(p.Now), s.t(p.Now.Add(p.LeaseFor))}, args...))...)
 		if err != nil {
 			return err
 		}
 		sort.Slice(res.Tasks, func(i, j int) bool { return lessTask(res.Tasks[i], res.Tasks[j]) })
-		started := newRowset("int", "int", "text", "text", "text", "time")
+		started := newRowset("int", "int", "text", "text", "text", "time", "text")
 		c := newCounts()
 		for _, t := range res.Tasks {
-			started.add(t.ID, t.Attempt, t.Phase, p.Worker, store.TaskRunning, s.t(p.Now))
+			started.add(t.ID, t.Attempt, t.Phase, p.Worker, store.TaskRunning, s.t(p.Now), t.Version)
 			c.move(t, store.TaskPending)
 			if t.Phase == store.PhaseCompute {
 				c.paced(t.RunID, p.Now, 1, 0)
@@ -947,7 +955,7 @@ func (s *Store) TaskGet(ctx context.Context, id int64) (*store.Task, []*store.Ta
 	return t, attempts, nil
 }
 
-const attemptColumns = `task_id, attempt, phase, worker, state, started_at, finished_at, error`
+const attemptColumns = `task_id, attempt, phase, worker, state, started_at, finished_at, error, version`
 
 // scanAttempts calls fn with each row of attemptColumns and closes rows.
 func scanAttempts(rows *sql.Rows, fn func(*store.TaskAttempt) error) error {
@@ -955,7 +963,7 @@ func scanAttempts(rows *sql.Rows, fn func(*store.TaskAttempt) error) error {
 	for rows.Next() {
 		var a store.TaskAttempt
 		var started, finished dbTime
-		if err := rows.Scan(&a.TaskID, &a.Attempt, &a.Phase, &a.Worker, &a.State, &started, &finished, &a.Error); err != nil {
+		if err := rows.Scan(&a.TaskID, &a.Attempt, &a.Phase, &a.Worker, &a.State, &started, &finished, &a.Error, &a.Version); err != nil {
 			return err
 		}
 		a.StartedAt, a.FinishedAt = started.t, finished.t
