@@ -350,7 +350,8 @@ func (s *Store) finishMany(ctx context.Context, tx *sql.Tx, ps []store.TaskFinis
 			rs.add(ps[i].ID, out[i].Task.Attempt, state, ps[i].Error, s.t(ps[i].At))
 		}
 		v, args := s.from(rs)
-		_, err := tx.ExecContext(ctx, s.q(`UPDATE task_attempts SET state = v.column3, error = v.column4, finished_at = v.column5
+		_, err := tx.ExecContext(ctx, s.q(`UPDATE task_attempts SET state = v.column3, error = v.column4, finished_at = v.column5,
+				unpromoted = (v.column3 <> 'succeeded')
 			FROM `+v+` WHERE task_attempts.task_id = v.column1 AND task_attempts.attempt = v.column2`), s.perRun(args)...)
 		return err
 	})

@@ -302,7 +302,7 @@ func (s *Store) GarbageCandidates(ctx context.Context, asset string) ([]store.Ga
 	// that version (a verify phase to come) or promoted it after all.
 	rows, err = s.db.QueryContext(ctx, s.q(`SELECT DISTINCT a.task_id, a.version, t.partition_first, t.partition_last, t.partition_count
 		FROM task_attempts a JOIN tasks t ON t.id = a.task_id
-		WHERE a.version <> '' AND NOT a.collected AND a.state NOT IN ('running', 'succeeded') AND t.asset = ?
+		WHERE a.unpromoted AND NOT a.collected AND a.version <> '' AND t.asset = ?
 			AND NOT (t.version = a.version AND t.state IN ('pending', 'running'))
 			AND NOT EXISTS (SELECT 1 FROM materializations m WHERE m.asset = t.asset AND m.partition_key = t.partition_first AND m.version = a.version)
 		ORDER BY a.task_id, a.version`), asset)

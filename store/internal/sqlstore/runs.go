@@ -503,7 +503,7 @@ func (s *Store) RunCancel(ctx context.Context, p store.RunCancelParams) (*store.
 		// The interrupted attempts end cancelled; the tasks' tokens moved
 		// on, so their heartbeats, finishes and promotions are refused
 		// (ErrLeaseLost). (Only this cancel makes a task cancelled.)
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE task_attempts SET state = 'cancelled', error = ?, finished_at = ?
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE task_attempts SET state = 'cancelled', error = ?, finished_at = ?, unpromoted = TRUE
 			WHERE finished_at IS NULL AND task_id IN (SELECT id FROM tasks WHERE run_id = ? AND state = 'cancelled')`), reason, s.t(p.At), p.ID); err != nil {
 			return err
 		}

@@ -614,7 +614,7 @@ func (s *Store) TaskRelease(ctx context.Context, p store.TaskReleaseParams) erro
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE task_attempts SET state = ?, error = ?, finished_at = ? WHERE task_id = ? AND attempt = ?`),
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE task_attempts SET state = ?, error = ?, finished_at = ?, unpromoted = TRUE WHERE task_id = ? AND attempt = ?`),
 			store.AttemptReleased, p.Reason, s.t(p.At), p.ID, attempt); err != nil {
 			return err
 		}
