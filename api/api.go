@@ -492,6 +492,9 @@ type Attempt struct {
 	StartedAt  time.Time  `json:"started_at"`
 	FinishedAt *time.Time `json:"finished_at"`
 	Error      string     `json:"error,omitempty"`
+	// Version is what the attempt wrote (compute) or verified (verify)
+	// under; empty for attempts from before weir recorded it.
+	Version string `json:"version,omitempty"`
 }
 
 func (s *Server) task(w http.ResponseWriter, r *http.Request) {
@@ -501,7 +504,7 @@ func (s *Server) task(w http.ResponseWriter, r *http.Request) {
 	}
 	as := []Attempt{}
 	for _, a := range attempts {
-		j := Attempt{Attempt: a.Attempt, Phase: a.Phase, Worker: a.Worker, State: string(a.State), StartedAt: a.StartedAt, Error: a.Error}
+		j := Attempt{Attempt: a.Attempt, Phase: a.Phase, Worker: a.Worker, State: string(a.State), StartedAt: a.StartedAt, Error: a.Error, Version: a.Version}
 		if !a.FinishedAt.IsZero() {
 			f := a.FinishedAt
 			j.FinishedAt = &f

@@ -32,7 +32,7 @@ var MetadataTables = []struct{ Name, Columns string }{
 	{"tasks", `id BIGINT, run_id BIGINT, asset VARCHAR, partition_first VARCHAR, partition_last VARCHAR, partition_count BIGINT,
 		state VARCHAR, attempt INTEGER, phase VARCHAR, worker VARCHAR, started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, error VARCHAR`},
 	{"attempts", `task_id BIGINT, attempt INTEGER, run_id BIGINT, asset VARCHAR, phase VARCHAR, worker VARCHAR, state VARCHAR,
-		started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, error VARCHAR`},
+		started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, error VARCHAR, version VARCHAR`},
 	{"check_results", `id BIGINT, asset VARCHAR, partitions VARCHAR, run_id BIGINT, task_id BIGINT, attempt INTEGER, name VARCHAR,
 		warn BOOLEAN, passed BOOLEAN, value VARCHAR, error VARCHAR, checked_at TIMESTAMPTZ`},
 	{"schedules", `name VARCHAR, paused BOOLEAN, since TIMESTAMPTZ`},
@@ -318,7 +318,7 @@ var loads = map[string]tableLoad{
 			if t := byTask[a.TaskID]; t != nil {
 				run, asset = t.RunID, t.Asset
 			}
-			return add(a.TaskID, int32(a.Attempt), run, asset, a.Phase, a.Worker, string(a.State), at(a.StartedAt), at(a.FinishedAt), a.Error)
+			return add(a.TaskID, int32(a.Attempt), run, asset, a.Phase, a.Worker, string(a.State), at(a.StartedAt), at(a.FinishedAt), a.Error, a.Version)
 		})
 	},
 	"check_results": func(ctx context.Context, st store.Store, g *lineage.Graph, _ time.Time, add func(...driver.Value) error) error {

@@ -85,10 +85,12 @@ func (a *app) tasksCommand() *cobra.Command {
 				Started  time.Time       `json:"started_at"`
 				Finished *time.Time      `json:"finished_at"`
 				Error    string          `json:"error,omitempty"`
+				// Version is what the attempt wrote or verified under.
+				Version string `json:"version,omitempty"`
 			}
 			var aj []attemptJSON
 			for _, at := range attempts {
-				j := attemptJSON{Attempt: at.Attempt, Phase: at.Phase, Worker: at.Worker, State: at.State, Started: at.StartedAt, Error: at.Error}
+				j := attemptJSON{Attempt: at.Attempt, Phase: at.Phase, Worker: at.Worker, State: at.State, Started: at.StartedAt, Error: at.Error, Version: at.Version}
 				if !at.FinishedAt.IsZero() {
 					f := at.FinishedAt
 					j.Finished = &f
@@ -107,13 +109,14 @@ func (a *app) tasksCommand() *cobra.Command {
 				fmt.Fprintf(w, "%s:\t%s\n", r[0], r[1])
 			}
 			fmt.Fprintln(w)
-			fmt.Fprintln(w, "ATTEMPT\tPHASE\tWORKER\tSTATE\tSTARTED\tTOOK\tERROR")
+			fmt.Fprintln(w, "ATTEMPT\tPHASE\tWORKER\tSTATE\tSTARTED\tTOOK\tVERSION\tERROR")
 			for _, at := range aj {
 				took := "-"
 				if at.Finished != nil {
 					took = at.Finished.Sub(at.Started).Round(time.Millisecond).String()
 				}
-				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", at.Attempt, at.Phase, at.Worker, at.State, fmtTime(at.Started), took, dash(firstLine(at.Error)))
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", at.Attempt, at.Phase, at.Worker, at.State, fmtTime(at.Started), took, dash(at.Version),
+					dash(firstLine(at.Error)))
 			}
 			return w.Flush()
 		},
