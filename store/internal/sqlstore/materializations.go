@@ -241,28 +241,29 @@ func (s *Store) ids(ctx context.Context, tx *sql.Tx, query string, args []any) (
 // is left alone). The rows are found by their key, through the
 // materializations, not by scanning for the id.
 func (s *Store) markInputStale(ctx context.Context, tx *sql.Tx, ids []int64) error {
-	return batch(ids, maxBatchRows, func(ids []int64) error {
-		rs := newRowset("int")
-		for _, id := range ids {
-			rs.add(id)
-		}
-		v, args := s.from(rs)
-		_, err := tx.ExecContext(ctx, s.q(`UPDATE asset_partitions SET input_stale = TRUE
-			WHERE (asset, partition_key, materialization_id) IN (SELECT m.asset, m.partition_key, m.id FROM `+v+` JOIN materializations m ON m.id = v.column1)`),
-			s.perRun(args)...)
-		return err
+	return s.execIDs(ctx, tx, ids, func(v string) string {
+		return `UPDATE asset_partitions SET input_stale = TRUE
+			WHERE (asset, partition_key, materialization_id) IN (SELECT m.asset, m.partition_key, m.id FROM ` + v + ` JOIN materializations m ON m.id = v.column1)`
 	})
 }
 
 // markSuperseded marks materializations superseded by id.
 func (s *Store) markSuperseded(ctx context.Context, tx *sql.Tx, ids []int64) error {
+	return s.execIDs(ctx, tx, ids, func(v string) string {
+		return `UPDATE materializations SET superseded = TRUE WHERE id IN (SELECT v.column1 FROM ` + v + `)`
+	})
+}
+
+// execIDs runs a statement over ids in batches: query gets the rowset of
+// one int column (v.column1) to select from.
+func (s *Store) execIDs(ctx context.Context, tx *sql.Tx, ids []int64, query func(v string) string) error {
 	return batch(ids, maxBatchRows, func(ids []int64) error {
 		rs := newRowset("int")
 		for _, id := range ids {
 			rs.add(id)
 		}
 		v, args := s.from(rs)
-		_, err := tx.ExecContext(ctx, s.q(`UPDATE materializations SET superseded = TRUE WHERE id IN (SELECT v.column1 FROM `+v+`)`), s.perRun(args)...)
+		_, err := tx.ExecContext(ctx, s.q(query(v)), s.perRun(args)...)
 		return err
 	})
 }
@@ -326,31 +327,31 @@ func (s *Store) GarbageCandidates(ctx context.Context, asset string) ([]store.Ga
 // VersionsCollected marks versions gc deleted: the materialization, or
 // every attempt of the task at that version.
 func (s *Store) VersionsCollected(ctx context.Context, vs []store.GarbageCandidate) error {
+	var mats []int64
+	var attempts []store.GarbageCandidate
+	for _, c := range vs {
+		if c.MaterializationID != 0 {
+			mats = append(mats, c.MaterializationID)
+		} else {
+			attempts = append(attempts, c)
+		}
+	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		return batch(vs, maxBatchRows, func(vs []store.GarbageCandidate) error {
-			mats, attempts := newRowset("int"), newRowset("int", "text")
-			for _, c := range vs {
-				if c.MaterializationID != 0 {
-					mats.add(c.MaterializationID)
-				} else {
-					attempts.add(c.TaskID, c.Version)
-				}
+		err := s.execIDs(ctx, tx, mats, func(v string) string {
+			return `UPDATE materializations SET collected = TRUE WHERE id IN (SELECT v.column1 FROM ` + v + `)`
+		})
+		if err != nil {
+			return err
+		}
+		return batch(attempts, maxBatchRows, func(part []store.GarbageCandidate) error {
+			rs := newRowset("int", "text")
+			for _, c := range part {
+				rs.add(c.TaskID, c.Version)
 			}
-			if mats.n > 0 {
-				v, args := s.from(mats)
-				if _, err := tx.ExecContext(ctx, s.q(`UPDATE materializations SET collected = TRUE WHERE id IN (SELECT v.column1 FROM `+v+`)`),
-					s.perRun(args)...); err != nil {
-					return err
-				}
-			}
-			if attempts.n > 0 {
-				v, args := s.from(attempts)
-				if _, err := tx.ExecContext(ctx, s.q(`UPDATE task_attempts SET collected = TRUE
-					FROM `+v+` WHERE task_attempts.task_id = v.column1 AND task_attempts.version = v.column2`), s.perRun(args)...); err != nil {
-					return err
-				}
-			}
-			return nil
+			v, args := s.from(rs)
+			_, err := tx.ExecContext(ctx, s.q(`UPDATE task_attempts SET collected = TRUE
+				FROM `+v+` WHERE task_attempts.task_id = v.column1 AND task_attempts.version = v.column2`), s.perRun(args)...)
+			return err
 		})
 	})
 	if err != nil {
