@@ -226,8 +226,8 @@ func (p *Planned) Preview(ctx context.Context, st store.Store, concurrency int) 
 }
 
 // ErrNothingToRun is returned by Create when every requested partition is
-// fresh or queued in another run: nothing is stored.
-var ErrNothingToRun = errors.New("nothing to backfill: every requested partition is fresh or queued in another run (reprocess all runs them again); nothing was stored")
+// kept by the reprocess policy or queued in another run: nothing is stored.
+var ErrNothingToRun = errors.New("nothing to backfill: the reprocess policy keeps every requested partition that is not queued in another run (the plan's kept and kept_missing say which; reprocess all runs them again); nothing was stored")
 
 // Create stores the planned backfill, all its tasks in one transaction,
 // as created by by.

@@ -105,11 +105,17 @@ type AssetPlan struct {
 	Why []StaleReason
 }
 
-// Skipped returns the requested partitions that do not run.
-func (a *AssetPlan) Skipped() partitions.Subset { return a.Requested.Difference(a.ToRun) }
+// Kept returns the requested partitions the reprocess policy leaves as they
+// are: neither run here nor queued in another run. Under ReprocessMissing
+// each has a current version (fresh or stale: the plan does not read
+// staleness for it); under the other policies some may have none
+// (KeptMissing).
+func (a *AssetPlan) Kept() partitions.Subset {
+	return a.Requested.Difference(a.ToRun).Difference(a.InFlight)
+}
 
-// Fresh returns the requested partitions skipped because they are fresh.
-func (a *AssetPlan) Fresh() partitions.Subset { return a.Skipped().Difference(a.InFlight) }
+// KeptMissing returns the kept partitions that have no current version.
+func (a *AssetPlan) KeptMissing() partitions.Subset { return a.Kept().Difference(a.Materialized) }
 
 // DepPlan is one dependency of a planned asset.
 type DepPlan struct {
@@ -421,7 +427,7 @@ func ReadStatus(ctx context.Context, r StatusReader, asset string, def partition
 func (p *Plan) Summary() string {
 	var b strings.Builder
 	for _, a := range p.Assets {
-		fmt.Fprintf(&b, "%s: run %s, skip %d fresh", a.Asset.Key, partitions.Format(a.Def, a.ToRun), a.Fresh().Len())
+		fmt.Fprintf(&b, "%s: run %s, keep %d", a.Asset.Key, partitions.Format(a.Def, a.ToRun), a.Kept().Len())
 		if !a.InFlight.IsEmpty() {
 			fmt.Fprintf(&b, " and %d queued in run %s", a.InFlight.Len(), joinIDs(a.InFlightRuns))
 		}

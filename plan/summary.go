@@ -7,7 +7,7 @@ import (
 )
 
 // Summary is a plan as it is stored with its run (store.Run.Plan, JSON) and
-// shown to people: the request, and per asset the requested, fresh,
+// shown to people: the request, and per asset the requested, kept,
 // elsewhere-queued and to-run partitions in compact form.
 type Summary struct {
 	Selection  string         `json:"selection"`
@@ -21,7 +21,15 @@ type Summary struct {
 type AssetSummary struct {
 	Asset     string             `json:"asset"`
 	Requested partitions.Summary `json:"requested"`
-	Fresh     partitions.Summary `json:"fresh"`
+	// Kept are requested partitions the reprocess policy leaves as they
+	// are (neither run here nor queued elsewhere); KeptMissing are those
+	// of them without a current version (under --reprocess stale or
+	// failed).
+	Kept        partitions.Summary `json:"kept"`
+	KeptMissing partitions.Summary `json:"kept_missing"`
+	// LegacyFresh is what runs stored before weir said "kept" called it
+	// (fresh, whatever the policy); ParseSummary moves it to Kept.
+	LegacyFresh *partitions.Summary `json:"fresh,omitempty"`
 	// InFlight are requested partitions queued or running in other runs
 	// (InFlightRuns), which this run waits for instead of running twice.
 	InFlight     partitions.Summary `json:"in_flight"`
@@ -45,7 +53,7 @@ func (p *Plan) Summarize() Summary {
 		Assets: []AssetSummary{}}
 	for _, ap := range p.Assets {
 		as := AssetSummary{Asset: ap.Asset.Key, Requested: partitions.Summarize(ap.Def, ap.Requested),
-			Fresh: partitions.Summarize(ap.Def, ap.Fresh()), InFlight: partitions.Summarize(ap.Def, ap.InFlight), InFlightRuns: ap.InFlightRuns,
+			Kept: partitions.Summarize(ap.Def, ap.Kept()), KeptMissing: partitions.Summarize(ap.Def, ap.KeptMissing()), InFlight: partitions.Summarize(ap.Def, ap.InFlight), InFlightRuns: ap.InFlightRuns,
 			ToRun: partitions.Summarize(ap.Def, ap.ToRun), Tasks: ap.TaskCount()}
 		for _, why := range ap.Why {
 			as.WhyStale = append(as.WhyStale, WhyStale{Why: why.Why, Summary: partitions.Summarize(ap.Def, why.Partitions)})
@@ -60,6 +68,11 @@ func (p *Plan) Summarize() Summary {
 func ParseSummary(stored string) (s Summary, ok bool) {
 	if stored == "" || json.Unmarshal([]byte(stored), &s) != nil {
 		return Summary{}, false
+	}
+	for i := range s.Assets {
+		if a := &s.Assets[i]; a.LegacyFresh != nil {
+			a.Kept, a.LegacyFresh = *a.LegacyFresh, nil
+		}
 	}
 	return s, true
 }

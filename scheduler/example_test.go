@@ -57,8 +57,8 @@ func ExampleExecutor() {
 	again, _ := planner.Plan(ctx, plan.Request{Selection: "*", Partitions: "2024-01-01...2024-01-03"}, time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC))
 	fmt.Println("fresh now:", again.Empty())
 	// Output:
-	// events: run 2024-01-01...2024-01-03, skip 0 fresh
-	// sessions: run 2024-01-01...2024-01-03, skip 0 fresh
+	// events: run 2024-01-01...2024-01-03, keep 0
+	// sessions: run 2024-01-01...2024-01-03, keep 0
 	// succeeded 6 tasks
 	// fresh now: true
 }

@@ -51,8 +51,9 @@ type AssetProgress struct {
 	// Elsewhere are requested partitions queued in other runs, which
 	// this backfill waited for instead of running them twice.
 	Elsewhere int64 `json:"queued_elsewhere"`
-	// Fresh are requested partitions skipped as fresh.
-	Fresh int64 `json:"fresh"`
+	// Kept are requested partitions the reprocess policy left as they
+	// were (plan.AssetPlan.Kept).
+	Kept int64 `json:"kept"`
 }
 
 // Done counts the partitions that ended in any way.
@@ -82,7 +83,7 @@ func RunProgressAt(ctx context.Context, st store.Queue, runID int64, now time.Ti
 	if summary, ok := plan.ParseSummary(run.Plan); ok {
 		for _, ap := range summary.Assets {
 			if i, ok := index[ap.Asset]; ok {
-				s.Assets[i].Elsewhere, s.Assets[i].Fresh = ap.InFlight.Count, ap.Fresh.Count
+				s.Assets[i].Elsewhere, s.Assets[i].Kept = ap.InFlight.Count, ap.Kept.Count
 			}
 		}
 	}

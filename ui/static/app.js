@@ -600,9 +600,9 @@ function planView(res) {
   return h("div", { id: "preview" },
     h("h2", {}, `Preview: ${fmtInt(p.tasks)} tasks`),
     h("p", {}, `Throttle: ${res.throttle}. Estimate: ${res.estimate ? Math.round(res.estimate.seconds) + " s at " + res.estimate.parallel + " at once" : "none (no durations measured yet)"}.`),
-    h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "asset"), h("th", {}, "requested"), h("th", {}, "fresh"), h("th", {}, "in flight"), h("th", {}, "to run"), h("th", { class: "num" }, "tasks"))),
+    h("table", {}, h("thead", {}, h("tr", {}, h("th", {}, "asset"), h("th", {}, "requested"), h("th", {}, "kept"), h("th", {}, "in flight"), h("th", {}, "to run"), h("th", { class: "num" }, "tasks"))),
       h("tbody", {}, p.assets.map((a) => h("tr", {}, h("td", {}, a.asset),
-        ...["requested", "fresh", "in_flight", "to_run"].map((k) => h("td", { class: "mono" }, `${fmtInt(a[k].count)} ${a[k].ranges ? "(" + a[k].ranges + ")" : ""}`)),
+        ...["requested", "kept", "in_flight", "to_run"].map((k) => h("td", { class: "mono" }, `${fmtInt(a[k].count)} ${a[k].ranges ? "(" + a[k].ranges + ")" : ""}`)),
         h("td", { class: "num" }, fmtInt(a.tasks)))))));
 }
 

@@ -155,7 +155,7 @@ func (a *app) backfillCreate(ctx context.Context, o backfillOpts) error {
 		}
 		a.printPlan(pj)
 		if p.Plan.Empty() {
-			fmt.Fprintln(a.cfg.Stdout, "nothing to backfill: every requested partition is fresh or queued in another run (--reprocess all runs them again); nothing was stored")
+			fmt.Fprintf(a.cfg.Stdout, "nothing to backfill: %s; nothing was stored\n", nothingToRun(pj))
 			return nil
 		}
 		fmt.Fprintf(a.cfg.Stdout, "estimate: %s\n", pre.Estimate)

@@ -17,7 +17,7 @@ func (a *app) backfillReportCommand() *cobra.Command {
 		Short: "Print a backfill's audit report: request, outcome per asset, checksums, checks, retries, events",
 		Long: `report prints what a backfill was asked to do and what it did, to attach to a
 postmortem: the selection and partitions, who started it and when, throttles and
-breaker, partitions requested, fresh (skipped), waited for in other runs,
+breaker, partitions requested, kept (left as they were by the reprocess policy), waited for in other runs,
 succeeded and failed per asset, the audit trail (pauses, resumes, breaker trips,
 retries, cancel), failed and retried tasks, task durations, and every partition
 version it promoted with its manifest's SHA-256 and its check results.
@@ -64,10 +64,10 @@ func writeReportMD(w io.Writer, r *scheduler.Report) {
 		fmt.Fprintf(w, "- **%s:** %s\n", kv[0], kv[1])
 	}
 	fmt.Fprintf(w, "\n## Partitions per asset\n\n")
-	fmt.Fprintln(w, "| asset | requested | fresh (skipped) | queued in other runs | ran | succeeded | failed | skipped | cancelled | not run |")
+	fmt.Fprintln(w, "| asset | requested | kept (not run by the policy) | queued in other runs | ran | succeeded | failed | skipped | cancelled | not run |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, ap := range r.Summary {
-		fmt.Fprintf(w, "| %s | %d | %d | %d | %d | %d | %d | %d | %d | %d |\n", ap.Asset, ap.Total+ap.Fresh+ap.Elsewhere, ap.Fresh, ap.Elsewhere, ap.Total,
+		fmt.Fprintf(w, "| %s | %d | %d | %d | %d | %d | %d | %d | %d | %d |\n", ap.Asset, ap.Total+ap.Kept+ap.Elsewhere, ap.Kept, ap.Elsewhere, ap.Total,
 			ap.Succeeded, ap.Failed, ap.Skipped, ap.Cancelled, ap.Pending+ap.Running)
 	}
 	fmt.Fprintf(w, "\n## Audit trail\n\n| time | event | by | detail |\n|---|---|---|---|\n")

@@ -47,10 +47,10 @@ func (a *app) printSnapshot(run *store.Run, s *snapshot) error {
 		fmt.Fprintf(w, "finished:\t%s (took %s)\n", fmtTime(run.FinishedAt), run.FinishedAt.Sub(run.CreatedAt).Round(time.Millisecond))
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "ASSET\tPARTITIONS\tPENDING\tRUNNING\tSUCCEEDED\tFAILED\tSKIPPED\tCANCELLED\tFRESH\tQUEUED ELSEWHERE")
+	fmt.Fprintln(w, "ASSET\tPARTITIONS\tPENDING\tRUNNING\tSUCCEEDED\tFAILED\tSKIPPED\tCANCELLED\tKEPT\tQUEUED ELSEWHERE")
 	for _, ap := range s.Assets {
 		fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", ap.Asset, ap.Total, ap.Pending, ap.Running, ap.Succeeded, ap.Failed, ap.Skipped,
-			ap.Cancelled, ap.Fresh, ap.Elsewhere)
+			ap.Cancelled, ap.Kept, ap.Elsewhere)
 	}
 	return w.Flush()
 }

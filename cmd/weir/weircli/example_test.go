@@ -53,8 +53,8 @@ func ExampleRun() {
 	fmt.Println("exit", code)
 	// Output:
 	// plan: 1 task for 1 asset (reprocess missing)
-	// ASSET  REQUESTED  FRESH  TO RUN  TASKS
-	// hello  all        0      all     1
+	// ASSET  REQUESTED  KEPT  TO RUN  TASKS
+	// hello  all        0     all     1
 	//
 	// run 1 succeeded in 0s: 1 succeeded, 0 failed, 0 skipped (1 task, 2 attempts in compute and verify phases)
 	// ASSET  SUCCEEDED  FAILED  SKIPPED
@@ -98,8 +98,8 @@ func ExampleRun_backfill() {
 	fmt.Println("exit", code)
 	// Output:
 	// plan: 5 tasks for 1 asset (reprocess missing)
-	// ASSET   REQUESTED                FRESH  TO RUN                   TASKS
-	// events  2023-12-01...2023-12-05  0      2023-12-01...2023-12-05  5
+	// ASSET   REQUESTED                KEPT  TO RUN                   TASKS
+	// events  2023-12-01...2023-12-05  0     2023-12-01...2023-12-05  5
 	// backfill 1 created: 5 tasks, priority low, at most 2 running
 	//
 	// backfill:    1
@@ -112,8 +112,8 @@ func ExampleRun_backfill() {
 	// progress:    5 of 5 tasks succeeded (100%), 0 running; 0 tasks/min, 0.0 starts/s
 	// finished:    2024-01-01 00:00:00Z (took 0s)
 	//
-	// ASSET   PARTITIONS  PENDING  RUNNING  SUCCEEDED  FAILED  SKIPPED  CANCELLED  FRESH  QUEUED ELSEWHERE
-	// events  5           0        0        5          0       0        0          0      0
+	// ASSET   PARTITIONS  PENDING  RUNNING  SUCCEEDED  FAILED  SKIPPED  CANCELLED  KEPT  QUEUED ELSEWHERE
+	// events  5           0        0        5          0       0        0          0     0
 	// exit 0
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -147,12 +148,11 @@ func (a *app) materialize(cmd *cobra.Command, o materializeOpts) error {
 			}
 			if queued > 0 {
 				a.printPlan(pj)
-				fmt.Fprintf(a.cfg.Stdout, "nothing new to run: %s already queued in run %s, the rest fresh ("+a.cfg.Name+" runs resume %s runs it here, or start "+a.cfg.Name+" worker)\n",
-					plural(queued, "partition"), strings.Join(ids, ", "), ids[0])
+				fmt.Fprintf(a.cfg.Stdout, "nothing new to run: %s already queued in run %s, the rest kept by --reprocess %s ("+a.cfg.Name+" runs resume %s runs it here, or start "+a.cfg.Name+" worker)\n",
+					plural(queued, "partition"), strings.Join(ids, ", "), pj.Reprocess, ids[0])
 				return nil
 			}
-			fmt.Fprintf(a.cfg.Stdout, "nothing to run: all %s of %s are fresh (--reprocess all runs them again)\n",
-				plural(requested, "requested partition"), plural(int64(len(pl.Assets)), "asset"))
+			fmt.Fprintf(a.cfg.Stdout, "nothing to run: %s\n", nothingToRun(pj))
 			return nil
 		}
 		a.printPlan(pj)
@@ -330,6 +330,38 @@ func (a *app) anyWorker(ctx context.Context, st store.Store) bool {
 	return false
 }
 
+// nothingToRun says why a plan has nothing to run, in the words of its
+// reprocess policy: under "missing" every kept partition has a version
+// (fresh or stale); under "stale" or "failed" some may have none, and it
+// says how many.
+func nothingToRun(pj planJSON) string {
+	var requested, kept, missing, queued int64
+	for _, ap := range pj.Assets {
+		requested += ap.Requested.Count
+		kept += ap.Kept.Count
+		missing += ap.KeptMissing.Count
+		queued += ap.InFlight.Count
+	}
+	var note string
+	switch pj.Reprocess {
+	case string(plan.ReprocessMissing):
+		note = "each has a current version: --reprocess stale runs the stale ones, --reprocess all every one"
+	case string(plan.ReprocessFailed):
+		note = "none failed"
+	default:
+		note = "none is " + pj.Reprocess
+	}
+	if missing > 0 {
+		note += fmt.Sprintf("; %d without a current version: --reprocess missing makes them", missing)
+	}
+	why := fmt.Sprintf("of %s of %s, --reprocess %s keeps %d (%s)", plural(requested, "requested partition"), plural(int64(len(pj.Assets)), "asset"),
+		pj.Reprocess, kept, note)
+	if queued > 0 {
+		why += fmt.Sprintf(" and %d are queued in another run", queued)
+	}
+	return why
+}
+
 func (a *app) printPlan(pj planJSON) {
 	w := a.table()
 	fmt.Fprintf(w, "plan: %s for %s (reprocess %s)\n", plural(pj.Tasks, "task"), plural(int64(len(pj.Assets)), "asset"), pj.Reprocess)
@@ -338,12 +370,16 @@ func (a *app) printPlan(pj planJSON) {
 		inFlight = inFlight || ap.InFlight.Count > 0
 	}
 	if inFlight {
-		fmt.Fprintln(w, "ASSET\tREQUESTED\tFRESH\tQUEUED ELSEWHERE\tTO RUN\tTASKS")
+		fmt.Fprintln(w, "ASSET\tREQUESTED\tKEPT\tQUEUED ELSEWHERE\tTO RUN\tTASKS")
 	} else {
-		fmt.Fprintln(w, "ASSET\tREQUESTED\tFRESH\tTO RUN\tTASKS")
+		fmt.Fprintln(w, "ASSET\tREQUESTED\tKEPT\tTO RUN\tTASKS")
 	}
 	for _, ap := range pj.Assets {
-		fmt.Fprintf(w, "%s\t%s\t%d\t", ap.Asset, dash(ap.Requested.Ranges), ap.Fresh.Count)
+		kept := strconv.FormatInt(ap.Kept.Count, 10)
+		if ap.KeptMissing.Count > 0 {
+			kept += fmt.Sprintf(" (%d missing)", ap.KeptMissing.Count)
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t", ap.Asset, dash(ap.Requested.Ranges), kept)
 		if inFlight {
 			fmt.Fprintf(w, "%s\t", dash(ap.InFlight.Ranges))
 		}

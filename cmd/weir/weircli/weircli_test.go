@@ -405,6 +405,10 @@ func TestStaleness(t *testing.T) {
 		[]string{"materialize", "--select", "*", "--partition-range", week, "--reprocess", "stale", "--dry-run"},
 		[]string{"materialize", "--select", "*", "--partition-range", week, "--reprocess", "stale", "-q", "-c", "1"},
 		[]string{"assets", "status", "--select", "daily_revenue+"},
+		// Days never made are kept by --reprocess stale, and said to be
+		// missing, not fresh.
+		[]string{"materialize", "--select", "*", "--partition-range", "2024-01-05...2024-01-09", "--reprocess", "stale", "--dry-run"},
+		[]string{"backfill", "create", "--select", "raw_orders", "--partition-range", "2024-01-06...2024-01-09", "--reprocess", "failed"},
 	)
 	// cleaned_orders' code changes.
 	var changed []*pipelines.Asset
