@@ -301,25 +301,69 @@ func (s *Store) GarbageCandidates(ctx context.Context, asset string) ([]store.Ga
 	// cancelled or released compute attempt, or a verify attempt whose
 	// task did not promote what it verified, unless the task is still at
 	// that version (a verify phase to come) or promoted it after all.
-	rows, err = s.db.QueryContext(ctx, s.q(`SELECT DISTINCT a.task_id, a.version, t.partition_first, t.partition_last, t.partition_count
-		FROM task_attempts a JOIN tasks t ON t.id = a.task_id
-		WHERE a.unpromoted AND NOT a.collected AND a.version <> '' AND t.asset = ?
-			AND NOT (t.version = a.version AND t.state IN ('pending', 'running'))
-			AND NOT EXISTS (SELECT 1 FROM materializations m WHERE m.asset = t.asset AND m.partition_key = t.partition_first AND m.version = a.version)
-		ORDER BY a.task_id, a.version`), asset)
+	// Three steps of index reads instead of one join: with the statistics
+	// a backfill leaves, PostgreSQL joined from the asset's 87,600 tasks
+	// (6 s for 20 assets) rather than from the few unpromoted attempts.
+	type attempt struct {
+		task    int64
+		version string
+	}
+	var ended []attempt
+	rows, err = s.db.QueryContext(ctx, `SELECT task_id, version FROM task_attempts WHERE unpromoted AND NOT collected AND version <> ''
+		ORDER BY task_id, version`)
 	if err != nil {
 		return nil, fmt.Errorf("unpromoted attempts of %s: %w", asset, s.mapErr(err))
 	}
-	defer rows.Close()
-	for rows.Next() {
-		c := store.GarbageCandidate{Asset: asset}
-		if err := rows.Scan(&c.TaskID, &c.Version, &c.PartitionFirst, &c.PartitionLast, &c.PartitionCount); err != nil {
-			return nil, err
+	err = func() error {
+		defer rows.Close()
+		for rows.Next() {
+			var a attempt
+			if err := rows.Scan(&a.task, &a.version); err != nil {
+				return err
+			}
+			if n := len(ended); n == 0 || ended[n-1] != a {
+				ended = append(ended, a)
+			}
 		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+		return rows.Err()
+	}()
+	if err != nil {
 		return nil, fmt.Errorf("unpromoted attempts of %s: %w", asset, s.mapErr(err))
+	}
+	ids := make([]any, 0, len(ended))
+	for i, a := range ended {
+		if i == 0 || ended[i-1].task != a.task {
+			ids = append(ids, a.task)
+		}
+	}
+	tasks := map[int64]*store.Task{}
+	err = batch(ids, 500, func(ids []any) error {
+		in, args := s.in("int", ids)
+		got, err := s.queryTasks(ctx, s.db, `SELECT `+taskColumns+` FROM tasks WHERE id `+in, s.perRun(args)...)
+		for _, t := range got {
+			tasks[t.ID] = t
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("unpromoted attempts of %s: %w", asset, s.mapErr(err))
+	}
+	for _, a := range ended {
+		t := tasks[a.task]
+		if t == nil || t.Asset != asset || (t.Version == a.version && (t.State == store.TaskPending || t.State == store.TaskRunning)) {
+			continue
+		}
+		var one int
+		err := s.db.QueryRowContext(ctx, s.q(`SELECT 1 FROM materializations WHERE asset = ? AND partition_key = ? AND version = ?`),
+			asset, t.PartitionFirst, a.version).Scan(&one)
+		if err == nil {
+			continue // promoted after all
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("unpromoted attempts of %s: %w", asset, s.mapErr(err))
+		}
+		out = append(out, store.GarbageCandidate{Asset: asset, Version: a.version, TaskID: t.ID, PartitionFirst: t.PartitionFirst,
+			PartitionLast: t.PartitionLast, PartitionCount: t.PartitionCount})
 	}
 	return out, nil
 }
