@@ -504,14 +504,20 @@ func (s *Server) task(w http.ResponseWriter, r *http.Request) {
 	}
 	as := []Attempt{}
 	for _, a := range attempts {
-		j := Attempt{Attempt: a.Attempt, Phase: a.Phase, Worker: a.Worker, State: string(a.State), StartedAt: a.StartedAt, Error: a.Error, Version: a.Version}
-		if !a.FinishedAt.IsZero() {
-			f := a.FinishedAt
-			j.FinishedAt = &f
-		}
-		as = append(as, j)
+		as = append(as, AttemptOf(a))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"task": toTask(t), "attempts": as})
+}
+
+// AttemptOf returns an attempt as the API (and weir tasks show -o json)
+// shows it.
+func AttemptOf(a *store.TaskAttempt) Attempt {
+	j := Attempt{Attempt: a.Attempt, Phase: a.Phase, Worker: a.Worker, State: string(a.State), StartedAt: a.StartedAt, Error: a.Error, Version: a.Version}
+	if !a.FinishedAt.IsZero() {
+		f := a.FinishedAt
+		j.FinishedAt = &f
+	}
+	return j
 }
 
 // Task is a task as the API lists it.

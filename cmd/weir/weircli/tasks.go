@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/weir-dev/weir/api"
 	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/store"
 )
@@ -77,25 +78,9 @@ func (a *app) tasksCommand() *cobra.Command {
 				return failedError(err)
 			}
 			tj := toTaskJSON(t)
-			type attemptJSON struct {
-				Attempt  int             `json:"attempt"`
-				Phase    string          `json:"phase"`
-				Worker   string          `json:"worker"`
-				State    store.TaskState `json:"state"`
-				Started  time.Time       `json:"started_at"`
-				Finished *time.Time      `json:"finished_at"`
-				Error    string          `json:"error,omitempty"`
-				// Version is what the attempt wrote or verified under.
-				Version string `json:"version,omitempty"`
-			}
-			var aj []attemptJSON
+			aj := []api.Attempt{}
 			for _, at := range attempts {
-				j := attemptJSON{Attempt: at.Attempt, Phase: at.Phase, Worker: at.Worker, State: at.State, Started: at.StartedAt, Error: at.Error, Version: at.Version}
-				if !at.FinishedAt.IsZero() {
-					f := at.FinishedAt
-					j.Finished = &f
-				}
-				aj = append(aj, j)
+				aj = append(aj, api.AttemptOf(at))
 			}
 			if a.output == "json" {
 				return a.json(map[string]any{"task": tj, "attempts": aj})
@@ -112,10 +97,10 @@ func (a *app) tasksCommand() *cobra.Command {
 			fmt.Fprintln(w, "ATTEMPT\tPHASE\tWORKER\tSTATE\tSTARTED\tTOOK\tVERSION\tERROR")
 			for _, at := range aj {
 				took := "-"
-				if at.Finished != nil {
-					took = at.Finished.Sub(at.Started).Round(time.Millisecond).String()
+				if at.FinishedAt != nil {
+					took = at.FinishedAt.Sub(at.StartedAt).Round(time.Millisecond).String()
 				}
-				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", at.Attempt, at.Phase, at.Worker, at.State, fmtTime(at.Started), took, dash(at.Version),
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", at.Attempt, at.Phase, at.Worker, at.State, fmtTime(at.StartedAt), took, dash(at.Version),
 					dash(firstLine(at.Error)))
 			}
 			return w.Flush()
