@@ -17,14 +17,32 @@ func TestDownstreamInvertsUpstream(t *testing.T) {
 	regions := MustStatic("eu", "us", "apac")
 	toHours, _ := DefaultMapping(daily, hourly)
 	toDays, _ := DefaultMapping(hourly, daily)
+	// Upstream starting after downstream: the first days read nothing.
+	lateDaily := MustTimeWindow(TimeWindowOpts{Grain: Daily, Start: "2024-03-05", Location: "America/New_York"})
+	// A half-hour offset: hours are not aligned with local midnight.
+	kolkataHourly := MustTimeWindow(TimeWindowOpts{Grain: Hourly, Start: "2024-03-08", Location: "Asia/Kolkata"})
+	utcDaily := MustTimeWindow(TimeWindowOpts{Grain: Daily, Start: "2024-03-01", Location: "UTC"})
+	kolkataToDays, _ := DefaultMapping(kolkataHourly, utcDaily)
+	daysToKolkata, _ := DefaultMapping(utcDaily, kolkataHourly)
+	weekly := MustTimeWindow(TimeWindowOpts{Grain: Weekly, Start: "2024-02-25", Location: "America/New_York"})
 	cases := []struct {
 		m        Mapping
 		down, up Definition
 	}{
 		{Identity(), daily, daily},
 		{Trailing(7), daily, daily},
+		{Trailing(24), hourly, hourly},
+		{Offset(-1), daily, daily},
+		{Offset(2), daily, daily},
 		{toHours, daily, hourly},
 		{toDays, hourly, daily},
+		{Identity(), daily, lateDaily},
+		{Trailing(3), daily, lateDaily},
+		{Identity(), lateDaily, daily},
+		{kolkataToDays, kolkataHourly, utcDaily},
+		{daysToKolkata, utcDaily, kolkataHourly},
+		{Identity(), weekly, daily},
+		{Identity(), daily, weekly},
 		{AllPartitions(), daily, regions},
 	}
 	rapid.Check(t, func(t *rapid.T) {
