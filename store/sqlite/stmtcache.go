@@ -16,8 +16,16 @@ import (
 // re-prepares a kept statement itself when the schema changes.
 
 // maxCachedStmts bounds a connection's kept statements: batch statements
-// with a VALUES list have a text per batch size.
-const maxCachedStmts = 512
+// with a VALUES list have a text per batch size. maxCachedBytes bounds the
+// length of their texts together, which is what their memory follows (a
+// statement's program grows with its placeholders): 512 statements of a
+// few thousand rows each held ~57 MB of a benchmark's heap. A statement
+// longer than maxKeptStmt is not kept at all.
+const (
+	maxCachedStmts = 512
+	maxCachedBytes = 1 << 20
+	maxKeptStmt    = maxCachedBytes / 16
+)
 
 // cachingConnector opens connections that keep their statements.
 type cachingConnector struct{ base driver.Connector }
@@ -56,6 +64,7 @@ type cachingConn struct {
 	baseConn
 	stmts map[string]*cachedStmt
 	lru   *list.List // of *cachedStmt, most recently used first
+	bytes int        // the kept statements' texts together
 }
 
 type cachedStmt struct {
@@ -76,6 +85,9 @@ func (c *cachingConn) stmt(ctx context.Context, query string) (*cachedStmt, erro
 		c.lru.MoveToFront(cs.elem)
 		return cs, nil
 	}
+	if len(query) > maxKeptStmt {
+		return nil, nil // run once as it is
+	}
 	s, err := c.baseConn.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
@@ -91,9 +103,11 @@ func (c *cachingConn) stmt(ctx context.Context, query string) (*cachedStmt, erro
 	cs := &cachedStmt{query: query, stmt: s}
 	cs.elem = c.lru.PushFront(cs)
 	c.stmts[query] = cs
-	for c.lru.Len() > maxCachedStmts {
+	c.bytes += len(query)
+	for c.lru.Len() > maxCachedStmts || c.bytes > maxCachedBytes {
 		old := c.lru.Remove(c.lru.Back()).(*cachedStmt)
 		delete(c.stmts, old.query)
+		c.bytes -= len(old.query)
 		if old.busy {
 			old.evicted = true
 		} else {
@@ -138,7 +152,7 @@ func (c *cachingConn) Close() error {
 	for e := c.lru.Front(); e != nil; e = e.Next() {
 		e.Value.(*cachedStmt).stmt.Close()
 	}
-	c.stmts, c.lru = nil, list.New()
+	c.stmts, c.lru, c.bytes = nil, list.New(), 0
 	return c.baseConn.Close()
 }
 

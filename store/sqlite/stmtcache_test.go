@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"modernc.org/sqlite"
@@ -72,6 +73,52 @@ func TestKeptStatementsRunAgainWhileTheirRowsAreOpen(t *testing.T) {
 	}
 	if got := collect(t, db, `SELECT * FROM t WHERE n = 1`); got != "1|7" {
 		t.Fatalf("after ALTER TABLE = %s, want 1|7", got)
+	}
+}
+
+// TestKeptStatementsStayWithinTheirBudget: long statements of many texts
+// (batches of many sizes) push older ones out by the length of their texts,
+// and a statement longer than maxKeptStmt runs without being kept.
+func TestKeptStatementsStayWithinTheirBudget(t *testing.T) {
+	ctx := context.Background()
+	base, err := sqlite.NewConnector("file:" + filepath.Join(t.TempDir(), "t.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := sql.OpenDB(cachingConnector{base})
+	db.SetMaxOpenConns(1)
+	defer db.Close()
+	values := func(n int) string {
+		return "SELECT count(*) FROM (VALUES (1)" + strings.Repeat(", (1)", n-1) + ")"
+	}
+	rows := maxKeptStmt/len(", (1)") - 100 // just under the longest kept text
+	for i := range 40 {
+		if got := collect(t, db, values(rows-i)); got != fmt.Sprint(rows-i) {
+			t.Fatalf("%d rows = %s", rows-i, got)
+		}
+	}
+	if got := collect(t, db, values(2*rows)); got != fmt.Sprint(2*rows) {
+		t.Fatalf("a statement over the longest kept = %s", got)
+	}
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	err = conn.Raw(func(dc any) error {
+		c := dc.(*cachingConn)
+		if c.bytes > maxCachedBytes || c.lru.Len() >= 40 || c.lru.Len() < maxCachedBytes/maxKeptStmt-1 {
+			t.Errorf("kept %d statements, %d bytes of text: want at most %d bytes, fewer than the 40 run", c.lru.Len(), c.bytes, maxCachedBytes)
+		}
+		for e := c.lru.Front(); e != nil; e = e.Next() {
+			if len(e.Value.(*cachedStmt).query) > maxKeptStmt {
+				t.Errorf("kept a statement of %d bytes, over %d", len(e.Value.(*cachedStmt).query), maxKeptStmt)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
