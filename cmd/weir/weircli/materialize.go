@@ -125,10 +125,6 @@ func (a *app) materialize(cmd *cobra.Command, o materializeOpts) error {
 	}
 	defer st.Close()
 	pj := toPlanJSON(pl)
-	var requested int64
-	for _, ap := range pl.Assets {
-		requested += ap.Requested.Len()
-	}
 	if o.dryRun || pl.Empty() {
 		if a.output == "json" {
 			return a.json(map[string]any{"plan": pj, "dry_run": o.dryRun})

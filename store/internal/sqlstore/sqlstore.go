@@ -172,7 +172,6 @@ func (s *Store) Close() error {
 	return errors.Join(errs...)
 }
 
-// q rewrites '?' placeholders for the dialect.
 // seekEq is "col = v" for a seek's leading columns (see Dialect.SeekEq).
 func (s *Store) seekEq(col, v string) string {
 	if s.d.SeekEq {
@@ -181,6 +180,7 @@ func (s *Store) seekEq(col, v string) string {
 	return col + " = " + v
 }
 
+// q rewrites '?' placeholders for the dialect.
 func (s *Store) q(query string) string {
 	if !s.d.Numbered {
 		return query
