@@ -63,6 +63,18 @@ func TestRecordedGarbageIsWhatASweepFinds(t *testing.T) {
 	opts := verify.GCOpts{Now: e.clock.Now(), OlderThan: 30 * 24 * time.Hour}
 	var swept, recorded []verify.Garbage
 	var records []store.GarbageCandidate
+	var keys []string
+	for _, a := range assets {
+		keys = append(keys, a.Key)
+	}
+	cands, err := e.store.GarbageCandidates(ctx, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byAsset := map[string][]store.GarbageCandidate{}
+	for _, c := range cands {
+		byAsset[c.Asset] = append(byAsset[c.Asset], c)
+	}
 	for _, a := range assets {
 		found, err := verify.FindGarbage(ctx, e.store, e.bucket, a.Key, opts)
 		if err != nil {
@@ -74,7 +86,7 @@ func TestRecordedGarbageIsWhatASweepFinds(t *testing.T) {
 			lo, _ := daily.Index(first)
 			return partitions.Keys(daily, partitions.Span(lo, lo+n)), nil
 		}
-		found, gone, err := verify.RecordedGarbage(ctx, e.store, e.bucket, a.Key, o)
+		found, gone, err := verify.RecordedGarbage(ctx, e.store, e.bucket, byAsset[a.Key], o)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -128,7 +140,7 @@ func TestRecordedGarbageIsWhatASweepFinds(t *testing.T) {
 		if found, _ := verify.FindGarbage(ctx, e.store, e.bucket, a.Key, opts); len(found) != 0 {
 			t.Errorf("%s: a sweep after deleting finds %q", a.Key, show(found))
 		}
-		if cands, _ := e.store.GarbageCandidates(ctx, a.Key); len(cands) != 0 {
+		if cands, _ := e.store.GarbageCandidates(ctx, []string{a.Key}); len(cands) != 0 {
 			// Left: superseded versions kept by rank or provenance.
 			for _, c := range cands {
 				if c.MaterializationID == 0 {

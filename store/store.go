@@ -325,14 +325,14 @@ type Catalog interface {
 	// current versions of any asset record as read: their provenance,
 	// which retention must keep.
 	InputsOfCurrent(ctx context.Context, asset string) ([]Input, error)
-	// GarbageCandidates returns the versions of asset that the store's
+	// GarbageCandidates returns the versions of assets that the store's
 	// records say garbage collection may delete, and that it has not
-	// collected yet: promoted versions another version of their partition
-	// has replaced (with their rank), and the versions of ended attempts
-	// that were never promoted and are not awaited by their task. Read
-	// through indexes that hold only such versions: its cost follows the
-	// garbage, not the store's size.
-	GarbageCandidates(ctx context.Context, asset string) ([]GarbageCandidate, error)
+	// collected yet, by asset: promoted versions another version of their
+	// partition has replaced (with their rank), and the versions of ended
+	// attempts that were never promoted and are not awaited by their task.
+	// Read through indexes that hold only such versions: its cost follows
+	// the garbage, not the store's size.
+	GarbageCandidates(ctx context.Context, assets []string) ([]GarbageCandidate, error)
 	// VersionsCollected records that garbage collection deleted (or found
 	// no objects of) versions GarbageCandidates returned, so they are not
 	// returned again.

@@ -113,32 +113,32 @@ type Garbage struct {
 	Record *store.GarbageCandidate `json:"-"`
 }
 
-// RecordedGarbage lists the versions of asset that may be deleted under o
-// from the store's records instead of a listing of the bucket: promoted
-// versions another version of their partition replaced, and versions of
-// attempts that ended without being promoted
-// (store.Catalog.GarbageCandidates), each version's prefix listed for its
-// files and bytes. Its cost follows the garbage, not the bucket. The same
-// rules as FindGarbage hold (age, rank, provenance, the partition filter);
-// InUse is not needed (the store leaves out versions their task still
-// awaits). Candidates whose objects are gone already (deleted by an earlier
-// sweep) come back in gone, to be marked collected.
+// RecordedGarbage lists which of one asset's versions the store's records
+// name as candidates (store.Catalog.GarbageCandidates: promoted versions
+// another version of their partition replaced, and versions of attempts
+// that ended without being promoted) may be deleted under o, instead of a
+// listing of the bucket; each version's prefix is listed for its files and
+// bytes. Its cost follows the garbage, not the bucket. The same rules as
+// FindGarbage hold (age, rank, provenance, the partition filter); InUse is
+// not needed (the store leaves out versions their task still awaits).
+// Candidates whose objects are gone already (deleted by an earlier sweep)
+// come back in gone, to be marked collected.
 //
-// It does not see versions the store has no record of: those of attempts
-// leased before the store recorded versions (schema version 19), or objects
-// written by hand. FindGarbage, a listing of the bucket, finds those.
-func RecordedGarbage(ctx context.Context, st store.Catalog, b *blob.Bucket, asset string, o GCOpts) (garbage []Garbage, gone []store.GarbageCandidate, err error) {
+// The store has no record of versions of attempts leased before it recorded
+// versions (schema version 19), or of objects written by hand. FindGarbage,
+// a listing of the bucket, finds those.
+func RecordedGarbage(ctx context.Context, st store.Catalog, b *blob.Bucket, cands []store.GarbageCandidate, o GCOpts) (garbage []Garbage, gone []store.GarbageCandidate, err error) {
 	keep := o.KeepVersions
 	if keep <= 0 {
 		keep = 3
 	}
-	cands, err := st.GarbageCandidates(ctx, asset)
-	if err != nil {
-		return nil, nil, err
-	}
 	cutoff := o.Now.Add(-o.OlderThan)
 	for i := range cands {
 		c := &cands[i]
+		asset := c.Asset
+		if asset != cands[0].Asset {
+			return nil, nil, fmt.Errorf("garbage candidates of %s and %s: RecordedGarbage takes one asset's", cands[0].Asset, asset)
+		}
 		made, ok := store.VersionTime(c.Version)
 		if !ok || !made.Before(cutoff) {
 			continue

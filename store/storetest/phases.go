@@ -119,7 +119,7 @@ func runPhases(t *testing.T, fresh func(t *testing.T) store.Store) {
 		if len(attempts) != 2 || attempts[0].Version != k1.Version || attempts[1].Version != k1.Version {
 			t.Fatalf("k1's attempts %+v: want both at version %s", attempts, k1.Version)
 		}
-		cands, err := s.GarbageCandidates(ctx, "a")
+		cands, err := s.GarbageCandidates(ctx, []string{"a"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -133,13 +133,16 @@ func runPhases(t *testing.T, fresh func(t *testing.T) store.Store) {
 		if fmt.Sprint(cands) != fmt.Sprint(want) || cands[0].MaterializationID == 0 {
 			t.Fatalf("garbage candidates\n%+v\nwant\n%+v", cands, want)
 		}
-		if other, _ := s.GarbageCandidates(ctx, "b"); len(other) != 0 {
+		if other, _ := s.GarbageCandidates(ctx, []string{"b"}); len(other) != 0 {
 			t.Fatalf("candidates of another asset: %+v", other)
+		}
+		if both, _ := s.GarbageCandidates(ctx, []string{"b", "a"}); fmt.Sprint(both) != fmt.Sprint(cands) {
+			t.Fatalf("candidates of b and a\n%+v\nwant a's\n%+v", both, cands)
 		}
 		if err := s.VersionsCollected(ctx, cands); err != nil {
 			t.Fatal(err)
 		}
-		if left, err := s.GarbageCandidates(ctx, "a"); err != nil || len(left) != 0 {
+		if left, err := s.GarbageCandidates(ctx, []string{"a"}); err != nil || len(left) != 0 {
 			t.Fatalf("candidates after they were collected: %+v %v", left, err)
 		}
 	})

@@ -71,6 +71,16 @@ recorded versions.`,
 			type row = verify.Garbage
 			var doomed []row
 			var gone []store.GarbageCandidate // recorded, with no objects left
+			recorded := map[string][]store.GarbageCandidate{}
+			if !sweep {
+				cands, err := st.GarbageCandidates(ctx, keys)
+				if err != nil {
+					return failedError(err)
+				}
+				for _, c := range cands {
+					recorded[c.Asset] = append(recorded[c.Asset], c)
+				}
+			}
 			for _, key := range keys {
 				as, _ := g.Asset(key)
 				opts := verify.GCOpts{Now: a.cfg.Clock.Now(), OlderThan: age, KeepVersions: keep}
@@ -90,7 +100,7 @@ recorded versions.`,
 				} else {
 					opts.Keys = func(first, last string, n int64) ([]string, error) { return taskKeys(ctx, st, as, first, last, n) }
 					var none []store.GarbageCandidate
-					found, none, err = verify.RecordedGarbage(ctx, st, bucket, key, opts)
+					found, none, err = verify.RecordedGarbage(ctx, st, bucket, recorded[key], opts)
 					gone = append(gone, none...)
 				}
 				if err != nil {
@@ -104,13 +114,17 @@ recorded versions.`,
 			})
 			var bytes int64
 			collected := gone
+			marked := map[store.GarbageCandidate]bool{}
 			for _, d := range doomed {
 				bytes += d.Bytes
 				if !dryRun {
 					if err := verify.DeleteVersion(ctx, bucket, d.StoredVersion); err != nil {
 						return failedError(err)
 					}
-					if r := d.Record; r != nil && (r.PartitionCount == 1 || expr == "") && (len(collected) == 0 || collected[len(collected)-1] != *r) {
+					// A version over several partitions is collected once
+					// all of them were, which a narrowed gc does not do.
+					if r := d.Record; r != nil && (r.PartitionCount == 1 || expr == "") && !marked[*r] {
+						marked[*r] = true
 						collected = append(collected, *r)
 					}
 				}

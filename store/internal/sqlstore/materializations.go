@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/weir-dev/weir/store"
@@ -269,25 +271,34 @@ func (s *Store) execIDs(ctx context.Context, tx *sql.Tx, ids []int64, query func
 }
 
 // GarbageCandidates returns what the store's records say gc may delete of
-// asset: superseded versions, and versions of ended attempts never
+// assets: superseded versions, and versions of ended attempts never
 // promoted. Both are read through partial indexes that hold only what is
 // not collected yet (migration 19).
-func (s *Store) GarbageCandidates(ctx context.Context, asset string) ([]store.GarbageCandidate, error) {
+func (s *Store) GarbageCandidates(ctx context.Context, assets []string) ([]store.GarbageCandidate, error) {
+	if len(assets) == 0 {
+		return nil, nil
+	}
+	names := make([]any, len(assets))
+	wanted := make(map[string]bool, len(assets))
+	for i, a := range assets {
+		names[i], wanted[a] = a, true
+	}
+	in, args := s.in("text", names)
 	var out []store.GarbageCandidate
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT id, partition_key, version, task_id FROM materializations
-		WHERE asset = ? AND superseded AND NOT collected ORDER BY partition_key, id DESC`), asset)
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT asset, id, partition_key, version, task_id FROM materializations
+		WHERE asset `+in+` AND superseded AND NOT collected ORDER BY asset, partition_key, id DESC`), args...)
 	if err != nil {
-		return nil, fmt.Errorf("superseded versions of %s: %w", asset, s.mapErr(err))
+		return nil, fmt.Errorf("superseded versions: %w", s.mapErr(err))
 	}
 	err = func() error {
 		defer rows.Close()
 		for rows.Next() {
-			c := store.GarbageCandidate{Asset: asset, PartitionCount: 1}
-			if err := rows.Scan(&c.MaterializationID, &c.PartitionFirst, &c.Version, &c.TaskID); err != nil {
+			c := store.GarbageCandidate{PartitionCount: 1}
+			if err := rows.Scan(&c.Asset, &c.MaterializationID, &c.PartitionFirst, &c.Version, &c.TaskID); err != nil {
 				return err
 			}
 			c.PartitionLast, c.Rank = c.PartitionFirst, 1
-			if n := len(out); n > 0 && out[n-1].PartitionFirst == c.PartitionFirst {
+			if n := len(out); n > 0 && out[n-1].Asset == c.Asset && out[n-1].PartitionFirst == c.PartitionFirst {
 				c.Rank = out[n-1].Rank + 1
 			}
 			out = append(out, c)
@@ -295,7 +306,7 @@ func (s *Store) GarbageCandidates(ctx context.Context, asset string) ([]store.Ga
 		return rows.Err()
 	}()
 	if err != nil {
-		return nil, fmt.Errorf("superseded versions of %s: %w", asset, s.mapErr(err))
+		return nil, fmt.Errorf("superseded versions: %w", s.mapErr(err))
 	}
 	// An attempt that ended without promoting its version: a failed,
 	// cancelled or released compute attempt, or a verify attempt whose
@@ -312,7 +323,7 @@ func (s *Store) GarbageCandidates(ctx context.Context, asset string) ([]store.Ga
 	rows, err = s.db.QueryContext(ctx, `SELECT task_id, version FROM task_attempts WHERE unpromoted AND NOT collected AND version <> ''
 		ORDER BY task_id, version`)
 	if err != nil {
-		return nil, fmt.Errorf("unpromoted attempts of %s: %w", asset, s.mapErr(err))
+		return nil, fmt.Errorf("unpromoted attempts: %w", s.mapErr(err))
 	}
 	err = func() error {
 		defer rows.Close()
@@ -328,7 +339,7 @@ func (s *Store) GarbageCandidates(ctx context.Context, asset string) ([]store.Ga
 		return rows.Err()
 	}()
 	if err != nil {
-		return nil, fmt.Errorf("unpromoted attempts of %s: %w", asset, s.mapErr(err))
+		return nil, fmt.Errorf("unpromoted attempts: %w", s.mapErr(err))
 	}
 	ids := make([]any, 0, len(ended))
 	for i, a := range ended {
@@ -346,25 +357,29 @@ func (s *Store) GarbageCandidates(ctx context.Context, asset string) ([]store.Ga
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("unpromoted attempts of %s: %w", asset, s.mapErr(err))
+		return nil, fmt.Errorf("unpromoted attempts: %w", s.mapErr(err))
 	}
+	var unpromoted []store.GarbageCandidate
 	for _, a := range ended {
 		t := tasks[a.task]
-		if t == nil || t.Asset != asset || (t.Version == a.version && (t.State == store.TaskPending || t.State == store.TaskRunning)) {
+		if t == nil || !wanted[t.Asset] || (t.Version == a.version && (t.State == store.TaskPending || t.State == store.TaskRunning)) {
 			continue
 		}
 		var one int
 		err := s.db.QueryRowContext(ctx, s.q(`SELECT 1 FROM materializations WHERE asset = ? AND partition_key = ? AND version = ?`),
-			asset, t.PartitionFirst, a.version).Scan(&one)
+			t.Asset, t.PartitionFirst, a.version).Scan(&one)
 		if err == nil {
 			continue // promoted after all
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
-			return nil, fmt.Errorf("unpromoted attempts of %s: %w", asset, s.mapErr(err))
+			return nil, fmt.Errorf("unpromoted attempts: %w", s.mapErr(err))
 		}
-		out = append(out, store.GarbageCandidate{Asset: asset, Version: a.version, TaskID: t.ID, PartitionFirst: t.PartitionFirst,
+		unpromoted = append(unpromoted, store.GarbageCandidate{Asset: t.Asset, Version: a.version, TaskID: t.ID, PartitionFirst: t.PartitionFirst,
 			PartitionLast: t.PartitionLast, PartitionCount: t.PartitionCount})
 	}
+	out = append(out, unpromoted...)
+	// By asset, each asset's superseded versions before its attempts.
+	slices.SortStableFunc(out, func(x, y store.GarbageCandidate) int { return strings.Compare(x.Asset, y.Asset) })
 	return out, nil
 }
 
