@@ -57,7 +57,9 @@ type Request struct {
 
 // StatusReader is the part of the state store the planner reads.
 type StatusReader interface {
-	PartitionStateEach(ctx context.Context, asset string, fn func(*store.PartitionState) error) error
+	PartitionStateChanges(ctx context.Context, asset string, since int64, fn func(*store.PartitionState) error) (int64, error)
+	StatusSummaryGet(ctx context.Context, asset string) (*store.StatusSummary, error)
+	StatusSummaryPut(ctx context.Context, sum store.StatusSummary) error
 	DynamicPartitionList(ctx context.Context, name string) ([]string, error)
 	TaskActiveList(ctx context.Context, asset string) ([]store.ActiveTask, error)
 	TaskActiveRuns(ctx context.Context, assets []string) ([]store.ActiveRun, error)
@@ -376,51 +378,6 @@ func BindDefinition(ctx context.Context, r StatusReader, a *pipelines.Asset) (pa
 		return nil, fmt.Errorf("asset %q: %w", a.Key, err)
 	}
 	return d, nil
-}
-
-// ReadStatus reads an asset's partition status in one query and returns it
-// as interval sets of def. Keys def does not know (it changed since) are
-// ignored.
-func ReadStatus(ctx context.Context, r StatusReader, asset string, def partitions.Definition) (AssetStatus, error) {
-	var m, f, bl, vf, is partitions.Builder
-	byCode := map[string]*partitions.Builder{}
-	err := r.PartitionStateEach(ctx, asset, func(row *store.PartitionState) error {
-		i, err := def.Index(row.Key)
-		if err != nil {
-			return nil // a key the definition no longer has
-		}
-		if row.Current {
-			m.Add(i)
-			b := byCode[row.CodeVersion]
-			if b == nil {
-				b = &partitions.Builder{}
-				byCode[row.CodeVersion] = b
-			}
-			b.Add(i)
-			if row.VerifyFailed {
-				vf.Add(i)
-			}
-			if row.InputStale {
-				is.Add(i)
-			}
-		}
-		if row.Failed {
-			f.Add(i)
-			if row.FailCause == store.FailCheck {
-				bl.Add(i)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return AssetStatus{}, err
-	}
-	st := AssetStatus{Def: def, Materialized: m.Subset(), Failed: f.Subset(), Blocked: bl.Subset(), ByCode: make(map[string]partitions.Subset, len(byCode)),
-		VerifyFailed: vf.Subset(), InputStale: is.Subset()}
-	for code, b := range byCode {
-		st.ByCode[code] = b.Subset()
-	}
-	return st, nil
 }
 
 // Summary describes the plan in one line per asset, for dry runs and logs.

@@ -42,9 +42,9 @@ type StaleReason struct {
 // partition is stale when the code version that made its current version
 // is not the asset's, when a partition it read has another current version
 // now, or when a partition it reads is stale (transitively). It reads each
-// asset's status once (one row per partition: the store keeps what makes a
-// version stale on it), and the changed inputs only of partitions marked
-// so.
+// asset's status once (ReadStatus: the kept summary and the partitions
+// changed since; the store keeps what makes a version stale on each
+// partition's row), and the changed inputs only of partitions marked so.
 func Staleness(ctx context.Context, r StaleReader, g *lineage.Graph, now time.Time) (map[string]*Stale, error) {
 	stale, _, err := staleness(ctx, r, g, now, nil)
 	return stale, err

@@ -19,14 +19,20 @@ import (
 // memStatus is a StatusReader over fixed materialized partitions.
 type memStatus map[string][]string
 
-func (m memStatus) PartitionStateEach(_ context.Context, asset string, fn func(*store.PartitionState) error) error {
+func (m memStatus) PartitionStateChanges(_ context.Context, asset string, _ int64, fn func(*store.PartitionState) error) (int64, error) {
 	for _, k := range m[asset] {
 		if err := fn(&store.PartitionState{Key: k, Current: true}); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return nil
+	return 0, nil
 }
+
+// It keeps no summaries: every read reads every partition.
+func (m memStatus) StatusSummaryGet(context.Context, string) (*store.StatusSummary, error) {
+	return nil, nil
+}
+func (m memStatus) StatusSummaryPut(context.Context, store.StatusSummary) error    { return nil }
 func (m memStatus) DynamicPartitionList(context.Context, string) ([]string, error) { return nil, nil }
 func (m memStatus) TaskActiveList(context.Context, string) ([]store.ActiveTask, error) {
 	return nil, nil

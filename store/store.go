@@ -347,10 +347,19 @@ type Catalog interface {
 	// status: a current version, a failure, or both. One query, however many
 	// partitions.
 	PartitionStatusList(ctx context.Context, asset string) ([]PartitionStatus, error)
-	// PartitionStateEach calls fn with the state of every partition of an
-	// asset that has a status, in key order, without holding them (the
-	// planner reads 87,600 per asset); fn must not keep the pointer.
-	PartitionStateEach(ctx context.Context, asset string, fn func(*PartitionState) error) error
+	// PartitionStateChanges calls fn with the state of every partition of
+	// an asset whose status changed at or after mark since (since 0: every
+	// partition that has a status, in key order), without holding them
+	// (the planner reads 87,600 per asset); fn must not keep the pointer.
+	// It returns the mark to pass next time: nothing written after this
+	// call began has an earlier one. A partition may be passed again.
+	PartitionStateChanges(ctx context.Context, asset string, since int64, fn func(*PartitionState) error) (next int64, err error)
+	// StatusSummaryGet returns the status summary a reader kept of an
+	// asset, nil if none (or one kept in another database).
+	StatusSummaryGet(ctx context.Context, asset string) (*StatusSummary, error)
+	// StatusSummaryPut keeps a summary, unless the one kept has a later
+	// mark.
+	StatusSummaryPut(ctx context.Context, sum StatusSummary) error
 	// PartitionCurrentList returns the current version of the given
 	// partitions; partitions without one are left out.
 	PartitionCurrentList(ctx context.Context, asset string, keys []string) ([]PartitionStatus, error)
@@ -649,6 +658,20 @@ type PartitionStatus struct {
 	// VerifyError is what weir verify last found wrong with the current
 	// version's files ("" when it verified or was not verified).
 	VerifyError string
+}
+
+// StatusSummary is an asset's partition states up to a mark, in a form
+// the store does not read (the planner's interval sets): the status is the
+// summary plus the changes since its mark (PartitionStateChanges), so a
+// reader does not read one row per partition. Readers keep it up to date.
+type StatusSummary struct {
+	Asset string
+	// Definition identifies the partition definition Body's indexes are
+	// of; a summary of another definition is not used.
+	Definition string
+	// Mark: Body holds every change before it.
+	Mark int64
+	Body []byte
 }
 
 // PartitionState is what planning needs of a partition's status.

@@ -60,6 +60,11 @@ var dialect = sqlstore.Dialect{
 	// session's other statements (and the foreign keys' checks, planned
 	// once per connection) keep their cached plans.
 	PlanEachRun: pgx.QueryExecModeExec,
+	// A row's mark is its transaction's id; the watermark, the oldest
+	// transaction still running (those later commit marks >= it).
+	ChangeMark:      "pg_current_xact_id()::text::bigint",
+	ChangeWatermark: "SELECT pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+	Epoch:           "(SELECT oid::bigint FROM pg_database WHERE datname = current_database())",
 }
 
 //go:embed migrations/*.sql

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"database/sql"
 	"testing"
 
 	"github.com/weir-dev/weir/store"
@@ -18,6 +19,31 @@ func TestConformance(t *testing.T) {
 			t.Fatal(err)
 		}
 		return s
+	})
+}
+
+// TestChangesCommittedLate: a row's mark is its transaction's id, and a
+// reader's mark the oldest transaction still running, so a write committed
+// after a read took its mark is read next time.
+func TestChangesCommittedLate(t *testing.T) {
+	s, err := postgres.Open(context.Background(), pgtest.DSN(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	db := s.(interface{ DB() *sql.DB }).DB()
+	storetest.ChangesCommittedLate(t, s, true, func(ctx context.Context, asset, key string) (func() error, error) {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return nil, err
+		}
+		// changed is left to its default, the transaction's id.
+		_, err = tx.ExecContext(ctx, `INSERT INTO asset_partitions (asset, partition_key, failed, updated_at) VALUES ($1, $2, TRUE, now())`, asset, key)
+		if err != nil {
+			tx.Rollback()
+			return nil, err
+		}
+		return tx.Commit, nil
 	})
 }
 

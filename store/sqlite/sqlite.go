@@ -118,7 +118,11 @@ var dialect = sqlstore.Dialect{
 	MapErr: mapErr,
 	Schema: schema(),
 	// One connection and BEGIN IMMEDIATE serialize writers: no row locks,
-	// and max(id)+1 is safe for consecutive task ids.
+	// and max(id)+1 is safe for consecutive task ids, and for the marks of
+	// changed partition rows (committed in the order they are taken).
+	ChangeMark:      "(SELECT coalesce(max(changed), 0) + 1 FROM asset_partitions)",
+	ChangeWatermark: "SELECT coalesce(max(changed), 0) + 1 FROM asset_partitions",
+	Epoch:           "0",
 }
 
 // mapErr maps SQLite errors to the store's errors: the one place that knows

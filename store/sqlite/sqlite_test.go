@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -20,6 +21,36 @@ func TestConformance(t *testing.T) {
 			t.Fatal(err)
 		}
 		return s
+	})
+}
+
+// TestChangesCommittedLate: writers are serialized and a row's mark is one
+// more than the largest, so a write committed after a read took its mark
+// (in another connection, as another process would) is read next time.
+func TestChangesCommittedLate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s, err := sqlite.Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	other, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_txlock=immediate")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	storetest.ChangesCommittedLate(t, s, false, func(ctx context.Context, asset, key string) (func() error, error) {
+		tx, err := other.BeginTx(ctx, nil)
+		if err != nil {
+			return nil, err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO asset_partitions (asset, partition_key, failed, updated_at, changed)
+			VALUES (?, ?, TRUE, '2024-01-01T00:00:00.000000Z', (SELECT coalesce(max(changed), 0) + 1 FROM asset_partitions))`, asset, key)
+		if err != nil {
+			tx.Rollback()
+			return nil, err
+		}
+		return tx.Commit, nil
 	})
 }
 

@@ -741,11 +741,40 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Fatalf("after failure %+v", cur)
 		}
 		var causes []store.FailCause
-		if err := s.PartitionStateEach(ctx, "a", func(ps *store.PartitionState) error {
+		if _, err := s.PartitionStateChanges(ctx, "a", 0, func(ps *store.PartitionState) error {
 			causes = append(causes, ps.FailCause)
 			return nil
 		}); err != nil || !slices.Equal(causes, []store.FailCause{store.FailUpstream, store.FailCheck}) {
 			t.Fatalf("fail causes %v %v", causes, err)
+		}
+	})
+
+	t.Run("StatusSummariesKeepTheLatestMark", func(t *testing.T) {
+		s := fresh(t)
+		if got, err := s.StatusSummaryGet(ctx, "a"); got != nil || err != nil {
+			t.Fatalf("before any: %+v %v", got, err)
+		}
+		put := func(mark int64, def, body string) {
+			t.Helper()
+			if err := s.StatusSummaryPut(ctx, store.StatusSummary{Asset: "a", Definition: def, Mark: mark, Body: []byte(body)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		get := func(want string) {
+			t.Helper()
+			got, err := s.StatusSummaryGet(ctx, "a")
+			if err != nil || got == nil || fmt.Sprintf("%d %s %s", got.Mark, got.Definition, got.Body) != want {
+				t.Fatalf("summary %+v %v, want %s", got, err, want)
+			}
+		}
+		put(10, "daily", "\x01ten")
+		get("10 daily \x01ten")
+		put(5, "daily", "five") // a reader that began earlier keeps nothing
+		get("10 daily \x01ten")
+		put(12, "hourly", "twelve")
+		get("12 hourly twelve")
+		if got, err := s.StatusSummaryGet(ctx, "b"); got != nil || err != nil {
+			t.Fatalf("another asset's: %+v %v", got, err)
 		}
 	})
 
@@ -781,7 +810,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 				}
 			}
 			var each []string
-			err = s.PartitionStateEach(ctx, "down", func(st *store.PartitionState) error {
+			_, err = s.PartitionStateChanges(ctx, "down", 0, func(st *store.PartitionState) error {
 				if !st.Current || st.CodeVersion != "c1" || st.Failed || st.VerifyFailed {
 					t.Errorf("%s: state %+v", when, *st)
 				}
@@ -798,7 +827,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 				t.Fatal(err)
 			}
 			if fmt.Sprint(each) != fmt.Sprint(got) {
-				t.Errorf("%s: PartitionStateEach says %v are input-stale, PartitionStatusList %v", when, each, got)
+				t.Errorf("%s: PartitionStateChanges says %v are input-stale, PartitionStatusList %v", when, each, got)
 			}
 			if fmt.Sprint(got) != fmt.Sprint(staleKeys) || fmt.Sprint(changed["up"]) != fmt.Sprint(staleKeys) || len(changed) > 1 {
 				t.Errorf("%s: input-stale %v, changed %v; want %v", when, got, changed, staleKeys)

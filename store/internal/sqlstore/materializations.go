@@ -187,11 +187,11 @@ func (s *Store) insertMaterializations(ctx context.Context, tx *sql.Tx, ps []sto
 		}
 		// WHERE true: SQLite reads ON CONFLICT after a bare FROM as a join.
 		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO asset_partitions (asset, partition_key, materialization_id, version, manifest_sha256, updated_at,
-				code_version, failed, failed_run_id, error)
-			SELECT `+columns(7)+`, FALSE, 0, '' FROM `+v+` WHERE true
+				code_version, failed, failed_run_id, error, changed)
+			SELECT `+columns(7)+`, FALSE, 0, '', `+s.d.ChangeMark+` FROM `+v+` WHERE true
 			ON CONFLICT (asset, partition_key) DO UPDATE SET materialization_id = excluded.materialization_id, version = excluded.version,
 				manifest_sha256 = excluded.manifest_sha256, failed = FALSE, failed_run_id = 0, error = '', fail_cause = '', updated_at = excluded.updated_at,
-				verify_error = '', code_version = excluded.code_version, input_stale = FALSE`), s.perRun(args)...)
+				verify_error = '', code_version = excluded.code_version, input_stale = FALSE, changed = excluded.changed`), s.perRun(args)...)
 		if err != nil {
 			return err
 		}
@@ -244,8 +244,8 @@ func (s *Store) ids(ctx context.Context, tx *sql.Tx, query string, args []any) (
 // materializations, not by scanning for the id.
 func (s *Store) markInputStale(ctx context.Context, tx *sql.Tx, ids []int64) error {
 	return s.execIDs(ctx, tx, ids, func(v string) string {
-		return `UPDATE asset_partitions SET input_stale = TRUE
-			WHERE (asset, partition_key, materialization_id) IN (SELECT m.asset, m.partition_key, m.id FROM ` + v + ` JOIN materializations m ON m.id = v.column1)`
+		return `UPDATE asset_partitions SET input_stale = TRUE, changed = ` + s.d.ChangeMark + `
+			WHERE NOT input_stale AND (asset, partition_key, materialization_id) IN (SELECT m.asset, m.partition_key, m.id FROM ` + v + ` JOIN materializations m ON m.id = v.column1)`
 	})
 }
 
@@ -493,8 +493,11 @@ func (s *Store) scanInputs(rows *sql.Rows) ([]store.Input, error) {
 
 // PartitionVerified records what verifying a current version found.
 func (s *Store) PartitionVerified(ctx context.Context, asset, key, version, problem string) error {
-	if _, err := s.db.ExecContext(ctx, s.q(`UPDATE asset_partitions SET verify_error = ? WHERE asset = ? AND partition_key = ? AND version = ?`),
-		problem, asset, key, version); err != nil {
+	// Only a change is written: verifying everything again writes nothing
+	// where nothing changed, and status summaries stay valid.
+	if _, err := s.db.ExecContext(ctx, s.q(`UPDATE asset_partitions SET verify_error = ?, changed = `+s.d.ChangeMark+`
+		WHERE asset = ? AND partition_key = ? AND version = ? AND verify_error <> ?`),
+		problem, asset, key, version, problem); err != nil {
 		return fmt.Errorf("record verification of %s %s: %w", asset, key, s.mapErr(err))
 	}
 	return nil
@@ -582,9 +585,10 @@ func (s *Store) InputsOfCurrent(ctx context.Context, asset string) ([]store.Inpu
 // PartitionFail records failed partitions.
 func (s *Store) PartitionFail(ctx context.Context, p store.PartitionFailParams) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, s.q(`INSERT INTO asset_partitions (asset, partition_key, failed, failed_run_id, error, fail_cause, updated_at) VALUES (?, ?, TRUE, ?, ?, ?, ?)
+		st, err := tx.PrepareContext(ctx, s.q(`INSERT INTO asset_partitions (asset, partition_key, failed, failed_run_id, error, fail_cause, updated_at, changed)
+			VALUES (?, ?, TRUE, ?, ?, ?, ?, `+s.d.ChangeMark+`)
 			ON CONFLICT (asset, partition_key) DO UPDATE SET failed = TRUE, failed_run_id = excluded.failed_run_id, error = excluded.error,
-				fail_cause = excluded.fail_cause, updated_at = excluded.updated_at`))
+				fail_cause = excluded.fail_cause, updated_at = excluded.updated_at, changed = excluded.changed`))
 		if err != nil {
 			return err
 		}
@@ -644,13 +648,24 @@ func (s *Store) PartitionStatusList(ctx context.Context, asset string) ([]store.
 	return out, s.mapErr(err)
 }
 
-// PartitionStateEach streams the state of every partition of asset with
-// a status.
-func (s *Store) PartitionStateEach(ctx context.Context, asset string, fn func(*store.PartitionState) error) error {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT partition_key, version != '', code_version, failed, verify_error != '', input_stale, fail_cause
-		FROM asset_partitions WHERE asset = ? ORDER BY partition_key`), asset)
+// PartitionStateChanges streams the state of every partition of asset
+// whose row changed at or after mark since (every partition when since is
+// 0), and returns the mark to pass next time. The mark is read first: a
+// row written between the two reads is read now and again next time.
+func (s *Store) PartitionStateChanges(ctx context.Context, asset string, since int64, fn func(*store.PartitionState) error) (int64, error) {
+	var next int64
+	if err := s.db.QueryRowContext(ctx, s.d.ChangeWatermark).Scan(&next); err != nil {
+		return 0, fmt.Errorf("partition states of %s: read the change mark: %w", asset, s.mapErr(err))
+	}
+	query, args := `SELECT partition_key, version != '', code_version, failed, verify_error != '', input_stale, fail_cause
+		FROM asset_partitions WHERE asset = ? ORDER BY partition_key`, []any{asset}
+	if since > 0 {
+		query, args = `SELECT partition_key, version != '', code_version, failed, verify_error != '', input_stale, fail_cause
+		FROM asset_partitions WHERE asset = ? AND changed >= ? ORDER BY changed`, []any{asset, since}
+	}
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
-		return fmt.Errorf("partition states of %s: %w", asset, s.mapErr(err))
+		return 0, fmt.Errorf("partition states of %s: %w", asset, s.mapErr(err))
 	}
 	defer rows.Close()
 	var st store.PartitionState
@@ -658,7 +673,7 @@ func (s *Store) PartitionStateEach(ctx context.Context, asset string, fn func(*s
 	codes := map[string]string{} // one string per code version, not per row
 	for rows.Next() {
 		if err := rows.Scan(&st.Key, &st.Current, &code, &st.Failed, &st.VerifyFailed, &st.InputStale, &cause); err != nil {
-			return fmt.Errorf("partition states of %s: %w", asset, err)
+			return 0, fmt.Errorf("partition states of %s: %w", asset, err)
 		}
 		c, ok := codes[string(code)]
 		if !ok {
@@ -668,11 +683,39 @@ func (s *Store) PartitionStateEach(ctx context.Context, asset string, fn func(*s
 		st.CodeVersion = c
 		st.FailCause = store.FailCause(cause)
 		if err := fn(&st); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("partition states of %s: %w", asset, s.mapErr(err))
+		return 0, fmt.Errorf("partition states of %s: %w", asset, s.mapErr(err))
+	}
+	return next, nil
+}
+
+// StatusSummaryGet returns the status summary kept for asset, nil if
+// none was kept in this database.
+func (s *Store) StatusSummaryGet(ctx context.Context, asset string) (*store.StatusSummary, error) {
+	sum := &store.StatusSummary{Asset: asset}
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT definition, mark, body FROM asset_status_summaries
+		WHERE asset = ? AND epoch = `+s.d.Epoch), asset).Scan(&sum.Definition, &sum.Mark, &sum.Body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("status summary of %s: %w", asset, s.mapErr(err))
+	}
+	return sum, nil
+}
+
+// StatusSummaryPut keeps sum unless a summary with a later mark is kept.
+func (s *Store) StatusSummaryPut(ctx context.Context, sum store.StatusSummary) error {
+	if _, err := s.db.ExecContext(ctx, s.q(`INSERT INTO asset_status_summaries (asset, definition, mark, epoch, body)
+		VALUES (?, ?, ?, `+s.d.Epoch+`, ?)
+		ON CONFLICT (asset) DO UPDATE SET definition = excluded.definition, mark = excluded.mark, epoch = excluded.epoch,
+			body = excluded.body
+		WHERE excluded.mark >= asset_status_summaries.mark OR excluded.epoch <> asset_status_summaries.epoch`),
+		sum.Asset, sum.Definition, sum.Mark, sum.Body); err != nil {
+		return fmt.Errorf("keep the status summary of %s: %w", sum.Asset, s.mapErr(err))
 	}
 	return nil
 }

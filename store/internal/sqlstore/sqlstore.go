@@ -80,6 +80,14 @@ type Dialect struct {
 	Retryable func(error) bool
 	// Schema is the driver's versioned schema.
 	Schema Schema
+	// ChangeMark is the SQL value of asset_partitions.changed for a row
+	// written now, and ChangeWatermark the query for the mark a reader
+	// passes next time to read what changed after it read (see
+	// PartitionStateChanges): every row committed after the watermark
+	// query ran has a mark at least as large. Epoch is the SQL value that
+	// tells marks of this database from those of another (a dump
+	// restored elsewhere).
+	ChangeMark, ChangeWatermark, Epoch string
 	// ClockQuery, if set, reads the database's clock. Leases (their
 	// expiry, heartbeats, reaping), retry delays and rate spacing are then
 	// measured on it instead of the callers' clocks, so hosts whose clocks
