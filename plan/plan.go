@@ -59,7 +59,7 @@ type Request struct {
 type StatusReader interface {
 	PartitionStateChanges(ctx context.Context, asset string, since int64, fn func(*store.PartitionState) error) (int64, error)
 	StatusSummaryGet(ctx context.Context, asset string) (*store.StatusSummary, error)
-	StatusSummaryPut(ctx context.Context, sum store.StatusSummary) error
+	StatusSummaryPut(ctx context.Context, sums ...store.StatusSummary) error
 	DynamicPartitionList(ctx context.Context, name string) ([]string, error)
 	TaskActiveList(ctx context.Context, asset string) ([]store.ActiveTask, error)
 	TaskActiveRuns(ctx context.Context, assets []string) ([]store.ActiveRun, error)
@@ -239,6 +239,8 @@ func (pl *Planner) Plan(ctx context.Context, req Request, now time.Time) (*Plan,
 	}
 	byKey := map[string]*AssetPlan{}
 	held := &flights{r: pl.Status} // what other runs hold, read once per asset
+	var kept summaries             // the status summaries its reads make, kept at the end
+	defer kept.put(ctx, pl.Status)
 	bound := map[string]partitions.Definition{}
 	bind := func(a *pipelines.Asset) (partitions.Definition, error) {
 		if d, ok := bound[a.Key]; ok {
@@ -268,7 +270,7 @@ func (pl *Planner) Plan(ctx context.Context, req Request, now time.Time) (*Plan,
 		}
 		st, ok := statuses[key]
 		if !ok {
-			if st, err = ReadStatus(ctx, pl.Status, key, def); err != nil {
+			if st, err = kept.read(ctx, pl.Status, key, def); err != nil {
 				return nil, err
 			}
 		}
@@ -326,7 +328,7 @@ func (pl *Planner) Plan(ctx context.Context, req Request, now time.Time) (*Plan,
 			if dp.Planned != nil {
 				have = dp.Planned.Materialized.Union(dp.Planned.ToRun)
 			} else {
-				st, err := ReadStatus(ctx, pl.Status, dep.Asset, upDef)
+				st, err := kept.read(ctx, pl.Status, dep.Asset, upDef)
 				if err != nil {
 					return nil, err
 				}

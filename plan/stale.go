@@ -161,7 +161,7 @@ func ancestors(g *lineage.Graph, keys []string) (map[string]bool, error) {
 const statusReaders = 4
 
 // readStatuses binds the definitions of assets and reads their statuses,
-// a few at a time.
+// a few at a time, and keeps the summaries they made in one write.
 func readStatuses(ctx context.Context, r StatusReader, assets []*pipelines.Asset) (map[string]AssetStatus, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -170,6 +170,7 @@ func readStatuses(ctx context.Context, r StatusReader, assets []*pipelines.Asset
 		statuses = make(map[string]AssetStatus, len(assets))
 		first    error
 		wg       sync.WaitGroup
+		kept     summaries
 	)
 	next := make(chan *pipelines.Asset)
 	for range min(statusReaders, len(assets)) {
@@ -178,7 +179,7 @@ func readStatuses(ctx context.Context, r StatusReader, assets []*pipelines.Asset
 				def, err := BindDefinition(ctx, r, a)
 				var st AssetStatus
 				if err == nil {
-					st, err = ReadStatus(ctx, r, a.Key, def)
+					st, err = kept.read(ctx, r, a.Key, def)
 				}
 				mu.Lock()
 				if err != nil && first == nil {
@@ -198,5 +199,8 @@ func readStatuses(ctx context.Context, r StatusReader, assets []*pipelines.Asset
 	}
 	close(next)
 	wg.Wait()
+	if first == nil {
+		kept.put(ctx, r)
+	}
 	return statuses, first
 }

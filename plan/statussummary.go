@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/weir-dev/weir/partitions"
@@ -29,6 +30,44 @@ var summaryRewriteRows = 512
 // keeps its result as the new summary. Keeping it is best-effort: a
 // reader that may not write (a read-only role) still gets the status.
 func ReadStatus(ctx context.Context, r StatusReader, asset string, def partitions.Definition) (AssetStatus, error) {
+	var k summaries
+	st, err := k.read(ctx, r, asset, def)
+	k.put(ctx, r)
+	return st, err
+}
+
+// summaries reads statuses and collects the summaries they make, to keep
+// them in one write (one transaction: on SQLite one sync to disk, not one
+// per asset). It is safe for concurrent reads.
+type summaries struct {
+	mu   sync.Mutex
+	made []store.StatusSummary
+}
+
+func (k *summaries) read(ctx context.Context, r StatusReader, asset string, def partitions.Definition) (AssetStatus, error) {
+	st, sum, err := readStatus(ctx, r, asset, def)
+	if sum != nil {
+		k.mu.Lock()
+		k.made = append(k.made, *sum)
+		k.mu.Unlock()
+	}
+	return st, err
+}
+
+// put keeps the summaries made, best-effort (see ReadStatus): the status
+// read is right either way.
+func (k *summaries) put(ctx context.Context, r StatusReader) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.made) > 0 {
+		_ = r.StatusSummaryPut(ctx, k.made...)
+		k.made = nil
+	}
+}
+
+// readStatus is ReadStatus, returning the summary to keep instead of
+// keeping it (nil when the one kept will do).
+func readStatus(ctx context.Context, r StatusReader, asset string, def partitions.Definition) (AssetStatus, *store.StatusSummary, error) {
 	id := definitionID(def)
 	var (
 		base  *AssetStatus
@@ -36,7 +75,7 @@ func ReadStatus(ctx context.Context, r StatusReader, asset string, def partition
 	)
 	sum, err := r.StatusSummaryGet(ctx, asset)
 	if err != nil {
-		return AssetStatus{}, err
+		return AssetStatus{}, nil, err
 	}
 	if sum != nil && sum.Definition == id {
 		// A summary that does not decode (another weir's format) is made
@@ -81,7 +120,7 @@ func ReadStatus(ctx context.Context, r StatusReader, asset string, def partition
 		return nil
 	})
 	if err != nil {
-		return AssetStatus{}, err
+		return AssetStatus{}, nil, err
 	}
 	st := AssetStatus{Def: def, Materialized: m.Subset(), Failed: f.Subset(), Blocked: bl.Subset(), ByCode: make(map[string]partitions.Subset, len(byCode)),
 		VerifyFailed: vf.Subset(), InputStale: is.Subset()}
@@ -92,10 +131,9 @@ func ReadStatus(ctx context.Context, r StatusReader, asset string, def partition
 		st = base.replace(changed.Subset(), st)
 	}
 	if base == nil || rows >= summaryRewriteRows {
-		// Best-effort, see above: the status read is right either way.
-		_ = r.StatusSummaryPut(ctx, store.StatusSummary{Asset: asset, Definition: id, Mark: next, Body: encodeStatus(st)})
+		return st, &store.StatusSummary{Asset: asset, Definition: id, Mark: next, Body: encodeStatus(st)}, nil
 	}
-	return st, nil
+	return st, nil, nil
 }
 
 // replace returns s with the partitions changed taking their state from

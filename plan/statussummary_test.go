@@ -28,27 +28,22 @@ type everyRow struct{ store.Store }
 func (everyRow) StatusSummaryGet(context.Context, string) (*store.StatusSummary, error) {
 	return nil, nil
 }
-func (everyRow) StatusSummaryPut(context.Context, store.StatusSummary) error { return nil }
+func (everyRow) StatusSummaryPut(context.Context, ...store.StatusSummary) error { return nil }
 
 // sameStatus reports how a and b differ, "" if they do not.
 func sameStatus(a, b plan.AssetStatus) string {
-	sets := []struct {
+	type pair struct {
 		name string
 		a, b partitions.Subset
-	}{{"materialized", a.Materialized, b.Materialized}, {"failed", a.Failed, b.Failed}, {"blocked", a.Blocked, b.Blocked},
+	}
+	sets := []pair{{"materialized", a.Materialized, b.Materialized}, {"failed", a.Failed, b.Failed}, {"blocked", a.Blocked, b.Blocked},
 		{"verify failed", a.VerifyFailed, b.VerifyFailed}, {"input stale", a.InputStale, b.InputStale}}
 	for code := range a.ByCode {
-		sets = append(sets, struct {
-			name string
-			a, b partitions.Subset
-		}{"code " + code, a.ByCode[code], b.ByCode[code]})
+		sets = append(sets, pair{"code " + code, a.ByCode[code], b.ByCode[code]})
 	}
 	for code := range b.ByCode {
 		if _, ok := a.ByCode[code]; !ok {
-			sets = append(sets, struct {
-				name string
-				a, b partitions.Subset
-			}{"code " + code, a.ByCode[code], b.ByCode[code]})
+			sets = append(sets, pair{"code " + code, a.ByCode[code], b.ByCode[code]})
 		}
 	}
 	for _, s := range sets {

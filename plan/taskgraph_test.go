@@ -32,7 +32,7 @@ func (m memStatus) PartitionStateChanges(_ context.Context, asset string, _ int6
 func (m memStatus) StatusSummaryGet(context.Context, string) (*store.StatusSummary, error) {
 	return nil, nil
 }
-func (m memStatus) StatusSummaryPut(context.Context, store.StatusSummary) error    { return nil }
+func (m memStatus) StatusSummaryPut(context.Context, ...store.StatusSummary) error { return nil }
 func (m memStatus) DynamicPartitionList(context.Context, string) ([]string, error) { return nil, nil }
 func (m memStatus) TaskActiveList(context.Context, string) ([]store.ActiveTask, error) {
 	return nil, nil

@@ -357,9 +357,9 @@ type Catalog interface {
 	// StatusSummaryGet returns the status summary a reader kept of an
 	// asset, nil if none (or one kept in another database).
 	StatusSummaryGet(ctx context.Context, asset string) (*StatusSummary, error)
-	// StatusSummaryPut keeps a summary, unless the one kept has a later
-	// mark.
-	StatusSummaryPut(ctx context.Context, sum StatusSummary) error
+	// StatusSummaryPut keeps summaries in one transaction, each unless the
+	// one kept of its asset has a later mark.
+	StatusSummaryPut(ctx context.Context, sums ...StatusSummary) error
 	// PartitionCurrentList returns the current version of the given
 	// partitions; partitions without one are left out.
 	PartitionCurrentList(ctx context.Context, asset string, keys []string) ([]PartitionStatus, error)

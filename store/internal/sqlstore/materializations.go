@@ -658,10 +658,11 @@ func (s *Store) PartitionStateChanges(ctx context.Context, asset string, since i
 		return 0, fmt.Errorf("partition states of %s: read the change mark: %w", asset, s.mapErr(err))
 	}
 	query, args := `SELECT partition_key, version != '', code_version, failed, verify_error != '', input_stale, fail_cause
-		FROM asset_partitions WHERE asset = ? ORDER BY partition_key`, []any{asset}
+		FROM asset_partitions WHERE asset = ?`, []any{asset}
 	if since > 0 {
-		query, args = `SELECT partition_key, version != '', code_version, failed, verify_error != '', input_stale, fail_cause
-		FROM asset_partitions WHERE asset = ? AND changed >= ? ORDER BY changed`, []any{asset, since}
+		query, args = query+` AND changed >= ? ORDER BY changed`, append(args, since)
+	} else {
+		query += ` ORDER BY partition_key`
 	}
 	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
 	if err != nil {
@@ -707,15 +708,24 @@ func (s *Store) StatusSummaryGet(ctx context.Context, asset string) (*store.Stat
 	return sum, nil
 }
 
-// StatusSummaryPut keeps sum unless a summary with a later mark is kept.
-func (s *Store) StatusSummaryPut(ctx context.Context, sum store.StatusSummary) error {
-	if _, err := s.db.ExecContext(ctx, s.q(`INSERT INTO asset_status_summaries (asset, definition, mark, epoch, body)
-		VALUES (?, ?, ?, `+s.d.Epoch+`, ?)
-		ON CONFLICT (asset) DO UPDATE SET definition = excluded.definition, mark = excluded.mark, epoch = excluded.epoch,
-			body = excluded.body
-		WHERE excluded.mark >= asset_status_summaries.mark OR excluded.epoch <> asset_status_summaries.epoch`),
-		sum.Asset, sum.Definition, sum.Mark, sum.Body); err != nil {
-		return fmt.Errorf("keep the status summary of %s: %w", sum.Asset, s.mapErr(err))
+// StatusSummaryPut keeps each of sums unless a summary with a later mark
+// is kept, in one transaction.
+func (s *Store) StatusSummaryPut(ctx context.Context, sums ...store.StatusSummary) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for _, sum := range sums {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO asset_status_summaries (asset, definition, mark, epoch, body)
+				VALUES (?, ?, ?, `+s.d.Epoch+`, ?)
+				ON CONFLICT (asset) DO UPDATE SET definition = excluded.definition, mark = excluded.mark, epoch = excluded.epoch,
+					body = excluded.body
+				WHERE excluded.mark >= asset_status_summaries.mark OR excluded.epoch <> asset_status_summaries.epoch`),
+				sum.Asset, sum.Definition, sum.Mark, sum.Body); err != nil {
+				return fmt.Errorf("%s: %w", sum.Asset, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("keep status summaries: %w", s.mapErr(err))
 	}
 	return nil
 }
