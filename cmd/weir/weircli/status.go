@@ -41,7 +41,11 @@ func (a *app) assetsStatusCommand() *cobra.Command {
 running, as ranges with counts. A partition is stale when the code version that made
 its current version is not the asset's, when a partition it read has another current
 version now, or when a partition it reads is stale; each stale range says why.
---reprocess stale (materialize, backfill) runs exactly the stale partitions.`,
+--reprocess stale (materialize, backfill) runs exactly the stale partitions.
+
+Fresh, stale and missing add up to the partitions that exist now; failed and
+running count some of them again: a partition whose last attempt failed may still
+have a current version, and one queued or running is also fresh, stale or missing.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			g, keys, err := a.selectAssets(selection)
