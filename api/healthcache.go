@@ -8,10 +8,11 @@ import (
 	"github.com/weir-dev/weir/plan"
 )
 
-// healthCache keeps every asset's health for Server.StatusMaxAge: at 20
-// assets × 87,600 partitions one computation reads 1.75 M partition rows
-// (seconds), and a page that many people keep open must not repeat it per
-// viewer and per refresh. A request finding it older than the maximum
+// healthCache keeps every asset's health for Server.StatusMaxAge: one
+// computation reads every asset's status (milliseconds from the kept
+// summaries, seconds at 20 assets × 87,600 partitions without them), and
+// a page that many people keep open must not repeat it per viewer and per
+// refresh. A request finding it older than the maximum
 // age, but not twice as old, is answered from it while one refresh runs
 // in the background (stale while revalidating: a page polling every few
 // seconds never waits); older than that, or empty, the request waits for
@@ -38,28 +39,34 @@ func (s *Server) health(ctx context.Context, keys []string) ([]plan.Health, time
 		c.refreshing = make(chan struct{})
 		go s.refresh()
 	}
-	var wait chan struct{}
-	if c.health == nil || age > 2*s.StatusMaxAge {
-		wait = c.refreshing
+	if c.health != nil && age <= 2*s.StatusMaxAge {
+		// Answered from what is there, read under the lock that started
+		// the refresh: a refresh that ends at once does not change it.
+		defer c.mu.Unlock()
+		return c.of(keys), c.at, nil
 	}
+	wait := c.refreshing
 	c.mu.Unlock()
-	if wait != nil {
-		select {
-		case <-wait:
-		case <-ctx.Done():
-			return nil, time.Time{}, context.Cause(ctx)
-		}
+	select {
+	case <-wait:
+	case <-ctx.Done():
+		return nil, time.Time{}, context.Cause(ctx)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.health == nil || (wait != nil && c.err != nil) {
+	if c.health == nil || c.err != nil {
 		return nil, time.Time{}, c.err
 	}
+	return c.of(keys), c.at, nil
+}
+
+// of returns the cached health of keys; c.mu is held.
+func (c *healthCache) of(keys []string) []plan.Health {
 	out := make([]plan.Health, len(keys))
 	for i, k := range keys {
 		out[i] = c.health[k]
 	}
-	return out, c.at, nil
+	return out
 }
 
 // refresh computes every asset's health into the cache; a failure keeps
