@@ -223,7 +223,7 @@ func (pl *Planner) Plan(ctx context.Context, req Request, now time.Time) (*Plan,
 	defs := pl.Graph
 	plan := &Plan{Graph: pl.Graph, Request: req, Now: now}
 	var stale map[string]*Stale
-	var statuses map[string]AssetStatus // read by staleness, not read again
+	var statuses map[string]AssetStatus // read by staleness (or statusOf below), not read again
 	if reprocess == ReprocessStale {
 		sr, ok := pl.Status.(StaleReader)
 		if !ok {
@@ -241,6 +241,21 @@ func (pl *Planner) Plan(ctx context.Context, req Request, now time.Time) (*Plan,
 	held := &flights{r: pl.Status} // what other runs hold, read once per asset
 	var kept summaries             // the status summaries its reads make, kept at the end
 	defer kept.put(ctx, pl.Status)
+	if statuses == nil {
+		statuses = map[string]AssetStatus{}
+	}
+	// statusOf reads an asset's status once: a selected asset and the
+	// upstream several of them read.
+	statusOf := func(key string, def partitions.Definition) (AssetStatus, error) {
+		if st, ok := statuses[key]; ok {
+			return st, nil
+		}
+		st, err := kept.read(ctx, pl.Status, key, def)
+		if err == nil {
+			statuses[key] = st
+		}
+		return st, err
+	}
 	bound := map[string]partitions.Definition{}
 	bind := func(a *pipelines.Asset) (partitions.Definition, error) {
 		if d, ok := bound[a.Key]; ok {
@@ -268,11 +283,9 @@ func (pl *Planner) Plan(ctx context.Context, req Request, now time.Time) (*Plan,
 		} else if ap.Requested, err = partitions.Parse(def, req.Partitions, now); err != nil {
 			return nil, fmt.Errorf("asset %q: %w", key, err)
 		}
-		st, ok := statuses[key]
-		if !ok {
-			if st, err = kept.read(ctx, pl.Status, key, def); err != nil {
-				return nil, err
-			}
+		st, err := statusOf(key, def)
+		if err != nil {
+			return nil, err
 		}
 		ap.Materialized, ap.Failed = st.Materialized, st.Failed
 		switch reprocess {
@@ -328,7 +341,7 @@ func (pl *Planner) Plan(ctx context.Context, req Request, now time.Time) (*Plan,
 			if dp.Planned != nil {
 				have = dp.Planned.Materialized.Union(dp.Planned.ToRun)
 			} else {
-				st, err := kept.read(ctx, pl.Status, dep.Asset, upDef)
+				st, err := statusOf(dep.Asset, upDef)
 				if err != nil {
 					return nil, err
 				}

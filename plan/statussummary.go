@@ -130,7 +130,10 @@ func readStatus(ctx context.Context, r StatusReader, asset string, def partition
 	if base != nil {
 		st = base.replace(changed.Subset(), st)
 	}
-	if base == nil || rows >= summaryRewriteRows {
+	// Kept when there was none, or when many changes were applied and the
+	// mark moved (a transaction left open on PostgreSQL holds it back:
+	// keeping the same mark again would save the next read nothing).
+	if base == nil || (rows >= summaryRewriteRows && next > since) {
 		return st, &store.StatusSummary{Asset: asset, Definition: id, Mark: next, Body: encodeStatus(st)}, nil
 	}
 	return st, nil, nil

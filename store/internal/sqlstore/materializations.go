@@ -494,7 +494,7 @@ func (s *Store) scanInputs(rows *sql.Rows) ([]store.Input, error) {
 // PartitionVerified records what verifying a current version found.
 func (s *Store) PartitionVerified(ctx context.Context, asset, key, version, problem string) error {
 	// Only a change is written: verifying everything again writes nothing
-	// where nothing changed, and status summaries stay valid.
+	// where nothing changed, so status reads have no changes to re-read.
 	if _, err := s.db.ExecContext(ctx, s.q(`UPDATE asset_partitions SET verify_error = ?, changed = `+s.d.ChangeMark+`
 		WHERE asset = ? AND partition_key = ? AND version = ? AND verify_error <> ?`),
 		problem, asset, key, version, problem); err != nil {
