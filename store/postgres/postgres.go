@@ -14,6 +14,7 @@ import (
 	"hash/crc32"
 	"io/fs"
 	"net/url"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -139,8 +140,8 @@ type Opts struct {
 }
 
 // Open connects to the PostgreSQL database at dsn (a postgres:// URL; a
-// search_path parameter selects a schema), applies pending migrations and
-// starts listening for wake-ups.
+// search_path parameter selects a schema) and applies pending migrations.
+// It listens for other processes' wake-ups from the first wait on them.
 func Open(ctx context.Context, dsn string) (store.Store, error) {
 	return OpenOpts(ctx, dsn, Opts{})
 }
@@ -183,13 +184,26 @@ func OpenOpts(ctx context.Context, dsn string, opts Opts) (store.Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("open postgres store %s: %w", redact(dsn), err)
 	}
+	// Listen for other processes' wake-ups once something waits for them
+	// (a worker, a daemon, a command that waits for a run): a read command
+	// never starts a second connection, and a second backend.
 	lctx, stop := context.WithCancel(context.Background())
 	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		listen(lctx, cfg, s.Wake)
-	}()
-	s.OnClose(func() error { stop(); <-done; return nil })
+	var started atomic.Bool
+	s.OnFirstWait(func() {
+		started.Store(true)
+		go func() {
+			defer close(done)
+			listen(lctx, cfg, s.Wake)
+		}()
+	})
+	s.OnClose(func() error {
+		stop()
+		if started.Load() {
+			<-done
+		}
+		return nil
+	})
 	return s, nil
 }
 

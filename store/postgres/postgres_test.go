@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"testing"
+	"time"
 
 	"github.com/weir-dev/weir/store"
 	"github.com/weir-dev/weir/store/postgres"
@@ -45,6 +46,42 @@ func TestChangesCommittedLate(t *testing.T) {
 		}
 		return tx.Commit, nil
 	})
+}
+
+// TestWakeAcrossProcesses: a store that waits for work hears another
+// store (another process) queue it, through LISTEN/NOTIFY started at its
+// first wait.
+func TestWakeAcrossProcesses(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.DSN(t)
+	waiter, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer waiter.Close()
+	other, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	deadline := time.NewTimer(time.Minute) // a failure's bound, not a wait
+	defer deadline.Stop()
+	await := func(ch <-chan struct{}, what string) {
+		t.Helper()
+		select {
+		case <-ch:
+		case <-deadline.C:
+			t.Fatalf("no wake-up: %s", what)
+		}
+	}
+	// The listener wakes once when it starts listening: from then on
+	// nothing in this process wakes the waiter, only a notification.
+	await(waiter.TaskWake(), "the listener's first")
+	wake := waiter.TaskWake()
+	if _, _, err := other.RunInsert(ctx, store.RunInsertParams{Kind: "materialize", CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	await(wake, "another store's run insert")
 }
 
 func TestUnreachable(t *testing.T) {

@@ -43,9 +43,6 @@ type Schema struct {
 // older weir migrated, refuses one newer than this binary, and applies
 // pending migrations under the schema's lock.
 func Migrate(ctx context.Context, db *sql.DB, sc Schema, mapErr func(error) error) error {
-	if err := adoptLegacy(ctx, db, sc); err != nil {
-		return fmt.Errorf("adopt schema versions from %s: %w", legacyTable, mapErr(err))
-	}
 	opts := []goose.ProviderOption{goose.WithDisableGlobalRegistry(true)}
 	if sc.SessionLocker != nil {
 		opts = append(opts, goose.WithSessionLocker(sc.SessionLocker))
@@ -58,21 +55,35 @@ func Migrate(ctx context.Context, db *sql.DB, sc Schema, mapErr func(error) erro
 	known := sources[len(sources)-1].Version
 	// Read without the lock (goose's GetDBVersion takes it): processes
 	// opening an up-to-date store do not queue for it.
-	vs, err := database.NewStore(sc.Goose, VersionTable)
+	version := func() (int64, error) {
+		have, err := schemaVersion(ctx, db, sc)
+		if err != nil {
+			return 0, fmt.Errorf("read schema version: %w", mapErr(err))
+		}
+		if have > known {
+			return 0, fmt.Errorf("%w: the store's schema is at version %d, this weir knows versions up to %d; use a weir at least as new as the one that migrated it",
+				ErrSchemaNewer, have, known)
+		}
+		return have, nil
+	}
+	have, err := version()
 	if err != nil {
 		return err
 	}
-	have := int64(0)
-	if ok, err := tableExists(ctx, db, sc, VersionTable); err != nil {
-		return fmt.Errorf("read schema version: %w", mapErr(err))
-	} else if ok {
-		if have, err = vs.GetLatestVersion(ctx, db); err != nil && !errors.Is(err, database.ErrVersionNotFound) {
-			return fmt.Errorf("read schema version: %w", mapErr(err))
-		}
+	// The common case, every command of an up-to-date store, ends here:
+	// weir applies its migrations in order and one at a time (goose under
+	// the schema's lock), so a store at the latest version has them all
+	// and no table from before goose (adopting it records the versions
+	// and drops it). Two statements, where the full check below is five
+	// (on PostgreSQL each of them planned over the catalog's views).
+	if have == known {
+		return nil
 	}
-	if have > known {
-		return fmt.Errorf("%w: the store's schema is at version %d, this weir knows versions up to %d; use a weir at least as new as the one that migrated it",
-			ErrSchemaNewer, have, known)
+	if err := adoptLegacy(ctx, db, sc); err != nil {
+		return fmt.Errorf("adopt schema versions from %s: %w", legacyTable, mapErr(err))
+	}
+	if have, err = version(); err != nil {
+		return err
 	}
 	pending, err := p.HasPending(ctx)
 	if err != nil {
@@ -85,6 +96,22 @@ func Migrate(ctx context.Context, db *sql.DB, sc Schema, mapErr func(error) erro
 		return fmt.Errorf("migrate schema from version %d: %w", have, mapErr(err))
 	}
 	return nil
+}
+
+// schemaVersion returns the latest version goose recorded, 0 with none.
+func schemaVersion(ctx context.Context, db *sql.DB, sc Schema) (int64, error) {
+	vs, err := database.NewStore(sc.Goose, VersionTable)
+	if err != nil {
+		return 0, err
+	}
+	if ok, err := tableExists(ctx, db, sc, VersionTable); err != nil || !ok {
+		return 0, err
+	}
+	have, err := vs.GetLatestVersion(ctx, db)
+	if err != nil && !errors.Is(err, database.ErrVersionNotFound) {
+		return 0, err
+	}
+	return have, nil
 }
 
 // ErrSchemaNewer: the store was migrated by a newer weir.

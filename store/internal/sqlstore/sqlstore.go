@@ -107,6 +107,9 @@ type Store struct {
 	// noBreaker caches the runs without a circuit breaker (run id ->
 	// true), so finishing their tasks skips the breaker's statement.
 	noBreaker sync.Map
+	// firstWait runs once, at the first TaskWake (see OnFirstWait).
+	firstWait     func()
+	firstWaitOnce sync.Once
 }
 
 var _ store.Store = (*Store)(nil)
@@ -168,7 +171,21 @@ func (s *Store) OnClose(f func() error) { s.closers = append(s.closers, f) }
 func (s *Store) Wake() { s.waker.Notify() }
 
 // TaskWake returns the channel the next wake-up closes.
-func (s *Store) TaskWake() <-chan struct{} { return s.waker.Wait() }
+func (s *Store) TaskWake() <-chan struct{} {
+	ch := s.waker.Wait()
+	if s.firstWait != nil {
+		s.firstWaitOnce.Do(s.firstWait)
+	}
+	return ch
+}
+
+// OnFirstWait registers f to run at the first TaskWake: a driver starts
+// listening for other processes' wake-ups there, so a command that never
+// waits (a status read, a list) opens no connection for it. f is called
+// after the channel is taken, so a wake-up f delivers reaches the caller:
+// whatever f starts must wake once it listens, for what came before.
+// Call it before the store is shared.
+func (s *Store) OnFirstWait(f func()) { s.firstWait = f }
 
 // Close closes the store.
 func (s *Store) Close() error {
