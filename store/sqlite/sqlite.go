@@ -115,8 +115,9 @@ var dialect = sqlstore.Dialect{
 	Seconds: func(from, to string) string {
 		return "(julianday(" + to + ") - julianday(" + from + ")) * 86400.0"
 	},
-	MapErr: mapErr,
-	Schema: schema(),
+	MapErr:   mapErr,
+	Schema:   schema(),
+	CopyFrom: copyFrom,
 	// One connection and BEGIN IMMEDIATE serialize writers: no row locks,
 	// and max(id)+1 is safe for consecutive task ids, and for the marks of
 	// changed partition rows (committed in the order they are taken).

@@ -19,55 +19,8 @@ import (
 // Analyze runs.
 const analyzeAfter = 5000
 
-// insertBatch is how many tasks one INSERT statement carries.
-const insertBatch = 2600 / taskInsertCols
-
 var taskInsertColumns = []string{"id", "run_id", "asset", "partition_first", "partition_last", "partition_count", "state",
 	"max_attempts", "base_attempts", "pool", "priority", "rank", "waiting", "dependents"}
-
-const taskInsertCols = 14 // len(taskInsertColumns)
-
-// insertRows inserts task rows with multi-row INSERTs, a full batch
-// prepared once (parsing it costs more than running it).
-func (s *Store) insertRows(ctx context.Context, tx *sql.Tx, rows iter.Seq[[]any]) error {
-	insert := `INSERT INTO tasks (` + strings.Join(taskInsertColumns, ", ") + `) VALUES `
-	args := make([]any, 0, insertBatch*taskInsertCols)
-	n := 0
-	var full *sql.Stmt
-	defer func() {
-		if full != nil {
-			full.Close()
-		}
-	}()
-	flush := func() error {
-		if n == 0 {
-			return nil
-		}
-		var err error
-		switch {
-		case n < insertBatch:
-			_, err = tx.ExecContext(ctx, s.q(insert+rowsOf(n, taskInsertCols)), args...)
-		case full == nil:
-			if full, err = tx.PrepareContext(ctx, s.q(insert+rowsOf(n, taskInsertCols))); err != nil {
-				return err
-			}
-			fallthrough
-		default:
-			_, err = full.ExecContext(ctx, args...)
-		}
-		args, n = args[:0], 0
-		return err
-	}
-	for row := range rows {
-		args = append(args, row...)
-		if n++; n == insertBatch {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-	}
-	return flush()
-}
 
 // RunInsert stores the run and its tasks in one transaction, streaming the
 // tasks in batches.
@@ -104,6 +57,7 @@ func (s *Store) RunInsert(ctx context.Context, p store.RunInsertParams) (*store.
 			if p.Tasks == nil {
 				return
 			}
+			row := make([]any, 0, len(taskInsertColumns)) // the loader copies each row's values out
 			for t := range p.Tasks {
 				pool := t.Pool
 				if p.Pool != "" {
@@ -114,25 +68,21 @@ func (s *Store) RunInsert(ctx context.Context, p store.RunInsertParams) (*store.
 					waitsFor[ext] = append(waitsFor[ext], next)
 				}
 				c.add(runID, t.Asset, store.TaskPending, 1, t.PartitionCount)
-				row := []any{next, runID, t.Asset, t.PartitionFirst, t.PartitionLast, t.PartitionCount, string(store.TaskPending),
-					attempts, attempts, pool, p.Priority + t.Priority, t.Rank, t.Waiting, store.EncodeDependents(first, t.Dependents)}
+				row = append(row[:0], next, runID, t.Asset, t.PartitionFirst, t.PartitionLast, t.PartitionCount, string(store.TaskPending),
+					attempts, attempts, pool, p.Priority+t.Priority, t.Rank, t.Waiting, store.EncodeDependents(first, t.Dependents))
 				next++
 				if !yield(row) {
 					return
 				}
 			}
 		}
-		if s.d.CopyFrom != nil {
-			pull, stop := iter.Pull(rows)
-			defer stop()
-			err := conn.Raw(func(dc any) error {
-				_, err := s.d.CopyFrom(ctx, dc, "tasks", taskInsertColumns, func() ([]any, bool) { return pull() })
-				return err
-			})
-			if err != nil {
-				return err
-			}
-		} else if err := s.insertRows(ctx, tx, rows); err != nil {
+		pull, stop := iter.Pull(rows)
+		defer stop()
+		err := conn.Raw(func(dc any) error {
+			_, err := s.d.CopyFrom(ctx, dc, "tasks", taskInsertColumns, func() ([]any, bool) { return pull() })
+			return err
+		})
+		if err != nil {
 			return err
 		}
 		count = next - first

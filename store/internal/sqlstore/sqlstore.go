@@ -67,9 +67,11 @@ type Dialect struct {
 	Notify string
 	// MapErr maps the driver's errors to the store's.
 	MapErr func(error) error
-	// CopyFrom, if set, bulk-loads rows into table on the driver
-	// connection driverConn, inside its open transaction (PostgreSQL's
-	// COPY). next returns the rows one by one, false after the last.
+	// CopyFrom bulk-loads rows into table on the driver connection
+	// driverConn, inside its open transaction (PostgreSQL's COPY; SQLite's
+	// statements of many rows, on the driver's own prepared statements).
+	// next returns the rows one by one, false after the last; a row's
+	// slice is the caller's again after next returns.
 	CopyFrom func(ctx context.Context, driverConn any, table string, columns []string, next func() ([]any, bool)) (int64, error)
 	// Analyze, if set, runs after a run of many tasks is stored, so the
 	// planner's statistics know the new rows (PostgreSQL chose a sort of
