@@ -94,7 +94,10 @@ func schema(schemaName string) (sqlstore.Schema, error) {
 		Goose:         goose.DialectPostgres,
 		SessionLocker: locker,
 		AdoptLock:     fmt.Sprintf("SELECT pg_advisory_xact_lock(%d)", id),
-		TableExists:   "SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = $1",
+		// to_regclass looks the name up in the catalog's cache; the view
+		// pg_tables joined three catalogs, and a new connection (every
+		// command) spent ~7 ms parsing and planning it.
+		TableExists: "SELECT 1 WHERE to_regclass(format('%I.%I', current_schema(), $1::text)) IS NOT NULL",
 	}, nil
 }
 

@@ -5,6 +5,7 @@
 package querycmd
 
 import (
+	"bufio"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -213,7 +214,8 @@ func write(w io.Writer, format string, cols []string, rows [][]any) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(objs)
 	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	buf := bufio.NewWriterSize(w, 64<<10) // a tabwriter writes each cell on its own
+	tw := tabwriter.NewWriter(buf, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.ToUpper(strings.Join(cols, "\t")))
 	for _, r := range rows {
 		vals := make([]string, len(r))
@@ -225,6 +227,9 @@ func write(w io.Writer, format string, cols []string, rows [][]any) error {
 		fmt.Fprintln(tw, strings.Join(vals, "\t"))
 	}
 	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if err := buf.Flush(); err != nil {
 		return err
 	}
 	unit := "rows"
