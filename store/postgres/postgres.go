@@ -37,8 +37,14 @@ func init() {
 // arrayTypes are the array types batches pass their columns as.
 var arrayTypes = map[string]string{"int": "BIGINT[]", "text": "TEXT[]", "time": "TIMESTAMPTZ[]"}
 
-// channel is the LISTEN/NOTIFY channel for task wake-ups.
-const channel = "weir_tasks"
+// channel returns the LISTEN/NOTIFY channel for the task wake-ups of the
+// store in schemaName. Channels are per database, not per schema: with one
+// name for all, the stores of one database (a team's staging and
+// production schemas, every test's schema) woke each other's workers for
+// lease queries that found nothing.
+func channel(schemaName string) string {
+	return fmt.Sprintf("weir_tasks_%08x", crc32.ChecksumIEEE([]byte(schemaName)))
+}
 
 var dialect = sqlstore.Dialect{
 	Name:     "postgres",
@@ -52,7 +58,6 @@ var dialect = sqlstore.Dialect{
 	SkipLocked:    " FOR UPDATE SKIP LOCKED",
 	ForUpdate:     " FOR UPDATE",
 	RunInsertLock: "SELECT pg_advisory_xact_lock(7861657)", // consecutive task ids, one run insert at a time
-	Notify:        "SELECT pg_notify('" + channel + "', '')",
 	MapErr:        mapErr,
 	Retryable:     retryable,
 	CopyFrom:      copyFrom,
@@ -175,6 +180,8 @@ func OpenOpts(ctx context.Context, dsn string, opts Opts) (store.Store, error) {
 		return nil, fmt.Errorf("open postgres store %s: no schema to use: the search_path names no schema that exists (create it, or fix search_path)", redact(dsn))
 	}
 	d := dialect
+	ch := channel(schemaName)
+	d.Notify = "SELECT pg_notify('" + ch + "', '')"
 	if !opts.CallerClock {
 		d.ClockQuery = "SELECT clock_timestamp()"
 	}
@@ -197,7 +204,7 @@ func OpenOpts(ctx context.Context, dsn string, opts Opts) (store.Store, error) {
 		started.Store(true)
 		go func() {
 			defer close(done)
-			listen(lctx, cfg, s.Wake)
+			listen(lctx, cfg, ch, s.Wake)
 		}()
 	})
 	s.OnClose(func() error {
@@ -212,12 +219,12 @@ func OpenOpts(ctx context.Context, dsn string, opts Opts) (store.Store, error) {
 
 // listen wakes this process's workers on every notification, reconnecting
 // after errors; workers poll as a fallback meanwhile.
-func listen(ctx context.Context, cfg *pgx.ConnConfig, wake func()) {
+func listen(ctx context.Context, cfg *pgx.ConnConfig, channel string, wake func()) {
 	for ctx.Err() == nil {
 		conn, err := pgx.ConnectConfig(ctx, cfg)
 		if err == nil {
-			_, err = conn.Exec(ctx, "LISTEN "+channel)
-			wake() // anything may have happened while we were not listening
+			_, err = conn.Exec(ctx, "LISTEN "+channel) // a name of [a-z0-9_]: no quoting needed
+			wake()                                     // anything may have happened while we were not listening
 			for err == nil {
 				_, err = conn.WaitForNotification(ctx)
 				if err == nil {

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"database/sql"
+	"slices"
 	"testing"
 	"time"
 
@@ -78,10 +79,26 @@ func TestWakeAcrossProcesses(t *testing.T) {
 	// nothing in this process wakes the waiter, only a notification.
 	await(waiter.TaskWake(), "the listener's first")
 	wake := waiter.TaskWake()
-	if _, _, err := other.RunInsert(ctx, store.RunInsertParams{Kind: "materialize", CreatedAt: time.Now()}); err != nil {
+	now := time.Now()
+	// The first task readies the second.
+	tasks := []store.TaskInsertParams{
+		{Asset: "a", PartitionFirst: "k0", PartitionLast: "k0", PartitionCount: 1, MaxAttempts: 1, Pool: "default", Dependents: []int32{1}},
+		{Asset: "b", PartitionFirst: "k0", PartitionLast: "k0", PartitionCount: 1, MaxAttempts: 1, Pool: "default", Rank: 1, Waiting: 1},
+	}
+	if _, _, err := other.RunInsert(ctx, store.RunInsertParams{Kind: "materialize", CreatedAt: now, Tasks: slices.Values(tasks)}); err != nil {
 		t.Fatal(err)
 	}
 	await(wake, "another store's run insert")
+	leased, err := other.TaskLeaseMany(ctx, store.TaskLeaseManyParams{Worker: "w", Now: now, LeaseFor: time.Minute, Limit: 10})
+	if err != nil || len(leased.Tasks) != 1 {
+		t.Fatalf("lease: %+v %v", leased, err)
+	}
+	wake = waiter.TaskWake()
+	tk := leased.Tasks[0]
+	if _, err := other.TaskFinish(ctx, store.TaskFinishParams{ID: tk.ID, LeaseToken: tk.LeaseToken, State: store.TaskSucceeded, At: now}); err != nil {
+		t.Fatal(err)
+	}
+	await(wake, "another store's success that readied a task")
 }
 
 func TestUnreachable(t *testing.T) {
