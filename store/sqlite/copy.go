@@ -5,6 +5,8 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"strings"
+
+	"github.com/weir-dev/weir/store/internal/sqlstore"
 )
 
 // copyRowParams bounds the parameters of one statement of a bulk insert,
@@ -29,7 +31,7 @@ func copyFrom(ctx context.Context, driverConn any, table string, columns []strin
 		st := *keep
 		if st == nil {
 			var err error
-			if st, err = conn.PrepareContext(ctx, insert+valuesList(rows, cols)); err != nil {
+			if st, err = conn.PrepareContext(ctx, insert+sqlstore.RowsOf(rows, cols)); err != nil {
 				return err
 			}
 			if rows == perStmt {
@@ -66,9 +68,12 @@ func copyFrom(ctx context.Context, driverConn any, table string, columns []strin
 			return total, fmt.Errorf("insert into %s: a row of %d values for %d columns", table, len(row), cols)
 		}
 		for i, v := range row {
-			if args[n*cols+i].Value, ok = driverValue(v); !ok {
-				return total, fmt.Errorf("insert into %s: column %s: a value of type %T", table, columns[i], v)
+			// What database/sql would do with the argument.
+			val, err := driver.DefaultParameterConverter.ConvertValue(v)
+			if err != nil {
+				return total, fmt.Errorf("insert into %s: column %s: %w", table, columns[i], err)
 			}
+			args[n*cols+i].Value = val
 		}
 		if n++; n == perStmt {
 			if err := exec(n, args, &full); err != nil {
@@ -86,24 +91,4 @@ func copyFrom(ctx context.Context, driverConn any, table string, columns []strin
 		total += int64(n)
 	}
 	return total, nil
-}
-
-// driverValue converts the values a row holds into the driver's kinds, as
-// database/sql would.
-func driverValue(v any) (driver.Value, bool) {
-	switch v := v.(type) {
-	case nil, int64, float64, bool, []byte, string:
-		return v, true
-	case int:
-		return int64(v), true
-	case int32:
-		return int64(v), true
-	}
-	return nil, false
-}
-
-// valuesList returns "(?, ?), (?, ?)" for rows rows of cols columns.
-func valuesList(rows, cols int) string {
-	one := "(" + strings.TrimSuffix(strings.Repeat("?, ", cols), ", ") + ")"
-	return strings.TrimSuffix(strings.Repeat(one+", ", rows), ", ")
 }

@@ -66,7 +66,7 @@ func (s *Store) from(r *rowset) (string, []any) {
 		return b.String(), args
 	}
 	b.WriteString("(VALUES ")
-	b.WriteString(rowsOf(r.n, len(r.kinds)))
+	b.WriteString(RowsOf(r.n, len(r.kinds)))
 	b.WriteString(") AS v")
 	args := make([]any, 0, r.n*len(r.kinds))
 	for i := range r.n {
@@ -411,24 +411,14 @@ func (s *Store) readyDependents(ctx context.Context, tx *sql.Tx, ranges []store.
 		update := `UPDATE tasks SET waiting = waiting - v.column3,
 			ready_at = CASE WHEN waiting = v.column3 THEN ? ELSE ready_at END
 			FROM ` + v + ` WHERE tasks.id BETWEEN v.column1 AND v.column2`
-		args = s.perRun(append([]any{s.t(at)}, args...))
+		args = append([]any{s.t(at)}, args...)
 		if s.d.Notify == "" { // nobody else to wake
-			_, err := tx.ExecContext(ctx, s.q(update), args...)
+			_, err := tx.ExecContext(ctx, s.q(update), s.perRun(args)...)
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, s.q(update+` RETURNING tasks.waiting`), args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var waiting int64
-			if err := rows.Scan(&waiting); err != nil {
-				return err
-			}
-			readied = readied || waiting == 0
-		}
-		return rows.Err()
+		waiting, err := s.ids(ctx, tx, update+` RETURNING tasks.waiting`, args)
+		readied = readied || slices.Contains(waiting, 0)
+		return err
 	})
 	if err != nil || !readied {
 		return err

@@ -220,7 +220,8 @@ func (s *Store) insertMaterializations(ctx context.Context, tx *sql.Tx, ps []sto
 	})
 }
 
-// ids runs a query of one id column over a rowset's arguments.
+// ids runs a query of one integer column (ids, counts) over a rowset's
+// arguments, planned on each run.
 func (s *Store) ids(ctx context.Context, tx *sql.Tx, query string, args []any) ([]int64, error) {
 	rows, err := tx.QueryContext(ctx, s.q(query), s.perRun(args)...)
 	if err != nil {
@@ -817,7 +818,7 @@ func (s *Store) CheckResultInsertMany(ctx context.Context, results []store.Check
 				args = append(args, r.Asset, r.Partitions, r.RunID, r.TaskID, r.Attempt, r.Name, r.Warn, r.Passed, r.Value, r.Error, s.t(r.CheckedAt))
 			}
 			_, err := tx.ExecContext(ctx, s.q(`INSERT INTO check_results (asset, partitions, run_id, task_id, attempt, name, warn, passed, value, error, checked_at)
-				VALUES `+rowsOf(len(results), 11)), args...)
+				VALUES `+RowsOf(len(results), 11)), args...)
 			return err
 		})
 	})

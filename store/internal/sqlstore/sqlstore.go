@@ -366,7 +366,9 @@ func batch[T any](items []T, n int, fn func([]T) error) error {
 
 func marks(n int) string { return strings.TrimSuffix(strings.Repeat("?,", n), ",") }
 
-func rowsOf(rows, cols int) string {
+// RowsOf returns the placeholders of a multi-row VALUES list, "(?,?),(?,?)"
+// for 2 rows of 2 columns.
+func RowsOf(rows, cols int) string {
 	row := "(" + marks(cols) + ")"
 	return strings.TrimSuffix(strings.Repeat(row+",", rows), ",")
 }

@@ -430,21 +430,13 @@ func (s *Store) TaskHeartbeat(ctx context.Context, p store.TaskHeartbeatParams) 
 				rs.add(l.TaskID, l.Token)
 			}
 			v, args := s.from(rs)
-			rows, err := tx.QueryContext(ctx, s.q(`UPDATE tasks SET lease_expires_at = ? FROM `+v+`
-				WHERE tasks.id = v.column1 AND tasks.lease_token = v.column2 AND tasks.state = 'running' RETURNING tasks.id`),
-				s.perRun(append([]any{s.t(now.Add(p.LeaseFor))}, args...))...)
-			if err != nil {
-				return err
-			}
-			defer rows.Close()
-			for rows.Next() {
-				var id int64
-				if err := rows.Scan(&id); err != nil {
-					return err
-				}
+			ids, err := s.ids(ctx, tx, `UPDATE tasks SET lease_expires_at = ? FROM `+v+`
+				WHERE tasks.id = v.column1 AND tasks.lease_token = v.column2 AND tasks.state = 'running' RETURNING tasks.id`,
+				append([]any{s.t(now.Add(p.LeaseFor))}, args...))
+			for _, id := range ids {
 				held[id] = true
 			}
-			return rows.Err()
+			return err
 		})
 		for _, l := range p.Leases {
 			if !held[l.TaskID] {
