@@ -160,20 +160,21 @@ func OpenOpts(ctx context.Context, dsn string, opts Opts) (store.Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: %w", store.ErrBadURL, redact(dsn), err)
 	}
-	db := stdlib.OpenDB(*cfg)
+	db := stdlib.OpenDB(*cfg, stdlib.OptionAfterConnect(func(_ context.Context, c *pgx.Conn) error {
+		c.PgConn().CustomData()[connectedAt] = time.Now()
+		return nil
+	}), stdlib.OptionShouldPing(shouldPing))
 	db.SetMaxOpenConns(16)
 	db.SetMaxIdleConns(16)
 	db.SetConnMaxIdleTime(5 * time.Minute)
+	// The first statement connects: no ping before it (a round trip, and
+	// a read command makes only a few).
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := db.PingContext(pctx); err != nil {
+	var schemaName string
+	if err := db.QueryRowContext(pctx, "SELECT coalesce(current_schema(), '')").Scan(&schemaName); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("cannot reach PostgreSQL at %s:%d (database %q, user %q): %w", cfg.Host, cfg.Port, cfg.Database, cfg.User, mapErr(err))
-	}
-	var schemaName string
-	if err := db.QueryRowContext(ctx, "SELECT coalesce(current_schema(), '')").Scan(&schemaName); err != nil {
-		db.Close()
-		return nil, fmt.Errorf("open postgres store %s: %w", redact(dsn), mapErr(err))
 	}
 	if schemaName == "" {
 		db.Close()
@@ -215,6 +216,24 @@ func OpenOpts(ctx context.Context, dsn string, opts Opts) (store.Store, error) {
 		return nil
 	})
 	return s, nil
+}
+
+// connectedAt keys the time a connection was made in its CustomData.
+const connectedAt = "weir_connected_at"
+
+// shouldPing decides whether a pooled connection is pinged before it is
+// reused: when it has been idle over a second (pgx's rule), except that a
+// connection made in the last second is not pinged at its first reuse
+// (pgx counts its idle time from the zero time, so it pinged every new
+// connection once: a round trip more for every command).
+func shouldPing(_ context.Context, p stdlib.ShouldPingParams) bool {
+	if t, ok := p.Conn.PgConn().CustomData()[connectedAt].(time.Time); ok {
+		delete(p.Conn.PgConn().CustomData(), connectedAt)
+		if time.Since(t) < time.Second {
+			return false
+		}
+	}
+	return p.IdleDuration > time.Second
 }
 
 // listen wakes this process's workers on every notification, reconnecting
