@@ -256,7 +256,7 @@ func (a *app) backfillOutcome(ctx context.Context, st store.Store, id int64, las
 		}
 	} else {
 		fmt.Fprintln(a.cfg.Stdout)
-		if err := a.printSnapshot(run, last); err != nil {
+		if err := a.printSnapshot(last); err != nil {
 			return err
 		}
 	}
@@ -321,16 +321,25 @@ func (a *app) backfillListCommand() *cobra.Command {
 
 func (a *app) backfillStatusCommand() *cobra.Command {
 	var watch bool
-	var progress string
+	var progress, apiURL string
 	cmd := &cobra.Command{
-		Use:   "status ID [--watch]",
+		Use:   "status ID [--watch] [--api URL]",
 		Short: "Show a backfill's progress per asset, pace, ETA, throttle and breaker",
-		Args:  exactArgs(1, "one backfill id"),
+		Long: `Show a backfill's progress per asset, pace, ETA, throttle and breaker.
+
+With --api (or WEIR_API) it asks a running "` + a.cfg.Name + ` serve --http" instead
+of opening the state store: no database session to start, no store
+credentials on this host; the bearer token, if the server wants one, is
+read from WEIR_TOKEN.`,
+		Args: exactArgs(1, "one backfill id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			v, err := a.newView(progress)
 			if err != nil {
 				return usageError(err)
+			}
+			if apiURL != "" {
+				return a.backfillStatusFromAPI(ctx, apiURL, args[0], watch, v)
 			}
 			st, run, err := a.openBackfill(ctx, args[0])
 			if err != nil {
@@ -350,11 +359,12 @@ func (a *app) backfillStatusCommand() *cobra.Command {
 			if a.output == "json" {
 				return a.json(s)
 			}
-			return a.printSnapshot(run, s)
+			return a.printSnapshot(s)
 		},
 	}
 	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "follow the backfill until it is no longer running")
 	cmd.Flags().StringVar(&progress, "progress", progressAuto, "with --watch: auto, bars, plain, json or none")
+	cmd.Flags().StringVar(&apiURL, "api", envOr(a.cfg.Getenv, "WEIR_API", ""), "ask the HTTP API of a running serve --http at this address (http://HOST:PORT) instead of the store")
 	return cmd
 }
 

@@ -5,14 +5,21 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 
+	"gocloud.dev/blob/memblob"
+
+	"github.com/weir-dev/weir/api"
 	"github.com/weir-dev/weir/examples/nightly"
+	"github.com/weir-dev/weir/lineage"
 	"github.com/weir-dev/weir/partitions"
 	"github.com/weir-dev/weir/pipelines"
+	"github.com/weir-dev/weir/store/sqlite"
 )
 
 func TestBackfillTour(t *testing.T) {
@@ -310,5 +317,56 @@ func TestMaterializeProgressJSON(t *testing.T) {
 	}
 	if kinds["task/succeeded"] != 3 || last == nil || last["run_kind"] != "materialize" || last["status"] != "succeeded" || last["tasks_succeeded"] != 3.0 || errs != "" {
 		t.Fatalf("events %v, last %v, stderr %q\n%s", kinds, last, errs, out)
+	}
+}
+
+// TestBackfillStatusThroughTheAPI: backfill status --api asks a running
+// server and prints what it prints from the store, table and JSON; a
+// backfill the server does not have is bad input, a refused token or a
+// server gone a failure, and the token is never shown.
+func TestBackfillStatusThroughTheAPI(t *testing.T) {
+	c := newCLI(t, nightly.Assets()...)
+	if _, errs, code := c.run("backfill", "create", "--select", "*", "--from", "2024-01-01", "--to", "2024-01-07", "--max-concurrent", "2"); code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	st, err := sqlite.Open(context.Background(), filepath.Join(c.dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	srv := httptest.NewServer((&api.Server{Store: st, Bucket: memblob.OpenBucket(nil), Graph: lineage.Must(nightly.Assets()...), Clock: c.clock, Token: "s3cret"}).Handler())
+	defer srv.Close()
+	c.env = map[string]string{"WEIR_TOKEN": "s3cret"}
+	for i, args := range [][]string{{"backfill", "status", "1"}, {"backfill", "status", "1", "-o", "json"}, {"backfill", "status", "1", "--watch", "--progress", "none"}} {
+		if i == 2 { // --watch of a backfill that ended prints at once (the stream is api.TestClient's)
+			if _, errs, code := c.run("backfill", "cancel", "1"); code != 0 {
+				t.Fatalf("cancel: exit %d: %s", code, errs)
+			}
+		}
+		direct, errs, code := c.run(args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errs)
+		}
+		viaAPI, errs, code := c.run(append(args, "--api", srv.URL)...)
+		if code != 0 || viaAPI != direct {
+			t.Errorf("%v --api: exit %d %s\n%s\nwithout --api:\n%s", args, code, errs, viaAPI, direct)
+		}
+	}
+	c.env["WEIR_API"] = srv.URL // the same as --api
+	if out, errs, code := c.run("backfill", "status", "7"); code != 2 || out != "" || !strings.Contains(errs, "backfill 7 does not exist (answered by "+srv.URL+"/api/v1/backfills/7)") {
+		t.Errorf("backfill 7: exit %d %q %q", code, out, errs)
+	}
+	c.env["WEIR_TOKEN"] = "wrong"
+	if _, errs, code := c.run("backfill", "status", "1"); code != 1 || !strings.Contains(errs, "401 Unauthorized") || !strings.Contains(errs, "set WEIR_TOKEN") || strings.Contains(errs, "wrong") {
+		t.Errorf("a wrong token: exit %d %q", code, errs)
+	}
+	for _, bad := range []string{"127.0.0.1:8300", "http://me:pw@127.0.0.1:8300"} {
+		if _, errs, code := c.run("backfill", "status", "1", "--api", bad); code != 2 || !strings.Contains(errs, "--api") || strings.Contains(errs, "pw@") {
+			t.Errorf("--api %s: exit %d %q", bad, code, errs)
+		}
+	}
+	srv.Close()
+	if _, errs, code := c.run("backfill", "status", "1"); code != 1 || !strings.Contains(errs, "cannot reach the weir API at "+srv.URL) {
+		t.Errorf("a server gone: exit %d %q", code, errs)
 	}
 }

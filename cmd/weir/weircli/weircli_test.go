@@ -34,6 +34,8 @@ type cli struct {
 	assets    []*pipelines.Asset
 	schedules []*schedule.Schedule
 	clock     *clock.Fake
+	// env adds to (or overrides) the environment the commands see.
+	env map[string]string
 }
 
 func newCLI(t *testing.T, assets ...*pipelines.Asset) *cli {
@@ -47,6 +49,9 @@ func (c *cli) run(args ...string) (stdout, stderr string, code int) {
 		"WEIR_BLOB":      "file://" + filepath.Join(c.dir, "blobs"),
 		"WEIR_USER":      "oncall",
 		"WEIR_WORKER_ID": "test-worker",
+	}
+	for k, v := range c.env {
+		env[k] = v
 	}
 	code = weircli.Run(context.Background(), weircli.Config{Assets: c.assets, Schedules: c.schedules, Stdout: &out, Stderr: &errb, Clock: c.clock,
 		Getenv: func(k string) string { return env[k] }}, args)
