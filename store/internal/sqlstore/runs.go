@@ -587,30 +587,43 @@ func (s *Store) RunEventList(ctx context.Context, runID int64) ([]store.RunEvent
 
 // RunProgress counts a run's tasks per asset and state.
 func (s *Store) RunProgress(ctx context.Context, p store.RunProgressParams) (*store.RunProgress, error) {
-	run, err := scanRun(s.db.QueryRowContext(ctx, s.q(`SELECT `+runColumns+` FROM runs WHERE id = ?`), p.ID))
-	if err != nil {
-		return nil, fmt.Errorf("progress of run %d: %w", p.ID, s.mapErr(err))
-	}
-	out := &store.RunProgress{Run: run}
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT asset, state, sum(tasks), sum(partitions) FROM run_counts WHERE run_id = ? GROUP BY asset, state`), p.ID)
-	if err != nil {
-		return nil, fmt.Errorf("progress of run %d: %w", p.ID, s.mapErr(err))
-	}
-	for rows.Next() {
-		var a store.AssetProgress
-		if err := rows.Scan(&a.Asset, &a.State, &a.Tasks, &a.Partitions); err != nil {
-			rows.Close()
-			return nil, err
+	// One snapshot: a run cancelled between reading its row and its
+	// counts showed as running with every task cancelled.
+	var out *store.RunProgress
+	err := s.readTx(ctx, func(tx *sql.Tx) error {
+		run, err := scanRun(tx.QueryRowContext(ctx, s.q(`SELECT `+runColumns+` FROM runs WHERE id = ?`), p.ID))
+		if err != nil {
+			return err
 		}
-		if a.Tasks == 0 {
-			continue
+		out = &store.RunProgress{Run: run}
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT asset, state, sum(tasks), sum(partitions) FROM run_counts WHERE run_id = ? GROUP BY asset, state`), p.ID)
+		if err != nil {
+			return err
 		}
-		out.Assets = append(out.Assets, a)
-		run.Tasks[a.State] += a.Tasks
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, s.mapErr(err)
+		defer rows.Close()
+		for rows.Next() {
+			var a store.AssetProgress
+			if err := rows.Scan(&a.Asset, &a.State, &a.Tasks, &a.Partitions); err != nil {
+				return err
+			}
+			if a.Tasks == 0 {
+				continue
+			}
+			out.Assets = append(out.Assets, a)
+			run.Tasks[a.State] += a.Tasks
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+		if p.Since.IsZero() {
+			return nil
+		}
+		return tx.QueryRowContext(ctx, s.q(`SELECT coalesce(sum(started), 0), coalesce(sum(finished), 0) FROM run_pace WHERE run_id = ? AND second >= ?`),
+			p.ID, p.Since.Unix()).Scan(&out.StartedSince, &out.FinishedSince)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("progress of run %d: %w", p.ID, err)
 	}
 	sort.Slice(out.Assets, func(i, j int) bool {
 		if out.Assets[i].Asset != out.Assets[j].Asset {
@@ -618,12 +631,6 @@ func (s *Store) RunProgress(ctx context.Context, p store.RunProgressParams) (*st
 		}
 		return out.Assets[i].State < out.Assets[j].State
 	})
-	if !p.Since.IsZero() {
-		if err := s.db.QueryRowContext(ctx, s.q(`SELECT coalesce(sum(started), 0), coalesce(sum(finished), 0) FROM run_pace WHERE run_id = ? AND second >= ?`),
-			p.ID, p.Since.Unix()).Scan(&out.StartedSince, &out.FinishedSince); err != nil {
-			return nil, s.mapErr(err)
-		}
-	}
 	return out, nil
 }
 

@@ -286,6 +286,22 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	}
 }
 
+// readTx runs fn's reads in one read-only transaction, so that they see
+// one moment: on PostgreSQL a repeatable-read snapshot, on SQLite a
+// deferred transaction (a WAL snapshot from its first read; the driver
+// begins read-only transactions deferred, taking no write lock).
+func (s *Store) readTx(ctx context.Context, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
+	if err != nil {
+		return s.mapErr(err)
+	}
+	defer tx.Rollback()
+	if err := fn(tx); err != nil {
+		return s.mapErr(err)
+	}
+	return s.mapErr(tx.Commit())
+}
+
 // txConn runs fn in a transaction on a connection of its own, which fn may
 // reach below database/sql (conn.Raw) for the driver's bulk load.
 func (s *Store) txConn(ctx context.Context, fn func(*sql.Conn, *sql.Tx) error) error {
