@@ -11,9 +11,11 @@
 package scalebench_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -168,6 +170,35 @@ func TestScale(t *testing.T) {
 	} {
 		rows = append(rows, run(args...))
 	}
+	// backfill status asked of a running serve --http (--api), which
+	// keeps its store connections open.
+	srv := exec.Command(bin, "serve", "--workers", "0", "--http", "127.0.0.1:0")
+	srv.Env, srv.Dir = env, dir
+	logs, err := srv.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	apiURL := ""
+	sc := bufio.NewScanner(logs)
+	for apiURL == "" && sc.Scan() {
+		if _, rest, ok := strings.Cut(sc.Text(), " url=http://"); ok {
+			host, _, _ := strings.Cut(rest, "/")
+			apiURL = "http://" + host
+		}
+	}
+	go io.Copy(io.Discard, logs)
+	if apiURL == "" {
+		srv.Process.Kill()
+		t.Fatalf("serve --http said no address: %v", sc.Err())
+	}
+	run("backfill", "status", "1", "--api", apiURL) // the server's first read warms its connection
+	rows = append(rows, run("backfill", "status", "1", "--api", apiURL))
+	srv.Process.Signal(os.Interrupt)
+	srv.Wait()
+
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n%s, %d partitions × 20 assets = %d tasks\n\n", backend, n, r0.TaskCount())
 	fmt.Fprintln(&b, "| command | time | peak RSS | output |")
