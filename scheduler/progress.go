@@ -18,18 +18,8 @@ type Progress struct {
 	Kind   string    `json:"run_kind"`
 	Status string    `json:"status"`
 	At     time.Time `json:"at"`
-	// What was asked for, by whom and when: the run's selection, its
-	// partitions, its reprocess policy and order (store.Run).
-	Selection  string `json:"selection"`
-	Partitions string `json:"partitions"`
-	Reprocess  string `json:"reprocess"`
-	Order      string `json:"order"`
-	CreatedBy  string `json:"created_by"`
-	// CreatedAt is when the run was created; FinishedAt when it ended
-	// (absent while it has not).
-	CreatedAt  time.Time       `json:"created_at"`
-	FinishedAt *time.Time      `json:"finished_at,omitempty"`
-	Assets     []AssetProgress `json:"assets"`
+	RunRequest
+	Assets []AssetProgress `json:"assets"`
 	// Tasks by state; they add up to TasksTotal. TasksEnded counts the
 	// succeeded, failed, skipped and cancelled ones.
 	TasksTotal     int64 `json:"tasks_total"`
@@ -47,6 +37,31 @@ type Progress struct {
 	Throttle   string  `json:"throttle"`
 	Breaker    string  `json:"breaker"`
 	TripReason string  `json:"trip_reason,omitempty"`
+}
+
+// RunRequest is what a run was asked for, by whom and when, as its
+// progress and its report show it.
+type RunRequest struct {
+	Selection  string `json:"selection"`
+	Partitions string `json:"partitions"`
+	Reprocess  string `json:"reprocess"`
+	Order      string `json:"order"`
+	CreatedBy  string `json:"created_by"`
+	// CreatedAt is when the run was created; FinishedAt when it ended
+	// (null while it has not).
+	CreatedAt  time.Time  `json:"created_at"`
+	FinishedAt *time.Time `json:"finished_at"`
+}
+
+// requestOf is a run's request.
+func requestOf(run *store.Run) RunRequest {
+	r := RunRequest{Selection: run.Selection, Partitions: run.Partitions, Reprocess: run.Reprocess, Order: run.Order,
+		CreatedBy: run.CreatedBy, CreatedAt: run.CreatedAt.UTC()}
+	if !run.FinishedAt.IsZero() {
+		f := run.FinishedAt.UTC()
+		r.FinishedAt = &f
+	}
+	return r
 }
 
 // AssetProgress counts one asset's partitions of a run by state.
@@ -83,11 +98,7 @@ func RunProgressAt(ctx context.Context, st store.Queue, runID int64, now time.Ti
 	run := pr.Run
 	s := &Progress{RunID: runID, Kind: run.Kind, Status: string(run.State()), At: now.UTC(), Throttle: ThrottleString(run),
 		Breaker: BreakerString(run), TripReason: run.TripReason, TasksTotal: run.TaskCount(), Running: run.Tasks[store.TaskRunning],
-		Selection: run.Selection, Partitions: run.Partitions, Reprocess: run.Reprocess, Order: run.Order, CreatedBy: run.CreatedBy, CreatedAt: run.CreatedAt.UTC()}
-	if !run.FinishedAt.IsZero() {
-		f := run.FinishedAt.UTC()
-		s.FinishedAt = &f
-	}
+		RunRequest: requestOf(run)}
 	s.TasksEnded, s.Pending = run.Done(), run.Tasks[store.TaskPending]
 	s.TasksSucceeded, s.TasksFailed = run.Tasks[store.TaskSucceeded], run.Tasks[store.TaskFailed]
 	s.TasksSkipped, s.TasksCancelled = run.Tasks[store.TaskSkipped], run.Tasks[store.TaskCancelled]

@@ -14,24 +14,18 @@ import (
 // Report is a run's audit report: what was asked, what ran, what
 // it produced (with checksums and checks), what failed, and who did what.
 type Report struct {
-	Backfill   int64             `json:"backfill"`
-	Status     string            `json:"status"`
-	Selection  string            `json:"selection"`
-	Assets     []string          `json:"assets"`
-	Partitions string            `json:"partitions"`
-	Reprocess  string            `json:"reprocess"`
-	Order      string            `json:"order"`
-	Throttle   string            `json:"throttle"`
-	Breaker    string            `json:"breaker"`
-	CreatedBy  string            `json:"created_by"`
-	CreatedAt  time.Time         `json:"created_at"`
-	FinishedAt *time.Time        `json:"finished_at"`
-	Summary    []AssetProgress   `json:"summary"`
-	Tasks      ReportTaskSummary `json:"tasks"`
-	Events     []ReportEvent     `json:"events"`
-	Failures   []ReportTask      `json:"failures"`
-	Retried    []ReportTask      `json:"retried"`
-	Outputs    []ReportOutput    `json:"outputs"`
+	Backfill int64  `json:"backfill"`
+	Status   string `json:"status"`
+	RunRequest
+	Assets   []string          `json:"assets"`
+	Throttle string            `json:"throttle"`
+	Breaker  string            `json:"breaker"`
+	Summary  []AssetProgress   `json:"summary"`
+	Tasks    ReportTaskSummary `json:"tasks"`
+	Events   []ReportEvent     `json:"events"`
+	Failures []ReportTask      `json:"failures"`
+	Retried  []ReportTask      `json:"retried"`
+	Outputs  []ReportOutput    `json:"outputs"`
 }
 
 // ReportTaskSummary counts a run's tasks and attempts and says how long
@@ -91,15 +85,8 @@ func BuildReport(ctx context.Context, st store.Store, run *store.Run, now time.T
 	if err != nil {
 		return nil, err
 	}
-	var finished *time.Time
-	if !run.FinishedAt.IsZero() {
-		t := run.FinishedAt.UTC()
-		finished = &t
-	}
-	r := &Report{Backfill: run.ID, Status: string(run.State()), Selection: run.Selection, Assets: run.Assets, Partitions: run.Partitions,
-		Reprocess: run.Reprocess, Order: run.Order, Throttle: ThrottleString(run), Breaker: BreakerString(run), CreatedBy: run.CreatedBy,
-		CreatedAt: run.CreatedAt, FinishedAt: finished, Summary: s.Assets, Events: []ReportEvent{}, Failures: []ReportTask{},
-		Retried: []ReportTask{}, Outputs: []ReportOutput{}}
+	r := &Report{Backfill: run.ID, Status: string(run.State()), RunRequest: requestOf(run), Assets: run.Assets, Throttle: ThrottleString(run),
+		Breaker: BreakerString(run), Summary: s.Assets, Events: []ReportEvent{}, Failures: []ReportTask{}, Retried: []ReportTask{}, Outputs: []ReportOutput{}}
 	events, err := st.RunEventList(ctx, run.ID)
 	if err != nil {
 		return nil, err
