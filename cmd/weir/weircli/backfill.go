@@ -327,7 +327,7 @@ func (a *app) backfillStatusCommand() *cobra.Command {
 		Short: "Show a backfill's progress per asset, pace, ETA, throttle and breaker",
 		Long: `Show a backfill's progress per asset, pace, ETA, throttle and breaker.
 
-With --api (or WEIR_API) it asks a running "` + a.cfg.Name + ` serve --http" instead
+With --api it asks a running "` + a.cfg.Name + ` serve --http" instead
 of opening the state store: no database session to start, no store
 credentials on this host; the bearer token, if the server wants one, is
 read from WEIR_TOKEN.`,
@@ -364,7 +364,7 @@ read from WEIR_TOKEN.`,
 	}
 	cmd.Flags().BoolVarP(&watch, "watch", "w", false, "follow the backfill until it is no longer running")
 	cmd.Flags().StringVar(&progress, "progress", progressAuto, "with --watch: auto, bars, plain, json or none")
-	cmd.Flags().StringVar(&apiURL, "api", envOr(a.cfg.Getenv, "WEIR_API", ""), "ask the HTTP API of a running serve --http at this address (http://HOST:PORT) instead of the store")
+	cmd.Flags().StringVar(&apiURL, "api", "", "ask the HTTP API of a running serve --http at this address (http://HOST:PORT) instead of the store")
 	return cmd
 }
 

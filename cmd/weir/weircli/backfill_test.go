@@ -352,12 +352,11 @@ func TestBackfillStatusThroughTheAPI(t *testing.T) {
 			t.Errorf("%v --api: exit %d %s\n%s\nwithout --api:\n%s", args, code, errs, viaAPI, direct)
 		}
 	}
-	c.env["WEIR_API"] = srv.URL // the same as --api
-	if out, errs, code := c.run("backfill", "status", "7"); code != 2 || out != "" || !strings.Contains(errs, "backfill 7 does not exist (answered by "+srv.URL+"/api/v1/backfills/7)") {
+	if out, errs, code := c.run("backfill", "status", "7", "--api", srv.URL); code != 2 || out != "" || !strings.Contains(errs, "backfill 7 does not exist (answered by "+srv.URL+"/api/v1/backfills/7)") {
 		t.Errorf("backfill 7: exit %d %q %q", code, out, errs)
 	}
 	c.env["WEIR_TOKEN"] = "wrong"
-	if _, errs, code := c.run("backfill", "status", "1"); code != 1 || !strings.Contains(errs, "401 Unauthorized") || !strings.Contains(errs, "set WEIR_TOKEN") || strings.Contains(errs, "wrong") {
+	if _, errs, code := c.run("backfill", "status", "1", "--api", srv.URL); code != 1 || !strings.Contains(errs, "401 Unauthorized") || !strings.Contains(errs, "set WEIR_TOKEN") || strings.Contains(errs, "wrong") {
 		t.Errorf("a wrong token: exit %d %q", code, errs)
 	}
 	for _, bad := range []string{"127.0.0.1:8300", "http://me:pw@127.0.0.1:8300"} {
@@ -366,7 +365,7 @@ func TestBackfillStatusThroughTheAPI(t *testing.T) {
 		}
 	}
 	srv.Close()
-	if _, errs, code := c.run("backfill", "status", "1"); code != 1 || !strings.Contains(errs, "cannot reach the weir API at "+srv.URL) {
+	if _, errs, code := c.run("backfill", "status", "1", "--api", srv.URL); code != 1 || !strings.Contains(errs, "cannot reach the weir API at "+srv.URL) {
 		t.Errorf("a server gone: exit %d %q", code, errs)
 	}
 }
