@@ -277,25 +277,16 @@ func (s *Server) assets(w http.ResponseWriter, r *http.Request) {
 
 // Run is a run as the API lists it.
 type Run struct {
-	ID         int64            `json:"id"`
-	Kind       string           `json:"kind"`
-	Status     string           `json:"status"`
-	Selection  string           `json:"selection"`
-	Partitions string           `json:"partitions"`
-	CreatedBy  string           `json:"created_by"`
-	CreatedAt  time.Time        `json:"created_at"`
-	FinishedAt *time.Time       `json:"finished_at"`
-	Tasks      map[string]int64 `json:"tasks"`
-	Error      string           `json:"error,omitempty"`
+	ID     int64  `json:"id"`
+	Kind   string `json:"kind"`
+	Status string `json:"status"`
+	scheduler.RunRequest
+	Tasks map[string]int64 `json:"tasks"`
+	Error string           `json:"error,omitempty"`
 }
 
 func toRun(r *store.Run) Run {
-	j := Run{ID: r.ID, Kind: r.Kind, Status: string(r.State()), Selection: r.Selection, Partitions: r.Partitions, CreatedBy: r.CreatedBy,
-		CreatedAt: r.CreatedAt, Tasks: map[string]int64{}, Error: r.Error}
-	if !r.FinishedAt.IsZero() {
-		f := r.FinishedAt
-		j.FinishedAt = &f
-	}
+	j := Run{ID: r.ID, Kind: r.Kind, Status: string(r.State()), RunRequest: scheduler.RequestOf(r), Tasks: map[string]int64{}, Error: r.Error}
 	for _, st := range store.TaskStates {
 		j.Tasks[string(st)] = r.Tasks[st]
 	}

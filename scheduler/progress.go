@@ -53,8 +53,8 @@ type RunRequest struct {
 	FinishedAt *time.Time `json:"finished_at"`
 }
 
-// requestOf is a run's request.
-func requestOf(run *store.Run) RunRequest {
+// RequestOf is a run's request.
+func RequestOf(run *store.Run) RunRequest {
 	r := RunRequest{Selection: run.Selection, Partitions: run.Partitions, Reprocess: run.Reprocess, Order: run.Order,
 		CreatedBy: run.CreatedBy, CreatedAt: run.CreatedAt.UTC()}
 	if !run.FinishedAt.IsZero() {
@@ -98,7 +98,7 @@ func RunProgressAt(ctx context.Context, st store.Queue, runID int64, now time.Ti
 	run := pr.Run
 	s := &Progress{RunID: runID, Kind: run.Kind, Status: string(run.State()), At: now.UTC(), Throttle: ThrottleString(run),
 		Breaker: BreakerString(run), TripReason: run.TripReason, TasksTotal: run.TaskCount(), Running: run.Tasks[store.TaskRunning],
-		RunRequest: requestOf(run)}
+		RunRequest: RequestOf(run)}
 	s.TasksEnded, s.Pending = run.Done(), run.Tasks[store.TaskPending]
 	s.TasksSucceeded, s.TasksFailed = run.Tasks[store.TaskSucceeded], run.Tasks[store.TaskFailed]
 	s.TasksSkipped, s.TasksCancelled = run.Tasks[store.TaskSkipped], run.Tasks[store.TaskCancelled]

@@ -85,7 +85,7 @@ func BuildReport(ctx context.Context, st store.Store, run *store.Run, now time.T
 	if err != nil {
 		return nil, err
 	}
-	r := &Report{Backfill: run.ID, Status: string(run.State()), RunRequest: requestOf(run), Assets: run.Assets, Throttle: ThrottleString(run),
+	r := &Report{Backfill: run.ID, Status: string(run.State()), RunRequest: RequestOf(run), Assets: run.Assets, Throttle: ThrottleString(run),
 		Breaker: BreakerString(run), Summary: s.Assets, Events: []ReportEvent{}, Failures: []ReportTask{}, Retried: []ReportTask{}, Outputs: []ReportOutput{}}
 	events, err := st.RunEventList(ctx, run.ID)
 	if err != nil {

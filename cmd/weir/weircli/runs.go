@@ -202,28 +202,19 @@ func (a *app) openRun(ctx context.Context, arg, kind string) (store.Store, *stor
 }
 
 type runJSON struct {
-	ID         int64            `json:"id"`
-	Kind       string           `json:"kind"`
-	Status     store.RunStatus  `json:"status"`
-	Selection  string           `json:"selection"`
-	Assets     []string         `json:"assets"`
-	Partitions string           `json:"partitions"`
-	Reprocess  string           `json:"reprocess"`
-	CreatedBy  string           `json:"created_by"`
-	CreatedAt  time.Time        `json:"created_at"`
-	FinishedAt *time.Time       `json:"finished_at"`
-	Error      string           `json:"error,omitempty"`
-	TaskCount  int64            `json:"task_count"`
-	Tasks      map[string]int64 `json:"tasks"`
+	ID     int64           `json:"id"`
+	Kind   string          `json:"kind"`
+	Status store.RunStatus `json:"status"`
+	scheduler.RunRequest
+	Assets    []string         `json:"assets"`
+	Error     string           `json:"error,omitempty"`
+	TaskCount int64            `json:"task_count"`
+	Tasks     map[string]int64 `json:"tasks"`
 }
 
 func toRunJSON(r *store.Run) runJSON {
-	j := runJSON{ID: r.ID, Kind: r.Kind, Status: r.State(), Selection: r.Selection, Assets: r.Assets, Partitions: r.Partitions,
-		Reprocess: r.Reprocess, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, Error: r.Error, TaskCount: r.TaskCount(), Tasks: map[string]int64{}}
-	if !r.FinishedAt.IsZero() {
-		f := r.FinishedAt
-		j.FinishedAt = &f
-	}
+	j := runJSON{ID: r.ID, Kind: r.Kind, Status: r.State(), RunRequest: scheduler.RequestOf(r), Assets: r.Assets, Error: r.Error,
+		TaskCount: r.TaskCount(), Tasks: map[string]int64{}}
 	for _, s := range store.TaskStates {
 		j.Tasks[string(s)] = r.Tasks[s]
 	}
