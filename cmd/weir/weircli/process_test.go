@@ -789,18 +789,25 @@ func TestAlertsOutliveADownWebhookAndAKilledDaemon(t *testing.T) {
 		return err == nil && r.Status == store.RunFailed
 	})
 	// Recorded by the worker (the task) and the daemon (the run, the
-	// backfill), tried against the webhook, not delivered.
+	// backfill), tried against the webhook, not delivered. (On a loaded
+	// machine a heartbeat later than the 1 s lease adds a worker_lost
+	// alert; it is counted below, at most once.)
 	c.waitFor("three alerts tried", func() bool {
 		list, err := c.store.AlertList(ctx, store.AlertListParams{Undelivered: true})
-		if err != nil || len(list) != 3 {
+		if err != nil {
 			return false
 		}
+		tried := 0
 		for _, a := range list {
+			if a.Kind == "worker_lost" {
+				continue
+			}
 			if a.Attempts == 0 {
 				return false
 			}
+			tried++
 		}
-		return true
+		return tried == 3
 	})
 	c.signal("serve1", syscall.SIGKILL)
 	hook.set(false)
