@@ -327,10 +327,9 @@ func (a *app) backfillStatusCommand() *cobra.Command {
 		Short: "Show a backfill's progress per asset, pace, ETA, throttle and breaker",
 		Long: `Show a backfill's progress per asset, pace, ETA, throttle and breaker.
 
-With --api it asks a running "` + a.cfg.Name + ` serve --http" instead
-of opening the state store: no database session to start, no store
-credentials on this host; the bearer token, if the server wants one, is
-read from WEIR_TOKEN.`,
+With --api it asks a running "` + a.cfg.Name + ` serve --http" instead of opening the
+state store: no database session to start, no store credentials on this
+host. The bearer token, if the server wants one, is read from WEIR_TOKEN.`,
 		Args: exactArgs(1, "one backfill id"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
