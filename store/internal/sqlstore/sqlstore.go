@@ -279,7 +279,7 @@ func (s *Store) mapErr(err error) error {
 // aborted it for a retryable reason; fn must start from scratch each time.
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 	for attempt := 1; ; attempt++ {
-		err := s.tx1(ctx, fn)
+		err := s.tx1(ctx, nil, fn)
 		if err == nil || s.d.Retryable == nil || attempt == 4 || !s.d.Retryable(err) || ctx.Err() != nil {
 			return err
 		}
@@ -291,15 +291,7 @@ func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
 // deferred transaction (a WAL snapshot from its first read; the driver
 // begins read-only transactions deferred, taking no write lock).
 func (s *Store) readTx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true})
-	if err != nil {
-		return s.mapErr(err)
-	}
-	defer tx.Rollback()
-	if err := fn(tx); err != nil {
-		return s.mapErr(err)
-	}
-	return s.mapErr(tx.Commit())
+	return s.tx1(ctx, &sql.TxOptions{Isolation: sql.LevelRepeatableRead, ReadOnly: true}, fn)
 }
 
 // txConn runs fn in a transaction on a connection of its own, which fn may
@@ -321,8 +313,8 @@ func (s *Store) txConn(ctx context.Context, fn func(*sql.Conn, *sql.Tx) error) e
 	return s.mapErr(tx.Commit())
 }
 
-func (s *Store) tx1(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.db.BeginTx(ctx, nil)
+func (s *Store) tx1(ctx context.Context, opts *sql.TxOptions, fn func(*sql.Tx) error) error {
+	tx, err := s.db.BeginTx(ctx, opts)
 	if err != nil {
 		return s.mapErr(err)
 	}
