@@ -85,8 +85,10 @@ func BuildReport(ctx context.Context, st store.Store, run *store.Run, now time.T
 	if err != nil {
 		return nil, err
 	}
-	r := &Report{Backfill: run.ID, Status: string(run.State()), RunRequest: RequestOf(run), Assets: run.Assets, Throttle: ThrottleString(run),
-		Breaker: BreakerString(run), Summary: s.Assets, Events: []ReportEvent{}, Failures: []ReportTask{}, Retried: []ReportTask{}, Outputs: []ReportOutput{}}
+	// What was asked, its state and throttle as the progress read them,
+	// with the counts beside them.
+	r := &Report{Backfill: run.ID, Status: s.Status, RunRequest: s.RunRequest, Assets: run.Assets, Throttle: s.Throttle,
+		Breaker: s.Breaker, Summary: s.Assets, Events: []ReportEvent{}, Failures: []ReportTask{}, Retried: []ReportTask{}, Outputs: []ReportOutput{}}
 	events, err := st.RunEventList(ctx, run.ID)
 	if err != nil {
 		return nil, err
