@@ -40,6 +40,20 @@ func openState(t *testing.T) (store.Store, *blob.Bucket) {
 	return st, bucket
 }
 
+// expand plans a selection over keys at now and expands it into tasks.
+func expand(t *testing.T, st store.Store, g *lineage.Graph, sel, keys string, now time.Time) *plan.TaskGraph {
+	t.Helper()
+	pl, err := (&plan.Planner{Graph: g, Status: st}).Plan(context.Background(), plan.Request{Selection: sel, Partitions: keys}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, err := pl.Expand()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tg
+}
+
 // TestAPI drives a real HTTP server on 127.0.0.1 over a store where a
 // week of the example pipeline ran and a backfill is queued: partition
 // status as ranges, runs and their control (pause, resume, cancel) with a
@@ -50,21 +64,10 @@ func TestAPI(t *testing.T) {
 	st, bucket := openState(t)
 	clk := clock.NewFake(time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC))
 	g := lineage.Must(nightly.Assets()...)
-	expand := func(sel, keys string) *plan.TaskGraph {
-		pl, err := (&plan.Planner{Graph: g, Status: st}).Plan(ctx, plan.Request{Selection: sel, Partitions: keys}, clk.Now())
-		if err != nil {
-			t.Fatal(err)
-		}
-		tg, err := pl.Expand()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tg
-	}
-	if res, err := (&scheduler.Executor{Store: st, Bucket: bucket, Clock: clk}).Run(ctx, expand("*", "2024-01-01...2024-01-07"), scheduler.RunOpts{}); err != nil || res.Status != store.RunSucceeded {
+	if res, err := (&scheduler.Executor{Store: st, Bucket: bucket, Clock: clk}).Run(ctx, expand(t, st, g, "*", "2024-01-01...2024-01-07", clk.Now()), scheduler.RunOpts{}); err != nil || res.Status != store.RunSucceeded {
 		t.Fatalf("run %+v %v", res, err)
 	}
-	backfill, _, err := scheduler.Enqueue(ctx, st, expand("raw_orders", "2024-01-08...2024-01-31"), scheduler.EnqueueOpts{Kind: "backfill", CreatedBy: "test", Now: clk.Now()})
+	backfill, _, err := scheduler.Enqueue(ctx, st, expand(t, st, g, "raw_orders", "2024-01-08...2024-01-31", clk.Now()), scheduler.EnqueueOpts{Kind: "backfill", CreatedBy: "test", Now: clk.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}

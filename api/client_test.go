@@ -12,7 +12,6 @@ import (
 	"github.com/weir-dev/weir/clock"
 	"github.com/weir-dev/weir/examples/nightly"
 	"github.com/weir-dev/weir/lineage"
-	"github.com/weir-dev/weir/plan"
 	"github.com/weir-dev/weir/scheduler"
 	"github.com/weir-dev/weir/store"
 )
@@ -25,15 +24,7 @@ func TestClient(t *testing.T) {
 	st, bucket := openState(t)
 	clk := clock.NewFake(time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC))
 	g := lineage.Must(nightly.Assets()...)
-	pl, err := (&plan.Planner{Graph: g, Status: st}).Plan(ctx, plan.Request{Selection: "raw_orders", Partitions: "2024-01-08...2024-01-31"}, clk.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	tg, err := pl.Expand()
-	if err != nil {
-		t.Fatal(err)
-	}
-	backfill, _, err := scheduler.Enqueue(ctx, st, tg, scheduler.EnqueueOpts{Kind: "backfill", CreatedBy: "oncall", Now: clk.Now()})
+	backfill, _, err := scheduler.Enqueue(ctx, st, expand(t, st, g, "raw_orders", "2024-01-08...2024-01-31", clk.Now()), scheduler.EnqueueOpts{Kind: "backfill", CreatedBy: "oncall", Now: clk.Now()})
 	if err != nil {
 		t.Fatal(err)
 	}
