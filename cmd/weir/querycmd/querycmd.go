@@ -5,7 +5,6 @@
 package querycmd
 
 import (
-	"bufio"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -15,7 +14,6 @@ import (
 	"math"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -214,8 +212,7 @@ func write(w io.Writer, format string, cols []string, rows [][]any) error {
 		enc.SetIndent("", "  ")
 		return enc.Encode(objs)
 	}
-	buf := bufio.NewWriterSize(w, 64<<10) // a tabwriter writes each cell on its own
-	tw := tabwriter.NewWriter(buf, 0, 4, 2, ' ', 0)
+	tw := weircli.NewTable(w)
 	fmt.Fprintln(tw, strings.ToUpper(strings.Join(cols, "\t")))
 	for _, r := range rows {
 		vals := make([]string, len(r))
@@ -227,9 +224,6 @@ func write(w io.Writer, format string, cols []string, rows [][]any) error {
 		fmt.Fprintln(tw, strings.Join(vals, "\t"))
 	}
 	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if err := buf.Flush(); err != nil {
 		return err
 	}
 	unit := "rows"

@@ -353,27 +353,31 @@ func (a *app) json(v any) error {
 	return enc.Encode(v)
 }
 
-// tableWriter aligns columns as a tabwriter does and hands the table to
-// its output in one write when flushed: a tabwriter writes each cell and
-// each run of padding on its own (515 system calls to print one `backfill
-// status`, ~5 ms of it on a terminal).
-type tableWriter struct {
+// TableWriter aligns columns as weir's tables are aligned (two spaces
+// between columns) and hands the table to its output in one write when
+// flushed: a tabwriter writes each cell and each run of padding on its own
+// (515 system calls to print one `backfill status`, ~5 ms of it on a
+// terminal). For the commands of Config.Commands.
+type TableWriter struct {
 	*tabwriter.Writer
 	buf *bufio.Writer
 }
 
+// NewTable returns a TableWriter over w.
+func NewTable(w io.Writer) *TableWriter {
+	buf := bufio.NewWriterSize(w, 64<<10)
+	return &TableWriter{Writer: tabwriter.NewWriter(buf, 0, 0, 2, ' ', 0), buf: buf}
+}
+
 // Flush writes what was aligned so far.
-func (t *tableWriter) Flush() error {
+func (t *TableWriter) Flush() error {
 	if err := t.Writer.Flush(); err != nil {
 		return err
 	}
 	return t.buf.Flush()
 }
 
-func (a *app) table() *tableWriter {
-	buf := bufio.NewWriterSize(a.cfg.Stdout, 64<<10)
-	return &tableWriter{Writer: tabwriter.NewWriter(buf, 0, 0, 2, ' ', 0), buf: buf}
-}
+func (a *app) table() *TableWriter { return NewTable(a.cfg.Stdout) }
 
 // noArgs rejects positional arguments with exit code 2.
 func noArgs(cmd *cobra.Command, args []string) error {
